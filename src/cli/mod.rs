@@ -1,0 +1,242 @@
+//! The command line: clap parsing, resolving settings (which library, which roots), and running
+//! each command with its output going to a writer. Errors are returned, never printed here;
+//! [`crate::error`] turns them into messages and exit codes.
+
+mod output;
+mod progress;
+
+use std::ffi::OsString;
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::db::Library;
+use crate::error::{AlreadyReported, UsageError};
+use crate::scan::{self, ScanLock, ScanOptions};
+
+/// Manage and play the music you own, offline.
+#[derive(Debug, Parser)]
+#[command(name = "tapedeck", version, about, propagate_version = true)]
+pub struct Args {
+    /// The library database [default: $XDG_DATA_HOME/tapedeck/library.db]
+    #[arg(long, global = true, env = "TAPEDECK_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Print only errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print more detail (repeat for more)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Index music folders into the library (all remembered folders when none is given)
+    Scan {
+        /// Folders (or files) to index; they are remembered for later scans
+        paths: Vec<PathBuf>,
+        /// Also index hidden files and folders (names starting with a dot)
+        #[arg(long)]
+        include_hidden: bool,
+        /// Reader threads [default: twice the cores, 4 to 16]
+        #[arg(short, long, value_name = "N")]
+        jobs: Option<usize>,
+        /// Print the summary as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tracks in album order
+    Ls {
+        /// One JSON object per line
+        #[arg(long, conflicts_with = "paths")]
+        json: bool,
+        /// One absolute path per line, for piping
+        #[arg(long)]
+        paths: bool,
+    },
+    /// Show library totals
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List files that could not be indexed, and why
+    Problems {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the folders the library indexes
+    Roots {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a shell completion script
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Elvish,
+    Powershell,
+}
+
+/// Settings resolved from the arguments and the environment.
+struct Context_ {
+    db_path: PathBuf,
+    quiet: bool,
+    verbose: u8,
+}
+
+impl Context_ {
+    fn open_library(&self) -> Result<Library> {
+        if let Some(parent) = self.db_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create the library folder {}", parent.display()))?;
+        }
+        Library::open(&self.db_path)
+            .with_context(|| format!("cannot open the library {}", self.db_path.display()))
+    }
+}
+
+fn default_db_path() -> Result<PathBuf> {
+    let dirs = directories::ProjectDirs::from("", "", "tapedeck")
+        .context("cannot find a home folder for the library; pass --db PATH or set TAPEDECK_DB")?;
+    Ok(dirs.data_dir().join("library.db"))
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Parses `args` and runs the command.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<()> {
+    let args = match Args::try_parse_from(args) {
+        Ok(args) => args,
+        Err(e) => {
+            // Help and version go to stdout with success; real mistakes exit with clap's code.
+            e.print().context("printing usage")?;
+            return match e.exit_code() {
+                0 => Ok(()),
+                code => Err(AlreadyReported(code.clamp(1, 255) as u8).into()),
+            };
+        }
+    };
+    let ctx = Context_ {
+        db_path: match &args.db {
+            Some(p) => p.clone(),
+            None => default_db_path()?,
+        },
+        quiet: args.quiet,
+        verbose: args.verbose,
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let result = dispatch(&ctx, args.command, &mut out);
+    let flushed = out.flush().map_err(anyhow::Error::from);
+    result.and(flushed)
+}
+
+fn dispatch(ctx: &Context_, command: Command, out: &mut dyn Write) -> Result<()> {
+    match command {
+        Command::Scan { paths, include_hidden, jobs, json } => {
+            cmd_scan(ctx, &paths, ScanOptions { include_hidden, jobs: jobs.unwrap_or(0) }, json, out)
+        }
+        Command::Ls { json, paths } => {
+            let lib = ctx.open_library()?;
+            let mode = if json {
+                output::ListMode::Json
+            } else if paths {
+                output::ListMode::Paths
+            } else {
+                output::ListMode::Text
+            };
+            lib.for_each_track(|row| output::track(out, &row, mode))??;
+            Ok(())
+        }
+        Command::Stats { json } => {
+            let lib = ctx.open_library()?;
+            output::stats(out, &lib.stats()?, json)?;
+            Ok(())
+        }
+        Command::Problems { json } => {
+            let lib = ctx.open_library()?;
+            for p in lib.problems()? {
+                output::problem(out, &p, json)?;
+            }
+            Ok(())
+        }
+        Command::Roots { json } => {
+            let lib = ctx.open_library()?;
+            for r in lib.roots()? {
+                output::root(out, &r, json)?;
+            }
+            Ok(())
+        }
+        Command::Completions { shell } => {
+            let mut cmd = Args::command();
+            let shell = match shell {
+                Shell::Bash => clap_complete::Shell::Bash,
+                Shell::Zsh => clap_complete::Shell::Zsh,
+                Shell::Fish => clap_complete::Shell::Fish,
+                Shell::Elvish => clap_complete::Shell::Elvish,
+                Shell::Powershell => clap_complete::Shell::PowerShell,
+            };
+            clap_complete::generate(shell, &mut cmd, "tapedeck", out);
+            Ok(())
+        }
+    }
+}
+
+/// Makes a user-given path absolute and checks that it exists.
+fn resolve_root(path: &Path) -> Result<PathBuf> {
+    match std::fs::canonicalize(path) {
+        Ok(p) => Ok(p),
+        Err(e) => Err(UsageError(format!(
+            "cannot scan {}: {}",
+            path.display(),
+            scan::walk::io_reason(&e)
+        ))
+        .into()),
+    }
+}
+
+fn cmd_scan(ctx: &Context_, paths: &[PathBuf], opts: ScanOptions, json: bool, out: &mut dyn Write) -> Result<()> {
+    let roots = paths.iter().map(|p| resolve_root(p)).collect::<Result<Vec<_>>>()?;
+    let mut lib = ctx.open_library()?;
+    let _lock = ScanLock::acquire(&ctx.db_path)?;
+    if roots.is_empty() && lib.roots()?.is_empty() {
+        return Err(UsageError(
+            "no folders to scan yet: name one, as in `tapedeck scan ~/Music`".into(),
+        )
+        .into());
+    }
+    let show_bar = !ctx.quiet && io::stderr().is_terminal();
+    let progress = progress::ScanProgress::new(show_bar, !ctx.quiet);
+    let summary = scan::scan(&mut lib, &roots, &opts, &progress, now()).context("scan failed")?;
+    progress.finish();
+    for (root, reason) in &summary.unavailable {
+        eprintln!("warning: {} {reason}; its tracks are kept, nothing under it was removed", root.display());
+    }
+    if json {
+        serde_json::to_writer(&mut *out, &output::summary_json(&summary))?;
+        writeln!(out)?;
+    } else if !ctx.quiet {
+        writeln!(out, "{}", output::summary_line(&summary))?;
+        if summary.problems > 0 && ctx.verbose == 0 {
+            // The hint goes with the count, so a piped summary stays one line.
+            eprintln!("hint: `tapedeck problems` lists the files that could not be indexed");
+        }
+    }
+    Ok(())
+}

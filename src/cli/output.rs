@@ -1,0 +1,141 @@
+//! How results look: text for people, JSON (Lines) for scripts. Everything writes to a
+//! `Write`, so tests never need a terminal.
+
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+
+use serde_json::{Value, json};
+
+use crate::db::{Problem, Root, Stats, TrackRow};
+use crate::scan::Summary;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListMode {
+    Text,
+    Json,
+    Paths,
+}
+
+/// One track: `artist - album - title`, a JSON object, or the raw path bytes.
+pub fn track(out: &mut dyn Write, t: &TrackRow, mode: ListMode) -> io::Result<()> {
+    match mode {
+        ListMode::Paths => {
+            out.write_all(t.path.as_os_str().as_bytes())?;
+            out.write_all(b"\n")
+        }
+        ListMode::Json => {
+            serde_json::to_writer(&mut *out, &track_json(t))?;
+            out.write_all(b"\n")
+        }
+        ListMode::Text => writeln!(
+            out,
+            "{} - {} - {}",
+            t.artist.as_deref().unwrap_or("(no artist)"),
+            t.album.as_deref().unwrap_or("(no album)"),
+            t.title
+        ),
+    }
+}
+
+/// The JSON shape of a track. Paths that are not UTF-8 are shown with replacement characters;
+/// `ls --paths` prints them byte-exact.
+pub fn track_json(t: &TrackRow) -> Value {
+    let mut v = serde_json::to_value(t).expect("track rows serialise");
+    if let Value::Object(map) = &mut v {
+        map.insert("path".into(), Value::String(t.path.to_string_lossy().into_owned()));
+    }
+    v
+}
+
+pub fn stats(out: &mut dyn Write, s: &Stats, as_json: bool) -> io::Result<()> {
+    if as_json {
+        let formats: serde_json::Map<String, Value> =
+            s.formats.iter().map(|(f, n)| (f.clone(), json!(n))).collect();
+        let v = json!({
+            "tracks": s.tracks,
+            "albums": s.albums,
+            "artists": s.artists,
+            "duration": s.duration,
+            "size": s.size,
+            "formats": formats,
+            "problems": s.problems,
+        });
+        serde_json::to_writer(&mut *out, &v)?;
+        return writeln!(out);
+    }
+    writeln!(out, "tracks:    {}", s.tracks)?;
+    writeln!(out, "albums:    {}", s.albums)?;
+    writeln!(out, "artists:   {}", s.artists)?;
+    writeln!(out, "duration:  {}", hms(s.duration))?;
+    writeln!(out, "size:      {}", human_size(s.size))?;
+    let formats: Vec<String> = s.formats.iter().map(|(f, n)| format!("{f} {n}")).collect();
+    writeln!(out, "formats:   {}", if formats.is_empty() { "-".into() } else { formats.join(", ") })?;
+    writeln!(out, "problems:  {}", s.problems)
+}
+
+pub fn problem(out: &mut dyn Write, p: &Problem, as_json: bool) -> io::Result<()> {
+    if as_json {
+        let v = json!({ "path": p.path.to_string_lossy(), "reason": p.reason, "seen_at": p.seen_at });
+        serde_json::to_writer(&mut *out, &v)?;
+        return writeln!(out);
+    }
+    writeln!(out, "{}: {}", p.path.display(), p.reason)
+}
+
+pub fn root(out: &mut dyn Write, r: &Root, as_json: bool) -> io::Result<()> {
+    if as_json {
+        let v = json!({ "path": r.path.to_string_lossy(), "last_scan": r.last_scan });
+        serde_json::to_writer(&mut *out, &v)?;
+        return writeln!(out);
+    }
+    writeln!(out, "{}", r.path.display())
+}
+
+pub fn summary_line(s: &Summary) -> String {
+    format!(
+        "added {}, updated {}, moved {}, removed {}, unchanged {}, problems {}, hidden skipped {}, {:.2} s",
+        s.added, s.updated, s.moved, s.removed, s.unchanged, s.problems, s.hidden, s.seconds
+    )
+}
+
+pub fn summary_json(s: &Summary) -> Value {
+    json!({
+        "added": s.added,
+        "updated": s.updated,
+        "moved": s.moved,
+        "removed": s.removed,
+        "unchanged": s.unchanged,
+        "problems": s.problems,
+        "hidden": s.hidden,
+        "seconds": s.seconds,
+        "unavailable": s.unavailable.iter().map(|(p, r)| json!({"path": p.to_string_lossy(), "reason": r})).collect::<Vec<_>>(),
+    })
+}
+
+fn hms(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 1000.0 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[unit]) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_units() {
+        assert_eq!(hms(3725.4), "1:02:05");
+        assert_eq!(human_size(999), "999 B");
+        assert_eq!(human_size(1_280_000), "1.3 MB");
+    }
+}

@@ -1,0 +1,661 @@
+//! The library database: the only module with SQL in it.
+//!
+//! One SQLite file holds roots, tracks, their artists and the problem list. The schema evolves
+//! through an append-only list of migrations keyed on `PRAGMA user_version`. The database runs in
+//! WAL mode so that reading (`ls`, `stats`) works while a scan writes, and every scan batch is one
+//! transaction, so a scan killed at any moment leaves the library consistent.
+//!
+//! Paths are stored byte-exact: as TEXT when they are valid UTF-8 and as a BLOB of the raw bytes
+//! otherwise, so a file whose name is not UTF-8 keeps a stable identity and can be opened again.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+use rusqlite::types::{Value, ValueRef};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+
+use crate::model::TrackInfo;
+
+pub use rusqlite::Error as DbError;
+pub type Result<T> = std::result::Result<T, DbError>;
+
+/// Append-only: never edit a migration that has shipped, add a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: roots, tracks, artists, problems.
+    r#"
+    CREATE TABLE roots (
+        id INTEGER PRIMARY KEY,
+        path UNIQUE NOT NULL,
+        added_at INTEGER NOT NULL,
+        last_scan INTEGER
+    );
+    CREATE TABLE tracks (
+        id INTEGER PRIMARY KEY,
+        path UNIQUE NOT NULL,
+        size INTEGER NOT NULL,
+        mtime INTEGER NOT NULL,
+        fingerprint BLOB NOT NULL,
+        title TEXT NOT NULL,
+        artist TEXT,
+        album TEXT,
+        albumartist TEXT,
+        track INTEGER,
+        tracktotal INTEGER,
+        disc INTEGER,
+        disctotal INTEGER,
+        year INTEGER,
+        date TEXT,
+        genre TEXT,
+        composer TEXT,
+        compilation INTEGER NOT NULL DEFAULT 0,
+        duration REAL NOT NULL,
+        bitrate INTEGER,
+        samplerate INTEGER,
+        bitdepth INTEGER,
+        channels INTEGER,
+        codec TEXT NOT NULL,
+        format TEXT NOT NULL,
+        container TEXT NOT NULL,
+        has_cover INTEGER NOT NULL DEFAULT 0,
+        rg_track_gain REAL,
+        rg_track_peak REAL,
+        rg_album_gain REAL,
+        rg_album_peak REAL,
+        mb_trackid TEXT,
+        mb_albumid TEXT,
+        added_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX tracks_fingerprint ON tracks(fingerprint);
+    CREATE INDEX tracks_album_order ON tracks(
+        albumartist COLLATE NOCASE, year, album COLLATE NOCASE, disc, track);
+    CREATE TABLE track_artists (
+        track_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        PRIMARY KEY (track_id, position)
+    ) WITHOUT ROWID;
+    CREATE INDEX track_artists_name ON track_artists(name COLLATE NOCASE);
+    CREATE TABLE problems (
+        path UNIQUE NOT NULL,
+        size INTEGER,
+        mtime INTEGER,
+        reason TEXT NOT NULL,
+        seen_at INTEGER NOT NULL
+    );
+    "#,
+];
+
+/// Converts a path to the SQL value that stores it byte-exact.
+pub fn path_value(path: &Path) -> Value {
+    match path.to_str() {
+        Some(s) => Value::Text(s.to_string()),
+        None => Value::Blob(path.as_os_str().as_bytes().to_vec()),
+    }
+}
+
+fn path_from(value: ValueRef<'_>) -> rusqlite::Result<PathBuf> {
+    match value {
+        ValueRef::Text(b) | ValueRef::Blob(b) => Ok(PathBuf::from(OsString::from_vec(b.to_vec()))),
+        other => Err(rusqlite::types::FromSqlError::InvalidType.into_error(other)),
+    }
+}
+
+trait IntoRusqlite {
+    fn into_error(self, v: ValueRef<'_>) -> rusqlite::Error;
+}
+impl IntoRusqlite for rusqlite::types::FromSqlError {
+    fn into_error(self, v: ValueRef<'_>) -> rusqlite::Error {
+        rusqlite::Error::FromSqlConversionFailure(0, v.data_type(), Box::new(self))
+    }
+}
+
+/// A folder the user asked to index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Root {
+    pub path: PathBuf,
+    pub last_scan: Option<i64>,
+}
+
+/// What the scanner needs to know about a file already in the library to decide whether to open it.
+#[derive(Debug, Clone)]
+pub struct KnownFile {
+    pub id: i64,
+    pub path: PathBuf,
+    pub size: i64,
+    pub mtime: i64,
+}
+
+/// What identifies a track's content, for matching a moved file to the track it was.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub id: i64,
+    pub path: PathBuf,
+    pub size: i64,
+    pub fingerprint: Vec<u8>,
+    pub title: String,
+    pub artist: Option<String>,
+    pub album: Option<String>,
+}
+
+/// A problem file remembered with the size and mtime it had, so an unchanged broken file is not
+/// opened again on every scan.
+#[derive(Debug, Clone)]
+pub struct KnownProblem {
+    pub path: PathBuf,
+    pub size: Option<i64>,
+    pub mtime: Option<i64>,
+}
+
+/// One file as the scanner read it, ready to be stored.
+#[derive(Debug, Clone)]
+pub struct FileRecord {
+    pub path: PathBuf,
+    pub size: i64,
+    pub mtime: i64,
+    pub fingerprint: [u8; 16],
+    pub info: TrackInfo,
+}
+
+/// A stored track, as the listing commands show it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TrackRow {
+    pub id: i64,
+    #[serde(skip)]
+    pub path: PathBuf,
+    pub title: String,
+    pub artist: Option<String>,
+    pub artists: Vec<String>,
+    pub album: Option<String>,
+    pub albumartist: Option<String>,
+    pub track: Option<u32>,
+    pub tracktotal: Option<u32>,
+    pub disc: Option<u32>,
+    pub disctotal: Option<u32>,
+    pub year: Option<i32>,
+    pub date: Option<String>,
+    pub genre: Option<String>,
+    pub composer: Option<String>,
+    pub compilation: bool,
+    pub duration: f64,
+    pub bitrate: Option<u32>,
+    pub sample_rate: Option<u32>,
+    pub bit_depth: Option<u8>,
+    pub channels: Option<u8>,
+    pub codec: String,
+    pub format: String,
+    pub container: String,
+    pub has_cover: bool,
+    pub rg_track_gain: Option<f64>,
+    pub rg_track_peak: Option<f64>,
+    pub rg_album_gain: Option<f64>,
+    pub rg_album_peak: Option<f64>,
+    pub mb_trackid: Option<String>,
+    pub mb_albumid: Option<String>,
+    pub size: i64,
+    pub mtime: i64,
+    pub added_at: i64,
+}
+
+/// A file that could not be indexed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Problem {
+    #[serde(skip)]
+    pub path: PathBuf,
+    pub reason: String,
+    pub seen_at: i64,
+}
+
+/// Library-wide counts.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Stats {
+    pub tracks: u64,
+    pub albums: u64,
+    pub artists: u64,
+    pub duration: f64,
+    pub size: u64,
+    pub formats: Vec<(String, u64)>,
+    pub problems: u64,
+}
+
+/// An open library.
+pub struct Library {
+    conn: Connection,
+}
+
+const TRACK_COLUMNS: &str = "id, path, title, artist, album, albumartist, track, tracktotal, disc, \
+    disctotal, year, date, genre, composer, compilation, duration, bitrate, samplerate, bitdepth, \
+    channels, codec, format, has_cover, rg_track_gain, rg_track_peak, rg_album_gain, \
+    rg_album_peak, mb_trackid, mb_albumid, size, mtime, added_at, container";
+
+/// Album order: album artist (the artist when there is none), year, album, disc (a missing disc
+/// counts as disc 1), track, then path so that ties are stable.
+const ALBUM_ORDER: &str = "COALESCE(albumartist, artist, '') COLLATE NOCASE, year, \
+    album COLLATE NOCASE, COALESCE(disc, 1), track, path";
+
+impl Library {
+    /// Opens (creating if needed) the library at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Library> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut lib = Library { conn };
+        lib.migrate()?;
+        Ok(lib)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version: usize = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+        if version >= MIGRATIONS.len() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        }
+        tx.commit()
+    }
+
+    pub fn roots(&self) -> Result<Vec<Root>> {
+        let mut stmt = self.conn.prepare("SELECT path, last_scan FROM roots ORDER BY path")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Root { path: path_from(r.get_ref(0)?)?, last_scan: r.get(1)? })
+        })?;
+        rows.collect()
+    }
+
+    pub fn add_root(&self, path: &Path, now: i64) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO roots (path, added_at) VALUES (?1, ?2) ON CONFLICT(path) DO NOTHING",
+            params![path_value(path), now],
+        )?;
+        Ok(())
+    }
+
+    pub fn mark_root_scanned(&self, path: &Path, now: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE roots SET last_scan = ?2 WHERE path = ?1",
+            params![path_value(path), now],
+        )?;
+        Ok(())
+    }
+
+    pub fn known_files(&self) -> Result<Vec<KnownFile>> {
+        let mut stmt = self.conn.prepare("SELECT id, path, size, mtime FROM tracks")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(KnownFile { id: r.get(0)?, path: path_from(r.get_ref(1)?)?, size: r.get(2)?, mtime: r.get(3)? })
+        })?;
+        rows.collect()
+    }
+
+    pub fn known_problems(&self) -> Result<Vec<KnownProblem>> {
+        let mut stmt = self.conn.prepare("SELECT path, size, mtime FROM problems")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(KnownProblem { path: path_from(r.get_ref(0)?)?, size: r.get(1)?, mtime: r.get(2)? })
+        })?;
+        rows.collect()
+    }
+
+    /// Identities of the given tracks, for move detection.
+    pub fn identities(&self, ids: &[i64]) -> Result<Vec<Identity>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, path, size, fingerprint, title, artist, album FROM tracks WHERE id = ?1",
+        )?;
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let found = stmt
+                .query_row([id], |r| {
+                    Ok(Identity {
+                        id: r.get(0)?,
+                        path: path_from(r.get_ref(1)?)?,
+                        size: r.get(2)?,
+                        fingerprint: r.get(3)?,
+                        title: r.get(4)?,
+                        artist: r.get(5)?,
+                        album: r.get(6)?,
+                    })
+                })
+                .optional()?;
+            out.extend(found);
+        }
+        Ok(out)
+    }
+
+    /// Runs `f` inside one transaction, committed when it returns `Ok`.
+    pub fn write<T, E: From<DbError>>(
+        &mut self,
+        f: impl FnOnce(&Writer<'_>) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let tx = self.conn.transaction()?;
+        let out = f(&Writer { tx: &tx })?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Calls `f` for every track in album order. Rows are streamed, never collected, so listing a
+    /// large library takes constant memory.
+    pub fn for_each_track(&self, mut f: impl FnMut(TrackRow) -> std::io::Result<()>) -> Result<std::io::Result<()>> {
+        let sql = format!(
+            "SELECT {TRACK_COLUMNS}, \
+             (SELECT group_concat(name, char(31)) FROM \
+                (SELECT name FROM track_artists a WHERE a.track_id = t.id ORDER BY position)) \
+             FROM tracks t ORDER BY {ALBUM_ORDER}"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            if let Err(e) = f(track_row(row)?) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    pub fn problems(&self) -> Result<Vec<Problem>> {
+        let mut stmt = self.conn.prepare("SELECT path, reason, seen_at FROM problems ORDER BY path")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Problem { path: path_from(r.get_ref(0)?)?, reason: r.get(1)?, seen_at: r.get(2)? })
+        })?;
+        rows.collect()
+    }
+
+    pub fn stats(&self) -> Result<Stats> {
+        let (tracks, duration, size): (i64, f64, i64) = self.conn.query_row(
+            "SELECT count(*), COALESCE(sum(duration), 0), COALESCE(sum(size), 0) FROM tracks",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let albums: i64 = self.conn.query_row(
+            "SELECT count(*) FROM (SELECT 1 FROM tracks WHERE album IS NOT NULL \
+             GROUP BY COALESCE(albumartist, artist, '') COLLATE NOCASE, album COLLATE NOCASE)",
+            [],
+            |r| r.get(0),
+        )?;
+        let artists: i64 = self.conn.query_row(
+            "SELECT count(DISTINCT name COLLATE NOCASE) FROM track_artists",
+            [],
+            |r| r.get(0),
+        )?;
+        let problems: i64 = self.conn.query_row("SELECT count(*) FROM problems", [], |r| r.get(0))?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT format, count(*) FROM tracks GROUP BY format ORDER BY count(*) DESC, format")?;
+        let formats = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Stats {
+            tracks: tracks as u64,
+            albums: albums as u64,
+            artists: artists as u64,
+            duration,
+            size: size as u64,
+            formats,
+            problems: problems as u64,
+        })
+    }
+}
+
+fn track_row(r: &Row<'_>) -> rusqlite::Result<TrackRow> {
+    let artists: Option<String> = r.get(33)?;
+    Ok(TrackRow {
+        id: r.get(0)?,
+        path: path_from(r.get_ref(1)?)?,
+        title: r.get(2)?,
+        artist: r.get(3)?,
+        album: r.get(4)?,
+        albumartist: r.get(5)?,
+        track: r.get(6)?,
+        tracktotal: r.get(7)?,
+        disc: r.get(8)?,
+        disctotal: r.get(9)?,
+        year: r.get(10)?,
+        date: r.get(11)?,
+        genre: r.get(12)?,
+        composer: r.get(13)?,
+        compilation: r.get(14)?,
+        duration: r.get(15)?,
+        bitrate: r.get(16)?,
+        sample_rate: r.get(17)?,
+        bit_depth: r.get(18)?,
+        channels: r.get(19)?,
+        codec: r.get(20)?,
+        format: r.get(21)?,
+        has_cover: r.get(22)?,
+        rg_track_gain: r.get(23)?,
+        rg_track_peak: r.get(24)?,
+        rg_album_gain: r.get(25)?,
+        rg_album_peak: r.get(26)?,
+        mb_trackid: r.get(27)?,
+        mb_albumid: r.get(28)?,
+        size: r.get(29)?,
+        mtime: r.get(30)?,
+        added_at: r.get(31)?,
+        container: r.get(32)?,
+        artists: artists
+            .map(|s| s.split('\u{1f}').map(str::to_string).collect())
+            .unwrap_or_default(),
+    })
+}
+
+/// Writes inside one transaction.
+pub struct Writer<'a> {
+    tx: &'a Transaction<'a>,
+}
+
+impl Writer<'_> {
+    /// Adds a new track and returns its id.
+    pub fn insert_track(&self, rec: &FileRecord, now: i64) -> Result<i64> {
+        let i = &rec.info;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO tracks (path, size, mtime, fingerprint, title, artist, album, \
+                 albumartist, track, tracktotal, disc, disctotal, year, date, genre, composer, \
+                 compilation, duration, bitrate, samplerate, bitdepth, channels, codec, format, \
+                 has_cover, rg_track_gain, rg_track_peak, rg_album_gain, rg_album_peak, \
+                 mb_trackid, mb_albumid, added_at, updated_at, container) VALUES (?1, ?2, ?3, \
+                 ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
+                 ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?32, ?33)",
+            )?
+            .execute(params![
+                path_value(&rec.path),
+                rec.size,
+                rec.mtime,
+                &rec.fingerprint[..],
+                i.title,
+                i.artist_display(),
+                i.album,
+                i.album_artist,
+                i.track,
+                i.track_total,
+                i.disc,
+                i.disc_total,
+                i.year,
+                i.date,
+                i.genre,
+                i.composer,
+                i.compilation,
+                i.duration,
+                i.bitrate,
+                i.sample_rate,
+                i.bit_depth,
+                i.channels,
+                i.codec,
+                i.format,
+                i.has_cover,
+                i.rg_track_gain,
+                i.rg_track_peak,
+                i.rg_album_gain,
+                i.rg_album_peak,
+                i.mb_track_id,
+                i.mb_album_id,
+                now,
+                i.container,
+            ])?;
+        let id = self.tx.last_insert_rowid();
+        self.set_artists(id, &i.artists)?;
+        Ok(id)
+    }
+
+    /// Rewrites everything the file says about track `id`, including its path (a move), while
+    /// keeping its id and date added.
+    pub fn update_track(&self, id: i64, rec: &FileRecord, now: i64) -> Result<()> {
+        let i = &rec.info;
+        self.tx
+            .prepare_cached(
+                "UPDATE tracks SET path = ?2, size = ?3, mtime = ?4, fingerprint = ?5, title = ?6, \
+                 artist = ?7, album = ?8, albumartist = ?9, track = ?10, tracktotal = ?11, \
+                 disc = ?12, disctotal = ?13, year = ?14, date = ?15, genre = ?16, composer = ?17, \
+                 compilation = ?18, duration = ?19, bitrate = ?20, samplerate = ?21, \
+                 bitdepth = ?22, channels = ?23, codec = ?24, format = ?25, has_cover = ?26, \
+                 rg_track_gain = ?27, rg_track_peak = ?28, rg_album_gain = ?29, \
+                 rg_album_peak = ?30, mb_trackid = ?31, mb_albumid = ?32, updated_at = ?33, \
+                 container = ?34 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                path_value(&rec.path),
+                rec.size,
+                rec.mtime,
+                &rec.fingerprint[..],
+                i.title,
+                i.artist_display(),
+                i.album,
+                i.album_artist,
+                i.track,
+                i.track_total,
+                i.disc,
+                i.disc_total,
+                i.year,
+                i.date,
+                i.genre,
+                i.composer,
+                i.compilation,
+                i.duration,
+                i.bitrate,
+                i.sample_rate,
+                i.bit_depth,
+                i.channels,
+                i.codec,
+                i.format,
+                i.has_cover,
+                i.rg_track_gain,
+                i.rg_track_peak,
+                i.rg_album_gain,
+                i.rg_album_peak,
+                i.mb_track_id,
+                i.mb_album_id,
+                now,
+                i.container,
+            ])?;
+        self.tx
+            .prepare_cached("DELETE FROM track_artists WHERE track_id = ?1")?
+            .execute([id])?;
+        self.set_artists(id, &i.artists)
+    }
+
+    fn set_artists(&self, id: i64, artists: &[String]) -> Result<()> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("INSERT INTO track_artists (track_id, position, name) VALUES (?1, ?2, ?3)")?;
+        for (pos, name) in artists.iter().enumerate() {
+            stmt.execute(params![id, pos as i64, name])?;
+        }
+        Ok(())
+    }
+
+    pub fn delete_track(&self, id: i64) -> Result<()> {
+        self.tx.prepare_cached("DELETE FROM tracks WHERE id = ?1")?.execute([id])?;
+        Ok(())
+    }
+
+    pub fn set_problem(&self, path: &Path, size: Option<i64>, mtime: Option<i64>, reason: &str, now: i64) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO problems (path, size, mtime, reason, seen_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT(path) DO UPDATE SET size = ?2, mtime = ?3, reason = ?4, seen_at = ?5",
+            )?
+            .execute(params![path_value(path), size, mtime, reason, now])?;
+        Ok(())
+    }
+
+    pub fn clear_problem(&self, path: &Path) -> Result<()> {
+        self.tx
+            .prepare_cached("DELETE FROM problems WHERE path = ?1")?
+            .execute([path_value(path)])?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(path: &str, title: &str) -> FileRecord {
+        FileRecord {
+            path: PathBuf::from(path),
+            size: 10,
+            mtime: 20,
+            fingerprint: [7; 16],
+            info: TrackInfo {
+                title: title.into(),
+                artists: vec!["A".into(), "B".into()],
+                codec: "flac".into(),
+                format: "flac".into(),
+                container: "flac".into(),
+                ..TrackInfo::default()
+            },
+        }
+    }
+
+    #[test]
+    fn non_utf8_paths_round_trip_byte_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lib = Library::open(&dir.path().join("lib.db")).unwrap();
+        let odd = PathBuf::from(OsString::from_vec(b"/music/caf\xe9.flac".to_vec()));
+        let mut rec = record("/x", "t");
+        rec.path = odd.clone();
+        lib.write(|w| w.insert_track(&rec, 1)).unwrap();
+        let known = lib.known_files().unwrap();
+        assert_eq!(known.len(), 1);
+        assert_eq!(known[0].path, odd);
+    }
+
+    #[test]
+    fn update_keeps_id_and_date_added_and_replaces_artists() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lib = Library::open(&dir.path().join("lib.db")).unwrap();
+        let id = lib.write(|w| w.insert_track(&record("/a.flac", "one"), 100)).unwrap();
+        let mut moved = record("/b.flac", "two");
+        moved.info.artists = vec!["C".into()];
+        lib.write(|w| w.update_track(id, &moved, 200)).unwrap();
+        let mut rows = Vec::new();
+        lib.for_each_track(|r| {
+            rows.push(r);
+            Ok(())
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].id, id);
+        assert_eq!(rows[0].added_at, 100);
+        assert_eq!(rows[0].path, PathBuf::from("/b.flac"));
+        assert_eq!(rows[0].artists, vec!["C"]);
+    }
+
+    #[test]
+    fn reopening_does_not_rerun_migrations() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lib.db");
+        let mut lib = Library::open(&path).unwrap();
+        lib.write(|w| w.insert_track(&record("/a.flac", "one"), 1)).unwrap();
+        drop(lib);
+        let lib = Library::open(&path).unwrap();
+        assert_eq!(lib.stats().unwrap().tracks, 1);
+    }
+}

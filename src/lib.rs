@@ -1,0 +1,12 @@
+//! tapedeck: a music library that lives on the user's own disk.
+//!
+//! See ARCHITECTURE.md for the map. The pure core is [`model`] and [`identity`]; [`db`] owns
+//! SQLite; [`tags`] owns lofty; [`scan`] walks and reads; [`cli`] is the command line.
+
+pub mod cli;
+pub mod db;
+pub mod error;
+pub mod identity;
+pub mod model;
+pub mod scan;
+pub mod tags;

@@ -1,0 +1,15 @@
+//! The `tapedeck` binary: run the command line and turn its result into an exit code.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match tapedeck::cli::run(std::env::args_os()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            if let Some(message) = tapedeck::error::message(&err) {
+                eprintln!("{message}");
+            }
+            ExitCode::from(tapedeck::error::exit_code(&err))
+        }
+    }
+}

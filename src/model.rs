@@ -1,0 +1,424 @@
+//! The track model and the pure rules that turn raw tag text into it.
+//!
+//! Everything here is plain data and string handling: no files, no SQL, no audio crates. The tag
+//! reader fills a [`RawTags`] with whatever text the file carries, and [`TrackInfo::from_raw`]
+//! applies the rules every format shares (numbers written as "3/12", dates, ReplayGain values
+//! written as "-6.50 dB", a title taken from the file name when the tag has none).
+
+use serde::Serialize;
+
+/// The container formats the library indexes. The codec inside is recorded separately, because an
+/// `.m4a` file may hold AAC or ALAC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Container {
+    Mp3,
+    Mp4,
+    Adts,
+    Wav,
+    Flac,
+    Aiff,
+}
+
+impl Container {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Container::Mp3 => "mp3",
+            Container::Mp4 => "mp4",
+            Container::Adts => "adts",
+            Container::Wav => "wav",
+            Container::Flac => "flac",
+            Container::Aiff => "aiff",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Container> {
+        Some(match s {
+            "mp3" => Container::Mp3,
+            "mp4" => Container::Mp4,
+            "adts" => Container::Adts,
+            "wav" => Container::Wav,
+            "flac" => Container::Flac,
+            "aiff" => Container::Aiff,
+            _ => return None,
+        })
+    }
+}
+
+/// The file name extensions the scanner considers music, lowercase. Anything else in a music
+/// folder (covers, cue sheets, logs) is ignored without a message.
+pub const MUSIC_EXTENSIONS: &[&str] = &[
+    "mp3", "m4a", "m4b", "mp4", "aac", "wav", "wave", "flac", "aif", "aiff", "aifc",
+];
+
+/// Whether a file name looks like a music file the scanner should read.
+pub fn is_music_name(name: &[u8]) -> bool {
+    let Some(dot) = name.iter().rposition(|&b| b == b'.') else {
+        return false;
+    };
+    let ext = &name[dot + 1..];
+    MUSIC_EXTENSIONS
+        .iter()
+        .any(|known| ext.eq_ignore_ascii_case(known.as_bytes()))
+}
+
+/// Hidden entries: dot files and folders, which include the AppleDouble `._name` files macOS
+/// leaves on foreign file systems.
+pub fn is_hidden_name(name: &[u8]) -> bool {
+    name.first() == Some(&b'.')
+}
+
+/// Tag text exactly as the reader found it, before any interpretation. Each field holds every value
+/// the file carries for it, in file order, first tag type (the format's primary one) first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RawTags {
+    pub title: Vec<String>,
+    pub artists: Vec<String>,
+    pub album: Vec<String>,
+    pub album_artist: Vec<String>,
+    pub track: Vec<String>,
+    pub track_total: Vec<String>,
+    pub disc: Vec<String>,
+    pub disc_total: Vec<String>,
+    pub date: Vec<String>,
+    pub genre: Vec<String>,
+    pub composer: Vec<String>,
+    pub compilation: Vec<String>,
+    pub rg_track_gain: Vec<String>,
+    pub rg_track_peak: Vec<String>,
+    pub rg_album_gain: Vec<String>,
+    pub rg_album_peak: Vec<String>,
+    pub mb_track_id: Vec<String>,
+    pub mb_album_id: Vec<String>,
+}
+
+/// Audio properties as measured by the reader.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AudioProps {
+    pub duration: f64,
+    pub bitrate_kbps: Option<u32>,
+    pub sample_rate: Option<u32>,
+    pub bit_depth: Option<u8>,
+    pub channels: Option<u8>,
+    pub codec: String,
+    pub container: Option<Container>,
+    pub has_cover: bool,
+}
+
+/// Everything the library stores about one track's content. File-system facts (path, size, mtime)
+/// and identity (id, date added) live beside it, in the scanner and the database.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TrackInfo {
+    pub title: String,
+    /// Every credited artist, in tag order. Empty when the file names none.
+    pub artists: Vec<String>,
+    pub album: Option<String>,
+    pub album_artist: Option<String>,
+    pub track: Option<u32>,
+    pub track_total: Option<u32>,
+    pub disc: Option<u32>,
+    pub disc_total: Option<u32>,
+    pub year: Option<i32>,
+    pub date: Option<String>,
+    pub genre: Option<String>,
+    pub composer: Option<String>,
+    pub compilation: bool,
+    pub duration: f64,
+    pub bitrate: Option<u32>,
+    pub sample_rate: Option<u32>,
+    pub bit_depth: Option<u8>,
+    pub channels: Option<u8>,
+    pub codec: String,
+    /// The format as users name it: mp3, aac, alac, flac, wav or aiff.
+    pub format: String,
+    pub container: String,
+    pub has_cover: bool,
+    pub rg_track_gain: Option<f64>,
+    pub rg_track_peak: Option<f64>,
+    pub rg_album_gain: Option<f64>,
+    pub rg_album_peak: Option<f64>,
+    pub mb_track_id: Option<String>,
+    pub mb_album_id: Option<String>,
+}
+
+/// The separator used when several artists are shown as one string.
+pub const ARTIST_JOIN: &str = "; ";
+
+impl TrackInfo {
+    /// The artists as one display string ("A; B").
+    pub fn artist_display(&self) -> Option<String> {
+        (!self.artists.is_empty()).then(|| self.artists.join(ARTIST_JOIN))
+    }
+
+    /// Interprets raw tag text. `stem` is the file name without its extension, used as the title
+    /// when the file has none.
+    pub fn from_raw(raw: &RawTags, props: &AudioProps, stem: &str) -> TrackInfo {
+        let (track, track_total_inline) = first_number_pair(&raw.track);
+        let (disc, disc_total_inline) = first_number_pair(&raw.disc);
+        let date = first_text(&raw.date);
+        TrackInfo {
+            title: first_text(&raw.title).unwrap_or_else(|| stem.to_string()),
+            artists: split_artists(&raw.artists),
+            album: first_text(&raw.album),
+            album_artist: first_text(&raw.album_artist),
+            track,
+            track_total: first_number_pair(&raw.track_total).0.or(track_total_inline),
+            disc,
+            disc_total: first_number_pair(&raw.disc_total).0.or(disc_total_inline),
+            year: date.as_deref().and_then(parse_year),
+            date,
+            genre: join_distinct(&raw.genre),
+            composer: join_distinct(&raw.composer),
+            compilation: raw.compilation.iter().any(|v| parse_bool(v)),
+            duration: props.duration,
+            bitrate: props.bitrate_kbps.filter(|&b| b > 0),
+            sample_rate: props.sample_rate.filter(|&r| r > 0),
+            bit_depth: props.bit_depth.filter(|&d| d > 0),
+            channels: props.channels.filter(|&c| c > 0),
+            codec: props.codec.clone(),
+            format: format_name(props.container, &props.codec).to_string(),
+            container: props.container.map(Container::as_str).unwrap_or("unknown").to_string(),
+            has_cover: props.has_cover,
+            rg_track_gain: raw.rg_track_gain.iter().find_map(|v| parse_gain(v)),
+            rg_track_peak: raw.rg_track_peak.iter().find_map(|v| parse_peak(v)),
+            rg_album_gain: raw.rg_album_gain.iter().find_map(|v| parse_gain(v)),
+            rg_album_peak: raw.rg_album_peak.iter().find_map(|v| parse_peak(v)),
+            mb_track_id: first_text(&raw.mb_track_id),
+            mb_album_id: first_text(&raw.mb_album_id),
+        }
+    }
+}
+
+/// The format name users know a file by: the codec for MP4 and ADTS (AAC or ALAC), the
+/// container otherwise (a WAV holds PCM, but people call it WAV).
+pub fn format_name(container: Option<Container>, codec: &str) -> &str {
+    match container {
+        Some(Container::Mp4) | Some(Container::Adts) => codec,
+        Some(c) => c.as_str(),
+        None => "unknown",
+    }
+}
+
+/// Trims a tag value and drops the NUL padding some writers leave in fixed-size fields.
+fn clean(value: &str) -> &str {
+    value.trim_matches(|c: char| c.is_whitespace() || c == '\0')
+}
+
+fn first_text(values: &[String]) -> Option<String> {
+    values
+        .iter()
+        .map(|v| clean(v))
+        .find(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
+/// Joins several values of a single-valued field ("Rock", "Pop" -> "Rock; Pop"), dropping
+/// empty values and repeats that appear because two tag types carry the same text.
+fn join_distinct(values: &[String]) -> Option<String> {
+    let mut seen: Vec<&str> = Vec::new();
+    for v in values.iter().map(|v| clean(v)) {
+        if !v.is_empty() && !seen.contains(&v) {
+            seen.push(v);
+        }
+    }
+    (!seen.is_empty()).then(|| seen.join(ARTIST_JOIN))
+}
+
+/// Artists are kept as separate values. A value is split only on NUL (the ID3v2.4 separator some
+/// readers pass through); "AC/DC" and "Simon & Garfunkel" are names, not lists.
+fn split_artists(values: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for value in values {
+        for part in value.split('\0').map(clean) {
+            if !part.is_empty() && !out.iter().any(|o| o == part) {
+                out.push(part.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Parses "3", "03", "3/12", " 3 / 12 ", "3 of 12" into (number, total). A zero means "not set"
+/// in most writers, so it becomes `None`.
+pub fn parse_number_pair(value: &str) -> (Option<u32>, Option<u32>) {
+    let value = clean(value);
+    let (left, right) = match value.split_once('/') {
+        Some((l, r)) => (l, Some(r)),
+        None => match value.to_ascii_lowercase().find(" of ") {
+            Some(i) => (&value[..i], Some(&value[i + 4..])),
+            None => (value, None),
+        },
+    };
+    (
+        leading_number(left),
+        right.and_then(leading_number),
+    )
+}
+
+fn leading_number(s: &str) -> Option<u32> {
+    let digits: String = s
+        .trim()
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits.parse::<u32>().ok().filter(|&n| n > 0)
+}
+
+fn first_number_pair(values: &[String]) -> (Option<u32>, Option<u32>) {
+    let mut number = None;
+    let mut total = None;
+    for v in values {
+        let (n, t) = parse_number_pair(v);
+        number = number.or(n);
+        total = total.or(t);
+    }
+    (number, total)
+}
+
+/// The year of a date written as "2001", "2001-05-04", "2001/05/04", "05/04/2001" or
+/// "2001-05-04T12:00:00". Years outside 1000..=9999 are treated as garbage.
+pub fn parse_year(date: &str) -> Option<i32> {
+    let date = clean(date);
+    let digit_runs = date
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|run| run.len() == 4);
+    for run in digit_runs {
+        if let Ok(year) = run.parse::<i32>() {
+            if (1000..=9999).contains(&year) {
+                return Some(year);
+            }
+        }
+    }
+    None
+}
+
+/// Parses a ReplayGain gain value: "-6.50 dB", "+3.2dB", "-6,50 dB" (decimal comma).
+pub fn parse_gain(value: &str) -> Option<f64> {
+    let v = clean(value);
+    let v = v
+        .strip_suffix("dB")
+        .or_else(|| v.strip_suffix("db"))
+        .or_else(|| v.strip_suffix("DB"))
+        .unwrap_or(v)
+        .trim()
+        .replace(',', ".");
+    let gain: f64 = v.parse().ok()?;
+    // A gain beyond +-100 dB is not a loudness adjustment anyone wrote on purpose.
+    (gain.is_finite() && gain.abs() <= 100.0).then_some(gain)
+}
+
+/// Parses a ReplayGain peak, a linear sample amplitude where 1.0 is full scale.
+pub fn parse_peak(value: &str) -> Option<f64> {
+    let peak: f64 = clean(value).replace(',', ".").parse().ok()?;
+    (peak.is_finite() && (0.0..=100.0).contains(&peak)).then_some(peak)
+}
+
+fn parse_bool(value: &str) -> bool {
+    matches!(
+        clean(value).to_ascii_lowercase().as_str(),
+        "1" | "true" | "yes" | "y"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_pairs() {
+        let cases: &[(&str, (Option<u32>, Option<u32>))] = &[
+            ("3", (Some(3), None)),
+            ("03", (Some(3), None)),
+            ("3/12", (Some(3), Some(12))),
+            (" 3 / 12 ", (Some(3), Some(12))),
+            ("3 of 12", (Some(3), Some(12))),
+            ("0", (None, None)),
+            ("0/0", (None, None)),
+            ("/12", (None, Some(12))),
+            ("A1", (None, None)),
+            ("7\0", (Some(7), None)),
+            ("", (None, None)),
+            ("99999999999999", (None, None)),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(parse_number_pair(input), *expected, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn years() {
+        let cases: &[(&str, Option<i32>)] = &[
+            ("2001", Some(2001)),
+            ("2001-05-04", Some(2001)),
+            ("2001-05-04T12:00:00", Some(2001)),
+            ("04/05/1999", Some(1999)),
+            ("0000", None),
+            ("unknown", None),
+            ("20", None),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(parse_year(input), *expected, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn gains_and_peaks() {
+        assert_eq!(parse_gain("-6.50 dB"), Some(-6.5));
+        assert_eq!(parse_gain("+3.2dB"), Some(3.2));
+        assert_eq!(parse_gain("-6,50 dB"), Some(-6.5));
+        assert_eq!(parse_gain("loud"), None);
+        assert_eq!(parse_gain("NaN dB"), None);
+        assert_eq!(parse_gain("-1e300 dB"), None);
+        assert_eq!(parse_peak("0.988831"), Some(0.988831));
+        assert_eq!(parse_peak("-1"), None);
+    }
+
+    #[test]
+    fn raw_tags_become_a_track() {
+        let raw = RawTags {
+            title: vec!["".into(), " Song ".into()],
+            artists: vec!["A".into(), "B\0C".into(), "A".into()],
+            track: vec!["3/12".into()],
+            disc: vec!["1".into()],
+            disc_total: vec!["2".into()],
+            date: vec!["2001-05-04".into()],
+            genre: vec!["Rock".into(), "Rock".into(), "Pop".into()],
+            compilation: vec!["1".into()],
+            rg_track_gain: vec!["bogus".into(), "-6.50 dB".into()],
+            ..RawTags::default()
+        };
+        let info = TrackInfo::from_raw(&raw, &AudioProps::default(), "stem");
+        assert_eq!(info.title, "Song");
+        assert_eq!(info.artists, vec!["A", "B", "C"]);
+        assert_eq!(info.artist_display().as_deref(), Some("A; B; C"));
+        assert_eq!((info.track, info.track_total), (Some(3), Some(12)));
+        assert_eq!((info.disc, info.disc_total), (Some(1), Some(2)));
+        assert_eq!(info.year, Some(2001));
+        assert_eq!(info.genre.as_deref(), Some("Rock; Pop"));
+        assert!(info.compilation);
+        assert_eq!(info.rg_track_gain, Some(-6.5));
+        assert_eq!(info.container, "unknown");
+        assert_eq!(format_name(Some(Container::Mp4), "alac"), "alac");
+        assert_eq!(format_name(Some(Container::Adts), "aac"), "aac");
+        assert_eq!(format_name(Some(Container::Aiff), "pcm"), "aiff");
+    }
+
+    #[test]
+    fn missing_title_falls_back_to_the_file_stem() {
+        let info = TrackInfo::from_raw(&RawTags::default(), &AudioProps::default(), "01 Intro");
+        assert_eq!(info.title, "01 Intro");
+        assert!(info.artists.is_empty());
+        assert_eq!(info.artist_display(), None);
+    }
+
+    #[test]
+    fn names() {
+        assert!(is_music_name(b"a.MP3"));
+        assert!(is_music_name(b"x.y.flac"));
+        assert!(!is_music_name(b"cover.jpg"));
+        assert!(!is_music_name(b"mp3"));
+        assert!(is_hidden_name(b"._song.mp3"));
+        assert!(is_hidden_name(b".git"));
+        assert!(!is_hidden_name(b"song.mp3"));
+    }
+}

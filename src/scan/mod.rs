@@ -1,0 +1,446 @@
+//! `tapedeck scan`: bringing the library in line with the folders on disk.
+//!
+//! The shape: walk every root first (only `stat`, see [`walk`]), diff what was seen against
+//! what the library knows, read the new and changed files on a pool of workers (tags through
+//! [`crate::tags`], the audio fingerprint through [`payload`]), and send the results over a
+//! bounded channel to the one thread that owns the database connection and writes them in
+//! batched transactions. Moves are settled last, in one transaction with the removals, so a scan
+//! killed at any moment leaves a consistent library that the next scan finishes.
+//!
+//! Invariant: music files are opened read-only and never written.
+//! Invariant: nothing under a root that is missing, empty where it used to hold music, or
+//! unreadable is removed from the library.
+
+pub mod payload;
+pub mod walk;
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use crate::db::{self, FileRecord, Identity, Library};
+use crate::identity::{Side, match_moves};
+use crate::model::{Container, TrackInfo};
+use crate::tags;
+use walk::{SeenFile, Walked, io_reason};
+
+/// How many results the writer commits in one transaction, at most.
+const BATCH: usize = 2000;
+/// How long the writer holds results before committing, at most.
+const BATCH_TIME: Duration = Duration::from_millis(500);
+
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    pub include_hidden: bool,
+    /// Reader threads; 0 picks a default.
+    pub jobs: usize,
+}
+
+/// What a scan did, for the one-line summary.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Summary {
+    pub added: u64,
+    pub updated: u64,
+    pub moved: u64,
+    pub removed: u64,
+    pub unchanged: u64,
+    pub problems: u64,
+    pub hidden: u64,
+    pub seconds: f64,
+    /// Roots that could not be scanned, with the reason; nothing under them was removed.
+    pub unavailable: Vec<(PathBuf, String)>,
+}
+
+/// Receives progress while a scan runs. Implementations must be cheap: they are called per file.
+pub trait Progress: Sync {
+    fn walked(&self, _files_seen: u64) {}
+    fn reading(&self, _to_read: u64) {}
+    fn read_one(&self) {}
+    /// A file that could not be indexed, found during this scan.
+    fn problem(&self, _path: &Path, _reason: &str) {}
+}
+
+/// A progress sink that ignores everything.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("another scan of this library is running (lock held on {0}); wait for it to finish")]
+    Busy(PathBuf),
+    #[error("cannot create the lock file {0}: {1}")]
+    Lock(PathBuf, io::Error),
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+}
+
+/// Held for the duration of a scan; a second scan of the same library fails to take it. The lock
+/// is an OS file lock, so it goes away with the process however the process ends.
+pub struct ScanLock {
+    _file: File,
+}
+
+impl ScanLock {
+    pub fn acquire(db_path: &Path) -> Result<ScanLock, ScanError> {
+        let mut name = db_path.as_os_str().to_owned();
+        name.push(".scan-lock");
+        let path = PathBuf::from(name);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| ScanError::Lock(path.clone(), e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(ScanLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(ScanError::Busy(path)),
+            Err(std::fs::TryLockError::Error(e)) => Err(ScanError::Lock(path, e)),
+        }
+    }
+}
+
+/// Drops roots that lie inside another root of the list, so no file is walked twice.
+pub fn outermost(mut roots: Vec<PathBuf>) -> Vec<PathBuf> {
+    roots.sort();
+    roots.dedup();
+    let mut out: Vec<PathBuf> = Vec::new();
+    for r in roots {
+        if !out.iter().any(|o| r.starts_with(o)) {
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// Why a root cannot be scanned now, or `None` when it can.
+fn unavailable_reason(root: &Path, had_tracks: bool) -> Option<String> {
+    let meta = match std::fs::metadata(root) {
+        Ok(m) => m,
+        Err(e) => return Some(format!("missing or unreadable ({})", io_reason(&e))),
+    };
+    if !meta.is_dir() {
+        return None;
+    }
+    match std::fs::read_dir(root) {
+        Err(e) => Some(format!("cannot be read ({})", io_reason(&e))),
+        Ok(mut entries) => {
+            if had_tracks && entries.next().is_none() {
+                Some("is empty but held music before; is the drive unmounted?".into())
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// One file read by a worker: the record to store, or why it could not be read.
+enum Outcome {
+    Read(FileRecord),
+    Problem { path: PathBuf, size: i64, mtime: i64, reason: String },
+}
+
+/// Opens a file for reading without following it into a FIFO's blocking open, and checks that
+/// what was opened is still a regular file.
+fn open_regular(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    Ok(file)
+}
+
+/// Reads one file: tags, properties and fingerprint.
+pub fn read_file(seen: &SeenFile) -> Result<FileRecord, String> {
+    let mut file = open_regular(&seen.path).map_err(|e| format!("cannot open: {}", io_reason(&e)))?;
+    let meta = file.metadata().map_err(|e| format!("cannot read: {}", io_reason(&e)))?;
+    let len = meta.len();
+    if len == 0 {
+        return Err("empty file (0 bytes)".into());
+    }
+    let found = tags::read(&mut file).map_err(|e| e.0)?;
+    let container = found.props.container.unwrap_or(Container::Mp3);
+    let payload = payload::inspect(&mut file, len, container)
+        .map_err(|e| format!("cannot read: {}", io_reason(&e)))?;
+    let stem = seen
+        .path
+        .file_stem()
+        .map(|s| String::from_utf8_lossy(s.as_bytes()).into_owned())
+        .unwrap_or_default();
+    let mut info = TrackInfo::from_raw(&found.raw, &found.props, &stem);
+    if let Some((frames, rate)) = payload.mp3_frames {
+        // The LAME header's count excludes encoder delay and padding; lofty's estimate does not.
+        if rate > 0 {
+            info.duration = frames as f64 / f64::from(rate);
+        }
+    }
+    Ok(FileRecord {
+        path: seen.path.clone(),
+        size: len as i64,
+        mtime: walk::mtime_ns(&meta),
+        fingerprint: payload.fingerprint,
+        info,
+    })
+}
+
+fn read_outcome(seen: &SeenFile) -> Outcome {
+    // A panic inside a tag or container parser on a hostile file must cost that file, not the scan.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_file(seen)))
+        .unwrap_or_else(|_| Err("the file could not be parsed (the reader failed on it)".into()));
+    match result {
+        Ok(rec) => Outcome::Read(rec),
+        Err(reason) => Outcome::Problem {
+            path: seen.path.clone(),
+            size: seen.size,
+            mtime: seen.mtime,
+            reason,
+        },
+    }
+}
+
+/// Scans `roots` (all remembered roots when empty) into the library.
+pub fn scan(
+    lib: &mut Library,
+    roots: &[PathBuf],
+    opts: &ScanOptions,
+    progress: &dyn Progress,
+    now: i64,
+) -> Result<Summary, ScanError> {
+    let started = Instant::now();
+    let mut summary = Summary::default();
+    for root in roots {
+        lib.add_root(root, now)?;
+    }
+    let roots: Vec<PathBuf> = if roots.is_empty() {
+        lib.roots()?.into_iter().map(|r| r.path).collect()
+    } else {
+        roots.to_vec()
+    };
+    let roots = outermost(roots);
+
+    let known = lib.known_files()?;
+    let known_problems: HashMap<PathBuf, db::KnownProblem> =
+        lib.known_problems()?.into_iter().map(|p| (p.path.clone(), p)).collect();
+
+    // Walk the roots that are there.
+    let mut walked = Walked::default();
+    let mut available: Vec<PathBuf> = Vec::new();
+    for root in &roots {
+        let had_tracks = known.iter().any(|k| k.path.starts_with(root));
+        if let Some(reason) = unavailable_reason(root, had_tracks) {
+            summary.unavailable.push((root.clone(), reason));
+            continue;
+        }
+        let base = walked.files.len() as u64;
+        walk::walk(root, opts.include_hidden, &mut walked, |n| {
+            if n % 256 == 0 {
+                progress.walked(base + n as u64)
+            }
+        });
+        available.push(root.clone());
+    }
+    progress.walked(walked.files.len() as u64);
+    summary.hidden = walked.hidden;
+
+    // Diff against the library.
+    let known_by_path: HashMap<&Path, &db::KnownFile> = known.iter().map(|k| (k.path.as_path(), k)).collect();
+    let mut to_read: Vec<SeenFile> = Vec::new();
+    let mut seen_paths: HashSet<&Path> = HashSet::with_capacity(walked.files.len());
+    let mut current_problems: HashSet<PathBuf> = HashSet::new();
+    for f in &walked.files {
+        seen_paths.insert(&f.path);
+        match known_by_path.get(f.path.as_path()) {
+            Some(k) if k.size == f.size && k.mtime == f.mtime => summary.unchanged += 1,
+            Some(_) => to_read.push(f.clone()),
+            None => match known_problems.get(&f.path) {
+                Some(p) if p.size == Some(f.size) && p.mtime == Some(f.mtime) => {
+                    current_problems.insert(f.path.clone());
+                }
+                _ => to_read.push(f.clone()),
+            },
+        }
+    }
+    let protected = |p: &Path| walked.unreadable.iter().any(|u| p.starts_with(u));
+    let vanished_ids: Vec<i64> = known
+        .iter()
+        .filter(|k| {
+            !seen_paths.contains(k.path.as_path())
+                && available.iter().any(|r| k.path.starts_with(r))
+                && !protected(&k.path)
+        })
+        .map(|k| k.id)
+        .collect();
+    let vanished: Vec<Identity> = lib.identities(&vanished_ids)?;
+    let vanished_fps: HashSet<&[u8]> = vanished.iter().map(|v| v.fingerprint.as_slice()).collect();
+    let known_ids: HashMap<&Path, i64> = known.iter().map(|k| (k.path.as_path(), k.id)).collect();
+    drop(seen_paths);
+
+    // Read in parallel; write on this thread.
+    progress.reading(to_read.len() as u64);
+    let jobs = if opts.jobs > 0 {
+        opts.jobs
+    } else {
+        // Reading is often waiting on the disk or a network share, so use more threads than cores.
+        std::thread::available_parallelism().map_or(4, |n| (n.get() * 2).clamp(4, 16))
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| ScanError::Lock(PathBuf::from("thread pool"), io::Error::other(e)))?;
+    let (tx, rx) = crossbeam_channel::bounded::<Outcome>(512);
+    let mut pending_moves: Vec<FileRecord> = Vec::new();
+    let write_result: Result<(), ScanError> = std::thread::scope(|s| {
+        let to_read = &to_read;
+        s.spawn(move || {
+            pool.install(|| {
+                to_read.par_iter().for_each_with(tx, |tx, f| {
+                    let _ = tx.send(read_outcome(f));
+                });
+            })
+        });
+        let mut batch: Vec<Outcome> = Vec::with_capacity(BATCH);
+        let mut last_commit = Instant::now();
+        loop {
+            let next = rx.recv_timeout(BATCH_TIME);
+            let done = matches!(next, Err(crossbeam_channel::RecvTimeoutError::Disconnected));
+            if let Ok(outcome) = next {
+                progress.read_one();
+                batch.push(outcome);
+            }
+            if !batch.is_empty() && (done || batch.len() >= BATCH || last_commit.elapsed() >= BATCH_TIME) {
+                lib.write(|w| -> Result<(), ScanError> {
+                    for outcome in batch.drain(..) {
+                        match outcome {
+                            Outcome::Read(rec) => {
+                                w.clear_problem(&rec.path)?;
+                                if let Some(&id) = known_ids.get(rec.path.as_path()) {
+                                    w.update_track(id, &rec, now)?;
+                                    summary.updated += 1;
+                                } else if vanished_fps.contains(&rec.fingerprint[..]) {
+                                    pending_moves.push(rec);
+                                } else {
+                                    w.insert_track(&rec, now)?;
+                                    summary.added += 1;
+                                }
+                            }
+                            Outcome::Problem { path, size, mtime, reason } => {
+                                progress.problem(&path, &reason);
+                                w.set_problem(&path, Some(size), Some(mtime), &reason, now)?;
+                                current_problems.insert(path);
+                            }
+                        }
+                    }
+                    Ok(())
+                })?;
+                last_commit = Instant::now();
+            }
+            if done {
+                return Ok(());
+            }
+        }
+    });
+    write_result?;
+
+    // Settle moves and removals together.
+    let appeared: Vec<Side> = pending_moves.iter().map(side_of_record).collect();
+    let gone: Vec<Side> = vanished.iter().map(side_of_identity).collect();
+    let matches = match_moves(&appeared, &gone);
+    let matched_new: HashSet<usize> = matches.iter().map(|&(i, _)| i).collect();
+    let matched_gone: HashSet<usize> = matches.iter().map(|&(_, j)| j).collect();
+    for p in &walked.problems {
+        current_problems.insert(p.path.clone());
+    }
+    let stale_problems: Vec<PathBuf> = known_problems
+        .keys()
+        .filter(|p| {
+            !current_problems.contains(*p)
+                && available.iter().any(|r| p.starts_with(r))
+                && !protected(p)
+        })
+        .cloned()
+        .collect();
+    lib.write(|w| -> Result<(), ScanError> {
+        for &(i, j) in &matches {
+            w.update_track(vanished[j].id, &pending_moves[i], now)?;
+            summary.moved += 1;
+        }
+        for (i, rec) in pending_moves.iter().enumerate() {
+            if !matched_new.contains(&i) {
+                w.insert_track(rec, now)?;
+                summary.added += 1;
+            }
+        }
+        for (j, v) in vanished.iter().enumerate() {
+            if !matched_gone.contains(&j) {
+                w.delete_track(v.id)?;
+                summary.removed += 1;
+            }
+        }
+        for p in &walked.problems {
+            progress.problem(&p.path, &p.reason);
+            w.set_problem(&p.path, None, None, &p.reason, now)?;
+        }
+        for p in &stale_problems {
+            w.clear_problem(p)?;
+        }
+        Ok(())
+    })?;
+    for root in &available {
+        lib.mark_root_scanned(root, now)?;
+    }
+    summary.problems = current_problems.len() as u64;
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+fn file_name(p: &Path) -> Vec<u8> {
+    p.file_name().map(|n| n.as_bytes().to_vec()).unwrap_or_default()
+}
+
+fn side_of_record(r: &FileRecord) -> Side {
+    Side {
+        fingerprint: r.fingerprint,
+        name: file_name(&r.path),
+        size: r.size,
+        title: r.info.title.clone(),
+        artist: r.info.artist_display(),
+        album: r.info.album.clone(),
+    }
+}
+
+fn side_of_identity(v: &Identity) -> Side {
+    let mut fingerprint = [0u8; 16];
+    if v.fingerprint.len() == 16 {
+        fingerprint.copy_from_slice(&v.fingerprint);
+    }
+    Side {
+        fingerprint,
+        name: file_name(&v.path),
+        size: v.size,
+        title: v.title.clone(),
+        artist: v.artist.clone(),
+        album: v.album.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_roots_are_walked_once() {
+        let roots = outermost(vec!["/m/a".into(), "/m".into(), "/n".into(), "/m/b/c".into(), "/n".into()]);
+        assert_eq!(roots, vec![PathBuf::from("/m"), PathBuf::from("/n")]);
+        // A sibling whose name merely starts with the same letters is not nested.
+        let roots = outermost(vec!["/music".into(), "/music2".into()]);
+        assert_eq!(roots.len(), 2);
+    }
+}

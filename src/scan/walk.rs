@@ -1,0 +1,149 @@
+//! Walking a root: which files are music, which entries are hidden, and which parts of the tree
+//! could not be read. Only `stat` happens here; no file is opened.
+//!
+//! Symbolic links are followed (libraries often link in folders from other drives); walkdir
+//! detects loops, which become problem records instead of endless walks. FIFOs, sockets and
+//! devices are never opened, even when their names end in `.mp3`.
+
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use walkdir::WalkDir;
+
+use crate::model::{is_hidden_name, is_music_name};
+
+/// A music file found by the walk, with the facts that decide whether it must be read.
+#[derive(Debug, Clone)]
+pub struct SeenFile {
+    pub path: PathBuf,
+    pub size: i64,
+    pub mtime: i64,
+}
+
+/// Something under a root that cannot be indexed, found without opening any file.
+#[derive(Debug, Clone)]
+pub struct WalkProblem {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Walked {
+    pub files: Vec<SeenFile>,
+    /// Hidden files and folders skipped (a skipped folder counts once).
+    pub hidden: u64,
+    pub problems: Vec<WalkProblem>,
+    /// Paths whose contents could not be listed: what the library knows under them is kept.
+    pub unreadable: Vec<PathBuf>,
+}
+
+/// Modification time in nanoseconds since the epoch.
+pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+    meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec())
+}
+
+/// Walks one root. `seen` is called with the running count of music files found.
+pub fn walk(root: &Path, include_hidden: bool, out: &mut Walked, mut seen: impl FnMut(usize)) {
+    let mut hidden = 0u64;
+    let walker = WalkDir::new(root)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            let skip = !include_hidden && e.depth() > 0 && is_hidden_name(e.file_name().as_bytes());
+            if skip {
+                hidden += 1;
+            }
+            !skip
+        });
+    for entry in walker {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(err) => {
+                let path = err.path().unwrap_or(root).to_path_buf();
+                let reason = if let Some(ancestor) = err.loop_ancestor() {
+                    format!("symbolic link loop back to {}", ancestor.display())
+                } else if let Some(io) = err.io_error() {
+                    match std::fs::symlink_metadata(&path) {
+                        Ok(m) if m.file_type().is_symlink() && std::fs::metadata(&path).is_err() => {
+                            // A dangling link is only worth a word when it looks like music.
+                            if !is_music_name(path.as_os_str().as_bytes()) {
+                                continue;
+                            }
+                            "broken symbolic link".to_string()
+                        }
+                        Ok(m) if m.is_dir() => format!("cannot read folder: {}", io_reason(io)),
+                        _ => format!("cannot read: {}", io_reason(io)),
+                    }
+                } else {
+                    err.to_string()
+                };
+                out.unreadable.push(path.clone());
+                out.problems.push(WalkProblem { path, reason });
+                continue;
+            }
+        };
+        let ft = entry.file_type();
+        if ft.is_dir() || !is_music_name(entry.file_name().as_bytes()) {
+            continue;
+        }
+        if !ft.is_file() {
+            let kind = if ft.is_fifo() {
+                "a named pipe (FIFO)"
+            } else if ft.is_socket() {
+                "a socket"
+            } else if ft.is_block_device() || ft.is_char_device() {
+                "a device"
+            } else {
+                "not a regular file"
+            };
+            out.problems.push(WalkProblem {
+                path: entry.into_path(),
+                reason: format!("not a regular file: {kind}"),
+            });
+            continue;
+        }
+        match entry.metadata() {
+            Ok(meta) => {
+                out.files.push(SeenFile {
+                    path: entry.into_path(),
+                    size: meta.len() as i64,
+                    mtime: mtime_ns(&meta),
+                });
+                seen(out.files.len());
+            }
+            Err(err) => {
+                let path = entry.into_path();
+                let reason = match err.io_error() {
+                    Some(io) => format!("cannot read: {}", io_reason(io)),
+                    None => err.to_string(),
+                };
+                out.unreadable.push(path.clone());
+                out.problems.push(WalkProblem { path, reason });
+            }
+        }
+    }
+    out.hidden += hidden;
+}
+
+/// An I/O error in lowercase words without the "(os error 13)" suffix.
+pub fn io_reason(e: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        PermissionDenied => "permission denied".into(),
+        NotFound => "not found".into(),
+        _ => {
+            let text = e.to_string();
+            let text = match text.find(" (os error") {
+                Some(i) => text[..i].to_string(),
+                None => text,
+            };
+            let mut chars = text.chars();
+            match chars.next() {
+                Some(c) => c.to_lowercase().chain(chars).collect(),
+                None => text,
+            }
+        }
+    }
+}

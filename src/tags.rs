@@ -1,0 +1,162 @@
+//! Reading tags and audio properties from music files. This is the only module that names lofty.
+//!
+//! It turns one open file into the format-neutral [`RawTags`] and [`AudioProps`] of the model;
+//! interpreting the text (numbers, dates, gains) is the model's job, not this one's. Every tag
+//! type present in a file is read, primary first, so an MP3 carrying both ID3v2 and ID3v1 gets
+//! ID3v1's values only where ID3v2 is silent.
+
+use std::fs::File;
+use std::io::{BufReader, Seek, SeekFrom};
+
+use lofty::config::{ParseOptions, ParsingMode};
+use lofty::file::{AudioFile, FileType, TaggedFile, TaggedFileExt};
+use lofty::mp4::{Mp4Codec, Mp4File};
+use lofty::probe::Probe;
+use lofty::tag::{ItemKey, Tag};
+
+use crate::model::{AudioProps, Container, RawTags};
+
+/// Why a file could not be read, in words meant for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadError(pub String);
+
+/// What the tag reader learned about one file.
+#[derive(Debug, Clone)]
+pub struct FileTags {
+    pub raw: RawTags,
+    pub props: AudioProps,
+}
+
+fn parse_options() -> ParseOptions {
+    // Best-attempt parsing keeps going past the small mistakes real taggers make; lofty's own
+    // allocation limit (16 MiB per item) bounds what an absurd size field can make us allocate.
+    ParseOptions::new()
+        .parsing_mode(ParsingMode::BestAttempt)
+        .read_cover_art(true)
+}
+
+/// Reads tags and properties from an open file. The format is taken from the content, not the
+/// name, so FLAC data named `.mp3` is read as FLAC.
+pub fn read(file: &mut File) -> Result<FileTags, ReadError> {
+    let mut reader = BufReader::with_capacity(64 * 1024, file);
+    let probe = Probe::new(&mut reader)
+        .options(parse_options())
+        .guess_file_type()
+        .map_err(|e| ReadError(format!("cannot read: {e}")))?;
+    let Some(file_type) = probe.file_type() else {
+        return Err(ReadError("not a recognised audio format".into()));
+    };
+    let container = match file_type {
+        FileType::Mpeg => Container::Mp3,
+        FileType::Mp4 => Container::Mp4,
+        FileType::Aac => Container::Adts,
+        FileType::Wav => Container::Wav,
+        FileType::Flac => Container::Flac,
+        FileType::Aiff => Container::Aiff,
+        other => {
+            return Err(ReadError(format!(
+                "{} files are not supported",
+                format!("{other:?}").to_lowercase()
+            )));
+        }
+    };
+
+    let (tagged, codec) = if file_type == FileType::Mp4 {
+        drop(probe);
+        reader
+            .seek(SeekFrom::Start(0))
+            .map_err(|e| ReadError(format!("cannot read: {e}")))?;
+        let mp4 = Mp4File::read_from(&mut reader, parse_options()).map_err(describe)?;
+        if mp4.properties().is_drm_protected() {
+            return Err(ReadError(
+                "protected by DRM: only unprotected files can be indexed and played".into(),
+            ));
+        }
+        let codec = match mp4.properties().codec() {
+            Some(Mp4Codec::AAC) => "aac",
+            Some(Mp4Codec::ALAC) => "alac",
+            Some(Mp4Codec::MP3) => "mp3",
+            Some(Mp4Codec::FLAC) => "flac",
+            _ => "unknown",
+        };
+        (TaggedFile::from(mp4), codec)
+    } else {
+        let codec = match container {
+            Container::Mp3 => "mp3",
+            Container::Adts => "aac",
+            Container::Flac => "flac",
+            Container::Wav | Container::Aiff => "pcm",
+            Container::Mp4 => unreachable!("handled above"),
+        };
+        (probe.read().map_err(describe)?, codec)
+    };
+
+    let p = tagged.properties();
+    let mut raw = RawTags::default();
+    let mut has_cover = false;
+    // The primary tag first, then the others, so fallbacks only fill gaps.
+    let primary = tagged.primary_tag_type();
+    let mut tags: Vec<&Tag> = tagged.tags().iter().collect();
+    tags.sort_by_key(|t| t.tag_type() != primary);
+    for tag in tags {
+        collect(tag, &mut raw);
+        has_cover |= tag.picture_count() > 0;
+    }
+    let duration = p.duration().as_secs_f64();
+    if codec == "unknown" || (p.sample_rate().is_none() && duration == 0.0) {
+        return Err(ReadError("no audio stream found".into()));
+    }
+    let props = AudioProps {
+        duration,
+        bitrate_kbps: p.audio_bitrate().or(p.overall_bitrate()),
+        sample_rate: p.sample_rate(),
+        bit_depth: p.bit_depth(),
+        channels: p.channels(),
+        codec: codec.to_string(),
+        container: Some(container),
+        has_cover,
+    };
+    Ok(FileTags { raw, props })
+}
+
+fn describe(e: lofty::error::FileParseError) -> ReadError {
+    let text = e.to_string();
+    ReadError(if text.is_empty() {
+        "cannot parse the file".into()
+    } else {
+        format!("cannot parse the file: {text}")
+    })
+}
+
+fn collect(tag: &Tag, raw: &mut RawTags) {
+    let take = |key: ItemKey, into: &mut Vec<String>| {
+        into.extend(tag.get_strings(key).map(str::to_string));
+    };
+    take(ItemKey::TrackTitle, &mut raw.title);
+    // A dedicated multi-artist field (ARTISTS) is the better list when a tagger wrote one.
+    let mut artists = Vec::new();
+    take(ItemKey::TrackArtists, &mut artists);
+    if artists.is_empty() {
+        take(ItemKey::TrackArtist, &mut artists);
+    }
+    raw.artists.extend(artists);
+    take(ItemKey::AlbumTitle, &mut raw.album);
+    take(ItemKey::AlbumArtist, &mut raw.album_artist);
+    take(ItemKey::TrackNumber, &mut raw.track);
+    take(ItemKey::TrackTotal, &mut raw.track_total);
+    take(ItemKey::DiscNumber, &mut raw.disc);
+    take(ItemKey::DiscTotal, &mut raw.disc_total);
+    take(ItemKey::RecordingDate, &mut raw.date);
+    take(ItemKey::Year, &mut raw.date);
+    take(ItemKey::ReleaseDate, &mut raw.date);
+    take(ItemKey::OriginalReleaseDate, &mut raw.date);
+    take(ItemKey::Genre, &mut raw.genre);
+    take(ItemKey::Composer, &mut raw.composer);
+    take(ItemKey::FlagCompilation, &mut raw.compilation);
+    take(ItemKey::ReplayGainTrackGain, &mut raw.rg_track_gain);
+    take(ItemKey::ReplayGainTrackPeak, &mut raw.rg_track_peak);
+    take(ItemKey::ReplayGainAlbumGain, &mut raw.rg_album_gain);
+    take(ItemKey::ReplayGainAlbumPeak, &mut raw.rg_album_peak);
+    take(ItemKey::MusicBrainzRecordingId, &mut raw.mb_track_id);
+    take(ItemKey::MusicBrainzReleaseId, &mut raw.mb_album_id);
+}
