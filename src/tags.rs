@@ -160,3 +160,51 @@ fn collect(tag: &Tag, raw: &mut RawTags) {
     take(ItemKey::MusicBrainzRecordingId, &mut raw.mb_track_id);
     take(ItemKey::MusicBrainzReleaseId, &mut raw.mb_album_id);
 }
+
+/// Text fields to set in a file's primary tag. `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct TagEdit {
+    pub title: Option<String>,
+    pub artist: Option<String>,
+    pub album: Option<String>,
+    pub album_artist: Option<String>,
+    pub track: Option<u32>,
+    pub year: Option<i32>,
+    pub genre: Option<String>,
+}
+
+/// Sets fields in the file's primary tag (creating the tag when there is none), leaving the audio
+/// untouched. Only used where the user asked for a file to be written, and by tests and benchmarks
+/// on their own copies.
+pub fn write(path: &std::path::Path, edit: &TagEdit) -> Result<(), ReadError> {
+    use lofty::config::WriteOptions;
+    let mut tagged = Probe::open(path)
+        .and_then(|p| p.options(parse_options()).read())
+        .map_err(describe)?;
+    let tag_type = tagged.primary_tag_type();
+    if tagged.tag_mut(tag_type).is_none() {
+        tagged.insert_tag(Tag::new(tag_type));
+    }
+    let tag = tagged.tag_mut(tag_type).expect("inserted above");
+    let text = [
+        (ItemKey::TrackTitle, &edit.title),
+        (ItemKey::TrackArtist, &edit.artist),
+        (ItemKey::AlbumTitle, &edit.album),
+        (ItemKey::AlbumArtist, &edit.album_artist),
+        (ItemKey::Genre, &edit.genre),
+    ];
+    for (key, value) in text {
+        if let Some(v) = value {
+            tag.insert_text(key, v.clone());
+        }
+    }
+    if let Some(n) = edit.track {
+        tag.insert_text(ItemKey::TrackNumber, n.to_string());
+    }
+    if let Some(y) = edit.year {
+        tag.insert_text(ItemKey::RecordingDate, y.to_string());
+    }
+    tagged
+        .save_to_path(path, WriteOptions::default())
+        .map_err(|e| ReadError(format!("cannot write tags: {e}")))
+}

@@ -33,7 +33,7 @@ use walk::{SeenFile, Walked, io_reason};
 /// How many results the writer commits in one transaction, at most.
 const BATCH: usize = 2000;
 /// How long the writer holds results before committing, at most.
-const BATCH_TIME: Duration = Duration::from_millis(500);
+const BATCH_TIME: Duration = Duration::from_millis(200);
 
 #[derive(Debug, Clone, Default)]
 pub struct ScanOptions {

@@ -1,0 +1,67 @@
+# tapedeck: set-up, build, test and benchmark on a fresh Debian machine.
+#
+#   make demo     install what is missing, build, scan the bundled fixtures, list them
+#   make test     install what is missing, build, run every test
+#   make bench    scanner benchmark on a synthetic library (prints figures)
+#   make install  cargo install into ~/.cargo/bin
+
+SHELL := /bin/bash
+CARGO ?= cargo
+# Build-time needs: a C compiler for bundled SQLite and pkg-config. Test oracles: ffmpeg,
+# flac and python3-mutagen (the fixture script and cross-checks use them).
+DEB_PACKAGES := build-essential pkg-config ffmpeg flac python3-mutagen
+DEMO_DIR := $(CURDIR)/target/demo
+
+.PHONY: all deps build release test demo bench install fixtures clean
+
+all: build
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing Debian packages:$$missing"; \
+	    echo "run: sudo apt-get install -y$$missing"; \
+	    exit 1; \
+	  fi; \
+	fi
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }
+
+build: deps
+	$(CARGO) build --locked
+
+release: deps
+	$(CARGO) build --locked --release
+
+test: deps
+	$(CARGO) build --locked --all-targets
+	$(CARGO) test --locked
+
+demo: release
+	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
+	@echo "== tapedeck scan fixtures (a throwaway library in $(DEMO_DIR))"
+	./target/release/tapedeck --db $(DEMO_DIR)/library.db scan fixtures
+	@echo "== tapedeck ls"
+	./target/release/tapedeck --db $(DEMO_DIR)/library.db ls
+	@echo "== tapedeck stats"
+	./target/release/tapedeck --db $(DEMO_DIR)/library.db stats
+	@echo "== tapedeck problems"
+	./target/release/tapedeck --db $(DEMO_DIR)/library.db problems
+
+bench: deps
+	$(CARGO) bench --locked --bench scan
+
+install: deps
+	$(CARGO) install --locked --path .
+
+fixtures:
+	bash fixtures/make-fixtures.sh
+
+clean:
+	$(CARGO) clean

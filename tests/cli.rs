@@ -1,0 +1,650 @@
+//! End-to-end tests: the real `tapedeck` binary against copies of the fixtures in temporary
+//! folders, each with its own throwaway library.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+
+/// A temporary music folder and library.
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn music(&self) -> PathBuf {
+        let p = self.dir.path().join("music");
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.path().join("library.db")
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tapedeck"));
+        c.env("TAPEDECK_DB", self.db()).env_remove("XDG_DATA_HOME");
+        c
+    }
+
+    fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    /// Runs and requires success, returning stdout.
+    fn ok<S: AsRef<OsStr>>(&self, args: &[S]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "tapedeck {:?} failed: {}\n{}",
+            args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()).collect::<Vec<_>>(),
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn scan(&self, extra: &[&str]) -> Value {
+        let mut args = vec!["scan", "--json"];
+        args.extend(extra);
+        let out = self.ok(&args);
+        serde_json::from_str(out.trim()).unwrap()
+    }
+
+    fn tracks(&self) -> Vec<Value> {
+        self.ok(&["ls", "--json"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    /// Tracks keyed by path relative to the music folder.
+    fn by_name(&self) -> BTreeMap<String, Value> {
+        let music = self.music();
+        self.tracks()
+            .into_iter()
+            .map(|t| {
+                let p = PathBuf::from(t["path"].as_str().unwrap());
+                let rel = p.strip_prefix(&music).unwrap_or(&p).to_string_lossy().into_owned();
+                (rel, t)
+            })
+            .collect()
+    }
+
+    fn problems(&self) -> Vec<Value> {
+        self.ok(&["problems", "--json"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn copy_fixture(env: &Env, rel: &str, to: &str) -> PathBuf {
+    let target = env.music().join(to);
+    std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+    std::fs::copy(Path::new(FIXTURES).join(rel), &target).unwrap();
+    target
+}
+
+fn summary_counts(s: &Value) -> [u64; 6] {
+    ["added", "updated", "moved", "removed", "unchanged", "problems"].map(|k| s[k].as_u64().unwrap())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tags and properties, one row per fixture.
+
+struct Expect {
+    file: &'static str,
+    fields: &'static [(&'static str, &'static str)],
+}
+
+/// Expected values as JSON text, so numbers, strings, nulls and booleans are checked exactly.
+const EXPECTED: &[Expect] = &[
+    Expect { file: "mp3/id3v23.mp3", fields: &[
+        ("title", r#""ID3v2.3 Title""#), ("artist", r#""Alpha Artist""#), ("album", r#""Alpha Album""#),
+        ("albumartist", r#""Alpha Artist""#), ("track", "1"), ("tracktotal", "3"), ("disc", "1"),
+        ("disctotal", "1"), ("year", "2001"), ("genre", r#""Rock""#), ("composer", r#""Comp One""#),
+        ("format", r#""mp3""#), ("sample_rate", "44100"), ("channels", "2"), ("bit_depth", "null"),
+        ("duration", "1.0"), ("compilation", "false"), ("has_cover", "false")] },
+    Expect { file: "mp3/id3v24.mp3", fields: &[
+        ("title", r#""ID3v2.4 Title""#), ("artists", r#"["Alpha Artist","Beta Guest"]"#),
+        ("artist", r#""Alpha Artist; Beta Guest""#), ("track", "2"), ("tracktotal", "3"),
+        ("date", r#""2001-05-04""#), ("year", "2001"), ("compilation", "true"),
+        ("rg_track_gain", "-6.5"), ("rg_track_peak", "0.988831"), ("rg_album_gain", "-7.25"),
+        ("rg_album_peak", "0.999969"), ("mb_albumid", r#""8e2d8f9c-1a3b-4c5d-9e6f-0a1b2c3d4e5f""#),
+        ("mb_trackid", r#""1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9""#), ("duration", "1.0")] },
+    Expect { file: "mp3/id3v1-only.mp3", fields: &[
+        ("title", r#""V1 Title""#), ("artist", r#""V1 Artist""#), ("album", r#""V1 Album""#),
+        ("year", "1999"), ("track", "3"), ("genre", r#""Rock""#)] },
+    Expect { file: "aac/tagged.m4a", fields: &[
+        ("title", r#""M4A Title""#), ("artist", r#""Gamma Artist""#), ("album", r#""Gamma Comp""#),
+        ("albumartist", r#""Various Artists""#), ("track", "4"), ("tracktotal", "10"), ("disc", "1"),
+        ("disctotal", "2"), ("year", "2015"), ("genre", r#""Jazz""#), ("composer", r#""Comp Two""#),
+        ("compilation", "true"), ("has_cover", "true"), ("format", r#""aac""#), ("codec", r#""aac""#),
+        ("container", r#""mp4""#)] },
+    Expect { file: "aac/adts.aac", fields: &[
+        ("title", r#""ADTS Title""#), ("artist", r#""Delta Artist""#), ("album", r#""Delta Album""#),
+        ("track", "1"), ("format", r#""aac""#), ("container", r#""adts""#)] },
+    Expect { file: "alac/alac16.m4a", fields: &[
+        ("title", r#""ALAC 16""#), ("format", r#""alac""#), ("bit_depth", "16"), ("sample_rate", "44100"),
+        ("track", "1"), ("tracktotal", "2"), ("year", "2020")] },
+    Expect { file: "alac/alac24.m4a", fields: &[
+        ("title", r#""ALAC 24""#), ("format", r#""alac""#), ("bit_depth", "24"), ("sample_rate", "48000")] },
+    Expect { file: "wav/list-info.wav", fields: &[
+        ("title", r#""WAV Info Title""#), ("artist", r#""Zeta Artist""#), ("album", r#""Zeta Album""#),
+        ("track", "3"), ("tracktotal", "12"), ("year", "2010"), ("genre", r#""Ambient""#),
+        ("format", r#""wav""#), ("bit_depth", "16")] },
+    Expect { file: "wav/id3-chunk.wav", fields: &[
+        ("title", r#""WAV ID3 Title""#), ("track", "4"), ("tracktotal", "12"), ("year", "2010"),
+        ("bit_depth", "24")] },
+    Expect { file: "flac/picture.flac", fields: &[
+        ("title", r#""FLAC Picture""#), ("artists", r#"["Eta Artist","Theta Artist"]"#),
+        ("albumartist", r#""Eta Artist""#), ("track", "1"), ("tracktotal", "2"), ("disc", "1"),
+        ("disctotal", "1"), ("year", "2018"), ("genre", r#""Electronic""#), ("has_cover", "true"),
+        ("rg_track_gain", "-3.2"), ("rg_track_peak", "0.75"), ("rg_album_gain", "-4.1"),
+        ("rg_album_peak", "0.8"), ("mb_trackid", r#""aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee""#),
+        ("mb_albumid", r#""11111111-2222-4333-8444-555555555555""#), ("format", r#""flac""#)] },
+    Expect { file: "aiff/id3.aiff", fields: &[
+        ("title", r#""AIFF ID3 Title""#), ("artist", r#""Iota Artist""#), ("track", "1"),
+        ("year", "1995"), ("genre", r#""Classical""#), ("format", r#""aiff""#)] },
+    Expect { file: "aiff/name-auth.aif", fields: &[
+        ("title", r#""AIFF Name Title""#), ("artist", r#""Kappa Artist""#), ("album", "null")] },
+    Expect { file: "aiff/compressed.aifc", fields: &[("title", r#""compressed""#), ("format", r#""aiff""#)] },
+    Expect { file: "untagged/no-tags.flac", fields: &[
+        ("title", r#""no-tags""#), ("artist", "null"), ("artists", "[]"), ("album", "null"),
+        ("track", "null"), ("year", "null")] },
+    Expect { file: "Ünïcødé ♫/日本語 — タイトル.flac", fields: &[
+        ("title", r#""日本語のタイトル ♫""#), ("artist", r#""Beyoncé & Björk""#),
+        ("album", r#""Ελληνικά 🎵""#), ("genre", r#""Música Popular Brasileira""#)] },
+];
+
+#[test]
+fn every_fixture_reads_as_expected() {
+    let env = Env::new();
+    copy_tree(&Path::new(FIXTURES).join("library"), &env.music());
+    let summary = env.scan(&[env.music().to_str().unwrap()]);
+    assert_eq!(summary["added"], EXPECTED.len() as u64);
+    assert_eq!(summary["problems"], 0);
+    let tracks = env.by_name();
+    let mut failures = Vec::new();
+    for e in EXPECTED {
+        let Some(t) = tracks.get(e.file) else {
+            failures.push(format!("{}: not indexed", e.file));
+            continue;
+        };
+        for (key, want) in e.fields {
+            let want: Value = serde_json::from_str(want).unwrap();
+            if t[*key] != want {
+                failures.push(format!("{}: {key} is {} but should be {want}", e.file, t[*key]));
+            }
+        }
+        for key in ["id", "path", "title", "artist", "album", "albumartist", "track", "disc", "year",
+            "genre", "duration", "format", "sample_rate", "bit_depth", "channels", "bitrate", "size"] {
+            if t.get(key).is_none() {
+                failures.push(format!("{}: key {key} missing from ls --json", e.file));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// ffprobe, when installed, is an independent oracle for the audio properties.
+#[test]
+fn audio_properties_agree_with_ffprobe() {
+    if Command::new("ffprobe").arg("-version").output().is_err() {
+        eprintln!("ffprobe not installed; `make test` installs it");
+        return;
+    }
+    let env = Env::new();
+    copy_tree(&Path::new(FIXTURES).join("library"), &env.music());
+    env.scan(&[env.music().to_str().unwrap()]);
+    for t in env.tracks() {
+        let path = t["path"].as_str().unwrap();
+        let out = Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", "a:0", "-show_entries", "stream=sample_rate,channels", "-of", "json"])
+            .arg(path)
+            .output()
+            .unwrap();
+        let probe: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let stream = &probe["streams"][0];
+        let rate: u64 = stream["sample_rate"].as_str().unwrap().parse().unwrap();
+        assert_eq!(t["sample_rate"].as_u64(), Some(rate), "{path}");
+        assert_eq!(t["channels"], stream["channels"], "{path}");
+        let duration = t["duration"].as_f64().unwrap();
+        // Every fixture holds one second of audio; AAC is the one format whose priming the
+        // scanner does not subtract yet, and ADTS lengths are estimates.
+        let tolerance = if t["format"] == "aac" { 0.06 } else { 0.001 };
+        assert!((duration - 1.0).abs() <= tolerance, "{path}: duration {duration}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Broken and hostile input.
+
+#[test]
+fn broken_files_become_problems_and_never_stop_the_scan() {
+    let env = Env::new();
+    copy_tree(&Path::new(FIXTURES).join("broken"), &env.music());
+    copy_fixture(&env, "library/flac/picture.flac", "good.flac");
+    let out = env.run(&["scan", env.music().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let problems: BTreeMap<String, String> = env
+        .problems()
+        .into_iter()
+        .map(|p| {
+            let name = Path::new(p["path"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned();
+            (name, p["reason"].as_str().unwrap().to_string())
+        })
+        .collect();
+    for name in ["empty.mp3", "random.m4a", "text.mp3", "bad-header.wav"] {
+        let reason = problems.get(name).unwrap_or_else(|| panic!("{name} should be a problem: {problems:?}"));
+        assert!(!reason.is_empty());
+        // The per-file message names the file and says what is wrong.
+        assert!(stderr.contains(name) && stderr.contains(reason.as_str()), "stderr lacks {name}: {stderr}");
+    }
+    assert!(problems["empty.mp3"].contains("empty"));
+    let tracks = env.by_name();
+    assert!(tracks.contains_key("good.flac"));
+    // FLAC data behind an .mp3 name is read by its content.
+    assert_eq!(tracks["flac-as.mp3"]["format"], "flac");
+    assert_eq!(tracks["flac-as.mp3"]["title"], "Misnamed FLAC");
+    // The summary line counts them.
+    let summary = env.scan(&[]);
+    assert_eq!(summary["problems"].as_u64(), Some(problems.len() as u64));
+}
+
+#[test]
+fn a_fixed_file_leaves_the_problem_list() {
+    let env = Env::new();
+    let path = copy_fixture(&env, "broken/text.mp3", "song.mp3");
+    env.scan(&[env.music().to_str().unwrap()]);
+    assert_eq!(env.problems().len(), 1);
+    std::fs::copy(Path::new(FIXTURES).join("library/mp3/id3v23.mp3"), &path).unwrap();
+    let s = env.scan(&[]);
+    assert_eq!(s["added"], 1);
+    assert!(env.problems().is_empty());
+    std::fs::remove_file(&path).unwrap();
+    copy_fixture(&env, "broken/empty.mp3", "gone.mp3");
+    env.scan(&[]);
+    std::fs::remove_file(env.music().join("gone.mp3")).unwrap();
+    env.scan(&[]);
+    assert!(env.problems().is_empty(), "a deleted broken file leaves the list");
+}
+
+#[test]
+fn fifos_symlink_loops_and_odd_names_do_not_hang_or_crash() {
+    let env = Env::new();
+    let music = env.music();
+    copy_fixture(&env, "library/mp3/id3v23.mp3", "a/song.mp3");
+    let fifo = music.join("a/pipe.mp3");
+    let status = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(status.success());
+    std::os::unix::fs::symlink(&music, music.join("a/loop")).unwrap();
+    std::os::unix::fs::symlink(music.join("nowhere.flac"), music.join("a/dangling.flac")).unwrap();
+    // A name that is not valid UTF-8.
+    let odd = music.join(OsStr::from_bytes(b"caf\xe9.flac"));
+    std::fs::copy(Path::new(FIXTURES).join("library/flac/picture.flac"), &odd).unwrap();
+
+    let mut child = env.cmd().args(["scan", "--json"]).arg(&music).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("scan hung on a FIFO or a symlink loop");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let problems: Vec<String> = env.problems().iter().map(|p| p["reason"].as_str().unwrap().to_string()).collect();
+    assert!(problems.iter().any(|r| r.contains("FIFO")), "{problems:?}");
+    assert!(problems.iter().any(|r| r.contains("loop")), "{problems:?}");
+    assert!(problems.iter().any(|r| r.contains("broken symbolic link")), "{problems:?}");
+    // The odd name round-trips byte-exact through `ls --paths`.
+    let paths = env.run(&["ls", "--paths"]).stdout;
+    let lines: Vec<&[u8]> = paths.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    assert!(lines.contains(&odd.as_os_str().as_bytes()), "non-UTF-8 path lost");
+    assert_eq!(lines.len(), 2);
+    // And a rescan recognises it as unchanged rather than new.
+    let s = env.scan(&[]);
+    assert_eq!(summary_counts(&s)[..5], [0, 0, 0, 0, 2]);
+}
+
+/// Writes a FLAC whose metadata carries a picture block of `picture_len` bytes.
+fn flac_with_picture(from: &Path, to: &Path, picture_len: usize) {
+    let data = std::fs::read(from).unwrap();
+    assert_eq!(&data[..4], b"fLaC");
+    let mut out = data[..4].to_vec();
+    let mut at = 4;
+    loop {
+        let header = data[at];
+        let len = u32::from_be_bytes([0, data[at + 1], data[at + 2], data[at + 3]]) as usize;
+        let mut block = data[at..at + 4 + len].to_vec();
+        block[0] &= 0x7f; // not last any more
+        out.extend(block);
+        at += 4 + len;
+        if header & 0x80 != 0 {
+            break;
+        }
+    }
+    let mut pic = Vec::new();
+    pic.extend(3u32.to_be_bytes());
+    pic.extend(10u32.to_be_bytes());
+    pic.extend(b"image/jpeg");
+    pic.extend(0u32.to_be_bytes());
+    pic.extend([0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 24, 0, 0, 0, 0]);
+    pic.extend((picture_len as u32).to_be_bytes());
+    let mut jpeg = vec![0u8; picture_len];
+    jpeg[..3].copy_from_slice(&[0xff, 0xd8, 0xff]);
+    pic.extend(jpeg);
+    out.push(0x80 | 6);
+    out.extend(&(pic.len() as u32).to_be_bytes()[1..]);
+    out.extend(pic);
+    out.extend(&data[at..]);
+    std::fs::write(to, out).unwrap();
+}
+
+#[test]
+fn huge_covers_and_absurd_tag_sizes() {
+    let env = Env::new();
+    let music = env.music();
+    flac_with_picture(&Path::new(FIXTURES).join("library/untagged/no-tags.flac"), &music.join("big-cover.flac"), 10 << 20);
+    // An ID3v2 header that claims 256 MB in a 40 KB file.
+    let mp3 = std::fs::read(Path::new(FIXTURES).join("library/mp3/id3v1-only.mp3")).unwrap();
+    let mut absurd = b"ID3\x03\x00\x00\x7f\x7f\x7f\x7f".to_vec();
+    absurd.extend(&mp3);
+    std::fs::write(music.join("absurd.mp3"), absurd).unwrap();
+    let s = env.scan(&[music.to_str().unwrap()]);
+    assert_eq!(s["added"].as_u64().unwrap() + s["problems"].as_u64().unwrap(), 2);
+    let tracks = env.by_name();
+    assert_eq!(tracks["big-cover.flac"]["has_cover"], true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Incremental scans and identity.
+
+#[test]
+fn unchanged_files_are_not_opened() {
+    let env = Env::new();
+    let path = copy_fixture(&env, "library/mp3/id3v23.mp3", "a.mp3");
+    env.scan(&[env.music().to_str().unwrap()]);
+    // Same size and mtime, different content: only a scanner that opens the file would notice.
+    let meta = std::fs::metadata(&path).unwrap();
+    std::fs::write(&path, vec![0u8; meta.len() as usize]).unwrap();
+    let mtime = filetime_of(&meta);
+    set_mtime(&path, mtime);
+    let s = env.scan(&[]);
+    assert_eq!(summary_counts(&s), [0, 0, 0, 0, 1, 0]);
+    assert_eq!(env.tracks()[0]["title"], "ID3v2.3 Title");
+}
+
+fn filetime_of(meta: &std::fs::Metadata) -> std::time::SystemTime {
+    meta.modified().unwrap()
+}
+
+fn set_mtime(path: &Path, t: std::time::SystemTime) {
+    let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    f.set_modified(t).unwrap();
+}
+
+fn retag(path: &Path, title: &str) {
+    tapedeck::tags::write(path, &tapedeck::tags::TagEdit { title: Some(title.into()), ..Default::default() }).unwrap();
+}
+
+#[test]
+fn changed_files_are_reread_in_place() {
+    let env = Env::new();
+    let path = copy_fixture(&env, "library/flac/picture.flac", "a.flac");
+    env.scan(&[env.music().to_str().unwrap()]);
+    let before = env.tracks()[0].clone();
+    retag(&path, "New Title");
+    let s = env.scan(&[]);
+    assert_eq!(summary_counts(&s), [0, 1, 0, 0, 0, 0]);
+    let after = env.tracks()[0].clone();
+    assert_eq!(after["title"], "New Title");
+    assert_eq!(after["id"], before["id"]);
+    assert_eq!(after["added_at"], before["added_at"]);
+}
+
+#[test]
+fn moved_and_renamed_files_keep_their_identity() {
+    let env = Env::new();
+    let music = env.music();
+    for (fixture, name) in [
+        ("library/mp3/id3v23.mp3", "old/one.mp3"),
+        ("library/aac/tagged.m4a", "old/two.m4a"),
+        ("library/wav/list-info.wav", "old/three.wav"),
+        ("library/aiff/id3.aiff", "old/four.aiff"),
+        ("library/flac/picture.flac", "old/five.flac"),
+    ] {
+        copy_fixture(&env, fixture, name);
+    }
+    env.scan(&[music.to_str().unwrap()]);
+    let before: BTreeMap<String, Value> = env.tracks().into_iter().map(|t| (t["title"].as_str().unwrap().to_string(), t)).collect();
+    std::fs::create_dir_all(music.join("new/deeper")).unwrap();
+    std::fs::rename(music.join("old/one.mp3"), music.join("new/deeper/renamed.mp3")).unwrap();
+    std::fs::rename(music.join("old/two.m4a"), music.join("new/two.m4a")).unwrap();
+    std::fs::rename(music.join("old/three.wav"), music.join("new/three.wav")).unwrap();
+    std::fs::rename(music.join("old/four.aiff"), music.join("new/four.aiff")).unwrap();
+    // Moved and retagged in one go: the audio is still the same.
+    std::fs::rename(music.join("old/five.flac"), music.join("new/five.flac")).unwrap();
+    retag(&music.join("new/five.flac"), "Retagged");
+    let s = env.scan(&[]);
+    assert_eq!(summary_counts(&s), [0, 0, 5, 0, 0, 0], "{s}");
+    let after = env.tracks();
+    assert_eq!(after.len(), 5);
+    for t in after {
+        let title = t["title"].as_str().unwrap();
+        let old_title = if title == "Retagged" { "FLAC Picture" } else { title };
+        let old = &before[old_title];
+        assert_eq!(t["id"], old["id"], "{title} lost its id");
+        assert_eq!(t["added_at"], old["added_at"]);
+        assert!(t["path"].as_str().unwrap().contains("/new/"));
+    }
+}
+
+#[test]
+fn copies_of_the_same_audio_keep_their_own_identity() {
+    let env = Env::new();
+    let music = env.music();
+    copy_fixture(&env, "library/mp3/id3v23.mp3", "album/a.mp3");
+    copy_fixture(&env, "library/mp3/id3v23.mp3", "compilation/b.mp3");
+    env.scan(&[music.to_str().unwrap()]);
+    let ids: BTreeMap<String, Value> = env.by_name().into_iter().map(|(k, v)| (k, v["id"].clone())).collect();
+    std::fs::create_dir_all(music.join("moved")).unwrap();
+    std::fs::rename(music.join("compilation/b.mp3"), music.join("moved/b.mp3")).unwrap();
+    std::fs::rename(music.join("album/a.mp3"), music.join("moved/a.mp3")).unwrap();
+    let s = env.scan(&[]);
+    assert_eq!(s["moved"], 2);
+    let now = env.by_name();
+    assert_eq!(now["moved/a.mp3"]["id"], ids["album/a.mp3"]);
+    assert_eq!(now["moved/b.mp3"]["id"], ids["compilation/b.mp3"]);
+}
+
+#[test]
+fn deleted_files_are_removed_but_missing_or_empty_roots_keep_everything() {
+    let env = Env::new();
+    let music = env.music();
+    copy_fixture(&env, "library/mp3/id3v23.mp3", "a.mp3");
+    copy_fixture(&env, "library/flac/picture.flac", "b.flac");
+    env.scan(&[music.to_str().unwrap()]);
+    std::fs::remove_file(music.join("a.mp3")).unwrap();
+    assert_eq!(env.scan(&[])["removed"], 1);
+
+    // The drive is unplugged: the root is gone.
+    let away = env.dir.path().join("away");
+    std::fs::rename(&music, &away).unwrap();
+    let out = env.run(&["scan"]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("nothing under it was removed"), "{stderr}");
+    assert_eq!(env.tracks().len(), 1);
+
+    // The mount point is there but empty.
+    std::fs::create_dir_all(&music).unwrap();
+    let s = env.scan(&[]);
+    assert_eq!(s["removed"], 0);
+    assert_eq!(s["unavailable"].as_array().unwrap().len(), 1);
+    assert_eq!(env.tracks().len(), 1);
+
+    // Plugged back in: nothing to do.
+    std::fs::remove_dir(&music).unwrap();
+    std::fs::rename(&away, &music).unwrap();
+    assert_eq!(summary_counts(&env.scan(&[])), [0, 0, 0, 0, 1, 0]);
+}
+
+#[test]
+fn hidden_entries_are_skipped_and_counted_unless_asked_for() {
+    let env = Env::new();
+    copy_fixture(&env, "library/mp3/id3v23.mp3", "visible.mp3");
+    copy_fixture(&env, "library/mp3/id3v24.mp3", ".hidden/inside.mp3");
+    copy_fixture(&env, "broken/random.m4a", "._visible.mp3");
+    let s = env.scan(&[env.music().to_str().unwrap()]);
+    assert_eq!(s["added"], 1);
+    assert_eq!(s["hidden"], 2);
+    assert_eq!(s["problems"], 0);
+    let s = env.scan(&["--include-hidden"]);
+    assert_eq!(s["added"], 1);
+    assert_eq!(s["problems"], 1, "the AppleDouble file is not audio");
+    assert_eq!(env.tracks().len(), 2);
+}
+
+#[test]
+fn scanning_never_modifies_music_files() {
+    let env = Env::new();
+    copy_tree(Path::new(FIXTURES), &env.music());
+    let snapshot = || -> BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime)> {
+        walkdir::WalkDir::new(env.music())
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .map(|e| {
+                let m = e.metadata().unwrap();
+                (e.path().to_path_buf(), (std::fs::read(e.path()).unwrap(), m.modified().unwrap()))
+            })
+            .collect()
+    };
+    let before = snapshot();
+    env.scan(&[env.music().to_str().unwrap()]);
+    env.scan(&[]);
+    assert!(before == snapshot(), "a music file changed during a scan");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Concurrency and crash safety.
+
+#[test]
+fn a_second_scan_is_refused_while_reading_still_works() {
+    let env = Env::new();
+    copy_fixture(&env, "library/mp3/id3v23.mp3", "a.mp3");
+    env.scan(&[env.music().to_str().unwrap()]);
+    let mut lock_path = env.db().into_os_string();
+    lock_path.push(".scan-lock");
+    let lock = std::fs::File::create(&lock_path).unwrap();
+    lock.lock().unwrap();
+    let out = env.run(&["scan"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another scan"));
+    assert_eq!(env.tracks().len(), 1, "reading works while a scan holds the lock");
+    drop(lock);
+    env.scan(&[]);
+}
+
+#[test]
+fn a_killed_scan_leaves_a_consistent_library_that_the_next_scan_completes() {
+    let env = Env::new();
+    let music = env.music();
+    let sources = ["library/mp3/id3v23.mp3", "library/flac/picture.flac", "library/aac/tagged.m4a"];
+    const FILES: usize = 3000;
+    for i in 0..FILES {
+        copy_fixture(&env, sources[i % 3], &format!("d{}/f{i}.{}", i / 100, ["mp3", "flac", "m4a"][i % 3]));
+    }
+    for delay_ms in [30u64, 250, 600, 900] {
+        let _ = std::fs::remove_file(env.db());
+        let mut child = env.cmd().args(["-q", "scan"]).arg(&music).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let conn = rusqlite::Connection::open(env.db());
+        if let Ok(conn) = conn {
+            let check: Result<String, _> = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0));
+            if let Ok(check) = check {
+                assert_eq!(check, "ok");
+            }
+        }
+        let s = env.scan(&[music.to_str().unwrap()]);
+        assert_eq!(s["problems"], 0);
+        assert_eq!(env.tracks().len(), FILES, "after a kill at {delay_ms} ms");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command line.
+
+#[test]
+fn bad_command_lines_fail_clearly() {
+    let env = Env::new();
+    let out = env.run(&["scan", "/no/such/folder"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/no/such/folder") && err.contains("not found"), "{err}");
+    let out = env.run(&["scan"]);
+    assert_eq!(out.status.code(), Some(2), "no roots yet");
+    let out = env.run(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn stats_roots_and_completions() {
+    let env = Env::new();
+    copy_tree(&Path::new(FIXTURES).join("library"), &env.music());
+    env.scan(&[env.music().to_str().unwrap()]);
+    let stats: Value = serde_json::from_str(env.ok(&["stats", "--json"]).trim()).unwrap();
+    assert_eq!(stats["tracks"], EXPECTED.len() as u64);
+    assert_eq!(stats["formats"]["flac"], 3);
+    assert_eq!(stats["formats"]["alac"], 2);
+    assert_eq!(stats["formats"]["aac"], 2);
+    assert!(stats["artists"].as_u64().unwrap() >= 10);
+    let roots = env.ok(&["roots"]);
+    assert_eq!(roots.trim(), env.music().canonicalize().unwrap().to_str().unwrap());
+    let completion = env.ok(&["completions", "bash"]);
+    assert!(completion.contains("tapedeck") && completion.contains("scan"));
+}
+
+#[test]
+fn ls_lists_in_album_order_and_survives_a_closed_pipe() {
+    let env = Env::new();
+    copy_tree(&Path::new(FIXTURES).join("library"), &env.music());
+    env.scan(&[env.music().to_str().unwrap()]);
+    let titles: Vec<String> = env.tracks().iter().map(|t| t["title"].as_str().unwrap().to_string()).collect();
+    let pos = |t: &str| titles.iter().position(|x| x == t).unwrap();
+    assert!(pos("ID3v2.3 Title") < pos("ID3v2.4 Title"), "track 1 before track 2: {titles:?}");
+    assert!(pos("ALAC 16") < pos("ALAC 24"));
+    // `tapedeck ls | head -1` exits cleanly.
+    let mut child = env.cmd().arg("ls").stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty());
+}
