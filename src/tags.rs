@@ -10,6 +10,7 @@ use std::io::{BufReader, Seek, SeekFrom};
 
 use lofty::config::{ParseOptions, ParsingMode};
 use lofty::file::{AudioFile, FileType, TaggedFile, TaggedFileExt};
+use lofty::iff::aiff::{AiffCompressionType, AiffFile};
 use lofty::mp4::{Mp4Codec, Mp4File};
 use lofty::probe::Probe;
 use lofty::tag::{ItemKey, Tag};
@@ -80,13 +81,27 @@ pub fn read(file: &mut File) -> Result<FileTags, ReadError> {
             _ => "unknown",
         };
         (TaggedFile::from(mp4), codec)
+    } else if file_type == FileType::Aiff {
+        drop(probe);
+        reader
+            .seek(SeekFrom::Start(0))
+            .map_err(|e| ReadError(format!("cannot read: {e}")))?;
+        let aiff = AiffFile::read_from(&mut reader, parse_options()).map_err(describe)?;
+        let codec = match aiff.properties().compression_type() {
+            None | Some(AiffCompressionType::None) | Some(AiffCompressionType::sowt) => "pcm",
+            Some(AiffCompressionType::fl32) | Some(AiffCompressionType::fl64) => "pcm-float",
+            Some(AiffCompressionType::alaw) => "alaw",
+            Some(AiffCompressionType::ulaw) => "ulaw",
+            Some(_) => "compressed",
+        };
+        (TaggedFile::from(aiff), codec)
     } else {
         let codec = match container {
             Container::Mp3 => "mp3",
             Container::Adts => "aac",
             Container::Flac => "flac",
-            Container::Wav | Container::Aiff => "pcm",
-            Container::Mp4 => unreachable!("handled above"),
+            Container::Wav => "pcm",
+            Container::Mp4 | Container::Aiff => unreachable!("handled above"),
         };
         (probe.read().map_err(describe)?, codec)
     };
@@ -120,11 +135,37 @@ pub fn read(file: &mut File) -> Result<FileTags, ReadError> {
 }
 
 fn describe(e: lofty::error::FileParseError) -> ReadError {
-    let text = e.to_string();
-    ReadError(if text.is_empty() {
-        "cannot parse the file".into()
-    } else {
-        format!("cannot parse the file: {text}")
+    use std::error::Error;
+    if e.is_unknown_format() {
+        return ReadError("not a recognised audio format".into());
+    }
+    // lofty's own message names only the format; the cause is one level down.
+    let mut text = e.to_string().replace("failed to parse", "not a valid");
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let detail = cause.to_string();
+        if !detail.is_empty() && !text.contains(&detail) {
+            text.push_str(": ");
+            text.push_str(&detail.to_lowercase());
+        }
+        source = cause.source();
+    }
+    ReadError(text.replace("mpeg file", "MP3 file").replace("Mpeg file", "MP3 file"))
+}
+
+/// The container a file name suggests, for explaining why a file that could not be read is
+/// broken. Reading itself always goes by content.
+pub fn container_from_name(name: &[u8]) -> Option<Container> {
+    let dot = name.iter().rposition(|&b| b == b'.')?;
+    let ext = String::from_utf8_lossy(&name[dot + 1..]).to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "mp3" => Container::Mp3,
+        "m4a" | "m4b" | "mp4" | "m4p" => Container::Mp4,
+        "aac" => Container::Adts,
+        "wav" | "wave" => Container::Wav,
+        "flac" => Container::Flac,
+        "aif" | "aiff" | "aifc" => Container::Aiff,
+        _ => return None,
     })
 }
 

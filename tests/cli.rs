@@ -165,7 +165,8 @@ const EXPECTED: &[Expect] = &[
         ("year", "1995"), ("genre", r#""Classical""#), ("format", r#""aiff""#)] },
     Expect { file: "aiff/name-auth.aif", fields: &[
         ("title", r#""AIFF Name Title""#), ("artist", r#""Kappa Artist""#), ("album", "null")] },
-    Expect { file: "aiff/compressed.aifc", fields: &[("title", r#""compressed""#), ("format", r#""aiff""#)] },
+    Expect { file: "aiff/compressed.aifc", fields: &[("title", r#""compressed""#), ("format", r#""aiff""#),
+        ("codec", r#""ulaw""#)] },
     Expect { file: "untagged/no-tags.flac", fields: &[
         ("title", r#""no-tags""#), ("artist", "null"), ("artists", "[]"), ("album", "null"),
         ("track", "null"), ("year", "null")] },
@@ -260,14 +261,47 @@ fn broken_files_become_problems_and_never_stop_the_scan() {
         assert!(stderr.contains(name) && stderr.contains(reason.as_str()), "stderr lacks {name}: {stderr}");
     }
     assert!(problems["empty.mp3"].contains("empty"));
+    // Cut-off copies are indexed (what is there plays) and reported.
+    for name in ["truncated.flac", "truncated.mp3"] {
+        assert!(problems.get(name).is_some_and(|r| r.contains("truncated")), "{name}: {problems:?}");
+    }
     let tracks = env.by_name();
     assert!(tracks.contains_key("good.flac"));
+    assert!(tracks.contains_key("truncated.flac") && tracks.contains_key("truncated.mp3"));
+    assert!(!problems.contains_key("good.flac"));
     // FLAC data behind an .mp3 name is read by its content.
     assert_eq!(tracks["flac-as.mp3"]["format"], "flac");
     assert_eq!(tracks["flac-as.mp3"]["title"], "Misnamed FLAC");
     // The summary line counts them.
     let summary = env.scan(&[]);
     assert_eq!(summary["problems"].as_u64(), Some(problems.len() as u64));
+}
+
+#[test]
+fn cut_off_copies_are_reported_until_fixed() {
+    let env = Env::new();
+    let mut cut = Vec::new();
+    for (fixture, name) in [("library/wav/list-info.wav", "a.wav"), ("library/aiff/id3.aiff", "b.aiff"),
+        ("library/alac/alac24.m4a", "c.m4a")] {
+        let path = copy_fixture(&env, fixture, name);
+        let data = std::fs::read(&path).unwrap();
+        // AIFF keeps its ID3 chunk after the audio, so cut deep enough to reach the samples.
+        std::fs::write(&path, &data[..data.len() / 3]).unwrap();
+        cut.push((path, fixture));
+    }
+    env.scan(&[env.music().to_str().unwrap()]);
+    let problems = env.problems();
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    assert!(problems.iter().all(|p| p["reason"].as_str().unwrap().contains("truncated")));
+    // An unchanged file keeps its warning across scans; a repaired one loses it.
+    assert_eq!(env.scan(&[])["problems"], 3);
+    assert_eq!(env.problems().len(), 3);
+    for (path, fixture) in &cut {
+        std::fs::copy(Path::new(FIXTURES).join(fixture), path).unwrap();
+    }
+    let s = env.scan(&[]);
+    assert_eq!(s["added"], 3, "unreadable before, so they are new tracks now");
+    assert!(env.problems().is_empty());
 }
 
 #[test]

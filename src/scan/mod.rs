@@ -141,7 +141,8 @@ fn unavailable_reason(root: &Path, had_tracks: bool) -> Option<String> {
 
 /// One file read by a worker: the record to store, or why it could not be read.
 enum Outcome {
-    Read(FileRecord),
+    /// Read; the warning, when there is one, is kept as a problem beside the track.
+    Read(FileRecord, Option<String>),
     Problem { path: PathBuf, size: i64, mtime: i64, reason: String },
 }
 
@@ -158,15 +159,28 @@ fn open_regular(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
-/// Reads one file: tags, properties and fingerprint.
-pub fn read_file(seen: &SeenFile) -> Result<FileRecord, String> {
+/// Reads one file: tags, properties and fingerprint, plus a warning when the file is readable but
+/// damaged (cut short).
+pub fn read_file(seen: &SeenFile) -> Result<(FileRecord, Option<String>), String> {
     let mut file = open_regular(&seen.path).map_err(|e| format!("cannot open: {}", io_reason(&e)))?;
     let meta = file.metadata().map_err(|e| format!("cannot read: {}", io_reason(&e)))?;
     let len = meta.len();
     if len == 0 {
         return Err("empty file (0 bytes)".into());
     }
-    let found = tags::read(&mut file).map_err(|e| e.0)?;
+    let found = match tags::read(&mut file) {
+        Ok(found) => found,
+        Err(e) => {
+            // A file cut short is the most common way a good file goes bad; say so when the
+            // container's own sizes show it.
+            let guess = tags::container_from_name(seen.path.as_os_str().as_bytes());
+            let truncated = guess.and_then(|c| payload::inspect(&mut file, len, c).ok()).and_then(|p| p.truncated);
+            return Err(match truncated {
+                Some(t) => format!("{t}, and what remains cannot be read ({})", e.0),
+                None => e.0,
+            });
+        }
+    };
     let container = found.props.container.unwrap_or(Container::Mp3);
     let payload = payload::inspect(&mut file, len, container)
         .map_err(|e| format!("cannot read: {}", io_reason(&e)))?;
@@ -176,19 +190,18 @@ pub fn read_file(seen: &SeenFile) -> Result<FileRecord, String> {
         .map(|s| String::from_utf8_lossy(s.as_bytes()).into_owned())
         .unwrap_or_default();
     let mut info = TrackInfo::from_raw(&found.raw, &found.props, &stem);
-    if let Some((frames, rate)) = payload.mp3_frames {
-        // The LAME header's count excludes encoder delay and padding; lofty's estimate does not.
-        if rate > 0 {
-            info.duration = frames as f64 / f64::from(rate);
-        }
+    if let Some(exact) = payload.exact_duration {
+        // The container's own exact length excludes encoder delay, priming and padding; the
+        // tag reader's estimate does not.
+        info.duration = exact;
     }
-    Ok(FileRecord {
+    Ok((FileRecord {
         path: seen.path.clone(),
         size: len as i64,
         mtime: walk::mtime_ns(&meta),
         fingerprint: payload.fingerprint,
         info,
-    })
+    }, payload.truncated))
 }
 
 fn read_outcome(seen: &SeenFile) -> Outcome {
@@ -196,7 +209,7 @@ fn read_outcome(seen: &SeenFile) -> Outcome {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_file(seen)))
         .unwrap_or_else(|_| Err("the file could not be parsed (the reader failed on it)".into()));
     match result {
-        Ok(rec) => Outcome::Read(rec),
+        Ok((rec, warning)) => Outcome::Read(rec, warning),
         Err(reason) => Outcome::Problem {
             path: seen.path.clone(),
             size: seen.size,
@@ -258,7 +271,13 @@ pub fn scan(
     for f in &walked.files {
         seen_paths.insert(&f.path);
         match known_by_path.get(f.path.as_path()) {
-            Some(k) if k.size == f.size && k.mtime == f.mtime => summary.unchanged += 1,
+            Some(k) if k.size == f.size && k.mtime == f.mtime => {
+                summary.unchanged += 1;
+                // A damaged but readable track keeps its warning until the file changes.
+                if known_problems.contains_key(&f.path) {
+                    current_problems.insert(f.path.clone());
+                }
+            }
             Some(_) => to_read.push(f.clone()),
             None => match known_problems.get(&f.path) {
                 Some(p) if p.size == Some(f.size) && p.mtime == Some(f.mtime) => {
@@ -319,8 +338,15 @@ pub fn scan(
                 lib.write(|w| -> Result<(), ScanError> {
                     for outcome in batch.drain(..) {
                         match outcome {
-                            Outcome::Read(rec) => {
-                                w.clear_problem(&rec.path)?;
+                            Outcome::Read(rec, warning) => {
+                                match &warning {
+                                    Some(reason) => {
+                                        progress.problem(&rec.path, reason);
+                                        w.set_problem(&rec.path, Some(rec.size), Some(rec.mtime), reason, now)?;
+                                        current_problems.insert(rec.path.clone());
+                                    }
+                                    None => w.clear_problem(&rec.path)?,
+                                }
                                 if let Some(&id) = known_ids.get(rec.path.as_path()) {
                                     w.update_track(id, &rec, now)?;
                                     summary.updated += 1;

@@ -1,5 +1,6 @@
-//! Where a file's audio payload lies, a fingerprint of it that ignores tags, and the exact length
-//! an MP3's LAME/Info header declares.
+//! Where a file's audio payload lies, a fingerprint of it that ignores tags, the exact length
+//! the container declares (an MP3's LAME/Info header, an MP4 edit list), and whether the file
+//! is cut short of what its headers promise.
 //!
 //! The fingerprint is what lets a moved or retagged file keep its identity: editing tags rewrites
 //! ID3 frames, Vorbis comments, RIFF INFO or the MP4 `moov` box, but leaves the coded audio bytes
@@ -28,24 +29,67 @@ pub struct Extent {
 }
 
 /// What this module learns about one file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Payload {
     pub fingerprint: [u8; 16],
-    /// The decoded length in frames according to an MP3's Xing/Info and LAME headers, with encoder
-    /// delay and padding removed. Only MP3 files written by LAME-compatible encoders have one.
-    pub mp3_frames: Option<(u64, u32)>,
+    /// The playable length in seconds when the container states it exactly: an MP3's Xing/Info
+    /// and LAME headers (encoder delay and padding removed), or an MP4 edit list (AAC priming
+    /// removed). `None` when only an estimate is available.
+    pub exact_duration: Option<f64>,
+    /// Set when the file is shorter than its own headers say: a copy that was cut off.
+    pub truncated: Option<String>,
 }
 
 /// Locates the payload, hashes it and reads MP3 length information.
 pub fn inspect<F: Read + Seek>(file: &mut F, file_len: u64, container: Container) -> io::Result<Payload> {
-    let extent = locate(file, file_len, container)?.unwrap_or(Extent { offset: 0, len: file_len });
+    let located = locate(file, file_len, container)?;
+    let extent = located.map_or(Extent { offset: 0, len: file_len }, |l| l.extent);
     let fingerprint = hash_extent(file, extent)?;
-    let mp3_frames = if container == Container::Mp3 {
-        mp3_length(file, extent)?
-    } else {
-        None
+    let mut truncated = located.and_then(|l| l.declared).and_then(|declared| {
+        (declared > extent.len).then(|| {
+            format!("truncated: the audio data should be {declared} bytes but the file holds {}", extent.len)
+        })
+    });
+    let exact_duration = match container {
+        Container::Mp3 => {
+            let xing = mp3_length(file, extent)?;
+            if let Some(x) = &xing {
+                // Allow for the Info frame itself and for tags the stream count may include.
+                if let Some(bytes) = x.stream_bytes {
+                    if bytes > extent.len + 4096 && truncated.is_none() {
+                        truncated = Some(format!(
+                            "truncated: the MP3 header promises {bytes} bytes of audio but the file holds {}",
+                            extent.len
+                        ));
+                    }
+                }
+            }
+            xing.and_then(|x| (x.sample_rate > 0).then(|| x.frames as f64 / f64::from(x.sample_rate)))
+        }
+        Container::Mp4 => mp4_edit_duration(file, file_len)?,
+        Container::Flac => {
+            if truncated.is_none() {
+                truncated = flac_truncation(file, file_len, extent)?;
+            }
+            None
+        }
+        _ => None,
     };
-    Ok(Payload { fingerprint, mp3_frames })
+    Ok(Payload { fingerprint, exact_duration, truncated })
+}
+
+/// Where the payload lies, and how long the container says it should be when that differs from
+/// what is there (a cut-off file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Located {
+    pub extent: Extent,
+    pub declared: Option<u64>,
+}
+
+impl From<Extent> for Located {
+    fn from(extent: Extent) -> Located {
+        Located { extent, declared: None }
+    }
 }
 
 /// Hashes the payload length plus up to three windows of it.
@@ -69,14 +113,14 @@ pub fn hash_extent<F: Read + Seek>(file: &mut F, extent: Extent) -> io::Result<[
 
 /// Finds the audio payload of a file, or `None` when the structure is not what the container
 /// promises (the caller then hashes the whole file).
-pub fn locate<F: Read + Seek>(file: &mut F, file_len: u64, container: Container) -> io::Result<Option<Extent>> {
-    match container {
-        Container::Mp3 | Container::Adts => mpeg_extent(file, file_len),
-        Container::Flac => flac_extent(file, file_len),
-        Container::Wav => riff_extent(file, file_len),
-        Container::Aiff => aiff_extent(file, file_len),
-        Container::Mp4 => mp4_extent(file, file_len),
-    }
+pub fn locate<F: Read + Seek>(file: &mut F, file_len: u64, container: Container) -> io::Result<Option<Located>> {
+    Ok(match container {
+        Container::Mp3 | Container::Adts => mpeg_extent(file, file_len)?.map(Located::from),
+        Container::Flac => flac_extent(file, file_len)?.map(Located::from),
+        Container::Wav => riff_extent(file, file_len)?,
+        Container::Aiff => aiff_extent(file, file_len)?,
+        Container::Mp4 => mp4_extent(file, file_len)?,
+    })
 }
 
 fn read_up_to<F: Read>(file: &mut F, buf: &mut [u8]) -> io::Result<usize> {
@@ -192,6 +236,97 @@ fn flac_extent<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option
     Ok(None)
 }
 
+/// Compares the sample count STREAMINFO promises with where the last complete-looking frame
+/// header near the end of the file says the audio stops.
+fn flac_truncation<F: Read + Seek>(file: &mut F, file_len: u64, extent: Extent) -> io::Result<Option<String>> {
+    let start = skip_id3v2(file, 0, file_len)?;
+    let mut info = [0u8; 4 + 4 + 34];
+    if read_at(file, start, &mut info)? < info.len() || &info[..4] != b"fLaC" || info[4] & 0x7f != 0 {
+        return Ok(None);
+    }
+    let si = &info[8..];
+    let fixed_block = u64::from(u16::from_be_bytes([si[0], si[1]]));
+    let total = (u64::from(si[13] & 0x0f) << 32) | u64::from(u32::from_be_bytes(si[14..18].try_into().unwrap()));
+    if total == 0 {
+        return Ok(None);
+    }
+    let tail_len = extent.len.min(64 * 1024);
+    let mut tail = vec![0u8; tail_len as usize];
+    let got = read_at(file, extent.offset + extent.len - tail_len, &mut tail)?;
+    tail.truncate(got);
+    let mut end_sample = None;
+    for i in (0..tail.len().saturating_sub(16)).rev() {
+        if tail[i] == 0xff && tail[i + 1] & 0xfe == 0xf8 {
+            if let Some(end) = flac_frame_end(&tail[i..], fixed_block) {
+                end_sample = Some(end);
+                break;
+            }
+        }
+    }
+    Ok(match end_sample {
+        Some(end) if end + fixed_block < total => Some(format!(
+            "truncated: the FLAC header promises {total} samples but the audio stops near sample {end}"
+        )),
+        _ => None,
+    })
+}
+
+/// Parses a FLAC frame header (checked by its CRC-8) and returns the sample just past the frame.
+fn flac_frame_end(h: &[u8], fixed_block: u64) -> Option<u64> {
+    let variable = h[1] & 1 == 1;
+    let bs_code = h[2] >> 4;
+    let sr_code = h[2] & 0x0f;
+    if bs_code == 0 || sr_code == 0x0f || h[3] >> 4 > 10 || (h[3] >> 1) & 7 == 3 || h[3] & 1 != 0 {
+        return None;
+    }
+    // The frame or sample number, UTF-8 style: the leading ones give the length.
+    let first = h[4];
+    let extra = first.leading_ones() as usize;
+    if extra == 1 || extra > 7 {
+        return None;
+    }
+    let mut number = if extra == 0 { u64::from(first) } else { u64::from(first & (0x7f >> extra)) };
+    let mut at = 5;
+    for _ in 1..extra.max(1) {
+        let b = *h.get(at)?;
+        if b & 0xc0 != 0x80 {
+            return None;
+        }
+        number = (number << 6) | u64::from(b & 0x3f);
+        at += 1;
+    }
+    let block = match bs_code {
+        1 => 192,
+        2..=5 => 576 << (bs_code - 2),
+        6 => {
+            at += 1;
+            u64::from(*h.get(at - 1)?) + 1
+        }
+        7 => {
+            at += 2;
+            u64::from(u16::from_be_bytes([*h.get(at - 2)?, *h.get(at - 1)?])) + 1
+        }
+        _ => 256 << (bs_code - 8),
+    };
+    at += match sr_code {
+        12 => 1,
+        13 | 14 => 2,
+        _ => 0,
+    };
+    let crc = *h.get(at)?;
+    let computed = h[..at].iter().fold(0u8, |mut c, &b| {
+        c ^= b;
+        for _ in 0..8 {
+            c = if c & 0x80 != 0 { (c << 1) ^ 0x07 } else { c << 1 };
+        }
+        c
+    });
+    if crc != computed {
+        return None;
+    }
+    Some(if variable { number + block } else { number * fixed_block + block })
+}
+
 fn trailing_id3v1<F: Read + Seek>(file: &mut F, start: u64, file_len: u64) -> io::Result<(bool, u64)> {
     if file_len >= start + 128 {
         let mut tag = [0u8; 3];
@@ -211,7 +346,7 @@ fn find_chunk<F: Read + Seek>(
     end: u64,
     want: &[u8; 4],
     big_endian: bool,
-) -> io::Result<Option<Extent>> {
+) -> io::Result<Option<Located>> {
     while offset + 8 <= end {
         let mut head = [0u8; 8];
         if read_at(file, offset, &mut head)? < 8 {
@@ -223,14 +358,15 @@ fn find_chunk<F: Read + Seek>(
         if &head[..4] == want {
             // A truncated file, or a streaming writer's 0xFFFFFFFF placeholder: take what is there.
             let len = size.min(end.saturating_sub(body));
-            return Ok(Some(Extent { offset: body, len }));
+            let declared = (size > len && size != 0xFFFF_FFFF).then_some(size);
+            return Ok(Some(Located { extent: Extent { offset: body, len }, declared }));
         }
         offset = body + size + (size & 1);
     }
     Ok(None)
 }
 
-fn riff_extent<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option<Extent>> {
+fn riff_extent<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option<Located>> {
     let mut head = [0u8; 12];
     if read_at(file, 0, &mut head)? < 12 || &head[8..12] != b"WAVE" {
         return Ok(None);
@@ -241,7 +377,7 @@ fn riff_extent<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option
     find_chunk(file, 12, file_len, b"data", false)
 }
 
-fn aiff_extent<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option<Extent>> {
+fn aiff_extent<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option<Located>> {
     let mut head = [0u8; 12];
     if read_at(file, 0, &mut head)? < 12 || &head[..4] != b"FORM" {
         return Ok(None);
@@ -253,9 +389,9 @@ fn aiff_extent<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option
 }
 
 /// MP4: the largest top-level `mdat` box.
-fn mp4_extent<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option<Extent>> {
+fn mp4_extent<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option<Located>> {
     let mut offset = 0u64;
-    let mut best: Option<Extent> = None;
+    let mut best: Option<Located> = None;
     while offset + 8 <= file_len {
         let mut head = [0u8; 16];
         let got = read_at(file, offset, &mut head)?;
@@ -274,8 +410,9 @@ fn mp4_extent<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option<
         }
         if &head[4..8] == b"mdat" {
             let len = (size - header).min(file_len.saturating_sub(offset + header));
-            if best.is_none_or(|b| len > b.len) {
-                best = Some(Extent { offset: offset + header, len });
+            let declared = (size - header > len).then_some(size - header);
+            if best.is_none_or(|b| len > b.extent.len) {
+                best = Some(Located { extent: Extent { offset: offset + header, len }, declared });
             }
         }
         offset = offset.saturating_add(size);
@@ -283,9 +420,118 @@ fn mp4_extent<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option<
     Ok(best)
 }
 
-/// Reads the Xing/Info and LAME headers of the first MPEG frame: the number of frames, minus
-/// encoder delay and padding, and the sample rate.
-fn mp3_length<F: Read + Seek>(file: &mut F, extent: Extent) -> io::Result<Option<(u64, u32)>> {
+/// The child boxes of an MP4 box body: (type, body offset, body length). Bounded in count, and
+/// a box that claims more than its parent holds is cut to fit.
+fn mp4_children<F: Read + Seek>(file: &mut F, start: u64, end: u64) -> io::Result<Vec<([u8; 4], u64, u64)>> {
+    let mut out = Vec::new();
+    let mut offset = start;
+    while offset + 8 <= end && out.len() < 4096 {
+        let mut head = [0u8; 16];
+        let got = read_at(file, offset, &mut head)?;
+        if got < 8 {
+            break;
+        }
+        let size32 = u64::from(u32::from_be_bytes(head[..4].try_into().unwrap()));
+        let (header, size) = match size32 {
+            0 => (8, end - offset),
+            1 if got >= 16 => (16, u64::from_be_bytes(head[8..16].try_into().unwrap())),
+            1 => break,
+            s => (8, s),
+        };
+        if size < header {
+            break;
+        }
+        let kind: [u8; 4] = head[4..8].try_into().unwrap();
+        let body_len = (size - header).min(end.saturating_sub(offset + header));
+        out.push((kind, offset + header, body_len));
+        offset = offset.saturating_add(size);
+    }
+    Ok(out)
+}
+
+fn mp4_child<F: Read + Seek>(file: &mut F, parent: (u64, u64), kind: &[u8; 4]) -> io::Result<Option<(u64, u64)>> {
+    Ok(mp4_children(file, parent.0, parent.0 + parent.1)?
+        .into_iter()
+        .find(|(k, _, _)| k == kind)
+        .map(|(_, o, l)| (o, l)))
+}
+
+/// The playable length of the first sound track from its edit list: the sum of its non-empty
+/// edits in the movie's timescale. This is how AAC priming and padding are trimmed in files
+/// written by ffmpeg and iTunes alike.
+fn mp4_edit_duration<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option<f64>> {
+    let Some(moov) = mp4_child(file, (0, file_len), b"moov")? else {
+        return Ok(None);
+    };
+    let Some(mvhd) = mp4_child(file, moov, b"mvhd")? else {
+        return Ok(None);
+    };
+    let mut head = [0u8; 24];
+    if read_at(file, mvhd.0, &mut head)? < 24 {
+        return Ok(None);
+    }
+    let timescale = if head[0] == 1 {
+        u32::from_be_bytes(head[20..24].try_into().unwrap())
+    } else {
+        u32::from_be_bytes(head[12..16].try_into().unwrap())
+    };
+    if timescale == 0 {
+        return Ok(None);
+    }
+    for (kind, offset, len) in mp4_children(file, moov.0, moov.0 + moov.1)? {
+        if &kind != b"trak" {
+            continue;
+        }
+        let trak = (offset, len);
+        let Some(mdia) = mp4_child(file, trak, b"mdia")? else { continue };
+        let Some(hdlr) = mp4_child(file, mdia, b"hdlr")? else { continue };
+        let mut handler = [0u8; 12];
+        if read_at(file, hdlr.0, &mut handler)? < 12 || &handler[8..12] != b"soun" {
+            continue;
+        }
+        let Some(edts) = mp4_child(file, trak, b"edts")? else { return Ok(None) };
+        let Some(elst) = mp4_child(file, edts, b"elst")? else { return Ok(None) };
+        let mut buf = vec![0u8; elst.1.min(8 + 20 * 1024) as usize];
+        let got = read_at(file, elst.0, &mut buf)?;
+        let buf = &buf[..got];
+        if buf.len() < 8 {
+            return Ok(None);
+        }
+        let v1 = buf[0] == 1;
+        let count = u32::from_be_bytes(buf[4..8].try_into().unwrap()) as usize;
+        let entry = if v1 { 20 } else { 12 };
+        let mut total: u64 = 0;
+        for i in 0..count.min(1024) {
+            let Some(e) = buf.get(8 + i * entry..8 + (i + 1) * entry) else { break };
+            let (duration, media_time) = if v1 {
+                (u64::from_be_bytes(e[..8].try_into().unwrap()), i64::from_be_bytes(e[8..16].try_into().unwrap()))
+            } else {
+                (
+                    u64::from(u32::from_be_bytes(e[..4].try_into().unwrap())),
+                    i64::from(i32::from_be_bytes(e[4..8].try_into().unwrap())),
+                )
+            };
+            if media_time != -1 {
+                total = total.saturating_add(duration);
+            }
+        }
+        return Ok((total > 0).then(|| total as f64 / f64::from(timescale)));
+    }
+    Ok(None)
+}
+
+/// What an MP3's Xing/Info and LAME headers say about the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Xing {
+    /// Decoded frames (samples per channel), encoder delay and padding removed.
+    pub frames: u64,
+    pub sample_rate: u32,
+    /// The stream size the encoder wrote, when it recorded one.
+    pub stream_bytes: Option<u64>,
+}
+
+/// Reads the Xing/Info and LAME headers of the first MPEG frame.
+fn mp3_length<F: Read + Seek>(file: &mut F, extent: Extent) -> io::Result<Option<Xing>> {
     let mut buf = vec![0u8; SYNC_SEARCH.min(extent.len as usize)];
     let got = read_at(file, extent.offset, &mut buf)?;
     Ok(parse_xing(&buf[..got]))
@@ -293,7 +539,7 @@ fn mp3_length<F: Read + Seek>(file: &mut F, extent: Extent) -> io::Result<Option
 
 /// Parses the first frame's header and its Xing/Info and LAME extensions from `buf`, which starts
 /// at or a little before the first frame.
-pub fn parse_xing(buf: &[u8]) -> Option<(u64, u32)> {
+pub fn parse_xing(buf: &[u8]) -> Option<Xing> {
     let sync = buf
         .windows(4)
         .position(|w| w[0] == 0xff && w[1] & 0xe0 == 0xe0 && frame_header(w).is_some())?;
@@ -315,7 +561,9 @@ pub fn parse_xing(buf: &[u8]) -> Option<(u64, u32)> {
     }
     let frames = u64::from(u32::from_be_bytes(xing.get(8..12)?.try_into().ok()?));
     let mut at = 12;
+    let mut stream_bytes = None;
     if flags & 2 != 0 {
+        stream_bytes = Some(u64::from(u32::from_be_bytes(xing.get(12..16)?.try_into().ok()?)));
         at += 4;
     }
     if flags & 4 != 0 {
@@ -337,7 +585,7 @@ pub fn parse_xing(buf: &[u8]) -> Option<(u64, u32)> {
             total -= delay + padding;
         }
     }
-    Some((total, sample_rate))
+    Some(Xing { frames: total, sample_rate, stream_bytes })
 }
 
 /// Decodes an MPEG layer III frame header: (is MPEG-1, sample rate, is mono).
@@ -372,7 +620,7 @@ mod tests {
 
     fn extent(bytes: &[u8], container: Container) -> Option<Extent> {
         let len = bytes.len() as u64;
-        locate(&mut Cursor::new(bytes), len, container).unwrap()
+        locate(&mut Cursor::new(bytes), len, container).unwrap().map(|l| l.extent)
     }
 
     fn id3v2(body: usize) -> Vec<u8> {
@@ -437,6 +685,9 @@ mod tests {
         let mut wav = b"RIFF\0\0\0\0WAVE".to_vec();
         wav.extend(b"data\xf0\xff\xff\x7f1234");
         assert_eq!(extent(&wav, Container::Wav), Some(Extent { offset: 20, len: 4 }));
+        let len = wav.len() as u64;
+        let p = inspect(&mut Cursor::new(&wav), len, Container::Wav).unwrap();
+        assert!(p.truncated.unwrap().contains("truncated"));
         let mut wav = b"RIFF\0\0\0\0WAVE".to_vec();
         wav.extend(b"fmt \xf0\xff\xff\x7f1234");
         assert_eq!(extent(&wav, Container::Wav), None);
@@ -472,7 +723,10 @@ mod tests {
         // delay 576, padding 1404
         lame.extend([(576 >> 4) as u8, (((576 & 0xf) << 4) | (1404 >> 8)) as u8, (1404 & 0xff) as u8]);
         frame.extend(lame);
-        assert_eq!(parse_xing(&frame), Some((40 * 1152 - 576 - 1404, 44100)));
+        assert_eq!(
+            parse_xing(&frame),
+            Some(Xing { frames: 40 * 1152 - 576 - 1404, sample_rate: 44100, stream_bytes: None })
+        );
         assert_eq!(parse_xing(b"no frame here"), None);
     }
 }
