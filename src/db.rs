@@ -251,7 +251,14 @@ impl Library {
         let version: usize = self
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
-        if version >= MIGRATIONS.len() {
+        if version > MIGRATIONS.len() {
+            return Err(DbError::InvalidParameterName(format!(
+                "this library was written by a newer tapedeck (schema {version}, this one knows {}); \
+                 upgrade tapedeck",
+                MIGRATIONS.len()
+            )));
+        }
+        if version == MIGRATIONS.len() {
             return Ok(());
         }
         let tx = self.conn.transaction()?;
@@ -646,6 +653,16 @@ mod tests {
         assert_eq!(rows[0].added_at, 100);
         assert_eq!(rows[0].path, PathBuf::from("/b.flac"));
         assert_eq!(rows[0].artists, vec!["C"]);
+    }
+
+    #[test]
+    fn a_library_from_a_newer_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lib.db");
+        drop(Library::open(&path).unwrap());
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 999).unwrap();
+        let err = Library::open(&path).err().expect("refused").to_string();
+        assert!(err.contains("newer tapedeck"), "{err}");
     }
 
     #[test]

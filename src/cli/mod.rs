@@ -225,6 +225,11 @@ fn cmd_scan(ctx: &Context_, paths: &[PathBuf], opts: ScanOptions, json: bool, ou
     let progress = progress::ScanProgress::new(show_bar, !ctx.quiet);
     let summary = scan::scan(&mut lib, &roots, &opts, &progress, now()).context("scan failed")?;
     progress.finish();
+    if ctx.verbose > 0 {
+        for (from, to) in &summary.moves {
+            eprintln!("moved: {} -> {}", from.display(), to.display());
+        }
+    }
     for (root, reason) in &summary.unavailable {
         eprintln!("warning: {} {reason}; its tracks are kept, nothing under it was removed", root.display());
     }
@@ -233,7 +238,8 @@ fn cmd_scan(ctx: &Context_, paths: &[PathBuf], opts: ScanOptions, json: bool, ou
         writeln!(out)?;
     } else if !ctx.quiet {
         writeln!(out, "{}", output::summary_line(&summary))?;
-        if summary.problems > 0 && ctx.verbose == 0 {
+        out.flush()?;
+        if summary.problems > 0 {
             // The hint goes with the count, so a piped summary stays one line.
             eprintln!("hint: `tapedeck problems` lists the files that could not be indexed");
         }

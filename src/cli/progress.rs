@@ -34,10 +34,11 @@ impl Progress for ScanProgress {
 
     fn reading(&self, to_read: u64) {
         self.bar.set_style(
-            ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} files read, {per_sec}, {eta} left",
-            )
-            .expect("valid template"),
+            ProgressStyle::with_template("{bar:30} {pos}/{len} files read, {rate}, {eta} left")
+                .expect("valid template")
+                .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0} files/s", state.per_sec());
+                }),
         );
         self.bar.set_length(to_read);
         self.bar.set_position(0);

@@ -55,6 +55,9 @@ pub struct Summary {
     pub seconds: f64,
     /// Roots that could not be scanned, with the reason; nothing under them was removed.
     pub unavailable: Vec<(PathBuf, String)>,
+    /// Each move found: (old path, new path).
+    #[serde(skip)]
+    pub moves: Vec<(PathBuf, PathBuf)>,
 }
 
 /// Receives progress while a scan runs. Implementations must be cheap: they are called per file.
@@ -397,6 +400,7 @@ pub fn scan(
         for &(i, j) in &matches {
             w.update_track(vanished[j].id, &pending_moves[i], now)?;
             summary.moved += 1;
+            summary.moves.push((vanished[j].path.clone(), pending_moves[i].path.clone()));
         }
         for (i, rec) in pending_moves.iter().enumerate() {
             if !matched_new.contains(&i) {
