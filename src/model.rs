@@ -48,7 +48,7 @@ impl Container {
 /// The file name extensions the scanner considers music, lowercase. Anything else in a music
 /// folder (covers, cue sheets, logs) is ignored without a message.
 pub const MUSIC_EXTENSIONS: &[&str] = &[
-    "mp3", "m4a", "m4b", "mp4", "aac", "wav", "wave", "flac", "aif", "aiff", "aifc",
+    "mp3", "m4a", "m4b", "m4p", "mp4", "aac", "wav", "wave", "flac", "aif", "aiff", "aifc",
 ];
 
 /// Whether a file name looks like a music file the scanner should read.
