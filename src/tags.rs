@@ -5,8 +5,7 @@
 //! type present in a file is read, primary first, so an MP3 carrying both ID3v2 and ID3v1 gets
 //! ID3v1's values only where ID3v2 is silent.
 
-use std::fs::File;
-use std::io::{BufReader, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 
 use lofty::config::{ParseOptions, ParsingMode};
 use lofty::file::{AudioFile, FileType, TaggedFile, TaggedFileExt};
@@ -37,10 +36,10 @@ fn parse_options() -> ParseOptions {
 }
 
 /// Reads tags and properties from an open file. The format is taken from the content, not the
-/// name, so FLAC data named `.mp3` is read as FLAC.
-pub fn read(file: &mut File) -> Result<FileTags, ReadError> {
-    let mut reader = BufReader::with_capacity(64 * 1024, file);
-    let probe = Probe::new(&mut reader)
+/// name, so FLAC data named `.mp3` is read as FLAC. The reader should be buffered: the tag reader
+/// makes many small reads and seeks.
+pub fn read<R: Read + Seek>(reader: &mut R) -> Result<FileTags, ReadError> {
+    let probe = Probe::new(&mut *reader)
         .options(parse_options())
         .guess_file_type()
         .map_err(|e| ReadError(format!("cannot read: {e}")))?;
@@ -67,7 +66,7 @@ pub fn read(file: &mut File) -> Result<FileTags, ReadError> {
         reader
             .seek(SeekFrom::Start(0))
             .map_err(|e| ReadError(format!("cannot read: {e}")))?;
-        let mp4 = Mp4File::read_from(&mut reader, parse_options()).map_err(describe)?;
+        let mp4 = Mp4File::read_from(reader, parse_options()).map_err(describe)?;
         if mp4.properties().is_drm_protected() {
             return Err(ReadError(
                 "protected by DRM: only unprotected files can be indexed and played".into(),
@@ -86,7 +85,7 @@ pub fn read(file: &mut File) -> Result<FileTags, ReadError> {
         reader
             .seek(SeekFrom::Start(0))
             .map_err(|e| ReadError(format!("cannot read: {e}")))?;
-        let aiff = AiffFile::read_from(&mut reader, parse_options()).map_err(describe)?;
+        let aiff = AiffFile::read_from(reader, parse_options()).map_err(describe)?;
         let codec = match aiff.properties().compression_type() {
             None | Some(AiffCompressionType::None) | Some(AiffCompressionType::sowt) => "pcm",
             Some(AiffCompressionType::fl32) | Some(AiffCompressionType::fl64) => "pcm-float",

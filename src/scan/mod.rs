@@ -151,26 +151,66 @@ enum Outcome {
 
 /// Opens a file for reading without following it into a FIFO's blocking open, and checks that
 /// what was opened is still a regular file.
-fn open_regular(path: &Path) -> io::Result<File> {
+fn open_regular(path: &Path) -> io::Result<(File, std::fs::Metadata)> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)?;
-    if !file.metadata()?.is_file() {
+    let meta = file.metadata()?;
+    if !meta.is_file() {
         return Err(io::Error::other("not a regular file"));
     }
-    Ok(file)
+    Ok((file, meta))
+}
+
+/// A buffered reader that keeps its buffer across seeks that land inside it and knows its
+/// position without asking the kernel. Tag and container parsers hop back and forth over small
+/// distances; with a plain `BufReader` every hop is an `lseek` plus a fresh buffer fill.
+pub struct SeekBuf<R> {
+    inner: io::BufReader<R>,
+    pos: u64,
+    len: u64,
+}
+
+impl<R: io::Read + io::Seek> SeekBuf<R> {
+    pub fn new(inner: R, len: u64) -> SeekBuf<R> {
+        SeekBuf { inner: io::BufReader::with_capacity(64 * 1024, inner), pos: 0, len }
+    }
+}
+
+impl<R: io::Read> io::Read for SeekBuf<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: io::Read + io::Seek> io::Seek for SeekBuf<R> {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            io::SeekFrom::Start(n) => Some(n),
+            io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            io::SeekFrom::End(d) => self.len.checked_add_signed(d),
+        }
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start of the file"))?;
+        let delta = i64::try_from(i128::from(target) - i128::from(self.pos))
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "seek out of range"))?;
+        self.inner.seek_relative(delta)?;
+        self.pos = target;
+        Ok(target)
+    }
 }
 
 /// Reads one file: tags, properties and fingerprint, plus a warning when the file is readable but
 /// damaged (cut short).
 pub fn read_file(seen: &SeenFile) -> Result<(FileRecord, Option<String>), String> {
-    let mut file = open_regular(&seen.path).map_err(|e| format!("cannot open: {}", io_reason(&e)))?;
-    let meta = file.metadata().map_err(|e| format!("cannot read: {}", io_reason(&e)))?;
+    let (file, meta) = open_regular(&seen.path).map_err(|e| format!("cannot open: {}", io_reason(&e)))?;
     let len = meta.len();
     if len == 0 {
         return Err("empty file (0 bytes)".into());
     }
+    let mut file = SeekBuf::new(file, len);
     let found = match tags::read(&mut file) {
         Ok(found) => found,
         Err(e) => {
@@ -266,22 +306,27 @@ pub fn scan(
     progress.walked(walked.files.len() as u64);
     summary.hidden = walked.hidden;
 
-    // Diff against the library.
-    let known_by_path: HashMap<&Path, &db::KnownFile> = known.iter().map(|k| (k.path.as_path(), k)).collect();
+    // Diff against the library. Paths are keyed by their bytes: hashing a `Path` walks its
+    // components, which is most of the cost of a no-change rescan.
+    let known_index: HashMap<&[u8], usize> = known.iter().enumerate().map(|(i, k)| (key(&k.path), i)).collect();
+    let mut seen_known = vec![false; known.len()];
     let mut to_read: Vec<SeenFile> = Vec::new();
-    let mut seen_paths: HashSet<&Path> = HashSet::with_capacity(walked.files.len());
     let mut current_problems: HashSet<PathBuf> = HashSet::new();
     for f in &walked.files {
-        seen_paths.insert(&f.path);
-        match known_by_path.get(f.path.as_path()) {
-            Some(k) if k.size == f.size && k.mtime == f.mtime => {
-                summary.unchanged += 1;
-                // A damaged but readable track keeps its warning until the file changes.
-                if known_problems.contains_key(&f.path) {
-                    current_problems.insert(f.path.clone());
+        match known_index.get(key(&f.path)) {
+            Some(&i) => {
+                seen_known[i] = true;
+                let k = &known[i];
+                if k.size == f.size && k.mtime == f.mtime {
+                    summary.unchanged += 1;
+                    // A damaged but readable track keeps its warning until the file changes.
+                    if known_problems.contains_key(&f.path) {
+                        current_problems.insert(f.path.clone());
+                    }
+                } else {
+                    to_read.push(f.clone());
                 }
             }
-            Some(_) => to_read.push(f.clone()),
             None => match known_problems.get(&f.path) {
                 Some(p) if p.size == Some(f.size) && p.mtime == Some(f.mtime) => {
                     current_problems.insert(f.path.clone());
@@ -293,17 +338,14 @@ pub fn scan(
     let protected = |p: &Path| walked.unreadable.iter().any(|u| p.starts_with(u));
     let vanished_ids: Vec<i64> = known
         .iter()
-        .filter(|k| {
-            !seen_paths.contains(k.path.as_path())
-                && available.iter().any(|r| k.path.starts_with(r))
-                && !protected(&k.path)
+        .zip(&seen_known)
+        .filter(|(k, seen)| {
+            !**seen && available.iter().any(|r| k.path.starts_with(r)) && !protected(&k.path)
         })
-        .map(|k| k.id)
+        .map(|(k, _)| k.id)
         .collect();
     let vanished: Vec<Identity> = lib.identities(&vanished_ids)?;
     let vanished_fps: HashSet<&[u8]> = vanished.iter().map(|v| v.fingerprint.as_slice()).collect();
-    let known_ids: HashMap<&Path, i64> = known.iter().map(|k| (k.path.as_path(), k.id)).collect();
-    drop(seen_paths);
 
     // Read in parallel; write on this thread.
     progress.reading(to_read.len() as u64);
@@ -350,8 +392,8 @@ pub fn scan(
                                     }
                                     None => w.clear_problem(&rec.path)?,
                                 }
-                                if let Some(&id) = known_ids.get(rec.path.as_path()) {
-                                    w.update_track(id, &rec, now)?;
+                                if let Some(&i) = known_index.get(key(&rec.path)) {
+                                    w.update_track(known[i].id, &rec, now)?;
                                     summary.updated += 1;
                                 } else if vanished_fps.contains(&rec.fingerprint[..]) {
                                     pending_moves.push(rec);
@@ -431,6 +473,10 @@ pub fn scan(
     Ok(summary)
 }
 
+fn key(p: &Path) -> &[u8] {
+    p.as_os_str().as_bytes()
+}
+
 fn file_name(p: &Path) -> Vec<u8> {
     p.file_name().map(|n| n.as_bytes().to_vec()).unwrap_or_default()
 }
@@ -464,6 +510,26 @@ fn side_of_identity(v: &Identity) -> Side {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seekbuf_reads_like_the_file_it_wraps() {
+        use std::io::{Cursor, Read, Seek, SeekFrom};
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let mut plain = Cursor::new(data.clone());
+        let mut buffered = SeekBuf::new(Cursor::new(data.clone()), data.len() as u64);
+        let moves = [
+            SeekFrom::Start(10), SeekFrom::Current(5), SeekFrom::Current(-12), SeekFrom::Start(70_000),
+            SeekFrom::End(-100), SeekFrom::Current(-65_000), SeekFrom::Start(0), SeekFrom::End(0),
+        ];
+        for m in moves {
+            assert_eq!(buffered.seek(m).unwrap(), plain.seek(m).unwrap(), "{m:?}");
+            let (mut a, mut b) = (vec![0u8; 777], vec![0u8; 777]);
+            let n = buffered.read(&mut a).unwrap();
+            plain.read_exact(&mut b[..n]).unwrap();
+            assert_eq!(a[..n], b[..n], "{m:?}");
+        }
+        assert!(buffered.seek(SeekFrom::Current(-10_000_000)).is_err());
+    }
 
     #[test]
     fn nested_roots_are_walked_once() {
