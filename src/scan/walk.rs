@@ -9,6 +9,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use walkdir::WalkDir;
 
 use crate::model::{is_hidden_name, is_music_name};
@@ -46,6 +47,7 @@ pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
 /// Walks one root. `seen` is called with the running count of music files found.
 pub fn walk(root: &Path, include_hidden: bool, out: &mut Walked, mut seen: impl FnMut(usize)) {
     let mut hidden = 0u64;
+    let mut candidates: Vec<PathBuf> = Vec::new();
     let walker = WalkDir::new(root)
         .follow_links(true)
         .sort_by_file_name()
@@ -104,27 +106,26 @@ pub fn walk(root: &Path, include_hidden: bool, out: &mut Walked, mut seen: impl 
             });
             continue;
         }
-        match entry.metadata() {
-            Ok(meta) => {
-                out.files.push(SeenFile {
-                    path: entry.into_path(),
-                    size: meta.len() as i64,
-                    mtime: mtime_ns(&meta),
-                });
-                seen(out.files.len());
-            }
-            Err(err) => {
-                let path = entry.into_path();
-                let reason = match err.io_error() {
-                    Some(io) => format!("cannot read: {}", io_reason(io)),
-                    None => err.to_string(),
-                };
+        candidates.push(entry.into_path());
+        seen(out.files.len() + candidates.len());
+    }
+    out.hidden += hidden;
+    // Size and mtime need a `stat` per file, which is most of a no-change rescan; the directory
+    // walk itself gets file types from the directory entries. Spread the stats over the cores.
+    let stats: Vec<std::io::Result<(i64, i64)>> = candidates
+        .par_iter()
+        .map(|p| std::fs::metadata(p).map(|m| (m.len() as i64, mtime_ns(&m))))
+        .collect();
+    out.files.reserve(candidates.len());
+    for (path, stat) in candidates.into_iter().zip(stats) {
+        match stat {
+            Ok((size, mtime)) => out.files.push(SeenFile { path, size, mtime }),
+            Err(e) => {
                 out.unreadable.push(path.clone());
-                out.problems.push(WalkProblem { path, reason });
+                out.problems.push(WalkProblem { path, reason: format!("cannot read: {}", io_reason(&e)) });
             }
         }
     }
-    out.hidden += hidden;
 }
 
 /// An I/O error in lowercase words without the "(os error 13)" suffix.

@@ -1,0 +1,823 @@
+//! Scanner benchmark: `make bench` (that is, `cargo bench --locked --bench scan`).
+//!
+//! Builds a synthetic library under `target/bench-library/` (kept between runs, rebuilt only when
+//! its marker file does not match), then times the release `tapedeck` binary against it, with a
+//! warm cache, next to `find DIR -type f`:
+//!
+//! - a full scan into a fresh database (best of 3), in seconds and files per second;
+//! - a no-change rescan (best of 3), and its ratio to `find`;
+//! - the peak RSS of the scanning process, from `wait4`.
+//!
+//! Then the tree is extended with hard links to the memory point (100,000 files by default) and a
+//! full scan and rescan are measured there too. Targets are printed next to the figures with
+//! PASS or MISS, never asserted: shared machines are noisy.
+//!
+//! Environment:
+//! - `BENCH_FILES`: files in the base library (default 20000);
+//! - `BENCH_RSS_FILES`: files at the memory point (default 100000; 0 skips it).
+//!
+//! Layout of `target/bench-library/`:
+//! - `lib/base/Artist NNNN/Album NNNN/NN Title.ext`: copies of `fixtures/library/`, each with
+//!   its own tags written through `tapedeck::tags::write`;
+//! - `lib/more/...`: hard links to the base files under other artist folders, up to the memory
+//!   point (the scanner indexes every path; it does not deduplicate hard links);
+//! - `base.marker`, `more.marker`: what was built, so a later run can reuse it;
+//! - `db-*`: throwaway databases, removed after use.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use tapedeck::tags::{self, TagEdit};
+
+/// Bumped whenever the generated tree changes shape, so old trees are rebuilt, not reused.
+const LAYOUT_VERSION: u32 = 1;
+const DEFAULT_FILES: usize = 20_000;
+const DEFAULT_RSS_FILES: usize = 100_000;
+const RUNS: usize = 3;
+
+// Targets (printed, never asserted).
+const TARGET_FILES_PER_SEC: f64 = 20_000.0;
+const TARGET_RESCAN_OVER_FIND: f64 = 2.0;
+const TARGET_RSS_MB: f64 = 100.0;
+
+/// Small fixtures with compressed audio: most of the library.
+const COMPRESSED: &[&str] = &[
+    "mp3/id3v23.mp3",
+    "mp3/id3v24.mp3",
+    "mp3/id3v1-only.mp3",
+    "aac/tagged.m4a",
+    "aac/adts.aac",
+    "alac/alac16.m4a",
+    "flac/picture.flac",
+    "untagged/no-tags.flac",
+];
+/// PCM fixtures (about 180 KB each): only a few albums.
+const PCM: &[&str] = &[
+    "wav/list-info.wav",
+    "wav/id3-chunk.wav",
+    "aiff/id3.aiff",
+    "aiff/name-auth.aif",
+];
+/// One album in this many is PCM.
+const PCM_ALBUM_EVERY: u64 = 120;
+
+/// Words for titles, albums and artists; a few are not ASCII, as in real libraries.
+#[rustfmt::skip]
+const WORDS: &[&str] = &[
+    "Blue", "Night", "River", "Golden", "Electric", "Silent", "Morning", "Paper", "Glass", "Echo",
+    "Northern", "Velvet", "Summer", "Winter", "Distant", "Broken", "Neon", "Harbour", "Wild", "Static",
+    "Satellite", "Ocean", "Midnight", "Hollow", "Crimson", "Fever", "Garden", "Signal", "Orbit", "Lantern",
+    "Café", "Señorita", "Über", "Jour", "Straße", "Ñandú", "Zoë", "Ångström",
+];
+#[rustfmt::skip]
+const GENRES: &[&str] = &[
+    "Rock", "Jazz", "Electronic", "Classical", "Hip-Hop", "Folk", "Ambient", "Pop", "Metal", "Soul",
+    "Reggae", "Blues", "Música Popular Brasileira",
+];
+
+/// A tiny deterministic generator (SplitMix64), so every run plans the same tree.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len() as u64) as usize]
+    }
+    fn phrase(&mut self, words: u64) -> String {
+        (0..words).map(|_| self.pick(WORDS)).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// One planned file of the base library.
+struct Planned {
+    artist: usize,
+    /// Path below the artist folder: `Album NNNN/NN Title.ext`.
+    below_artist: PathBuf,
+    fixture: usize,
+    edit: TagEdit,
+}
+
+fn artist_dir(n: usize) -> String {
+    format!("Artist {n:04}")
+}
+
+/// Plans `n` files: artists with 1 to 6 albums of 10 to 15 tracks, each album in one format.
+fn plan(n: usize, fixtures: &[Fixture]) -> (Vec<Planned>, usize) {
+    let compressed: Vec<usize> = (0..fixtures.len()).filter(|&i| !fixtures[i].pcm).collect();
+    let pcm: Vec<usize> = (0..fixtures.len()).filter(|&i| fixtures[i].pcm).collect();
+    let mut rng = Rng(0x7A9E_DECC);
+    let mut out = Vec::with_capacity(n);
+    let mut artist = 0usize;
+    let mut album_no = 0u64;
+    while out.len() < n {
+        artist += 1;
+        let artist_name = format!(
+            "{} {}",
+            rng.pick(WORDS),
+            rng.pick(&["Band", "Trio", "Collective", "Ensemble", "Project"])
+        );
+        let albums = 1 + rng.below(6) as usize;
+        for album in 1..=albums {
+            if out.len() >= n {
+                break;
+            }
+            album_no += 1;
+            let fixture = if !pcm.is_empty() && album_no.is_multiple_of(PCM_ALBUM_EVERY) {
+                pcm[rng.below(pcm.len() as u64) as usize]
+            } else {
+                compressed[rng.below(compressed.len() as u64) as usize]
+            };
+            let words = 1 + rng.below(3);
+            let album_title = rng.phrase(words);
+            let year = 1960 + rng.below(65) as i32;
+            let genre = rng.pick(GENRES).to_string();
+            let compilation = rng.below(10) == 0;
+            let tracks = 10 + rng.below(6) as u32;
+            for track in 1..=tracks {
+                if out.len() >= n {
+                    break;
+                }
+                let words = 1 + rng.below(4);
+                let title = rng.phrase(words);
+                let track_artist = if compilation {
+                    format!("{} {}", rng.pick(WORDS), rng.pick(WORDS))
+                } else {
+                    artist_name.clone()
+                };
+                let ext = &fixtures[fixture].ext;
+                out.push(Planned {
+                    artist,
+                    below_artist: PathBuf::from(format!("Album {album:04}"))
+                        .join(format!("{track:02} {title}.{ext}")),
+                    fixture,
+                    edit: TagEdit {
+                        title: Some(title),
+                        artist: Some(track_artist),
+                        album: Some(album_title.clone()),
+                        album_artist: Some(if compilation {
+                            "Various Artists".into()
+                        } else {
+                            artist_name.clone()
+                        }),
+                        track: Some(track),
+                        year: Some(year),
+                        genre: Some(genre.clone()),
+                    },
+                });
+            }
+        }
+    }
+    (out, artist)
+}
+
+struct Fixture {
+    src: PathBuf,
+    ext: String,
+    pcm: bool,
+}
+
+/// The fixtures that exist and that `tags::write` can tag (tried on a scratch copy).
+fn usable_fixtures(fixture_root: &Path, scratch: &Path) -> Vec<Fixture> {
+    fs::create_dir_all(scratch).expect("create scratch folder");
+    let mut out = Vec::new();
+    for (list, pcm) in [(COMPRESSED, false), (PCM, true)] {
+        for rel in list {
+            let src = fixture_root.join(rel);
+            if !src.is_file() {
+                println!("  note: fixture {rel} is missing; not used");
+                continue;
+            }
+            let ext = src.extension().unwrap().to_string_lossy().into_owned();
+            let probe = scratch.join(format!("probe.{ext}"));
+            fs::copy(&src, &probe).expect("copy fixture");
+            let edit = TagEdit {
+                title: Some("Probe".into()),
+                track: Some(1),
+                year: Some(2000),
+                ..TagEdit::default()
+            };
+            match tags::write(&probe, &edit) {
+                Ok(()) => out.push(Fixture { src, ext, pcm }),
+                Err(e) => println!("  note: tags::write fails on fixture {rel} ({}); not used", e.0),
+            }
+            let _ = fs::remove_file(&probe);
+        }
+    }
+    let _ = fs::remove_dir(scratch);
+    assert!(
+        out.iter().any(|f| !f.pcm),
+        "no usable compressed fixture under {}",
+        fixture_root.display()
+    );
+    out
+}
+
+fn marker_ok(marker: &Path, want: &str, dir: &Path) -> bool {
+    dir.is_dir() && fs::read_to_string(marker).is_ok_and(|s| s == want)
+}
+
+/// Builds (or reuses) `lib/base` with `n` tagged copies. Returns the plan's artist count.
+fn build_base(bench_root: &Path, fixtures: &[Fixture], n: usize) -> (Vec<Planned>, usize) {
+    let lib = bench_root.join("lib");
+    let base = lib.join("base");
+    let marker = bench_root.join("base.marker");
+    let names: Vec<&str> = fixtures
+        .iter()
+        .map(|f| f.src.file_name().unwrap().to_str().unwrap())
+        .collect();
+    let want = format!("layout={LAYOUT_VERSION} files={n} fixtures={}\n", names.join(","));
+    let (planned, artists) = plan(n, fixtures);
+    if marker_ok(&marker, &want, &base) {
+        println!(
+            "  reusing {} ({n} files; marker {} matches)",
+            base.display(),
+            marker.display()
+        );
+        return (planned, artists);
+    }
+    // Anything built before from another plan goes, including the hard links that point into it.
+    let _ = fs::remove_file(&marker);
+    let _ = fs::remove_file(bench_root.join("more.marker"));
+    if lib.exists() {
+        fs::remove_dir_all(&lib).expect("remove old bench library");
+    }
+    println!(
+        "  building {} with {n} files ({} fixtures) ...",
+        base.display(),
+        fixtures.len()
+    );
+    let started = Instant::now();
+    let failures: Vec<String> = planned
+        .par_iter()
+        .filter_map(|p| {
+            let dst = base.join(artist_dir(p.artist)).join(&p.below_artist);
+            fs::create_dir_all(dst.parent().unwrap()).expect("create album folder");
+            fs::copy(&fixtures[p.fixture].src, &dst).expect("copy fixture");
+            tags::write(&dst, &p.edit)
+                .err()
+                .map(|e| format!("{}: {}", dst.display(), e.0))
+        })
+        .collect();
+    let took = started.elapsed();
+    if !failures.is_empty() {
+        println!(
+            "  note: {} files kept their fixture tags (tags::write failed), e.g. {}",
+            failures.len(),
+            failures[0]
+        );
+    }
+    fs::write(&marker, &want).expect("write marker");
+    println!(
+        "  built {n} files in {:.1} s ({:.0} files/s, {:.0} MB on disk)",
+        took.as_secs_f64(),
+        n as f64 / took.as_secs_f64(),
+        dir_bytes(&base) as f64 / 1e6
+    );
+    (planned, artists)
+}
+
+/// Builds (or reuses) `lib/more`: hard links to the base files, so that `lib` holds `total` files.
+fn build_more(bench_root: &Path, planned: &[Planned], artists: usize, total: usize) {
+    let lib = bench_root.join("lib");
+    let base = lib.join("base");
+    let more = lib.join("more");
+    let marker = bench_root.join("more.marker");
+    let extra = total - planned.len();
+    let want = format!("layout={LAYOUT_VERSION} base={} files={total}\n", planned.len());
+    if marker_ok(&marker, &want, &more) {
+        println!(
+            "  reusing {} ({extra} hard links; marker matches)",
+            more.display()
+        );
+        return;
+    }
+    let _ = fs::remove_file(&marker);
+    if more.exists() {
+        fs::remove_dir_all(&more).expect("remove old hard links");
+    }
+    println!("  linking {extra} more files under {} ...", more.display());
+    let started = Instant::now();
+    (0..extra).into_par_iter().for_each(|j| {
+        let p = &planned[j % planned.len()];
+        let copy = 1 + j / planned.len();
+        let src = base.join(artist_dir(p.artist)).join(&p.below_artist);
+        let dst = more
+            .join(artist_dir(p.artist + copy * artists))
+            .join(&p.below_artist);
+        fs::create_dir_all(dst.parent().unwrap()).expect("create album folder");
+        fs::hard_link(&src, &dst).unwrap_or_else(|e| panic!("hard link {}: {e}", dst.display()));
+    });
+    fs::write(&marker, &want).expect("write marker");
+    println!(
+        "  linked {extra} files in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).into_iter().flatten().flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(e.path()),
+                Ok(_) => total += e.metadata().map_or(0, |m| m.len()),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
+/// `find DIR -type f` (with `stat_each`, `-printf '%s %T@\n'`, which stats every file as a
+/// rescan must), output read through a pipe as `find | wc -l` would. Returns the time and the
+/// number of lines.
+fn time_find(dir: &Path, stat_each: bool) -> (Duration, usize) {
+    let mut cmd = Command::new("find");
+    cmd.arg(dir).args(["-type", "f"]);
+    if stat_each {
+        cmd.args(["-printf", "%s %T@\\n"]);
+    }
+    let started = Instant::now();
+    let out = cmd.stderr(Stdio::inherit()).output().expect("run find");
+    let took = started.elapsed();
+    assert!(out.status.success(), "find failed");
+    (took, out.stdout.iter().filter(|&&b| b == b'\n').count())
+}
+
+fn best_find(dir: &Path, stat_each: bool) -> (Duration, usize) {
+    time_find(dir, stat_each); // warm the dentry and inode caches
+    (0..RUNS)
+        .map(|_| time_find(dir, stat_each))
+        .min_by_key(|r| r.0)
+        .unwrap()
+}
+
+/// One run of the binary: wall time, peak RSS in KiB, and the scan's own JSON summary.
+struct Run {
+    wall: Duration,
+    rss_kib: u64,
+    summary: serde_json::Value,
+}
+
+impl Run {
+    fn count(&self, key: &str) -> u64 {
+        self.summary[key].as_u64().unwrap_or(0)
+    }
+    /// The summary in a few words: what the scan did and its own timing (without process start).
+    fn said(&self) -> String {
+        let mut parts = Vec::new();
+        for key in ["added", "updated", "moved", "removed", "unchanged", "problems"] {
+            let n = self.count(key);
+            if n > 0 || key == "added" || key == "unchanged" {
+                parts.push(format!("{key} {n}"));
+            }
+        }
+        format!(
+            "{}; {:.3} s inside",
+            parts.join(", "),
+            self.summary["seconds"].as_f64().unwrap_or(0.0)
+        )
+    }
+}
+
+/// Runs `tapedeck --db DB -q scan --json DIR` and collects its peak RSS with `wait4`. (`-q`
+/// silences everything but the one-line JSON summary, which tells what the run did.)
+fn run_scan(exe: &Path, db: &Path, dir: &Path) -> Run {
+    let out_path = db.with_extension("stdout");
+    let err_path = db.with_extension("stderr");
+    let out_file = fs::File::create(&out_path).expect("create stdout file");
+    let err_file = fs::File::create(&err_path).expect("create stderr file");
+    let started = Instant::now();
+    let child = Command::new(exe)
+        .arg("--db")
+        .arg(db)
+        .args(["-q", "scan", "--json"])
+        .arg(dir)
+        .env_remove("TAPEDECK_DB")
+        .stdin(Stdio::null())
+        .stdout(out_file)
+        .stderr(err_file)
+        .spawn()
+        .expect("start tapedeck");
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain old data; all zeroes is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `pid` is a child of this process that nothing else waits for (`child` is never
+        // waited on; dropping a `Child` does not reap it).
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r == pid {
+            break;
+        }
+        let e = std::io::Error::last_os_error();
+        assert_eq!(e.kind(), std::io::ErrorKind::Interrupted, "wait4: {e}");
+    }
+    let wall = started.elapsed();
+    drop(child);
+    let read = |p: &Path| {
+        let mut text = String::new();
+        if let Ok(mut f) = fs::File::open(p) {
+            let _ = f.read_to_string(&mut text);
+        }
+        let _ = fs::remove_file(p);
+        text
+    };
+    let (stdout, stderr) = (read(&out_path), read(&err_path));
+    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    if !ok || !stderr.trim().is_empty() {
+        let shown: String = stderr.lines().take(10).collect::<Vec<_>>().join("\n    ");
+        println!(
+            "  tapedeck scan {} (wait status {status:#x}) said:\n    {shown}",
+            dir.display()
+        );
+    }
+    assert!(ok, "tapedeck scan failed on {}", dir.display());
+    let summary = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("scan summary is not JSON ({e}): {stdout}"));
+    Run {
+        wall,
+        rss_kib: usage.ru_maxrss as u64,
+        summary,
+    }
+}
+
+/// A fresh database folder under the bench root (same disk as the library).
+fn fresh_db(bench_root: &Path) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix("db-")
+        .tempdir_in(bench_root)
+        .expect("create db folder");
+    let db = dir.path().join("library.db");
+    (dir, db)
+}
+
+/// `tapedeck stats --json`: (tracks, problems), to check that the scan indexed every file.
+fn stats(exe: &Path, db: &Path) -> (u64, u64) {
+    let out = Command::new(exe)
+        .arg("--db")
+        .arg(db)
+        .args(["stats", "--json"])
+        .output()
+        .expect("run stats");
+    assert!(
+        out.status.success(),
+        "tapedeck stats failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stats JSON");
+    (
+        v["tracks"].as_u64().unwrap_or(0),
+        v["problems"].as_u64().unwrap_or(0),
+    )
+}
+
+/// Figures for one library size.
+#[derive(Default)]
+struct Point {
+    files: usize,
+    find: Duration,
+    find_stat: Duration,
+    full: Duration,
+    full_rss_kib: u64,
+    rescan: Duration,
+    rescan_rss_kib: u64,
+    indexed: u64,
+    problems: u64,
+    /// Every full scan added every file and every rescan left every file unchanged.
+    runs_as_expected: bool,
+}
+
+impl Point {
+    fn files_per_sec(&self) -> f64 {
+        self.files as f64 / self.full.as_secs_f64()
+    }
+    fn rescan_over_find(&self) -> f64 {
+        self.rescan.as_secs_f64() / self.find.as_secs_f64()
+    }
+    fn rescan_over_find_stat(&self) -> f64 {
+        self.rescan.as_secs_f64() / self.find_stat.as_secs_f64()
+    }
+}
+
+fn measure(exe: &Path, bench_root: &Path, dir: &Path, files: usize, runs: usize) -> Point {
+    let mut p = Point {
+        files,
+        runs_as_expected: true,
+        ..Point::default()
+    };
+    let (find, found) = best_find(dir, false);
+    p.find = find;
+    println!(
+        "  find -type f: {found} files, best of {RUNS}: {:.3} s",
+        find.as_secs_f64()
+    );
+    let (find_stat, _) = best_find(dir, true);
+    p.find_stat = find_stat;
+    println!(
+        "  find -type f -printf '%s %T@' (stats every file, as a rescan must): best of {RUNS}: {:.3} s",
+        find_stat.as_secs_f64()
+    );
+    if found != files {
+        println!("  warning: find saw {found} files, the plan has {files}");
+    }
+
+    let mut last_db = None;
+    for i in 0..runs {
+        let (guard, db) = fresh_db(bench_root);
+        let r = run_scan(exe, &db, dir);
+        println!(
+            "  full scan {}/{runs}: {:.2} s, {:.0} files/s, peak RSS {:.1} MiB ({})",
+            i + 1,
+            r.wall.as_secs_f64(),
+            files as f64 / r.wall.as_secs_f64(),
+            r.rss_kib as f64 / 1024.0,
+            r.said()
+        );
+        p.runs_as_expected &= r.count("added") == files as u64;
+        if i == 0 || r.wall < p.full {
+            p.full = r.wall;
+        }
+        p.full_rss_kib = p.full_rss_kib.max(r.rss_kib);
+        if i == 0 {
+            (p.indexed, p.problems) = stats(exe, &db);
+            println!(
+                "  library after it: {} tracks, {} problems (expected {files} and 0)",
+                p.indexed, p.problems
+            );
+        }
+        last_db = Some((guard, db)); // the previous one is dropped (removed) here
+    }
+    let (_guard, db) = last_db.expect("at least one full scan");
+    for i in 0..RUNS {
+        let r = run_scan(exe, &db, dir);
+        println!(
+            "  no-change rescan {}/{RUNS}: {:.3} s, peak RSS {:.1} MiB ({})",
+            i + 1,
+            r.wall.as_secs_f64(),
+            r.rss_kib as f64 / 1024.0,
+            r.said()
+        );
+        p.runs_as_expected &= r.count("unchanged") == files as u64
+            && r.count("added") + r.count("updated") + r.count("removed") == 0;
+        if i == 0 || r.wall < p.rescan {
+            p.rescan = r.wall;
+        }
+        p.rescan_rss_kib = p.rescan_rss_kib.max(r.rss_kib);
+    }
+    p
+}
+
+fn env_count(name: &str, default: usize) -> usize {
+    match std::env::var(name) {
+        Ok(s) if !s.trim().is_empty() => s
+            .trim()
+            .replace(['_', ','], "")
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={s} is not a number")),
+        _ => default,
+    }
+}
+
+fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(name).is_file()))
+}
+
+/// The 1-minute load average, to judge how quiet the machine was.
+fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn verdict(pass: bool) -> &'static str {
+    if pass { "PASS" } else { "MISS" }
+}
+
+fn thousands(n: f64) -> String {
+    let s = format!("{:.0}", n);
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn main() {
+    let bench_started = Instant::now();
+    let files = env_count("BENCH_FILES", DEFAULT_FILES).max(1);
+    let rss_files = env_count("BENCH_RSS_FILES", DEFAULT_RSS_FILES);
+
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_tapedeck"));
+    // target/<profile>/tapedeck: the library goes in target/, next to the build.
+    let target_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target folder")
+        .to_path_buf();
+    let bench_root = target_dir.join("bench-library");
+    fs::create_dir_all(&bench_root).expect("create bench folder");
+    // Databases left behind by an interrupted run.
+    for e in fs::read_dir(&bench_root).into_iter().flatten().flatten() {
+        if e.file_name().to_string_lossy().starts_with("db-") {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
+    let fixture_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/library");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+
+    println!("== tapedeck scan benchmark");
+    println!("  binary: {}", exe.display());
+    println!("  load average (1 min) at the start: {}", load_average());
+    println!(
+        "  cores: {cores} (scan reader threads by default: {})",
+        (cores * 2).clamp(4, 16)
+    );
+    println!(
+        "  library: {} (BENCH_FILES={files}, BENCH_RSS_FILES={rss_files})",
+        bench_root.display()
+    );
+    for tool in ["mpd", "beet"] {
+        let state = if on_path(tool) {
+            "installed, not run"
+        } else {
+            "not installed"
+        };
+        println!("  {tool}: {state}; compared with find only");
+    }
+
+    println!("\n== 1. synthetic library");
+    let fixtures = usable_fixtures(&fixture_root, &bench_root.join("probe"));
+    let (planned, artists) = build_base(&bench_root, &fixtures, files);
+    let do_rss = rss_files > files;
+    if do_rss {
+        build_more(&bench_root, &planned, artists, rss_files);
+    } else {
+        println!("  BENCH_RSS_FILES ({rss_files}) is not above BENCH_FILES: the memory point is skipped");
+    }
+
+    let lib = bench_root.join("lib");
+    println!("\n== 2. {files} files ({})", lib.join("base").display());
+    let small = measure(&exe, &bench_root, &lib.join("base"), files, RUNS);
+    let large = do_rss.then(|| {
+        println!(
+            "\n== 3. {rss_files} files ({}; {} of them hard links)",
+            lib.display(),
+            rss_files - files
+        );
+        measure(&exe, &bench_root, &lib, rss_files, RUNS)
+    });
+
+    // The table.
+    let mut t = String::new();
+    let cols: Vec<&Point> = std::iter::once(&small).chain(large.as_ref()).collect();
+    let _ = writeln!(
+        t,
+        "\n== results (release build, warm cache, {cores} cores; best of {RUNS} runs each)"
+    );
+    let _ = write!(t, "{:<30}", "");
+    for p in &cols {
+        let _ = write!(t, "{:>18}", format!("{} files", thousands(p.files as f64)));
+    }
+    let _ = writeln!(t, "   target");
+    let row = |t: &mut String, name: &str, cells: Vec<String>, target: &str| {
+        let _ = write!(t, "{name:<30}");
+        for c in cells {
+            let _ = write!(t, "{c:>18}");
+        }
+        let _ = writeln!(t, "   {target}");
+    };
+    let secs = |d: Duration| format!("{:.3} s", d.as_secs_f64());
+    row(
+        &mut t,
+        "find -type f",
+        cols.iter().map(|p| secs(p.find)).collect(),
+        "",
+    );
+    row(
+        &mut t,
+        "find -type f -printf size,mtime",
+        cols.iter().map(|p| secs(p.find_stat)).collect(),
+        "(stats every file)",
+    );
+    row(
+        &mut t,
+        "full scan, fresh db",
+        cols.iter().map(|p| secs(p.full)).collect(),
+        "",
+    );
+    row(
+        &mut t,
+        "  files/s",
+        cols.iter()
+            .map(|p| {
+                format!(
+                    "{} {}",
+                    thousands(p.files_per_sec()),
+                    verdict(p.files_per_sec() >= TARGET_FILES_PER_SEC)
+                )
+            })
+            .collect(),
+        &format!(">= {} files/s", thousands(TARGET_FILES_PER_SEC)),
+    );
+    row(
+        &mut t,
+        "  peak RSS",
+        cols.iter()
+            .map(|p| {
+                let mb = p.full_rss_kib as f64 / 1024.0;
+                if p.files == rss_files {
+                    format!("{mb:.1} MiB {}", verdict(mb < TARGET_RSS_MB))
+                } else {
+                    format!("{mb:.1} MiB")
+                }
+            })
+            .collect(),
+        &format!(
+            "< {TARGET_RSS_MB:.0} MiB at {} files",
+            thousands(rss_files as f64)
+        ),
+    );
+    row(
+        &mut t,
+        "no-change rescan",
+        cols.iter().map(|p| secs(p.rescan)).collect(),
+        "",
+    );
+    row(
+        &mut t,
+        "  rescan / find",
+        cols.iter()
+            .map(|p| {
+                format!(
+                    "{:.2}x {}",
+                    p.rescan_over_find(),
+                    verdict(p.rescan_over_find() <= TARGET_RESCAN_OVER_FIND)
+                )
+            })
+            .collect(),
+        &format!("<= {TARGET_RESCAN_OVER_FIND:.0}x find -type f"),
+    );
+    row(
+        &mut t,
+        "  rescan / find -printf",
+        cols.iter()
+            .map(|p| format!("{:.2}x", p.rescan_over_find_stat()))
+            .collect(),
+        "(for reference)",
+    );
+    row(
+        &mut t,
+        "  peak RSS",
+        cols.iter()
+            .map(|p| format!("{:.1} MiB", p.rescan_rss_kib as f64 / 1024.0))
+            .collect(),
+        "",
+    );
+    row(
+        &mut t,
+        "tracks / problems in db",
+        cols.iter()
+            .map(|p| {
+                let ok = p.indexed == p.files as u64 && p.problems == 0 && p.runs_as_expected;
+                format!("{} / {}{}", p.indexed, p.problems, if ok { "" } else { " (!)" })
+            })
+            .collect(),
+        "every file, 0 problems",
+    );
+    if cols.iter().any(|p| !p.runs_as_expected) {
+        let _ = writeln!(
+            t,
+            "  (!) a full scan did not add every file, or a rescan did not find every file unchanged: see above"
+        );
+    }
+    print!("{t}");
+    println!(
+        "\n  whole benchmark (library build included): {:.1} s",
+        bench_started.elapsed().as_secs_f64()
+    );
+    println!(
+        "  load average (1 min) at the end: {} on {cores} cores",
+        load_average()
+    );
+    println!("  targets are informative only; nothing here fails on a MISS");
+}
