@@ -30,9 +30,15 @@ pub struct FileTags {
 fn parse_options() -> ParseOptions {
     // Best-attempt parsing keeps going past the small mistakes real taggers make; lofty's own
     // allocation limit (16 MiB per item) bounds what an absurd size field can make us allocate.
-    ParseOptions::new()
-        .parsing_mode(ParsingMode::BestAttempt)
-        .read_cover_art(true)
+    ParseOptions::new().parsing_mode(ParsingMode::BestAttempt).read_cover_art(true)
+}
+
+/// Options for reading one file type. Pictures are several megabytes in many libraries and are
+/// skipped where the scanner can see a cover from the tag structure alone (MP3, ADTS, FLAC,
+/// MP4); WAV and AIFF covers are rare, and read so they are not missed.
+fn options_for(file_type: FileType) -> ParseOptions {
+    let read_cover = matches!(file_type, FileType::Wav | FileType::Aiff);
+    parse_options().read_cover_art(read_cover)
 }
 
 /// Reads tags and properties from an open file. The format is taken from the content, not the
@@ -46,6 +52,7 @@ pub fn read<R: Read + Seek>(reader: &mut R) -> Result<FileTags, ReadError> {
     let Some(file_type) = probe.file_type() else {
         return Err(ReadError("not a recognised audio format".into()));
     };
+    let probe = probe.options(options_for(file_type));
     let container = match file_type {
         FileType::Mpeg => Container::Mp3,
         FileType::Mp4 => Container::Mp4,
@@ -66,7 +73,7 @@ pub fn read<R: Read + Seek>(reader: &mut R) -> Result<FileTags, ReadError> {
         reader
             .seek(SeekFrom::Start(0))
             .map_err(|e| ReadError(format!("cannot read: {e}")))?;
-        let mp4 = Mp4File::read_from(reader, parse_options()).map_err(describe)?;
+        let mp4 = Mp4File::read_from(reader, options_for(file_type)).map_err(describe)?;
         if mp4.properties().is_drm_protected() {
             return Err(ReadError(
                 "protected by DRM: only unprotected files can be indexed and played".into(),
@@ -85,7 +92,7 @@ pub fn read<R: Read + Seek>(reader: &mut R) -> Result<FileTags, ReadError> {
         reader
             .seek(SeekFrom::Start(0))
             .map_err(|e| ReadError(format!("cannot read: {e}")))?;
-        let aiff = AiffFile::read_from(reader, parse_options()).map_err(describe)?;
+        let aiff = AiffFile::read_from(reader, options_for(file_type)).map_err(describe)?;
         let codec = match aiff.properties().compression_type() {
             None | Some(AiffCompressionType::None) | Some(AiffCompressionType::sowt) => "pcm",
             Some(AiffCompressionType::fl32) | Some(AiffCompressionType::fl64) => "pcm-float",

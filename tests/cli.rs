@@ -408,10 +408,27 @@ fn huge_covers_and_absurd_tag_sizes() {
     let mut absurd = b"ID3\x03\x00\x00\x7f\x7f\x7f\x7f".to_vec();
     absurd.extend(&mp3);
     std::fs::write(music.join("absurd.mp3"), absurd).unwrap();
+    // An MP3 whose ID3v2.3 tag carries a 10 MB picture, then a text frame.
+    let mut apic = vec![0u8];
+    apic.extend(b"image/jpeg\0\x03\0");
+    apic.extend(vec![0xd8u8; 10 << 20]);
+    let mut frames = b"APIC".to_vec();
+    frames.extend((apic.len() as u32).to_be_bytes());
+    frames.extend([0, 0]);
+    frames.extend(&apic);
+    frames.extend(b"TIT2\0\0\0\x06\0\0\0Cover");
+    let n = frames.len() as u32;
+    let mut tagged = b"ID3\x03\x00\x00".to_vec();
+    tagged.extend([(n >> 21) as u8 & 0x7f, (n >> 14) as u8 & 0x7f, (n >> 7) as u8 & 0x7f, n as u8 & 0x7f]);
+    tagged.extend(frames);
+    tagged.extend(&mp3);
+    std::fs::write(music.join("big-cover.mp3"), tagged).unwrap();
     let s = env.scan(&[music.to_str().unwrap()]);
-    assert_eq!(s["added"].as_u64().unwrap() + s["problems"].as_u64().unwrap(), 2);
+    assert_eq!(s["added"].as_u64().unwrap() + s["problems"].as_u64().unwrap(), 3);
     let tracks = env.by_name();
     assert_eq!(tracks["big-cover.flac"]["has_cover"], true);
+    assert_eq!(tracks["big-cover.mp3"]["has_cover"], true);
+    assert_eq!(tracks["big-cover.mp3"]["title"], "Cover");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -233,6 +233,7 @@ pub fn read_file(seen: &SeenFile) -> Result<(FileRecord, Option<String>), String
         .map(|s| String::from_utf8_lossy(s.as_bytes()).into_owned())
         .unwrap_or_default();
     let mut info = TrackInfo::from_raw(&found.raw, &found.props, &stem);
+    info.has_cover |= payload.has_cover;
     if let Some(exact) = payload.exact_duration {
         // The container's own exact length excludes encoder delay, priming and padding; the
         // tag reader's estimate does not.

@@ -38,6 +38,9 @@ pub struct Payload {
     pub exact_duration: Option<f64>,
     /// Set when the file is shorter than its own headers say: a copy that was cut off.
     pub truncated: Option<String>,
+    /// Whether an embedded picture is present, found from the tag structure without reading the
+    /// picture itself (covers of several megabytes are common).
+    pub has_cover: bool,
 }
 
 /// Locates the payload, hashes it and reads MP3 length information.
@@ -75,7 +78,14 @@ pub fn inspect<F: Read + Seek>(file: &mut F, file_len: u64, container: Container
         }
         _ => None,
     };
-    Ok(Payload { fingerprint, exact_duration, truncated })
+    let has_cover = match container {
+        Container::Mp3 | Container::Adts => id3v2_has_picture(file, 0, file_len)?,
+        Container::Flac => flac_has_picture(file, file_len)?,
+        Container::Mp4 => mp4_has_cover(file, file_len)?,
+        // WAV and AIFF covers are rare; the tag reader reports those.
+        Container::Wav | Container::Aiff => false,
+    };
+    Ok(Payload { fingerprint, exact_duration, truncated, has_cover })
 }
 
 /// Where the payload lies, and how long the container says it should be when that differs from
@@ -518,6 +528,89 @@ fn mp4_edit_duration<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<
         return Ok((total > 0).then(|| total as f64 / f64::from(timescale)));
     }
     Ok(None)
+}
+
+/// Whether the ID3v2 tags at `offset` hold a picture frame (APIC, or PIC in ID3v2.2). Only the
+/// frame headers are read.
+fn id3v2_has_picture<F: Read + Seek>(file: &mut F, mut offset: u64, file_len: u64) -> io::Result<bool> {
+    let mut head = [0u8; 10];
+    while read_at(file, offset, &mut head)? == 10 && &head[..3] == b"ID3" {
+        let version = head[3];
+        let flags = head[5];
+        let size = syncsafe(&head[6..10]);
+        let end = (offset + 10 + size).min(file_len);
+        let mut at = offset + 10;
+        if flags & 0x40 != 0 && version >= 3 {
+            let mut ext = [0u8; 4];
+            read_at(file, at, &mut ext)?;
+            at += if version == 4 { syncsafe(&ext) } else { 4 + u64::from(u32::from_be_bytes(ext)) };
+        }
+        let (header_len, id_len) = if version == 2 { (6u64, 3usize) } else { (10, 4) };
+        for _ in 0..4096 {
+            if at + header_len > end {
+                break;
+            }
+            let mut fh = [0u8; 10];
+            read_at(file, at, &mut fh[..header_len as usize])?;
+            let id = &fh[..id_len];
+            if id.iter().all(|&b| b == 0) {
+                break; // padding
+            }
+            if id == b"APIC" || id == b"PIC" {
+                return Ok(true);
+            }
+            let frame_len = match version {
+                2 => u64::from(u32::from_be_bytes([0, fh[3], fh[4], fh[5]])),
+                3 => u64::from(u32::from_be_bytes(fh[4..8].try_into().unwrap())),
+                _ => syncsafe(&fh[4..8]),
+            };
+            at += header_len + frame_len;
+        }
+        let footer = if flags & 0x10 != 0 { 10 } else { 0 };
+        offset = offset + 10 + size + footer;
+    }
+    Ok(false)
+}
+
+/// Whether a FLAC file has a PICTURE metadata block.
+fn flac_has_picture<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<bool> {
+    if id3v2_has_picture(file, 0, file_len)? {
+        return Ok(true);
+    }
+    let mut offset = skip_id3v2(file, 0, file_len)?;
+    let mut magic = [0u8; 4];
+    if read_at(file, offset, &mut magic)? < 4 || &magic != b"fLaC" {
+        return Ok(false);
+    }
+    offset += 4;
+    for _ in 0..1024 {
+        let mut header = [0u8; 4];
+        if read_at(file, offset, &mut header)? < 4 {
+            break;
+        }
+        if header[0] & 0x7f == 6 {
+            return Ok(true);
+        }
+        offset += 4 + u64::from(u32::from_be_bytes([0, header[1], header[2], header[3]]));
+        if header[0] & 0x80 != 0 || offset > file_len {
+            break;
+        }
+    }
+    Ok(false)
+}
+
+/// Whether an MP4 file has iTunes cover art (`moov/udta/meta/ilst/covr`).
+fn mp4_has_cover<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<bool> {
+    let Some(moov) = mp4_child(file, (0, file_len), b"moov")? else { return Ok(false) };
+    let Some(udta) = mp4_child(file, moov, b"udta")? else { return Ok(false) };
+    let Some(meta) = mp4_child(file, udta, b"meta")? else { return Ok(false) };
+    // iTunes writes `meta` as a full box (4 bytes of version and flags before its children);
+    // QuickTime-style files do not.
+    let mut first = [0u8; 8];
+    read_at(file, meta.0, &mut first)?;
+    let meta = if &first[4..8] == b"hdlr" { meta } else { (meta.0 + 4, meta.1.saturating_sub(4)) };
+    let Some(ilst) = mp4_child(file, meta, b"ilst")? else { return Ok(false) };
+    Ok(mp4_child(file, ilst, b"covr")?.is_some_and(|(_, len)| len > 16))
 }
 
 /// What an MP3's Xing/Info and LAME headers say about the stream.
