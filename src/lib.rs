@@ -8,5 +8,8 @@ pub mod db;
 pub mod error;
 pub mod identity;
 pub mod model;
+pub mod playlist_file;
+pub mod query;
 pub mod scan;
 pub mod tags;
+pub mod template;

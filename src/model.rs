@@ -141,6 +141,60 @@ pub struct TrackInfo {
     pub mb_album_id: Option<String>,
 }
 
+/// A track as the library stores it: what the file says, where it is, and what the library
+/// knows beyond the file (identity, date added, listening history).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Track {
+    pub id: i64,
+    #[serde(skip)]
+    pub path: std::path::PathBuf,
+    pub title: String,
+    pub artist: Option<String>,
+    pub artists: Vec<String>,
+    pub album: Option<String>,
+    pub albumartist: Option<String>,
+    pub track: Option<u32>,
+    pub tracktotal: Option<u32>,
+    pub disc: Option<u32>,
+    pub disctotal: Option<u32>,
+    pub year: Option<i32>,
+    pub date: Option<String>,
+    pub genre: Option<String>,
+    pub composer: Option<String>,
+    pub compilation: bool,
+    pub duration: f64,
+    pub bitrate: Option<u32>,
+    pub sample_rate: Option<u32>,
+    pub bit_depth: Option<u8>,
+    pub channels: Option<u8>,
+    pub codec: String,
+    pub format: String,
+    pub container: String,
+    pub has_cover: bool,
+    pub rg_track_gain: Option<f64>,
+    pub rg_track_peak: Option<f64>,
+    pub rg_album_gain: Option<f64>,
+    pub rg_album_peak: Option<f64>,
+    pub mb_trackid: Option<String>,
+    pub mb_albumid: Option<String>,
+    pub size: i64,
+    pub mtime: i64,
+    pub added_at: i64,
+    pub plays: u32,
+    pub skips: u32,
+    pub last_played: Option<i64>,
+    pub rating: Option<u8>,
+}
+
+/// Folds text for matching: Unicode decomposition with the combining marks dropped, then lower
+/// case, so "Beyoncé", "BEYONCE" and "beyonce" are the same. Both the stored search columns and
+/// the in-memory matcher use this one function, which is what keeps them in agreement.
+pub fn fold(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_normalization::char::is_combining_mark;
+    text.nfkd().filter(|c| !is_combining_mark(*c)).flat_map(char::to_lowercase).collect()
+}
+
 /// The separator used when several artists are shown as one string.
 pub const ARTIST_JOIN: &str = "; ";
 
@@ -409,6 +463,15 @@ mod tests {
         assert_eq!(info.title, "01 Intro");
         assert!(info.artists.is_empty());
         assert_eq!(info.artist_display(), None);
+    }
+
+    #[test]
+    fn folding() {
+        assert_eq!(fold("Beyoncé"), "beyonce");
+        assert_eq!(fold("BJÖRK"), "bjork");
+        assert_eq!(fold("Ελληνικά"), "ελληνικα");
+        assert_eq!(fold("ﬁne"), "fine");
+        assert_eq!(fold("日本語"), "日本語");
     }
 
     #[test]

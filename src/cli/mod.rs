@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::db::Library;
+use crate::db::query::Selection;
+use crate::db::{GroupBy, Library};
 use crate::error::{AlreadyReported, UsageError};
 use crate::scan::{self, ScanLock, ScanOptions};
 
@@ -49,17 +50,54 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List tracks in album order
+    /// List tracks (album order unless the query sorts)
     Ls {
+        #[command(flatten)]
+        select: SelectArgs,
         /// One JSON object per line
-        #[arg(long, conflicts_with = "paths")]
+        #[arg(long, conflicts_with_all = ["paths", "format"])]
         json: bool,
         /// One absolute path per line, for piping
-        #[arg(long)]
+        #[arg(long, conflicts_with = "format")]
         paths: bool,
+        /// Output template, as in '$artist - $title ($year)'
+        #[arg(short, long, value_name = "TEMPLATE")]
+        format: Option<String>,
+        /// One line per album, with its track count and duration
+        #[arg(long)]
+        albums: bool,
+        /// At most N lines
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
+        /// N picked at random (tracks, or albums with --albums)
+        #[arg(long, value_name = "N", conflicts_with = "limit")]
+        random: Option<u64>,
     },
-    /// Show library totals
+    /// List artists with track counts
+    Artists {
+        #[command(flatten)]
+        select: SelectArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List albums with track counts and durations
+    Albums {
+        #[command(flatten)]
+        select: SelectArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List genres with track counts
+    Genres {
+        #[command(flatten)]
+        select: SelectArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show totals for the library, or for the tracks a query selects
     Stats {
+        #[command(flatten)]
+        select: SelectArgs,
         #[arg(long)]
         json: bool,
     },
@@ -78,6 +116,38 @@ pub enum Command {
         #[arg(value_enum)]
         shell: Shell,
     },
+}
+
+/// Which tracks a command works on.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SelectArgs {
+    /// Query terms, each argument one term: `beatles`, `artist:Björk`, `year:1990..1999`,
+    /// `^genre:` (negate with ^, or with - after a `--`)
+    #[arg(value_name = "QUERY")]
+    pub query: Vec<String>,
+    /// Sort order, as in 'year+ album+ track+' (trailing `field+`/`field-` terms work too)
+    #[arg(long, value_name = "KEYS")]
+    pub sort: Option<String>,
+}
+
+impl SelectArgs {
+    /// Parses the query and sort; a mistake is a usage error with a caret under it.
+    fn parse(&self) -> Result<crate::query::Query> {
+        let now = now();
+        let mut q = crate::query::parse(&self.query, now).map_err(|e| UsageError(format!("invalid query: {e}")))?;
+        if let Some(sort) = &self.sort {
+            let keys: Vec<&str> = sort.split_whitespace().collect();
+            let parsed = crate::query::parse(&keys, now).map_err(|e| UsageError(format!("invalid --sort: {e}")))?;
+            if !parsed.groups.is_empty() {
+                return Err(UsageError(format!(
+                    "invalid --sort `{sort}`: use field names followed by + or -, as in 'year+ album+'"
+                ))
+                .into());
+            }
+            q.sort = parsed.sort;
+        }
+        Ok(q)
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -152,21 +222,45 @@ fn dispatch(ctx: &Context_, command: Command, out: &mut dyn Write) -> Result<()>
         Command::Scan { paths, include_hidden, jobs, json } => {
             cmd_scan(ctx, &paths, ScanOptions { include_hidden, jobs: jobs.unwrap_or(0) }, json, out)
         }
-        Command::Ls { json, paths } => {
+        Command::Ls { select, json, paths, format, albums, limit, random } => {
+            let q = select.parse()?;
             let lib = ctx.open_library()?;
+            if albums {
+                let mut groups = lib.groups(GroupBy::Album, Some(&q))?;
+                if let Some(n) = random {
+                    shuffle(&mut groups);
+                    groups.truncate(n as usize);
+                } else if let Some(n) = limit {
+                    groups.truncate(n as usize);
+                }
+                for g in &groups {
+                    output::group(out, GroupBy::Album, g, json)?;
+                }
+                return Ok(());
+            }
             let mode = if json {
                 output::ListMode::Json
             } else if paths {
                 output::ListMode::Paths
+            } else if let Some(text) = &format {
+                let names = crate::query::Field::names();
+                let t = crate::template::Template::parse(text, &names)
+                    .map_err(|e| UsageError(format!("invalid --format: {e}")))?;
+                output::ListMode::Template(t)
             } else {
                 output::ListMode::Text
             };
-            lib.for_each_track(|row| output::track(out, &row, mode))??;
+            let sel = Selection { query: Some(&q), random: random.is_some(), limit: random.or(limit) };
+            lib.for_each_track(&sel, |row| output::track(out, &row, &mode))??;
             Ok(())
         }
-        Command::Stats { json } => {
+        Command::Artists { select, json } => list_groups(ctx, GroupBy::Artist, &select, json, out),
+        Command::Albums { select, json } => list_groups(ctx, GroupBy::Album, &select, json, out),
+        Command::Genres { select, json } => list_groups(ctx, GroupBy::Genre, &select, json, out),
+        Command::Stats { select, json } => {
+            let q = select.parse()?;
             let lib = ctx.open_library()?;
-            output::stats(out, &lib.stats()?, json)?;
+            output::stats(out, &lib.stats(Some(&q))?, json)?;
             Ok(())
         }
         Command::Problems { json } => {
@@ -195,6 +289,32 @@ fn dispatch(ctx: &Context_, command: Command, out: &mut dyn Write) -> Result<()>
             clap_complete::generate(shell, &mut cmd, "tapedeck", out);
             Ok(())
         }
+    }
+}
+
+fn list_groups(ctx: &Context_, by: GroupBy, select: &SelectArgs, json: bool, out: &mut dyn Write) -> Result<()> {
+    let q = select.parse()?;
+    let lib = ctx.open_library()?;
+    for g in lib.groups(by, Some(&q))? {
+        output::group(out, by, &g, json)?;
+    }
+    Ok(())
+}
+
+/// Shuffles in place with a generator seeded from the clock: a random pick needs variety, not
+/// cryptographic quality.
+fn shuffle<T>(items: &mut [T]) {
+    let mut state = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0x9e37_79b9_7f4a_7c15, |d| d.as_nanos() as u64)
+        | 1;
+    for i in (1..items.len()).rev() {
+        // xorshift64*
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        let r = state.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        items.swap(i, (r % (i as u64 + 1)) as usize);
     }
 }
 

@@ -6,19 +6,26 @@ use std::os::unix::ffi::OsStrExt;
 
 use serde_json::{Value, json};
 
-use crate::db::{Problem, Root, Stats, TrackRow};
+use crate::db::{Group, GroupBy, Problem, Root, Stats};
+use crate::query::{Field, display_value};
+use crate::template::Template;
+use crate::model::Track;
 use crate::scan::Summary;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListMode {
     Text,
     Json,
     Paths,
+    Template(Template),
 }
 
 /// One track: `artist - album - title`, a JSON object, or the raw path bytes.
-pub fn track(out: &mut dyn Write, t: &TrackRow, mode: ListMode) -> io::Result<()> {
+pub fn track(out: &mut dyn Write, t: &Track, mode: &ListMode) -> io::Result<()> {
     match mode {
+        ListMode::Template(template) => {
+            let line = template.render(&|name| Field::lookup(name).and_then(|f| display_value(t, f)));
+            writeln!(out, "{line}")
+        }
         ListMode::Paths => {
             out.write_all(t.path.as_os_str().as_bytes())?;
             out.write_all(b"\n")
@@ -39,7 +46,7 @@ pub fn track(out: &mut dyn Write, t: &TrackRow, mode: ListMode) -> io::Result<()
 
 /// The JSON shape of a track. Paths that are not UTF-8 are shown with replacement characters;
 /// `ls --paths` prints them byte-exact.
-pub fn track_json(t: &TrackRow) -> Value {
+pub fn track_json(t: &Track) -> Value {
     let mut v = serde_json::to_value(t).expect("track rows serialise");
     if let Value::Object(map) = &mut v {
         map.insert("path".into(), Value::String(t.path.to_string_lossy().into_owned()));
@@ -71,6 +78,23 @@ pub fn stats(out: &mut dyn Write, s: &Stats, as_json: bool) -> io::Result<()> {
     let formats: Vec<String> = s.formats.iter().map(|(f, n)| format!("{f} {n}")).collect();
     writeln!(out, "formats:   {}", if formats.is_empty() { "-".into() } else { formats.join(", ") })?;
     writeln!(out, "problems:  {}", s.problems)
+}
+
+/// One artist, album or genre line.
+pub fn group(out: &mut dyn Write, by: GroupBy, g: &Group, as_json: bool) -> io::Result<()> {
+    if as_json {
+        serde_json::to_writer(&mut *out, g)?;
+        return writeln!(out);
+    }
+    let tracks = if g.tracks == 1 { "1 track".to_string() } else { format!("{} tracks", g.tracks) };
+    match by {
+        GroupBy::Album => {
+            let year = g.year.map(|y| format!(" ({y})")).unwrap_or_default();
+            let artist = g.artist.as_deref().unwrap_or("(no artist)");
+            writeln!(out, "{artist} - {}{year}: {tracks}, {}", g.name, hms(g.duration))
+        }
+        _ => writeln!(out, "{}: {tracks}", g.name),
+    }
 }
 
 pub fn problem(out: &mut dyn Write, p: &Problem, as_json: bool) -> io::Result<()> {

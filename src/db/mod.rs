@@ -1,6 +1,9 @@
 //! The library database: the only module with SQL in it.
 //!
-//! One SQLite file holds roots, tracks, their artists and the problem list. The schema evolves
+//! One SQLite file holds roots, tracks, their artists and the problem list. Each track also
+//! carries folded copies ([`fold`]) of the fields free text searches, indexed by an FTS5 trigram
+//! table, so substring queries stay fast at a million tracks; [`query`] compiles the query
+//! language to SQL over them. The schema evolves
 //! through an append-only list of migrations keyed on `PRAGMA user_version`. The database runs in
 //! WAL mode so that reading (`ls`, `stats`) works while a scan writes, and every scan batch is one
 //! transaction, so a scan killed at any moment leaves the library consistent.
@@ -15,7 +18,9 @@ use std::path::{Path, PathBuf};
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
-use crate::model::TrackInfo;
+pub mod query;
+
+use crate::model::{Track, TrackInfo, fold};
 
 pub use rusqlite::Error as DbError;
 pub type Result<T> = std::result::Result<T, DbError>;
@@ -65,8 +70,52 @@ const MIGRATIONS: &[&str] = &[
         mb_trackid TEXT,
         mb_albumid TEXT,
         added_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL
+        updated_at INTEGER NOT NULL,
+        plays INTEGER NOT NULL DEFAULT 0,
+        skips INTEGER NOT NULL DEFAULT 0,
+        last_played INTEGER,
+        rating INTEGER,
+        -- Folded copies for matching (see model::fold); artists joined by U+001F.
+        fold_title TEXT NOT NULL DEFAULT '',
+        fold_artist TEXT NOT NULL DEFAULT '',
+        fold_album TEXT NOT NULL DEFAULT '',
+        fold_albumartist TEXT NOT NULL DEFAULT '',
+        fold_genre TEXT NOT NULL DEFAULT '',
+        fold_path TEXT NOT NULL DEFAULT ''
     );
+    CREATE INDEX tracks_year ON tracks(year);
+    CREATE INDEX tracks_added ON tracks(added_at);
+    CREATE INDEX tracks_played ON tracks(last_played);
+    CREATE INDEX tracks_format ON tracks(format);
+    CREATE INDEX tracks_genre ON tracks(fold_genre);
+    CREATE INDEX tracks_album ON tracks(fold_album);
+    CREATE INDEX tracks_albumartist ON tracks(fold_albumartist);
+    CREATE VIRTUAL TABLE track_search USING fts5(
+        fold_title, fold_artist, fold_album, fold_albumartist, fold_genre, fold_path,
+        content = 'tracks', content_rowid = 'id', tokenize = 'trigram case_sensitive 1');
+    CREATE TRIGGER tracks_search_insert AFTER INSERT ON tracks BEGIN
+        INSERT INTO track_search (rowid, fold_title, fold_artist, fold_album, fold_albumartist,
+            fold_genre, fold_path)
+        VALUES (new.id, new.fold_title, new.fold_artist, new.fold_album, new.fold_albumartist,
+            new.fold_genre, new.fold_path);
+    END;
+    CREATE TRIGGER tracks_search_delete AFTER DELETE ON tracks BEGIN
+        INSERT INTO track_search (track_search, rowid, fold_title, fold_artist, fold_album,
+            fold_albumartist, fold_genre, fold_path)
+        VALUES ('delete', old.id, old.fold_title, old.fold_artist, old.fold_album,
+            old.fold_albumartist, old.fold_genre, old.fold_path);
+    END;
+    CREATE TRIGGER tracks_search_update AFTER UPDATE OF fold_title, fold_artist, fold_album,
+        fold_albumartist, fold_genre, fold_path ON tracks BEGIN
+        INSERT INTO track_search (track_search, rowid, fold_title, fold_artist, fold_album,
+            fold_albumartist, fold_genre, fold_path)
+        VALUES ('delete', old.id, old.fold_title, old.fold_artist, old.fold_album,
+            old.fold_albumartist, old.fold_genre, old.fold_path);
+        INSERT INTO track_search (rowid, fold_title, fold_artist, fold_album, fold_albumartist,
+            fold_genre, fold_path)
+        VALUES (new.id, new.fold_title, new.fold_artist, new.fold_album, new.fold_albumartist,
+            new.fold_genre, new.fold_path);
+    END;
     CREATE INDEX tracks_fingerprint ON tracks(fingerprint);
     CREATE INDEX tracks_album_order ON tracks(
         albumartist COLLATE NOCASE, year, album COLLATE NOCASE, disc, track);
@@ -74,6 +123,7 @@ const MIGRATIONS: &[&str] = &[
         track_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
         position INTEGER NOT NULL,
         name TEXT NOT NULL,
+        fold_name TEXT NOT NULL,
         PRIMARY KEY (track_id, position)
     ) WITHOUT ROWID;
     CREATE INDEX track_artists_name ON track_artists(name COLLATE NOCASE);
@@ -158,46 +208,6 @@ pub struct FileRecord {
     pub info: TrackInfo,
 }
 
-/// A stored track, as the listing commands show it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct TrackRow {
-    pub id: i64,
-    #[serde(skip)]
-    pub path: PathBuf,
-    pub title: String,
-    pub artist: Option<String>,
-    pub artists: Vec<String>,
-    pub album: Option<String>,
-    pub albumartist: Option<String>,
-    pub track: Option<u32>,
-    pub tracktotal: Option<u32>,
-    pub disc: Option<u32>,
-    pub disctotal: Option<u32>,
-    pub year: Option<i32>,
-    pub date: Option<String>,
-    pub genre: Option<String>,
-    pub composer: Option<String>,
-    pub compilation: bool,
-    pub duration: f64,
-    pub bitrate: Option<u32>,
-    pub sample_rate: Option<u32>,
-    pub bit_depth: Option<u8>,
-    pub channels: Option<u8>,
-    pub codec: String,
-    pub format: String,
-    pub container: String,
-    pub has_cover: bool,
-    pub rg_track_gain: Option<f64>,
-    pub rg_track_peak: Option<f64>,
-    pub rg_album_gain: Option<f64>,
-    pub rg_album_peak: Option<f64>,
-    pub mb_trackid: Option<String>,
-    pub mb_albumid: Option<String>,
-    pub size: i64,
-    pub mtime: i64,
-    pub added_at: i64,
-}
-
 /// A file that could not be indexed.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Problem {
@@ -224,15 +234,17 @@ pub struct Library {
     conn: Connection,
 }
 
-const TRACK_COLUMNS: &str = "id, path, title, artist, album, albumartist, track, tracktotal, disc, \
-    disctotal, year, date, genre, composer, compilation, duration, bitrate, samplerate, bitdepth, \
-    channels, codec, format, has_cover, rg_track_gain, rg_track_peak, rg_album_gain, \
-    rg_album_peak, mb_trackid, mb_albumid, size, mtime, added_at, container";
+const TRACK_COLUMNS: &str = "t.id, t.path, t.title, t.artist, t.album, t.albumartist, t.track, \
+    t.tracktotal, t.disc, t.disctotal, t.year, t.date, t.genre, t.composer, t.compilation, \
+    t.duration, t.bitrate, t.samplerate, t.bitdepth, t.channels, t.codec, t.format, t.has_cover, \
+    t.rg_track_gain, t.rg_track_peak, t.rg_album_gain, t.rg_album_peak, t.mb_trackid, \
+    t.mb_albumid, t.size, t.mtime, t.added_at, t.container, t.plays, t.skips, t.last_played, \
+    t.rating";
 
 /// Album order: album artist (the artist when there is none), year, album, disc (a missing disc
 /// counts as disc 1), track, then path so that ties are stable.
-const ALBUM_ORDER: &str = "COALESCE(albumartist, artist, '') COLLATE NOCASE, year, \
-    album COLLATE NOCASE, COALESCE(disc, 1), track, path";
+const ALBUM_ORDER: &str = "COALESCE(t.albumartist, t.artist, '') COLLATE NOCASE, t.year, \
+    t.album COLLATE NOCASE, COALESCE(t.disc, 1), t.track, t.path";
 
 impl Library {
     /// Opens (creating if needed) the library at `path` and brings its schema up to date.
@@ -242,6 +254,7 @@ impl Library {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        query::register_functions(&conn)?;
         let mut lib = Library { conn };
         lib.migrate()?;
         Ok(lib)
@@ -345,23 +358,41 @@ impl Library {
         Ok(out)
     }
 
-    /// Calls `f` for every track in album order. Rows are streamed, never collected, so listing a
-    /// large library takes constant memory.
-    pub fn for_each_track(&self, mut f: impl FnMut(TrackRow) -> std::io::Result<()>) -> Result<std::io::Result<()>> {
-        let sql = format!(
-            "SELECT {TRACK_COLUMNS}, \
-             (SELECT group_concat(name, char(31)) FROM \
-                (SELECT name FROM track_artists a WHERE a.track_id = t.id ORDER BY position)) \
-             FROM tracks t ORDER BY {ALBUM_ORDER}"
-        );
+    /// Calls `f` for every track the selection picks, in its order. Rows are streamed, never
+    /// collected, so listing a large library takes constant memory.
+    pub fn for_each_track(
+        &self,
+        sel: &query::Selection<'_>,
+        mut f: impl FnMut(Track) -> std::io::Result<()>,
+    ) -> Result<std::io::Result<()>> {
+        let (sql, params) = query::select_tracks(sel, TRACK_COLUMNS, ALBUM_ORDER);
         let mut stmt = self.conn.prepare(&sql)?;
-        let mut rows = stmt.query([])?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
         while let Some(row) = rows.next()? {
             if let Err(e) = f(track_row(row)?) {
                 return Ok(Err(e));
             }
         }
         Ok(Ok(()))
+    }
+
+    /// Every track, in album order.
+    pub fn all_tracks(&self) -> Result<Vec<Track>> {
+        let mut out = Vec::new();
+        self.for_each_track(&query::Selection::default(), |t| {
+            out.push(t);
+            Ok(())
+        })?
+        .expect("collecting cannot fail");
+        Ok(out)
+    }
+
+    /// The ids the selection picks, in its order.
+    pub fn track_ids(&self, sel: &query::Selection<'_>) -> Result<Vec<i64>> {
+        let (sql, params) = query::select_tracks(sel, "t.id", ALBUM_ORDER);
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| r.get(0))?;
+        rows.collect()
     }
 
     pub fn problems(&self) -> Result<Vec<Problem>> {
@@ -372,29 +403,37 @@ impl Library {
         rows.collect()
     }
 
-    pub fn stats(&self) -> Result<Stats> {
+    /// Totals over the tracks a query selects (all when `None`).
+    pub fn stats(&self, q: Option<&crate::query::Query>) -> Result<Stats> {
+        let (w, p) = query::where_clause(q);
+        let params = || rusqlite::params_from_iter(p.iter());
         let (tracks, duration, size): (i64, f64, i64) = self.conn.query_row(
-            "SELECT count(*), COALESCE(sum(duration), 0), COALESCE(sum(size), 0) FROM tracks",
-            [],
+            &format!("SELECT count(*), COALESCE(sum(duration), 0), COALESCE(sum(size), 0) FROM tracks t WHERE {w}"),
+            params(),
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
         let albums: i64 = self.conn.query_row(
-            "SELECT count(*) FROM (SELECT 1 FROM tracks WHERE album IS NOT NULL \
-             GROUP BY COALESCE(albumartist, artist, '') COLLATE NOCASE, album COLLATE NOCASE)",
-            [],
+            &format!(
+                "SELECT count(*) FROM (SELECT 1 FROM tracks t WHERE t.album IS NOT NULL AND ({w}) \
+                 GROUP BY COALESCE(t.albumartist, t.artist, '') COLLATE NOCASE, t.fold_album)"
+            ),
+            params(),
             |r| r.get(0),
         )?;
         let artists: i64 = self.conn.query_row(
-            "SELECT count(DISTINCT name COLLATE NOCASE) FROM track_artists",
-            [],
+            &format!(
+                "SELECT count(DISTINCT a.fold_name) FROM track_artists a JOIN tracks t ON t.id = a.track_id \
+                 WHERE {w}"
+            ),
+            params(),
             |r| r.get(0),
         )?;
         let problems: i64 = self.conn.query_row("SELECT count(*) FROM problems", [], |r| r.get(0))?;
-        let mut stmt = self
-            .conn
-            .prepare("SELECT format, count(*) FROM tracks GROUP BY format ORDER BY count(*) DESC, format")?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT t.format, count(*) FROM tracks t WHERE {w} GROUP BY t.format ORDER BY count(*) DESC, t.format"
+        ))?;
         let formats = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?
+            .query_map(params(), |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?
             .collect::<Result<Vec<_>>>()?;
         Ok(Stats {
             tracks: tracks as u64,
@@ -406,11 +445,65 @@ impl Library {
             problems: problems as u64,
         })
     }
+
+    /// Artists, albums or genres among the tracks a query selects, each with its track count and
+    /// total duration, sorted by name (albums by album artist, year, album).
+    pub fn groups(&self, by: GroupBy, q: Option<&crate::query::Query>) -> Result<Vec<Group>> {
+        let (w, p) = query::where_clause(q);
+        let sql = match by {
+            GroupBy::Artist => format!(
+                "SELECT min(a.name), NULL, NULL, count(*), sum(t.duration) FROM track_artists a \
+                 JOIN tracks t ON t.id = a.track_id WHERE {w} GROUP BY a.fold_name ORDER BY a.fold_name"
+            ),
+            GroupBy::Genre => format!(
+                "SELECT min(t.genre), NULL, NULL, count(*), sum(t.duration) FROM tracks t \
+                 WHERE t.genre IS NOT NULL AND t.genre != '' AND ({w}) GROUP BY t.fold_genre ORDER BY t.fold_genre"
+            ),
+            GroupBy::Album => format!(
+                "SELECT min(t.album), min(COALESCE(t.albumartist, t.artist)), min(t.year), count(*), \
+                 sum(t.duration) FROM tracks t WHERE t.album IS NOT NULL AND ({w}) \
+                 GROUP BY COALESCE(t.albumartist, t.artist, '') COLLATE NOCASE, t.fold_album \
+                 ORDER BY COALESCE(t.albumartist, t.artist, '') COLLATE NOCASE, min(t.year), t.fold_album"
+            ),
+        };
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(p.iter()), |r| {
+            Ok(Group {
+                name: r.get(0)?,
+                artist: r.get(1)?,
+                year: r.get(2)?,
+                tracks: r.get::<_, i64>(3)? as u64,
+                duration: r.get::<_, Option<f64>>(4)?.unwrap_or(0.0),
+            })
+        })?;
+        rows.collect()
+    }
 }
 
-fn track_row(r: &Row<'_>) -> rusqlite::Result<TrackRow> {
-    let artists: Option<String> = r.get(33)?;
-    Ok(TrackRow {
+/// What [`Library::groups`] groups by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    Artist,
+    Album,
+    Genre,
+}
+
+/// One artist, album or genre with its totals.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Group {
+    pub name: String,
+    /// The album artist, for albums.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artist: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub year: Option<i32>,
+    pub tracks: u64,
+    pub duration: f64,
+}
+
+fn track_row(r: &Row<'_>) -> rusqlite::Result<Track> {
+    let artists: Option<String> = r.get(37)?;
+    Ok(Track {
         id: r.get(0)?,
         path: path_from(r.get_ref(1)?)?,
         title: r.get(2)?,
@@ -444,10 +537,42 @@ fn track_row(r: &Row<'_>) -> rusqlite::Result<TrackRow> {
         mtime: r.get(30)?,
         added_at: r.get(31)?,
         container: r.get(32)?,
+        plays: r.get(33)?,
+        skips: r.get(34)?,
+        last_played: r.get(35)?,
+        rating: r.get(36)?,
         artists: artists
             .map(|s| s.split('\u{1f}').map(str::to_string).collect())
             .unwrap_or_default(),
     })
+}
+
+/// The folded search columns of a track.
+struct Folded {
+    title: String,
+    artist: String,
+    album: String,
+    albumartist: String,
+    genre: String,
+    path: String,
+}
+
+/// Separates artists inside the folded artist column; it never occurs in folded tag text.
+pub const FOLD_SEPARATOR: char = '\u{1f}';
+
+impl Folded {
+    fn of(rec: &FileRecord) -> Folded {
+        let i = &rec.info;
+        let opt = |v: &Option<String>| v.as_deref().map(fold).unwrap_or_default();
+        Folded {
+            title: fold(&i.title),
+            artist: i.artists.iter().map(|a| fold(a)).collect::<Vec<_>>().join(&FOLD_SEPARATOR.to_string()),
+            album: opt(&i.album),
+            albumartist: opt(&i.album_artist),
+            genre: opt(&i.genre),
+            path: fold(&rec.path.to_string_lossy()),
+        }
+    }
 }
 
 /// Writes inside one transaction.
@@ -459,15 +584,18 @@ impl Writer<'_> {
     /// Adds a new track and returns its id.
     pub fn insert_track(&self, rec: &FileRecord, now: i64) -> Result<i64> {
         let i = &rec.info;
+        let f = Folded::of(rec);
         self.tx
             .prepare_cached(
                 "INSERT INTO tracks (path, size, mtime, fingerprint, title, artist, album, \
                  albumartist, track, tracktotal, disc, disctotal, year, date, genre, composer, \
                  compilation, duration, bitrate, samplerate, bitdepth, channels, codec, format, \
                  has_cover, rg_track_gain, rg_track_peak, rg_album_gain, rg_album_peak, \
-                 mb_trackid, mb_albumid, added_at, updated_at, container) VALUES (?1, ?2, ?3, \
+                 mb_trackid, mb_albumid, added_at, updated_at, container, fold_title, fold_artist, \
+                 fold_album, fold_albumartist, fold_genre, fold_path) VALUES (?1, ?2, ?3, \
                  ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
-                 ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?32, ?33)",
+                 ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?32, ?33, ?34, ?35, \
+                 ?36, ?37, ?38, ?39)",
             )?
             .execute(params![
                 path_value(&rec.path),
@@ -503,6 +631,12 @@ impl Writer<'_> {
                 i.mb_album_id,
                 now,
                 i.container,
+                f.title,
+                f.artist,
+                f.album,
+                f.albumartist,
+                f.genre,
+                f.path,
             ])?;
         let id = self.tx.last_insert_rowid();
         self.set_artists(id, &i.artists)?;
@@ -513,6 +647,7 @@ impl Writer<'_> {
     /// keeping its id and date added.
     pub fn update_track(&self, id: i64, rec: &FileRecord, now: i64) -> Result<()> {
         let i = &rec.info;
+        let f = Folded::of(rec);
         self.tx
             .prepare_cached(
                 "UPDATE tracks SET path = ?2, size = ?3, mtime = ?4, fingerprint = ?5, title = ?6, \
@@ -522,7 +657,8 @@ impl Writer<'_> {
                  bitdepth = ?22, channels = ?23, codec = ?24, format = ?25, has_cover = ?26, \
                  rg_track_gain = ?27, rg_track_peak = ?28, rg_album_gain = ?29, \
                  rg_album_peak = ?30, mb_trackid = ?31, mb_albumid = ?32, updated_at = ?33, \
-                 container = ?34 WHERE id = ?1",
+                 container = ?34, fold_title = ?35, fold_artist = ?36, fold_album = ?37, \
+                 fold_albumartist = ?38, fold_genre = ?39, fold_path = ?40 WHERE id = ?1",
             )?
             .execute(params![
                 id,
@@ -559,6 +695,12 @@ impl Writer<'_> {
                 i.mb_album_id,
                 now,
                 i.container,
+                f.title,
+                f.artist,
+                f.album,
+                f.albumartist,
+                f.genre,
+                f.path,
             ])?;
         self.tx
             .prepare_cached("DELETE FROM track_artists WHERE track_id = ?1")?
@@ -569,10 +711,18 @@ impl Writer<'_> {
     fn set_artists(&self, id: i64, artists: &[String]) -> Result<()> {
         let mut stmt = self
             .tx
-            .prepare_cached("INSERT INTO track_artists (track_id, position, name) VALUES (?1, ?2, ?3)")?;
+            .prepare_cached("INSERT INTO track_artists (track_id, position, name, fold_name) VALUES (?1, ?2, ?3, ?4)")?;
         for (pos, name) in artists.iter().enumerate() {
-            stmt.execute(params![id, pos as i64, name])?;
+            stmt.execute(params![id, pos as i64, name, fold(name)])?;
         }
+        Ok(())
+    }
+
+    /// Sets the listening history of a track.
+    pub fn set_play_stats(&self, id: i64, plays: u32, skips: u32, last_played: Option<i64>, rating: Option<u8>) -> Result<()> {
+        self.tx
+            .prepare_cached("UPDATE tracks SET plays = ?2, skips = ?3, last_played = ?4, rating = ?5 WHERE id = ?1")?
+            .execute(params![id, plays, skips, last_played, rating])?;
         Ok(())
     }
 
@@ -641,13 +791,7 @@ mod tests {
         let mut moved = record("/b.flac", "two");
         moved.info.artists = vec!["C".into()];
         lib.write(|w| w.update_track(id, &moved, 200)).unwrap();
-        let mut rows = Vec::new();
-        lib.for_each_track(|r| {
-            rows.push(r);
-            Ok(())
-        })
-        .unwrap()
-        .unwrap();
+        let rows = lib.all_tracks().unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].id, id);
         assert_eq!(rows[0].added_at, 100);
@@ -673,6 +817,6 @@ mod tests {
         lib.write(|w| w.insert_track(&record("/a.flac", "one"), 1)).unwrap();
         drop(lib);
         let lib = Library::open(&path).unwrap();
-        assert_eq!(lib.stats().unwrap().tracks, 1);
+        assert_eq!(lib.stats(None).unwrap().tracks, 1);
     }
 }

@@ -1,0 +1,271 @@
+//! The query language compiled to SQL: the execution every command uses.
+//!
+//! Each condition becomes an expression that is 1 or 0, never NULL, so that negation is the exact
+//! complement (a negated term matches tracks where the field is missing). Substring conditions
+//! on the searchable fields go through the FTS5 trigram index when the needle has at least three
+//! characters (the shortest a trigram index can use); shorter needles and other fields scan the
+//! folded columns. The rules are the ones `crate::query` documents; a property test checks that
+//! this execution and the in-memory matcher agree.
+
+use rusqlite::Connection;
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::{Value, ValueRef};
+
+use crate::model::fold;
+use crate::query::{Cond, Direction, Field, Query, TextOp};
+
+/// What to list: a query (all tracks when `None`), in the query's sort order or the default one,
+/// optionally shuffled and limited.
+#[derive(Debug, Clone, Default)]
+pub struct Selection<'a> {
+    pub query: Option<&'a Query>,
+    pub random: bool,
+    pub limit: Option<u64>,
+}
+
+/// Registers the SQL functions queries use: `td_fold(x)` (the model's fold) and `regexp`
+/// (so `x REGEXP pattern` works), with each pattern compiled once per statement.
+pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_scalar_function("td_fold", 1, flags, |ctx| {
+        Ok(match ctx.get_raw(0) {
+            ValueRef::Text(b) | ValueRef::Blob(b) => Some(fold(&String::from_utf8_lossy(b))),
+            _ => None,
+        })
+    })?;
+    conn.create_scalar_function("regexp", 2, flags, |ctx| {
+        let re = ctx.get_or_create_aux(0, |v| -> Result<regex::Regex, Box<dyn std::error::Error + Send + Sync>> {
+            Ok(regex::Regex::new(v.as_str()?)?)
+        })?;
+        Ok(match ctx.get_raw(1) {
+            ValueRef::Text(b) | ValueRef::Blob(b) => Some(re.is_match(&String::from_utf8_lossy(b))),
+            _ => None,
+        })
+    })
+}
+
+/// Columns of `tracks` (aliased `t`) for each field.
+fn column(f: Field) -> &'static str {
+    match f {
+        Field::Title => "t.title",
+        Field::Artist => "t.artist",
+        Field::Album => "t.album",
+        Field::AlbumArtist => "t.albumartist",
+        Field::Genre => "t.genre",
+        Field::Composer => "t.composer",
+        Field::Path => "t.path",
+        Field::Format => "t.format",
+        Field::Codec => "t.codec",
+        Field::Date => "t.date",
+        Field::MbTrackId => "t.mb_trackid",
+        Field::MbAlbumId => "t.mb_albumid",
+        Field::Year => "t.year",
+        Field::Track => "t.track",
+        Field::TrackTotal => "t.tracktotal",
+        Field::Disc => "t.disc",
+        Field::DiscTotal => "t.disctotal",
+        Field::Length => "t.duration",
+        Field::Bitrate => "t.bitrate",
+        Field::SampleRate => "t.samplerate",
+        Field::BitDepth => "t.bitdepth",
+        Field::Channels => "t.channels",
+        Field::Size => "t.size",
+        Field::Plays => "t.plays",
+        Field::Skips => "t.skips",
+        Field::Rating => "t.rating",
+        Field::Added => "t.added_at",
+        Field::Played => "t.last_played",
+        Field::Compilation => "t.compilation",
+        Field::Cover => "t.has_cover",
+        Field::ReplayGain => "(t.rg_track_gain IS NOT NULL OR t.rg_album_gain IS NOT NULL)",
+        Field::Id => "t.id",
+    }
+}
+
+/// The folded column and FTS column name of a searchable field.
+fn folded(f: Field) -> Option<&'static str> {
+    Some(match f {
+        Field::Title => "fold_title",
+        Field::Artist => "fold_artist",
+        Field::Album => "fold_album",
+        Field::AlbumArtist => "fold_albumartist",
+        Field::Genre => "fold_genre",
+        Field::Path => "fold_path",
+        _ => return None,
+    })
+}
+
+/// A quoted FTS5 phrase.
+fn phrase(needle: &str) -> String {
+    format!("\"{}\"", needle.replace('"', "\"\""))
+}
+
+struct Sql {
+    text: String,
+    params: Vec<Value>,
+}
+
+impl Sql {
+    fn param(&mut self, v: impl Into<Value>) -> String {
+        self.params.push(v.into());
+        format!("?{}", self.params.len())
+    }
+
+    /// A folded substring test on one field.
+    fn contains(&mut self, f: Field, needle: &str) -> String {
+        match folded(f) {
+            Some(col) if needle.chars().count() >= 3 => {
+                let p = self.param(format!("{col} : {}", phrase(needle)));
+                format!("t.id IN (SELECT rowid FROM track_search WHERE track_search MATCH {p})")
+            }
+            Some(col) => {
+                let p = self.param(needle.to_string());
+                format!("(t.{col} != '' AND instr(t.{col}, {p}) > 0)")
+            }
+            None => {
+                let c = column(f);
+                let p = self.param(needle.to_string());
+                format!("({c} != '' AND instr(td_fold({c}), {p}) > 0)")
+            }
+        }
+    }
+
+    fn cond(&mut self, cond: &Cond) -> String {
+        match cond {
+            Cond::Bare(needle) if needle.chars().count() >= 3 => {
+                let p = self.param(phrase(needle));
+                format!("t.id IN (SELECT rowid FROM track_search WHERE track_search MATCH {p})")
+            }
+            Cond::Bare(needle) => {
+                let parts: Vec<String> =
+                    crate::query::BARE_FIELDS.iter().map(|&f| self.contains(f, needle)).collect();
+                format!("({})", parts.join(" OR "))
+            }
+            Cond::Text(f, op) => {
+                if *f == Field::Artist {
+                    let test = match op {
+                        TextOp::Contains(n) => return self.contains(*f, n),
+                        TextOp::Equals(v) => format!("a.name = {}", self.param(v.clone())),
+                        TextOp::EqualsFolded(v) => format!("a.fold_name = {}", self.param(v.clone())),
+                        TextOp::Regex(re) => format!("a.name REGEXP {}", self.param(re.as_str().to_string())),
+                    };
+                    return format!(
+                        "EXISTS (SELECT 1 FROM track_artists a WHERE a.track_id = t.id AND a.name != '' AND {test})"
+                    );
+                }
+                let c = column(*f);
+                match op {
+                    TextOp::Contains(n) => self.contains(*f, n),
+                    TextOp::Equals(v) => format!("({c} != '' AND {c} = {})", self.param(v.clone())),
+                    TextOp::EqualsFolded(v) => {
+                        let p = self.param(v.clone());
+                        match folded(*f) {
+                            Some(fc) => format!("({c} != '' AND t.{fc} = {p})"),
+                            None => format!("({c} != '' AND td_fold({c}) = {p})"),
+                        }
+                    }
+                    TextOp::Regex(re) => {
+                        let p = self.param(re.as_str().to_string());
+                        // Paths may be stored as BLOBs; CAST is not needed, regexp reads both.
+                        format!("({c} != '' AND {c} REGEXP {p})")
+                    }
+                }
+            }
+            Cond::Range(f, lo, hi) => {
+                let c = column(*f);
+                let mut parts = vec![format!("{c} IS NOT NULL")];
+                if let Some(lo) = lo {
+                    parts.push(format!("{c} >= {}", self.param(*lo)));
+                }
+                if let Some(hi) = hi {
+                    parts.push(format!("{c} <= {}", self.param(*hi)));
+                }
+                format!("({})", parts.join(" AND "))
+            }
+            Cond::Bool(f, want) => format!("({} = {})", column(*f), if *want { 1 } else { 0 }),
+            Cond::Present(f) => match f.kind() {
+                crate::query::Kind::MultiText => {
+                    "EXISTS (SELECT 1 FROM track_artists a WHERE a.track_id = t.id AND a.name != '')".into()
+                }
+                crate::query::Kind::Text => {
+                    let c = column(*f);
+                    format!("({c} IS NOT NULL AND {c} != '')")
+                }
+                crate::query::Kind::Bool => format!("({} = 1)", column(*f)),
+                _ => format!("({} IS NOT NULL)", column(*f)),
+            },
+        }
+    }
+
+    fn query(&mut self, q: &Query) -> String {
+        if q.is_everything() {
+            return "1".into();
+        }
+        let groups: Vec<String> = q
+            .groups
+            .iter()
+            .map(|g| {
+                let terms: Vec<String> = g
+                    .iter()
+                    .map(|term| {
+                        let e = self.cond(&term.cond);
+                        if term.negated { format!("NOT COALESCE({e}, 0)") } else { format!("COALESCE({e}, 0)") }
+                    })
+                    .collect();
+                format!("({})", terms.join(" AND "))
+            })
+            .collect();
+        groups.join(" OR ")
+    }
+}
+
+fn order_by(q: Option<&Query>, default_order: &str) -> String {
+    let Some(q) = q.filter(|q| !q.sort.is_empty()) else {
+        return default_order.to_string();
+    };
+    let mut keys: Vec<String> = q
+        .sort
+        .iter()
+        .map(|(f, dir)| {
+            let c = match folded(*f) {
+                Some(fc) => format!("t.{fc}"),
+                None => column(*f).to_string(),
+            };
+            let d = if *dir == Direction::Desc { "DESC" } else { "ASC" };
+            format!("{c} {d}")
+        })
+        .collect();
+    keys.push(default_order.to_string());
+    keys.join(", ")
+}
+
+/// The WHERE expression (over `tracks t`) and its parameters for a query; everything when `None`.
+pub fn where_clause(q: Option<&Query>) -> (String, Vec<Value>) {
+    let mut sql = Sql { text: String::new(), params: Vec::new() };
+    let w = q.map_or("1".to_string(), |q| sql.query(q));
+    (w, sql.params)
+}
+
+/// The SELECT for a selection: `columns` from `tracks t`, plus the track's artists joined by
+/// U+001F as the last column when `with_artists`.
+pub fn select_tracks(sel: &Selection<'_>, columns: &str, default_order: &str) -> (String, Vec<Value>) {
+    let mut sql = Sql { text: String::new(), params: Vec::new() };
+    let with_artists = columns != "t.id";
+    let where_ = sel.query.map_or("1".to_string(), |q| sql.query(q));
+    let order = if sel.random { "random()".to_string() } else { order_by(sel.query, default_order) };
+    let artists = if with_artists {
+        ", (SELECT group_concat(name, char(31)) FROM \
+           (SELECT name FROM track_artists a WHERE a.track_id = t.id ORDER BY position))"
+    } else {
+        ""
+    };
+    sql.text = format!("SELECT {columns}{artists} FROM tracks t WHERE {where_} ORDER BY {order}");
+    if let Some(limit) = sel.limit {
+        let p = sql.param(limit as i64);
+        sql.text.push_str(&format!(" LIMIT {p}"));
+    }
+    (sql.text, sql.params)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,174 @@
+//! The two executions of a query must agree: for random libraries and random queries, the SQL
+//! selects exactly the tracks the in-memory matcher accepts.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use proptest::prelude::*;
+
+use crate::db::{FileRecord, Library};
+use crate::model::TrackInfo;
+use crate::query::{self, Query};
+
+use super::Selection;
+
+const NOW: i64 = 1_750_000_000;
+
+/// Words chosen to collide under folding: case, accents, substrings, and short needles.
+const WORDS: &[&str] = &[
+    "Beyoncé", "beyonce", "BEYONCÉ", "Björk", "bjork", "abc", "Abcd", "xabcx", "ab", "é", "E",
+    "Straße", "the", "The Beatles", "AC/DC", "日本語", "本", "", " ", "re:mix", "x\"y",
+];
+
+fn word() -> impl Strategy<Value = String> {
+    prop::sample::select(WORDS).prop_map(str::to_string)
+}
+
+fn opt_word() -> impl Strategy<Value = Option<String>> {
+    prop::option::of(word())
+}
+
+#[derive(Debug, Clone)]
+struct Spec {
+    info: TrackInfo,
+    dir: String,
+    added: i64,
+    plays: u32,
+    last_played: Option<i64>,
+}
+
+fn spec() -> impl Strategy<Value = Spec> {
+    (
+        (word(), prop::collection::vec(word(), 0..3), opt_word(), opt_word(), opt_word(), opt_word()),
+        (prop::option::of(1990i32..2000), prop::option::of(1u32..4), prop::option::of(1u32..3), 0.0f64..400.0),
+        (prop::option::of(prop::sample::select(&[128u32, 192, 320, 900][..])), any::<bool>(), any::<bool>()),
+        (prop::sample::select(&["mp3", "flac", "aac", "alac"][..]), word(), NOW - 100 * 86_400..NOW),
+        (0u32..3, prop::option::of(NOW - 400 * 86_400..NOW)),
+    )
+        .prop_map(|((title, artists, album, albumartist, genre, composer), (year, track, disc, duration),
+                     (bitrate, cover, comp), (format, dir, added), (plays, last_played))| Spec {
+            info: TrackInfo {
+                title,
+                artists,
+                album,
+                album_artist: albumartist,
+                genre,
+                composer,
+                year,
+                track,
+                disc,
+                duration,
+                bitrate,
+                has_cover: cover,
+                compilation: comp,
+                format: format.to_string(),
+                codec: format.to_string(),
+                container: format.to_string(),
+                ..TrackInfo::default()
+            },
+            dir,
+            added,
+            plays,
+            last_played,
+        })
+}
+
+/// Query terms as a user would type them.
+fn term() -> impl Strategy<Value = String> {
+    let text_field = prop::sample::select(&["title", "artist", "album", "albumartist", "genre", "composer", "path", "format"][..]);
+    let num = prop::sample::select(&["year:1993..1996", "year:..1991", "year:1995", "track:2", "disc:1",
+        "length:..100", "length:1:40..3:20", "bitrate:..192k", "bitrate:300k..", "added:-30d..",
+        "added:-1w", "played:-1y..", "plays:1..", "has:cover", "compilation:true", "cover:false",
+        "^genre:", "genre:", "has:artist", "has:played", "has:year"][..]);
+    prop_oneof![
+        word(),
+        (text_field.clone(), word()).prop_map(|(f, w)| format!("{f}:{w}")),
+        (text_field.clone(), word()).prop_map(|(f, w)| format!("{f}:={w}")),
+        (text_field.clone(), word()).prop_map(|(f, w)| format!("{f}:=~{w}")),
+        (text_field, prop::sample::select(&["^b", "(?i)abc", "é$", "^$", "."][..])).prop_map(|(f, r)| format!("{f}::{r}")),
+        num.prop_map(str::to_string),
+    ]
+}
+
+fn query_terms() -> impl Strategy<Value = Vec<String>> {
+    prop::collection::vec(
+        (prop::sample::select(&["", "", "", "^", "-"][..]), term(), prop::bool::weighted(0.15)),
+        0..4,
+    )
+    .prop_map(|terms| {
+        let mut out = Vec::new();
+        for (neg, t, or) in terms {
+            if or && !out.is_empty() {
+                out.push(",".to_string());
+            }
+            out.push(format!("{neg}{t}"));
+        }
+        out
+    })
+}
+
+fn build(specs: &[Spec]) -> (tempfile::TempDir, Library) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lib = Library::open(&dir.path().join("lib.db")).unwrap();
+    lib.write(|w| -> rusqlite::Result<()> {
+        for (i, s) in specs.iter().enumerate() {
+            let rec = FileRecord {
+                path: PathBuf::from(format!("/music/{}/{i}.flac", s.dir)),
+                size: 1000 + i as i64,
+                mtime: 0,
+                fingerprint: [i as u8; 16],
+                info: s.info.clone(),
+            };
+            let id = w.insert_track(&rec, s.added)?;
+            w.set_play_stats(id, s.plays, 0, s.last_played, None)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    (dir, lib)
+}
+
+fn check(lib: &Library, q: &Query) -> Result<(), TestCaseError> {
+    let by_sql: BTreeSet<i64> = lib.track_ids(&Selection { query: Some(q), ..Selection::default() }).unwrap().into_iter().collect();
+    let by_matcher: BTreeSet<i64> = lib.all_tracks().unwrap().iter().filter(|t| q.matches(t)).map(|t| t.id).collect();
+    prop_assert_eq!(by_sql, by_matcher);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #[test]
+    fn sql_and_matcher_select_the_same_tracks(specs in prop::collection::vec(spec(), 0..25), queries in prop::collection::vec(query_terms(), 1..6)) {
+        let (_dir, lib) = build(&specs);
+        for terms in queries {
+            let Ok(q) = query::parse(&terms, NOW) else { continue };
+            check(&lib, &q)?;
+        }
+    }
+}
+
+#[test]
+fn sort_and_limit() {
+    let mk = |title: &str, year: i32| Spec {
+        info: TrackInfo { title: title.into(), year: Some(year), format: "mp3".into(), codec: "mp3".into(), container: "mp3".into(), ..TrackInfo::default() },
+        dir: "d".into(),
+        added: NOW,
+        plays: 0,
+        last_played: None,
+    };
+    let (_dir, lib) = build(&[mk("b", 2001), mk("a", 1999), mk("c", 2000)]);
+    let titles = |terms: &[&str], limit: Option<u64>| -> Vec<String> {
+        let q = query::parse(terms, NOW).unwrap();
+        let mut out = Vec::new();
+        lib.for_each_track(&Selection { query: Some(&q), limit, random: false }, |t| {
+            out.push(t.title);
+            Ok(())
+        })
+        .unwrap()
+        .unwrap();
+        out
+    };
+    assert_eq!(titles(&["year+"], None), ["a", "c", "b"]);
+    assert_eq!(titles(&["title-"], None), ["c", "b", "a"]);
+    assert_eq!(titles(&["year-"], Some(2)), ["b", "c"]);
+}

@@ -1,0 +1,313 @@
+//! The query language: beets' syntax, parsed once into a [`Query`] that has two executions.
+//!
+//! The database compiles a `Query` to indexed SQL (that is what commands use); [`Query::matches`]
+//! evaluates it against one [`Track`] in memory. Both follow the rules written here, and a
+//! property test checks that they select the same tracks. Pure: no I/O, no SQL.
+//!
+//! Rules shared by both executions:
+//! - Text is compared folded ([`fold`]): case- and accent-insensitive substring for `field:value`
+//!   and bare words; `field:=value` is exact and case-sensitive on the stored text;
+//!   `field:=~value` is exact on folded text; `field::regex` runs the regex on the stored text.
+//! - A multi-valued field (artist) matches when any of its values does.
+//! - A positive condition never matches a track where the field is missing; a negated one
+//!   (`^term`, `-term`) is its exact complement, so it does match those tracks.
+//! - Numeric, duration and date ranges are inclusive of both ends, resolved to numbers when
+//!   parsed (relative dates against the `now` given to the parser).
+
+mod parse;
+
+pub use parse::{QueryError, parse, parse_str};
+
+use crate::model::{Track, fold};
+
+/// A field that queries, sorting and templates can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    Title,
+    Artist,
+    Album,
+    AlbumArtist,
+    Genre,
+    Composer,
+    Path,
+    Format,
+    Codec,
+    Date,
+    MbTrackId,
+    MbAlbumId,
+    Year,
+    Track,
+    TrackTotal,
+    Disc,
+    DiscTotal,
+    Length,
+    Bitrate,
+    SampleRate,
+    BitDepth,
+    Channels,
+    Size,
+    Plays,
+    Skips,
+    Rating,
+    Added,
+    Played,
+    Compilation,
+    Cover,
+    ReplayGain,
+    Id,
+}
+
+/// How a field's values are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    /// Text with several values per track.
+    MultiText,
+    Number,
+    /// Seconds, written `270`, `4:30` or `1:02:03`.
+    Duration,
+    /// Kilobits per second, written `192`, `192k` or `192000`.
+    Bitrate,
+    /// Unix seconds, written as dates or relative spans.
+    Date,
+    Bool,
+}
+
+/// Every field with its query name, aliases and kind.
+pub const FIELDS: &[(Field, &str, &[&str], Kind)] = &[
+    (Field::Title, "title", &[], Kind::Text),
+    (Field::Artist, "artist", &["artists"], Kind::MultiText),
+    (Field::Album, "album", &[], Kind::Text),
+    (Field::AlbumArtist, "albumartist", &["album_artist"], Kind::Text),
+    (Field::Genre, "genre", &[], Kind::Text),
+    (Field::Composer, "composer", &[], Kind::Text),
+    (Field::Path, "path", &[], Kind::Text),
+    (Field::Format, "format", &[], Kind::Text),
+    (Field::Codec, "codec", &[], Kind::Text),
+    (Field::Date, "date", &[], Kind::Text),
+    (Field::MbTrackId, "mb_trackid", &[], Kind::Text),
+    (Field::MbAlbumId, "mb_albumid", &[], Kind::Text),
+    (Field::Year, "year", &[], Kind::Number),
+    (Field::Track, "track", &["tracknumber"], Kind::Number),
+    (Field::TrackTotal, "tracktotal", &[], Kind::Number),
+    (Field::Disc, "disc", &["discnumber"], Kind::Number),
+    (Field::DiscTotal, "disctotal", &[], Kind::Number),
+    (Field::Length, "length", &["duration"], Kind::Duration),
+    (Field::Bitrate, "bitrate", &[], Kind::Bitrate),
+    (Field::SampleRate, "samplerate", &["sample_rate"], Kind::Number),
+    (Field::BitDepth, "bitdepth", &["bit_depth"], Kind::Number),
+    (Field::Channels, "channels", &[], Kind::Number),
+    (Field::Size, "size", &[], Kind::Number),
+    (Field::Plays, "plays", &["play_count"], Kind::Number),
+    (Field::Skips, "skips", &["skip_count"], Kind::Number),
+    (Field::Rating, "rating", &[], Kind::Number),
+    (Field::Added, "added", &[], Kind::Date),
+    (Field::Played, "played", &["last_played"], Kind::Date),
+    (Field::Compilation, "compilation", &["comp"], Kind::Bool),
+    (Field::Cover, "cover", &[], Kind::Bool),
+    (Field::ReplayGain, "replaygain", &[], Kind::Bool),
+    (Field::Id, "id", &[], Kind::Number),
+];
+
+/// Fields a bare word searches.
+pub const BARE_FIELDS: &[Field] =
+    &[Field::Title, Field::Artist, Field::Album, Field::AlbumArtist, Field::Genre, Field::Path];
+
+impl Field {
+    pub fn lookup(name: &str) -> Option<Field> {
+        let name = name.to_ascii_lowercase();
+        FIELDS
+            .iter()
+            .find(|(_, n, aliases, _)| *n == name || aliases.contains(&name.as_str()))
+            .map(|(f, ..)| *f)
+    }
+
+    pub fn name(self) -> &'static str {
+        FIELDS.iter().find(|(f, ..)| *f == self).map(|(_, n, ..)| *n).expect("every field is listed")
+    }
+
+    pub fn kind(self) -> Kind {
+        FIELDS.iter().find(|(f, ..)| *f == self).map(|(.., k)| *k).expect("every field is listed")
+    }
+
+    /// Every query name, for suggestions.
+    pub fn names() -> Vec<&'static str> {
+        FIELDS.iter().map(|(_, n, ..)| *n).collect()
+    }
+}
+
+/// How a text value is compared.
+#[derive(Debug, Clone)]
+pub enum TextOp {
+    /// Folded substring; the needle is stored folded.
+    Contains(String),
+    /// Exact, case-sensitive.
+    Equals(String),
+    /// Exact on folded text; the value is stored folded.
+    EqualsFolded(String),
+    Regex(regex::Regex),
+}
+
+/// One condition on a track.
+#[derive(Debug, Clone)]
+pub enum Cond {
+    /// A folded substring in any of the bare-word fields.
+    Bare(String),
+    Text(Field, TextOp),
+    /// Inclusive range; `None` ends are open. Values are in the field's stored unit.
+    Range(Field, Option<f64>, Option<f64>),
+    Bool(Field, bool),
+    /// The field has a value.
+    Present(Field),
+}
+
+/// A condition, possibly negated.
+#[derive(Debug, Clone)]
+pub struct Term {
+    pub negated: bool,
+    pub cond: Cond,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Asc,
+    Desc,
+}
+
+/// A parsed query: groups of terms (OR between groups, AND within one), and a sort order.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// An empty list matches every track.
+    pub groups: Vec<Vec<Term>>,
+    /// Empty means the default album order.
+    pub sort: Vec<(Field, Direction)>,
+}
+
+impl Query {
+    /// True when the query selects every track.
+    pub fn is_everything(&self) -> bool {
+        self.groups.is_empty() || self.groups.iter().any(|g| g.is_empty())
+    }
+
+    /// The in-memory execution.
+    pub fn matches(&self, t: &Track) -> bool {
+        self.is_everything()
+            || self.groups.iter().any(|g| g.iter().all(|term| term.cond.matches(t) != term.negated))
+    }
+}
+
+/// A field's text values on a track; empty when missing. An empty string counts as missing.
+pub fn text_values(t: &Track, f: Field) -> Vec<String> {
+    let mut values = raw_text_values(t, f);
+    values.retain(|v| !v.is_empty());
+    values
+}
+
+fn raw_text_values(t: &Track, f: Field) -> Vec<String> {
+    let one = |v: &Option<String>| v.iter().cloned().collect::<Vec<_>>();
+    match f {
+        Field::Title => vec![t.title.clone()],
+        Field::Artist => t.artists.clone(),
+        Field::Album => one(&t.album),
+        Field::AlbumArtist => one(&t.albumartist),
+        Field::Genre => one(&t.genre),
+        Field::Composer => one(&t.composer),
+        Field::Path => vec![t.path.to_string_lossy().into_owned()],
+        Field::Format => vec![t.format.clone()],
+        Field::Codec => vec![t.codec.clone()],
+        Field::Date => one(&t.date),
+        Field::MbTrackId => one(&t.mb_trackid),
+        Field::MbAlbumId => one(&t.mb_albumid),
+        _ => Vec::new(),
+    }
+}
+
+/// A field's numeric value on a track, in the unit ranges use.
+pub fn number_value(t: &Track, f: Field) -> Option<f64> {
+    match f {
+        Field::Year => t.year.map(f64::from),
+        Field::Track => t.track.map(f64::from),
+        Field::TrackTotal => t.tracktotal.map(f64::from),
+        Field::Disc => t.disc.map(f64::from),
+        Field::DiscTotal => t.disctotal.map(f64::from),
+        Field::Length => Some(t.duration),
+        Field::Bitrate => t.bitrate.map(f64::from),
+        Field::SampleRate => t.sample_rate.map(f64::from),
+        Field::BitDepth => t.bit_depth.map(f64::from),
+        Field::Channels => t.channels.map(f64::from),
+        Field::Size => Some(t.size as f64),
+        Field::Plays => Some(f64::from(t.plays)),
+        Field::Skips => Some(f64::from(t.skips)),
+        Field::Rating => t.rating.map(f64::from),
+        Field::Added => Some(t.added_at as f64),
+        Field::Played => t.last_played.map(|v| v as f64),
+        Field::Id => Some(t.id as f64),
+        _ => None,
+    }
+}
+
+/// A field's value as text for display and templates: numbers plain, lengths as m:ss, dates
+/// as YYYY-MM-DD (UTC), several artists joined with "; ". `None` when missing.
+pub fn display_value(t: &Track, f: Field) -> Option<String> {
+    match f.kind() {
+        Kind::Text => text_values(t, f).into_iter().next(),
+        Kind::MultiText => t.artist.clone().filter(|a| !a.is_empty()),
+        Kind::Bool => Some(if bool_value(t, f) { "yes" } else { "no" }.to_string()),
+        Kind::Duration => number_value(t, f).map(|s| {
+            let s = s.round() as u64;
+            if s >= 3600 { format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60) } else { format!("{}:{:02}", s / 60, s % 60) }
+        }),
+        Kind::Date => number_value(t, f).map(|secs| civil_date(secs as i64)),
+        Kind::Number | Kind::Bitrate => number_value(t, f).map(|v| format!("{v}")),
+    }
+}
+
+/// YYYY-MM-DD of a unix time, UTC.
+fn civil_date(secs: i64) -> String {
+    let z = secs.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn bool_value(t: &Track, f: Field) -> bool {
+    match f {
+        Field::Compilation => t.compilation,
+        Field::Cover => t.has_cover,
+        Field::ReplayGain => t.rg_track_gain.is_some() || t.rg_album_gain.is_some(),
+        _ => false,
+    }
+}
+
+impl Cond {
+    pub fn matches(&self, t: &Track) -> bool {
+        match self {
+            Cond::Bare(needle) => BARE_FIELDS
+                .iter()
+                .any(|&f| text_values(t, f).iter().any(|v| fold(v).contains(needle.as_str()))),
+            Cond::Text(f, op) => text_values(t, *f).iter().any(|v| match op {
+                TextOp::Contains(needle) => fold(v).contains(needle.as_str()),
+                TextOp::Equals(want) => v == want,
+                TextOp::EqualsFolded(want) => fold(v) == *want,
+                TextOp::Regex(re) => re.is_match(v),
+            }),
+            Cond::Range(f, lo, hi) => number_value(t, *f)
+                .is_some_and(|v| lo.is_none_or(|lo| v >= lo) && hi.is_none_or(|hi| v <= hi)),
+            Cond::Bool(f, want) => bool_value(t, *f) == *want,
+            Cond::Present(f) => match f.kind() {
+                Kind::Text | Kind::MultiText => !text_values(t, *f).is_empty(),
+                Kind::Bool => bool_value(t, *f),
+                _ => number_value(t, *f).is_some(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
