@@ -189,19 +189,27 @@ pub fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
     best.map(|(_, name)| name)
 }
 
-/// Levenshtein distance: insertions, deletions and substitutions each cost one.
+/// Edit distance where insertions, deletions, substitutions and swaps of two neighbouring
+/// characters each cost one (optimal string alignment), so `titel` is one step from `title`.
 fn edit_distance(a: &[char], b: &[char]) -> usize {
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    let mut current = vec![0; b.len() + 1];
-    for (i, ca) in a.iter().enumerate() {
-        current[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = previous[j] + usize::from(ca != cb);
-            current[j + 1] = substitute.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        std::mem::swap(&mut previous, &mut current);
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
     }
-    previous[b.len()]
+    for j in 0..=b.len() {
+        rows[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut d = (rows[i - 1][j] + 1).min(rows[i][j - 1] + 1).min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d = d.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = d;
+        }
+    }
+    rows[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -319,10 +327,12 @@ mod tests {
         let cases: &[(&str, Option<&str>)] = &[
             ("artst", Some("artist")),
             ("ARTIST", Some("artist")),
-            ("tilte", None), // Two edits in five letters: too far.
+            ("tilte", Some("title")), // One swap of neighbours.
+            ("tlite", None), // Two edits in five letters: too far.
             ("titl", Some("title")),
             ("yeer", Some("year")),
-            ("yera", None),
+            ("yera", Some("year")),
+            ("yrae", None),
             ("albumartst", Some("albumartist")),
             ("albmartst", Some("albumartist")),
             ("albm", Some("album")),
@@ -348,7 +358,8 @@ mod tests {
             ("abc", "", 3),
             ("kitten", "sitting", 3),
             ("flaw", "lawn", 2),
-            ("year", "yera", 2),
+            ("year", "yera", 1),
+            ("ca", "abc", 3),
             ("ünï", "uni", 2),
         ];
         for (a, b, expected) in cases {

@@ -699,3 +699,156 @@ fn ls_lists_in_album_order_and_survives_a_closed_pipe() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stderr.is_empty());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Queries, browsing and playlists.
+
+fn library_env() -> Env {
+    let env = Env::new();
+    copy_tree(&Path::new(FIXTURES).join("library"), &env.music());
+    env.scan(&[env.music().to_str().unwrap()]);
+    env
+}
+
+fn titles(env: &Env, args: &[&str]) -> Vec<String> {
+    let mut full = vec!["ls", "-f", "$title"];
+    full.extend(args);
+    env.ok(&full).lines().map(str::to_string).collect()
+}
+
+#[test]
+fn queries_select_tracks() {
+    let env = library_env();
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["beyonce"], &["日本語のタイトル ♫"]),
+        (&["artist:zeta", "year:2000..2019"], &["WAV Info Title", "WAV ID3 Title"]),
+        (&["artist:=Beta Guest"], &["ID3v2.4 Title"]),
+        (&["format:alac", "bitdepth:24"], &["ALAC 24"]),
+        (&["^artist:", "format:aiff"], &["compressed"]),
+        (&["has:cover", "title:m4a"], &["M4A Title"]),
+        (&["compilation:true", ",", "genre:=Ambient"], &["ID3v2.4 Title", "M4A Title", "WAV Info Title"]),
+        (&["samplerate:48k"], &["ALAC 24"]),
+        (&["year:..1996", "year-"], &["AIFF ID3 Title"]),
+        (&["title::^ALAC", "title-"], &["ALAC 24", "ALAC 16"]),
+    ];
+    for (query, expected) in cases {
+        let mut got = titles(&env, query);
+        let mut want: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+        if !query.iter().any(|t| t.ends_with('-') || t.ends_with('+')) {
+            got.sort();
+            want.sort();
+        }
+        assert_eq!(got, want, "{query:?}");
+    }
+    assert_eq!(titles(&env, &["--sort", "title+", "--limit", "2"]), ["ADTS Title", "AIFF ID3 Title"]);
+    assert_eq!(titles(&env, &["--random", "3"]).len(), 3);
+}
+
+#[test]
+fn query_mistakes_point_at_the_term() {
+    let env = library_env();
+    let out = env.run(&["ls", "year:1990", "artst:beatles"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown field `artst`") && err.contains("did you mean `artist`?"), "{err}");
+    assert!(err.contains("  year:1990 artst:beatles\n            ^^^^^"), "{err}");
+    let out = env.run(&["ls", "-f", "$titel"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("$title"));
+}
+
+#[test]
+fn browsing_commands_take_queries() {
+    let env = library_env();
+    let artists = env.ok(&["artists", "album:alpha"]);
+    assert_eq!(artists, "Alpha Artist: 2 tracks\nBeta Guest: 1 track\n");
+    let albums = env.ok(&["albums", "year:2020"]);
+    assert_eq!(albums, "Epsilon Artist - Epsilon Album (2020): 2 tracks, 0:00:02\n");
+    let genres: Vec<Value> = env.ok(&["genres", "--json"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(genres.iter().any(|g| g["name"] == "Rock" && g["tracks"] == 3));
+    let stats: Value = serde_json::from_str(env.ok(&["stats", "--json", "format:flac"]).trim()).unwrap();
+    assert_eq!(stats["tracks"], 3);
+    assert_eq!(env.ok(&["ls", "--albums", "artist:epsilon"]), albums);
+}
+
+#[test]
+fn static_playlists_follow_moved_files() {
+    let env = library_env();
+    env.ok(&["playlist", "new", "Drive"]);
+    env.ok(&["playlist", "add", "Drive", "format:alac"]);
+    env.ok(&["playlist", "add", "Drive", "title:=M4A Title"]);
+    assert_eq!(titles(&env, &["-p", "Drive"]), ["ALAC 16", "ALAC 24", "M4A Title"]);
+    env.ok(&["playlist", "move", "Drive", "3", "1"]);
+    assert_eq!(titles(&env, &["-p", "Drive"]), ["M4A Title", "ALAC 16", "ALAC 24"]);
+    env.ok(&["playlist", "rm", "Drive", "2"]);
+    assert_eq!(titles(&env, &["-p", "drive"]), ["M4A Title", "ALAC 24"], "names are case-insensitive");
+    // A query narrows a playlist and keeps its order.
+    assert_eq!(titles(&env, &["-p", "Drive", "format:alac"]), ["ALAC 24"]);
+    // Move the files: the playlist follows.
+    let music = env.music();
+    std::fs::rename(music.join("alac"), music.join("moved-alac")).unwrap();
+    std::fs::rename(music.join("aac/tagged.m4a"), music.join("renamed.m4a")).unwrap();
+    env.scan(&[]);
+    assert_eq!(titles(&env, &["-p", "Drive"]), ["M4A Title", "ALAC 24"]);
+    env.ok(&["playlist", "rename", "Drive", "Car"]);
+    let ls = env.ok(&["playlist", "ls"]);
+    assert_eq!(ls, "Car (2 tracks)\n");
+    env.ok(&["playlist", "delete", "Car"]);
+    assert_eq!(env.ok(&["playlist", "ls"]), "");
+    let out = env.run(&["ls", "-p", "Car"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn smart_playlists_evaluate_when_used() {
+    let env = library_env();
+    env.ok(&["playlist", "new", "Lossless", "--query", "format:flac , format:alac", "--sort", "title-", "--limit", "3"]);
+    assert_eq!(titles(&env, &["-p", "Lossless"]), ["日本語のタイトル ♫", "no-tags", "FLAC Picture"].map(String::from));
+    env.ok(&["playlist", "new", "Short", "--query", "format:mp3", "--minutes", "0.05"]);
+    assert_eq!(titles(&env, &["-p", "Short"]).len(), 3, "three one-second tracks fit in three seconds");
+    let out = env.run(&["playlist", "add", "Short", "beyonce"]);
+    assert_eq!(out.status.code(), Some(2), "a smart playlist has no entries to add to");
+    let out = env.run(&["playlist", "new", "Bad", "--query", "yeer:1999"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn playlists_import_and_export() {
+    let env = library_env();
+    let music = env.music();
+    let list = music.join("lists");
+    std::fs::create_dir_all(&list).unwrap();
+    // BOM, CRLF, a relative path, an absolute path, a Windows-style relative path, a stream and
+    // a missing file.
+    let abs = music.join("flac/picture.flac");
+    let text = format!(
+        "\u{feff}#EXTM3U\r\n#EXTINF:1,Alpha - One\r\n../mp3/id3v23.mp3\r\n{}\r\n..\\wav\\list-info.wav\r\nhttp://radio.example/stream\r\n../missing.mp3\r\n",
+        abs.display()
+    );
+    std::fs::write(list.join("mix.m3u"), text).unwrap();
+    let out = env.run(&["playlist", "import", list.join("mix.m3u").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("imported 3 of 5 entries into `mix`"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("missing.mp3") && stderr.contains("not in the library"), "{stderr}");
+    assert!(stderr.contains("radio.example"), "{stderr}");
+    assert_eq!(titles(&env, &["-p", "mix"]), ["ID3v2.3 Title", "FLAC Picture", "WAV Info Title"]);
+
+    let pls = "[playlist]\nFile2=../alac/alac24.m4a\nFile1=../alac/alac16.m4a\nNumberOfEntries=2\n";
+    std::fs::write(list.join("two.pls"), pls).unwrap();
+    env.ok(&["playlist", "import", list.join("two.pls").to_str().unwrap(), "--name", "Two"]);
+    assert_eq!(titles(&env, &["-p", "Two"]), ["ALAC 16", "ALAC 24"]);
+
+    // Export, absolute by default, relative on request; both import back to the same tracks.
+    let exported = env.dir.path().join("out.m3u8");
+    env.ok(&["playlist", "export", "mix", "-o", exported.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&exported).unwrap();
+    assert!(text.starts_with("#EXTM3U\n#EXTINF:1,Alpha Artist - ID3v2.3 Title\n/"), "{text}");
+    let relative = music.join("lists/rel.m3u8");
+    env.ok(&["playlist", "export", "mix", "-o", relative.to_str().unwrap(), "--relative-to", list.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&relative).unwrap();
+    assert!(text.contains("\n../mp3/id3v23.mp3\n"), "{text}");
+    env.ok(&["playlist", "import", relative.to_str().unwrap(), "--name", "Again"]);
+    assert_eq!(titles(&env, &["-p", "Again"]), titles(&env, &["-p", "mix"]));
+}

@@ -3,6 +3,7 @@
 //! [`crate::error`] turns them into messages and exit codes.
 
 mod output;
+mod playlist;
 mod progress;
 
 use std::ffi::OsString;
@@ -101,6 +102,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Static and smart playlists
+    #[command(subcommand)]
+    Playlist(playlist::PlaylistCmd),
     /// List files that could not be indexed, and why
     Problems {
         #[arg(long)]
@@ -128,6 +132,9 @@ pub struct SelectArgs {
     /// Sort order, as in 'year+ album+ track+' (trailing `field+`/`field-` terms work too)
     #[arg(long, value_name = "KEYS")]
     pub sort: Option<String>,
+    /// Take tracks from this playlist, in its order
+    #[arg(short = 'p', long, value_name = "NAME")]
+    pub playlist: Option<String>,
 }
 
 impl SelectArgs {
@@ -223,10 +230,10 @@ fn dispatch(ctx: &Context_, command: Command, out: &mut dyn Write) -> Result<()>
             cmd_scan(ctx, &paths, ScanOptions { include_hidden, jobs: jobs.unwrap_or(0) }, json, out)
         }
         Command::Ls { select, json, paths, format, albums, limit, random } => {
-            let q = select.parse()?;
             let lib = ctx.open_library()?;
+            let (q, within) = playlist::resolve(&lib, &select)?;
             if albums {
-                let mut groups = lib.groups(GroupBy::Album, Some(&q))?;
+                let mut groups = lib.groups(GroupBy::Album, Some(&q), within)?;
                 if let Some(n) = random {
                     shuffle(&mut groups);
                     groups.truncate(n as usize);
@@ -250,7 +257,7 @@ fn dispatch(ctx: &Context_, command: Command, out: &mut dyn Write) -> Result<()>
             } else {
                 output::ListMode::Text
             };
-            let sel = Selection { query: Some(&q), random: random.is_some(), limit: random.or(limit) };
+            let sel = Selection { query: Some(&q), random: random.is_some(), limit: random.or(limit), within };
             lib.for_each_track(&sel, |row| output::track(out, &row, &mode))??;
             Ok(())
         }
@@ -258,11 +265,12 @@ fn dispatch(ctx: &Context_, command: Command, out: &mut dyn Write) -> Result<()>
         Command::Albums { select, json } => list_groups(ctx, GroupBy::Album, &select, json, out),
         Command::Genres { select, json } => list_groups(ctx, GroupBy::Genre, &select, json, out),
         Command::Stats { select, json } => {
-            let q = select.parse()?;
             let lib = ctx.open_library()?;
-            output::stats(out, &lib.stats(Some(&q))?, json)?;
+            let (q, within) = playlist::resolve(&lib, &select)?;
+            output::stats(out, &lib.stats(Some(&q), within)?, json)?;
             Ok(())
         }
+        Command::Playlist(cmd) => playlist::run(ctx, cmd, out),
         Command::Problems { json } => {
             let lib = ctx.open_library()?;
             for p in lib.problems()? {
@@ -293,9 +301,9 @@ fn dispatch(ctx: &Context_, command: Command, out: &mut dyn Write) -> Result<()>
 }
 
 fn list_groups(ctx: &Context_, by: GroupBy, select: &SelectArgs, json: bool, out: &mut dyn Write) -> Result<()> {
-    let q = select.parse()?;
     let lib = ctx.open_library()?;
-    for g in lib.groups(by, Some(&q))? {
+    let (q, within) = playlist::resolve(&lib, select)?;
+    for g in lib.groups(by, Some(&q), within)? {
         output::group(out, by, &g, json)?;
     }
     Ok(())

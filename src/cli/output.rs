@@ -6,7 +6,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use serde_json::{Value, json};
 
-use crate::db::{Group, GroupBy, Problem, Root, Stats};
+use crate::db::{Group, GroupBy, Playlist, Problem, Root, Stats};
 use crate::query::{Field, display_value};
 use crate::template::Template;
 use crate::model::Track;
@@ -94,6 +94,29 @@ pub fn group(out: &mut dyn Write, by: GroupBy, g: &Group, as_json: bool) -> io::
             writeln!(out, "{artist} - {}{year}: {tracks}, {}", g.name, hms(g.duration))
         }
         _ => writeln!(out, "{}: {tracks}", g.name),
+    }
+}
+
+pub fn playlist(out: &mut dyn Write, p: &Playlist, as_json: bool) -> io::Result<()> {
+    if as_json {
+        serde_json::to_writer(&mut *out, p)?;
+        return writeln!(out);
+    }
+    match &p.query {
+        Some(q) => {
+            let mut extra = String::new();
+            if let Some(s) = &p.sort {
+                extra.push_str(&format!(", sorted {s}"));
+            }
+            if let Some(n) = p.limit {
+                extra.push_str(&format!(", at most {n} tracks"));
+            }
+            if let Some(m) = p.minutes {
+                extra.push_str(&format!(", at most {m} minutes"));
+            }
+            writeln!(out, "{} (smart: {q}{extra})", p.name)
+        }
+        None => writeln!(out, "{} ({} tracks)", p.name, p.entries),
     }
 }
 

@@ -135,6 +135,26 @@ const MIGRATIONS: &[&str] = &[
         seen_at INTEGER NOT NULL
     );
     "#,
+    // 2: playlists. A static playlist lists track ids (so entries follow moves); a smart one
+    // stores a query, evaluated when used.
+    r#"
+    CREATE TABLE playlists (
+        id INTEGER PRIMARY KEY,
+        name TEXT UNIQUE NOT NULL COLLATE NOCASE,
+        query TEXT,
+        sort TEXT,
+        limit_tracks INTEGER,
+        limit_minutes REAL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE playlist_entries (
+        playlist_id INTEGER NOT NULL REFERENCES playlists(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        track_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+        PRIMARY KEY (playlist_id, position)
+    ) WITHOUT ROWID;
+    CREATE INDEX playlist_entries_track ON playlist_entries(track_id);
+    "#,
 ];
 
 /// Converts a path to the SQL value that stores it byte-exact.
@@ -404,8 +424,8 @@ impl Library {
     }
 
     /// Totals over the tracks a query selects (all when `None`).
-    pub fn stats(&self, q: Option<&crate::query::Query>) -> Result<Stats> {
-        let (w, p) = query::where_clause(q);
+    pub fn stats(&self, q: Option<&crate::query::Query>, within: bool) -> Result<Stats> {
+        let (w, p) = query::where_clause(q, within);
         let params = || rusqlite::params_from_iter(p.iter());
         let (tracks, duration, size): (i64, f64, i64) = self.conn.query_row(
             &format!("SELECT count(*), COALESCE(sum(duration), 0), COALESCE(sum(size), 0) FROM tracks t WHERE {w}"),
@@ -448,8 +468,8 @@ impl Library {
 
     /// Artists, albums or genres among the tracks a query selects, each with its track count and
     /// total duration, sorted by name (albums by album artist, year, album).
-    pub fn groups(&self, by: GroupBy, q: Option<&crate::query::Query>) -> Result<Vec<Group>> {
-        let (w, p) = query::where_clause(q);
+    pub fn groups(&self, by: GroupBy, q: Option<&crate::query::Query>, within: bool) -> Result<Vec<Group>> {
+        let (w, p) = query::where_clause(q, within);
         let sql = match by {
             GroupBy::Artist => format!(
                 "SELECT min(a.name), NULL, NULL, count(*), sum(t.duration) FROM track_artists a \
@@ -478,6 +498,89 @@ impl Library {
         })?;
         rows.collect()
     }
+}
+
+/// A stored playlist.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Playlist {
+    #[serde(skip)]
+    pub id: i64,
+    pub name: String,
+    /// The saved query of a smart playlist; `None` for a static one.
+    pub query: Option<String>,
+    pub sort: Option<String>,
+    pub limit: Option<u64>,
+    pub minutes: Option<f64>,
+    /// Entries of a static playlist.
+    pub entries: u64,
+}
+
+impl Library {
+    pub fn playlists(&self) -> Result<Vec<Playlist>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT p.id, p.name, p.query, p.sort, p.limit_tracks, p.limit_minutes, \
+             (SELECT count(*) FROM playlist_entries e WHERE e.playlist_id = p.id) \
+             FROM playlists p ORDER BY p.name COLLATE NOCASE",
+        )?;
+        let rows = stmt.query_map([], playlist_row)?;
+        rows.collect()
+    }
+
+    /// The playlist called `name` (case-insensitively).
+    pub fn playlist(&self, name: &str) -> Result<Option<Playlist>> {
+        self.conn
+            .query_row(
+                "SELECT p.id, p.name, p.query, p.sort, p.limit_tracks, p.limit_minutes, \
+                 (SELECT count(*) FROM playlist_entries e WHERE e.playlist_id = p.id) \
+                 FROM playlists p WHERE p.name = ?1",
+                [name],
+                playlist_row,
+            )
+            .optional()
+    }
+
+    /// A static playlist's track ids, in order.
+    pub fn playlist_entries(&self, id: i64) -> Result<Vec<i64>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT track_id FROM playlist_entries WHERE playlist_id = ?1 ORDER BY position")?;
+        let rows = stmt.query_map([id], |r| r.get(0))?;
+        rows.collect()
+    }
+
+    /// The id of the track stored at exactly this path.
+    pub fn track_id_by_path(&self, path: &Path) -> Result<Option<i64>> {
+        self.conn
+            .prepare_cached("SELECT id FROM tracks WHERE path = ?1")?
+            .query_row([path_value(path)], |r| r.get(0))
+            .optional()
+    }
+
+    /// Makes `ids` (in order, repeats allowed) the set that a [`query::Selection`] with
+    /// `within` draws from. It lives in a temporary table of this connection.
+    pub fn load_selection(&self, ids: &[i64]) -> Result<()> {
+        self.conn.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS selection (pos INTEGER PRIMARY KEY, track_id INTEGER NOT NULL); \
+             DELETE FROM temp.selection;",
+        )?;
+        let mut stmt = self.conn.prepare_cached("INSERT INTO temp.selection (pos, track_id) VALUES (?1, ?2)")?;
+        for (pos, id) in ids.iter().enumerate() {
+            stmt.execute(params![pos as i64, id])?;
+        }
+        Ok(())
+    }
+}
+
+fn playlist_row(r: &Row<'_>) -> rusqlite::Result<Playlist> {
+    Ok(Playlist {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        query: r.get(2)?,
+        sort: r.get(3)?,
+        limit: r.get::<_, Option<i64>>(4)?.map(|v| v as u64),
+        minutes: r.get(5)?,
+        entries: r.get::<_, i64>(6)? as u64,
+    })
 }
 
 /// What [`Library::groups`] groups by.
@@ -726,6 +829,39 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Creates a playlist (smart when `query` is set) and returns its id.
+    pub fn create_playlist(&self, p: &Playlist, now: i64) -> Result<i64> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO playlists (name, query, sort, limit_tracks, limit_minutes, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![p.name, p.query, p.sort, p.limit.map(|v| v as i64), p.minutes, now])?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    pub fn rename_playlist(&self, id: i64, name: &str) -> Result<()> {
+        self.tx.execute("UPDATE playlists SET name = ?2 WHERE id = ?1", params![id, name])?;
+        Ok(())
+    }
+
+    pub fn delete_playlist(&self, id: i64) -> Result<()> {
+        self.tx.execute("DELETE FROM playlists WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// Replaces a static playlist's entries with `ids`, in order.
+    pub fn set_playlist_entries(&self, id: i64, ids: &[i64]) -> Result<()> {
+        self.tx.execute("DELETE FROM playlist_entries WHERE playlist_id = ?1", [id])?;
+        let mut stmt = self
+            .tx
+            .prepare_cached("INSERT INTO playlist_entries (playlist_id, position, track_id) VALUES (?1, ?2, ?3)")?;
+        for (pos, track) in ids.iter().enumerate() {
+            stmt.execute(params![id, pos as i64, track])?;
+        }
+        Ok(())
+    }
+
     pub fn delete_track(&self, id: i64) -> Result<()> {
         self.tx.prepare_cached("DELETE FROM tracks WHERE id = ?1")?.execute([id])?;
         Ok(())
@@ -817,6 +953,6 @@ mod tests {
         lib.write(|w| w.insert_track(&record("/a.flac", "one"), 1)).unwrap();
         drop(lib);
         let lib = Library::open(&path).unwrap();
-        assert_eq!(lib.stats(None).unwrap().tracks, 1);
+        assert_eq!(lib.stats(None, false).unwrap().tracks, 1);
     }
 }

@@ -21,6 +21,9 @@ pub struct Selection<'a> {
     pub query: Option<&'a Query>,
     pub random: bool,
     pub limit: Option<u64>,
+    /// Draw from the ids loaded with `Library::load_selection`, in their order (a playlist),
+    /// instead of the whole library.
+    pub within: bool,
 }
 
 /// Registers the SQL functions queries use: `td_fold(x)` (the model's fold) and `regexp`
@@ -240,9 +243,12 @@ fn order_by(q: Option<&Query>, default_order: &str) -> String {
 }
 
 /// The WHERE expression (over `tracks t`) and its parameters for a query; everything when `None`.
-pub fn where_clause(q: Option<&Query>) -> (String, Vec<Value>) {
+pub fn where_clause(q: Option<&Query>, within: bool) -> (String, Vec<Value>) {
     let mut sql = Sql { text: String::new(), params: Vec::new() };
-    let w = q.map_or("1".to_string(), |q| sql.query(q));
+    let mut w = q.map_or("1".to_string(), |q| sql.query(q));
+    if within {
+        w = format!("({w}) AND t.id IN (SELECT track_id FROM temp.selection)");
+    }
     (w, sql.params)
 }
 
@@ -252,14 +258,16 @@ pub fn select_tracks(sel: &Selection<'_>, columns: &str, default_order: &str) ->
     let mut sql = Sql { text: String::new(), params: Vec::new() };
     let with_artists = columns != "t.id";
     let where_ = sel.query.map_or("1".to_string(), |q| sql.query(q));
-    let order = if sel.random { "random()".to_string() } else { order_by(sel.query, default_order) };
+    let natural = if sel.within { "s.pos" } else { default_order };
+    let order = if sel.random { "random()".to_string() } else { order_by(sel.query, natural) };
+    let from = if sel.within { "temp.selection s JOIN tracks t ON t.id = s.track_id" } else { "tracks t" };
     let artists = if with_artists {
         ", (SELECT group_concat(name, char(31)) FROM \
            (SELECT name FROM track_artists a WHERE a.track_id = t.id ORDER BY position))"
     } else {
         ""
     };
-    sql.text = format!("SELECT {columns}{artists} FROM tracks t WHERE {where_} ORDER BY {order}");
+    sql.text = format!("SELECT {columns}{artists} FROM {from} WHERE {where_} ORDER BY {order}");
     if let Some(limit) = sel.limit {
         let p = sql.param(limit as i64);
         sql.text.push_str(&format!(" LIMIT {p}"));

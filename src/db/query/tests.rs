@@ -160,7 +160,7 @@ fn sort_and_limit() {
     let titles = |terms: &[&str], limit: Option<u64>| -> Vec<String> {
         let q = query::parse(terms, NOW).unwrap();
         let mut out = Vec::new();
-        lib.for_each_track(&Selection { query: Some(&q), limit, random: false }, |t| {
+        lib.for_each_track(&Selection { query: Some(&q), limit, ..Selection::default() }, |t| {
             out.push(t.title);
             Ok(())
         })
