@@ -357,7 +357,6 @@ fn import(ctx: &Context_, lib: &mut Library, file: &Path, name: Option<String>, 
     Ok(())
 }
 
-/// Keeps `resolve` honest about what it returns for an unknown name.
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,6 +79,8 @@ pub enum ScanError {
     Busy(PathBuf),
     #[error("cannot create the lock file {0}: {1}")]
     Lock(PathBuf, io::Error),
+    #[error("cannot start reader threads: {0}")]
+    Threads(String),
     #[error(transparent)]
     Db(#[from] db::DbError),
 }
@@ -359,7 +361,7 @@ pub fn scan(
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build()
-        .map_err(|e| ScanError::Lock(PathBuf::from("thread pool"), io::Error::other(e)))?;
+        .map_err(|e| ScanError::Threads(e.to_string()))?;
     let (tx, rx) = crossbeam_channel::bounded::<Outcome>(512);
     let mut pending_moves: Vec<FileRecord> = Vec::new();
     let write_result: Result<(), ScanError> = std::thread::scope(|s| {
