@@ -337,11 +337,10 @@ pub fn parse_year(date: &str) -> Option<i32> {
         .split(|c: char| !c.is_ascii_digit())
         .filter(|run| run.len() == 4);
     for run in digit_runs {
-        if let Ok(year) = run.parse::<i32>() {
-            if (1000..=9999).contains(&year) {
+        if let Ok(year) = run.parse::<i32>()
+            && (1000..=9999).contains(&year) {
                 return Some(year);
             }
-        }
     }
     None
 }

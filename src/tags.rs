@@ -69,7 +69,6 @@ pub fn read<R: Read + Seek>(reader: &mut R) -> Result<FileTags, ReadError> {
     };
 
     let (tagged, codec) = if file_type == FileType::Mp4 {
-        drop(probe);
         reader
             .seek(SeekFrom::Start(0))
             .map_err(|e| ReadError(format!("cannot read: {e}")))?;
@@ -88,7 +87,6 @@ pub fn read<R: Read + Seek>(reader: &mut R) -> Result<FileTags, ReadError> {
         };
         (TaggedFile::from(mp4), codec)
     } else if file_type == FileType::Aiff {
-        drop(probe);
         reader
             .seek(SeekFrom::Start(0))
             .map_err(|e| ReadError(format!("cannot read: {e}")))?;

@@ -244,11 +244,10 @@ pub fn run(ctx: &Context_, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> 
         }
         PlaylistCmd::Rename { name, new_name } => {
             let p = find(&lib, &name)?;
-            if let Some(other) = lib.playlist(&new_name)? {
-                if other.id != p.id {
+            if let Some(other) = lib.playlist(&new_name)?
+                && other.id != p.id {
                     return Err(UsageError(format!("a playlist named `{new_name}` already exists")).into());
                 }
-            }
             lib.write(|w| w.rename_playlist(p.id, &new_name).map_err(anyhow::Error::from))?;
         }
         PlaylistCmd::Delete { name } => {
@@ -327,12 +326,11 @@ fn import(ctx: &Context_, lib: &mut Library, file: &Path, name: Option<String>, 
                     break;
                 }
                 // The library stores canonical paths; a playlist may reach a file through a link.
-                if let Ok(real) = std::fs::canonicalize(&cand) {
-                    if let Some(id) = lib.track_id_by_path(&real)? {
+                if let Ok(real) = std::fs::canonicalize(&cand)
+                    && let Some(id) = lib.track_id_by_path(&real)? {
                         found = Some(id);
                         break;
                     }
-                }
             }
             found
         };

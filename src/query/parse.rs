@@ -220,11 +220,10 @@ fn parse_range(field: Field, kind: Kind, value: &str, now: i64) -> Result<Cond, 
         let (a, b) = (&value[..i], &value[i + 2..]);
         let lo = parse_end(a, 0, false)?;
         let hi = parse_end(b, i + 2, true)?;
-        if let (Some(l), Some(h)) = (lo, hi) {
-            if l > h {
+        if let (Some(l), Some(h)) = (lo, hi)
+            && l > h {
                 return Err((format!("the range `{value}` is empty: its start is after its end"), 0, value.len()));
             }
-        }
         return Ok(Cond::Range(field, lo, hi));
     }
     let (lo, hi) = bounds(kind, value, now).ok_or_else(|| (describe_expected(field, kind, value), 0, value.len()))?;

@@ -58,14 +58,13 @@ pub fn inspect<F: Read + Seek>(file: &mut F, file_len: u64, container: Container
             let xing = mp3_length(file, extent)?;
             if let Some(x) = &xing {
                 // Allow for the Info frame itself and for tags the stream count may include.
-                if let Some(bytes) = x.stream_bytes {
-                    if bytes > extent.len + 4096 && truncated.is_none() {
+                if let Some(bytes) = x.stream_bytes
+                    && bytes > extent.len + 4096 && truncated.is_none() {
                         truncated = Some(format!(
                             "truncated: the MP3 header promises {bytes} bytes of audio but the file holds {}",
                             extent.len
                         ));
                     }
-                }
             }
             xing.and_then(|x| (x.sample_rate > 0).then(|| x.frames as f64 / f64::from(x.sample_rate)))
         }
@@ -200,16 +199,13 @@ fn mpeg_extent<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option
         if end >= start + 15 {
             let mut marker = [0u8; 15];
             read_at(file, end - 15, &mut marker)?;
-            if &marker[6..] == b"LYRICS200" {
-                if let Some(size) = std::str::from_utf8(&marker[..6])
+            if &marker[6..] == b"LYRICS200"
+                && let Some(size) = std::str::from_utf8(&marker[..6])
                     .ok()
                     .and_then(|s| s.parse::<u64>().ok())
-                {
-                    if size + 15 <= end - start {
+                    && size + 15 <= end - start {
                         end -= size + 15;
                     }
-                }
-            }
         }
         if end == before {
             break;
@@ -266,12 +262,11 @@ fn flac_truncation<F: Read + Seek>(file: &mut F, file_len: u64, extent: Extent) 
     tail.truncate(got);
     let mut end_sample = None;
     for i in (0..tail.len().saturating_sub(16)).rev() {
-        if tail[i] == 0xff && tail[i + 1] & 0xfe == 0xf8 {
-            if let Some(end) = flac_frame_end(&tail[i..], fixed_block) {
+        if tail[i] == 0xff && tail[i + 1] & 0xfe == 0xf8
+            && let Some(end) = flac_frame_end(&tail[i..], fixed_block) {
                 end_sample = Some(end);
                 break;
             }
-        }
     }
     Ok(match end_sample {
         Some(end) if end + fixed_block < total => Some(format!(
