@@ -56,6 +56,7 @@ demo: release
 
 bench: deps
 	$(CARGO) bench --locked --bench scan
+	$(CARGO) bench --locked --bench query
 
 install: deps
 	$(CARGO) install --locked --path .

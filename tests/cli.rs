@@ -646,6 +646,9 @@ fn a_killed_scan_leaves_a_consistent_library_that_the_next_scan_completes() {
         let s = env.scan(&[music.to_str().unwrap()]);
         assert_eq!(s["problems"], 0);
         assert_eq!(env.tracks().len(), FILES, "after a kill at {delay_ms} ms");
+        // The search index agrees with the tracks table.
+        let conn = rusqlite::Connection::open(env.db()).unwrap();
+        conn.execute("INSERT INTO track_search (track_search, rank) VALUES ('integrity-check', 1)", []).unwrap();
     }
 }
 

@@ -1,7 +1,8 @@
 //! The query language compiled to SQL: the execution every command uses.
 //!
-//! Each condition becomes an expression that is 1 or 0, never NULL, so that negation is the exact
-//! complement (a negated term matches tracks where the field is missing). Substring conditions
+//! A negated condition is wrapped so that NULL counts as false before it is negated, which makes
+//! negation the exact complement (a negated term matches tracks where the field is missing);
+//! positive conditions stay bare so SQLite can use the FTS and column indexes for them. Substring conditions
 //! on the searchable fields go through the FTS5 trigram index when the needle has at least three
 //! characters (the shortest a trigram index can use); shorter needles and other fields scan the
 //! folded columns. The rules are the ones `crate::query` documents; a property test checks that
@@ -211,8 +212,10 @@ impl Sql {
                 let terms: Vec<String> = g
                     .iter()
                     .map(|term| {
+                        // A NULL rejects a row just as 0 does, so positive terms stay bare and
+                        // can use indexes; only negation needs the NULL turned into 0.
                         let e = self.cond(&term.cond);
-                        if term.negated { format!("NOT COALESCE({e}, 0)") } else { format!("COALESCE({e}, 0)") }
+                        if term.negated { format!("NOT COALESCE({e}, 0)") } else { e }
                     })
                     .collect();
                 format!("({})", terms.join(" AND "))
