@@ -2,7 +2,7 @@
 #
 #   make demo     install what is missing, build, scan the bundled fixtures, list them
 #   make test     install what is missing, build, run every test
-#   make bench    scanner benchmark on a synthetic library (prints figures)
+#   make bench    scanner and query benchmarks on synthetic libraries (prints figures)
 #   make install  cargo install into ~/.cargo/bin
 
 SHELL := /bin/bash
