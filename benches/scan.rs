@@ -97,7 +97,10 @@ impl Rng {
         items[self.below(items.len() as u64) as usize]
     }
     fn phrase(&mut self, words: u64) -> String {
-        (0..words).map(|_| self.pick(WORDS)).collect::<Vec<_>>().join(" ")
+        (0..words)
+            .map(|_| self.pick(WORDS))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -211,7 +214,10 @@ fn usable_fixtures(fixture_root: &Path, scratch: &Path) -> Vec<Fixture> {
             };
             match tags::write(&probe, &edit) {
                 Ok(()) => out.push(Fixture { src, ext, pcm }),
-                Err(e) => println!("  note: tags::write fails on fixture {rel} ({}); not used", e.0),
+                Err(e) => println!(
+                    "  note: tags::write fails on fixture {rel} ({}); not used",
+                    e.0
+                ),
             }
             let _ = fs::remove_file(&probe);
         }
@@ -238,7 +244,10 @@ fn build_base(bench_root: &Path, fixtures: &[Fixture], n: usize) -> (Vec<Planned
         .iter()
         .map(|f| f.src.file_name().unwrap().to_str().unwrap())
         .collect();
-    let want = format!("layout={LAYOUT_VERSION} files={n} fixtures={}\n", names.join(","));
+    let want = format!(
+        "layout={LAYOUT_VERSION} files={n} fixtures={}\n",
+        names.join(",")
+    );
     let (planned, artists) = plan(n, fixtures);
     if marker_ok(&marker, &want, &base) {
         println!(
@@ -296,7 +305,10 @@ fn build_more(bench_root: &Path, planned: &[Planned], artists: usize, total: usi
     let more = lib.join("more");
     let marker = bench_root.join("more.marker");
     let extra = total - planned.len();
-    let want = format!("layout={LAYOUT_VERSION} base={} files={total}\n", planned.len());
+    let want = format!(
+        "layout={LAYOUT_VERSION} base={} files={total}\n",
+        planned.len()
+    );
     if marker_ok(&marker, &want, &more) {
         println!(
             "  reusing {} ({extra} hard links; marker matches)",
@@ -380,7 +392,14 @@ impl Run {
     /// The summary in a few words: what the scan did and its own timing (without process start).
     fn said(&self) -> String {
         let mut parts = Vec::new();
-        for key in ["added", "updated", "moved", "removed", "unchanged", "problems"] {
+        for key in [
+            "added",
+            "updated",
+            "moved",
+            "removed",
+            "unchanged",
+            "problems",
+        ] {
             let n = self.count(key);
             if n > 0 || key == "added" || key == "unchanged" {
                 parts.push(format!("{key} {n}"));
@@ -672,7 +691,9 @@ fn main() {
     if do_rss {
         build_more(&bench_root, &planned, artists, rss_files);
     } else {
-        println!("  BENCH_RSS_FILES ({rss_files}) is not above BENCH_FILES: the memory point is skipped");
+        println!(
+            "  BENCH_RSS_FILES ({rss_files}) is not above BENCH_FILES: the memory point is skipped"
+        );
     }
 
     let lib = bench_root.join("lib");
@@ -799,7 +820,12 @@ fn main() {
         cols.iter()
             .map(|p| {
                 let ok = p.indexed == p.files as u64 && p.problems == 0 && p.runs_as_expected;
-                format!("{} / {}{}", p.indexed, p.problems, if ok { "" } else { " (!)" })
+                format!(
+                    "{} / {}{}",
+                    p.indexed,
+                    p.problems,
+                    if ok { "" } else { " (!)" }
+                )
             })
             .collect(),
         "every file, 0 problems",

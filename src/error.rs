@@ -59,7 +59,11 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
 /// Formats an error and its causes for stderr: "error: what failed: because". `None` when there
 /// is nothing to print (a closed pipe, or a message already shown).
 pub fn message(err: &anyhow::Error) -> Option<String> {
-    if is_broken_pipe(err) || err.chain().any(|c| c.downcast_ref::<AlreadyReported>().is_some()) {
+    if is_broken_pipe(err)
+        || err
+            .chain()
+            .any(|c| c.downcast_ref::<AlreadyReported>().is_some())
+    {
         return None;
     }
     let mut out = format!("error: {err}");
@@ -79,7 +83,8 @@ mod tests {
 
     #[test]
     fn codes() {
-        let pipe = anyhow::Error::new(io::Error::from(io::ErrorKind::BrokenPipe)).context("writing");
+        let pipe =
+            anyhow::Error::new(io::Error::from(io::ErrorKind::BrokenPipe)).context("writing");
         assert_eq!(exit_code(&pipe), code::OK);
         let usage = anyhow::Error::new(UsageError("no such folder".into()));
         assert_eq!(exit_code(&usage), code::USAGE);

@@ -87,7 +87,10 @@ mod tests {
 
     #[test]
     fn a_rename_matches_on_audio_alone() {
-        let m = match_moves(&[side(1, "new name.flac", 9, "x")], &[side(1, "old.flac", 1, "y")]);
+        let m = match_moves(
+            &[side(1, "new name.flac", 9, "x")],
+            &[side(1, "old.flac", 1, "y")],
+        );
         assert_eq!(m, vec![(0, 0)]);
     }
 

@@ -192,7 +192,10 @@ pub struct Track {
 pub fn fold(text: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
     use unicode_normalization::char::is_combining_mark;
-    text.nfkd().filter(|c| !is_combining_mark(*c)).flat_map(char::to_lowercase).collect()
+    text.nfkd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// The separator used when several artists are shown as one string.
@@ -231,7 +234,11 @@ impl TrackInfo {
             channels: props.channels.filter(|&c| c > 0),
             codec: props.codec.clone(),
             format: format_name(props.container, &props.codec).to_string(),
-            container: props.container.map(Container::as_str).unwrap_or("unknown").to_string(),
+            container: props
+                .container
+                .map(Container::as_str)
+                .unwrap_or("unknown")
+                .to_string(),
             has_cover: props.has_cover,
             rg_track_gain: raw.rg_track_gain.iter().find_map(|v| parse_gain(v)),
             rg_track_peak: raw.rg_track_peak.iter().find_map(|v| parse_peak(v)),
@@ -303,10 +310,7 @@ pub fn parse_number_pair(value: &str) -> (Option<u32>, Option<u32>) {
             None => (value, None),
         },
     };
-    (
-        leading_number(left),
-        right.and_then(leading_number),
-    )
+    (leading_number(left), right.and_then(leading_number))
 }
 
 fn leading_number(s: &str) -> Option<u32> {
@@ -338,9 +342,10 @@ pub fn parse_year(date: &str) -> Option<i32> {
         .filter(|run| run.len() == 4);
     for run in digit_runs {
         if let Ok(year) = run.parse::<i32>()
-            && (1000..=9999).contains(&year) {
-                return Some(year);
-            }
+            && (1000..=9999).contains(&year)
+        {
+            return Some(year);
+        }
     }
     None
 }

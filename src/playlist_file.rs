@@ -137,7 +137,11 @@ fn parse_m3u(text: &str) -> Vec<Entry> {
         let (duration, title) = info.take().unwrap_or_default();
         let location = location(line);
         if !location.is_empty() {
-            entries.push(Entry { location, title, duration });
+            entries.push(Entry {
+                location,
+                title,
+                duration,
+            });
         }
     }
     entries
@@ -186,7 +190,8 @@ fn non_empty(text: &str) -> Option<String> {
 
 fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
 }
 
 /// A location as the entry keeps it: `file://` URLs decoded to paths, everything else as written.
@@ -227,9 +232,9 @@ fn percent_decode(text: &str) -> Vec<u8> {
     let mut i = 0;
     while i < bytes.len() {
         let escaped = match bytes.get(i..i + 3) {
-            Some([b'%', high, low]) => {
-                hex_value(*high).zip(hex_value(*low)).map(|(h, l)| h << 4 | l)
-            }
+            Some([b'%', high, low]) => hex_value(*high)
+                .zip(hex_value(*low))
+                .map(|(h, l)| h << 4 | l),
             _ => None,
         };
         match escaped {
@@ -328,7 +333,9 @@ pub fn is_remote(location: &str) -> bool {
     // One letter before a colon is a Windows drive, not a scheme.
     scheme.len() >= 2
         && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
         && !scheme.eq_ignore_ascii_case("file")
 }
 
@@ -522,7 +529,12 @@ mod tests {
             .iter()
             .map(|e| (e.location.as_str(), e.title.as_deref(), e.duration))
             .collect();
-        assert_eq!(got, expected, "{name}: {:?}", String::from_utf8_lossy(bytes));
+        assert_eq!(
+            got,
+            expected,
+            "{name}: {:?}",
+            String::from_utf8_lossy(bytes)
+        );
     }
 
     #[test]
@@ -556,8 +568,14 @@ mod tests {
     fn reads_m3u() {
         let cases: &[(&[u8], Expected)] = &[
             (b"", &[]),
-            (b"a.mp3\nb.mp3\n", &[("a.mp3", None, None), ("b.mp3", None, None)]),
-            (b"  a.mp3  \n\n\n\tb.mp3", &[("a.mp3", None, None), ("b.mp3", None, None)]),
+            (
+                b"a.mp3\nb.mp3\n",
+                &[("a.mp3", None, None), ("b.mp3", None, None)],
+            ),
+            (
+                b"  a.mp3  \n\n\n\tb.mp3",
+                &[("a.mp3", None, None), ("b.mp3", None, None)],
+            ),
             (
                 b"#EXTM3U\n#EXTINF:123,Artist - Title\n/music/a.mp3\n#EXTINF:7,B\nb.mp3\n",
                 &[
@@ -569,9 +587,18 @@ mod tests {
                 b"#EXTINF:-1,Radio\nhttp://example.com/stream",
                 &[("http://example.com/stream", Some("Radio"), None)],
             ),
-            (b"#extinf:12.5, spaced \na.mp3", &[("a.mp3", Some("spaced"), Some(12.5))]),
-            (b"#EXTINF:0,Zero\na.mp3", &[("a.mp3", Some("Zero"), Some(0.0))]),
-            (b"#EXTINF:123,A, B, C\na.mp3", &[("a.mp3", Some("A, B, C"), Some(123.0))]),
+            (
+                b"#extinf:12.5, spaced \na.mp3",
+                &[("a.mp3", Some("spaced"), Some(12.5))],
+            ),
+            (
+                b"#EXTINF:0,Zero\na.mp3",
+                &[("a.mp3", Some("Zero"), Some(0.0))],
+            ),
+            (
+                b"#EXTINF:123,A, B, C\na.mp3",
+                &[("a.mp3", Some("A, B, C"), Some(123.0))],
+            ),
             (
                 b"#EXTINF:123 tvg-id=\"x\" tvg-name=\"A, B\",Title\na.mp3",
                 &[("a.mp3", Some("Title"), Some(123.0))],
@@ -580,11 +607,17 @@ mod tests {
                 b"#EXTINF:-1 group-title=\"News\",Channel\nrtsp://h/c",
                 &[("rtsp://h/c", Some("Channel"), None)],
             ),
-            (b"#EXTINF:5 a=\"unclosed,Title\na.mp3", &[("a.mp3", Some("Title"), Some(5.0))]),
+            (
+                b"#EXTINF:5 a=\"unclosed,Title\na.mp3",
+                &[("a.mp3", Some("Title"), Some(5.0))],
+            ),
             // Without a comma: a bare duration, or a bare title.
             (b"#EXTINF:123\na.mp3", &[("a.mp3", None, Some(123.0))]),
             (b"#EXTINF:-1\na.mp3", &[("a.mp3", None, None)]),
-            (b"#EXTINF:Just A Title\na.mp3", &[("a.mp3", Some("Just A Title"), None)]),
+            (
+                b"#EXTINF:Just A Title\na.mp3",
+                &[("a.mp3", Some("Just A Title"), None)],
+            ),
             (b"#EXTINF:\na.mp3", &[("a.mp3", None, None)]),
             (b"#EXTINF:,\na.mp3", &[("a.mp3", None, None)]),
             (b"#EXTINF:abc,T\na.mp3", &[("a.mp3", Some("T"), None)]),
@@ -597,7 +630,10 @@ mod tests {
                 b"#EXTINF:1,T\n#EXTGRP:g\n# comment\na.mp3\nb.mp3",
                 &[("a.mp3", Some("T"), Some(1.0)), ("b.mp3", None, None)],
             ),
-            (b"#EXTINF:1,First\n#EXTINF:2,Second\na.mp3", &[("a.mp3", Some("Second"), Some(2.0))]),
+            (
+                b"#EXTINF:1,First\n#EXTINF:2,Second\na.mp3",
+                &[("a.mp3", Some("Second"), Some(2.0))],
+            ),
             (b"a.mp3\n#EXTINF:1,Orphan\n", &[("a.mp3", None, None)]),
             (b"#EXTM3U\n#PLAYLIST:Mix\n#EXTALB:x\n", &[]),
             // Line endings and byte order marks.
@@ -609,21 +645,37 @@ mod tests {
                 b"#EXTINF:3,T\ra.mp3\rb.mp3",
                 &[("a.mp3", Some("T"), Some(3.0)), ("b.mp3", None, None)],
             ),
-            (b"a.mp3\n\xEF\xBB\xBF#EXTM3U\nb.mp3", &[("a.mp3", None, None), ("b.mp3", None, None)]),
+            (
+                b"a.mp3\n\xEF\xBB\xBF#EXTM3U\nb.mp3",
+                &[("a.mp3", None, None), ("b.mp3", None, None)],
+            ),
             (b"\xEF\xBB\xBFa.mp3", &[("a.mp3", None, None)]),
             // Old files in Windows-1252.
             (
                 b"#EXTINF:10,Beyonc\xE9 \x96 D\xE9j\xE0 Vu\nBeyonc\xE9\\D\xE9j\xE0 Vu.mp3",
-                &[("Beyoncé\\Déjà Vu.mp3", Some("Beyoncé – Déjà Vu"), Some(10.0))],
+                &[(
+                    "Beyoncé\\Déjà Vu.mp3",
+                    Some("Beyoncé – Déjà Vu"),
+                    Some(10.0),
+                )],
             ),
             (b"\x80.mp3", &[("€.mp3", None, None)]),
             // file:// URLs become paths.
-            (b"file:///home/u/a%20b.mp3", &[("/home/u/a b.mp3", None, None)]),
+            (
+                b"file:///home/u/a%20b.mp3",
+                &[("/home/u/a b.mp3", None, None)],
+            ),
             (b"FILE:///a%C3%A9.mp3", &[("/aé.mp3", None, None)]),
             (b"file:///a%E9.mp3", &[("/aé.mp3", None, None)]),
             (b"file://localhost/x.mp3", &[("/x.mp3", None, None)]),
-            (b"file:///C:/Music/a%20b.mp3", &[("C:/Music/a b.mp3", None, None)]),
-            (b"file://server/share/a.mp3", &[("//server/share/a.mp3", None, None)]),
+            (
+                b"file:///C:/Music/a%20b.mp3",
+                &[("C:/Music/a b.mp3", None, None)],
+            ),
+            (
+                b"file://server/share/a.mp3",
+                &[("//server/share/a.mp3", None, None)],
+            ),
             (b"file:/x/y.mp3", &[("/x/y.mp3", None, None)]),
             (
                 b"file:///100%.mp3\nfile:///%4g%2",
@@ -648,7 +700,10 @@ mod tests {
             (
                 b"[playlist]\nFile1=a.mp3\nTitle1=A\nLength1=100\n\
                   File2=http://h/s\nTitle2=S\nLength2=-1\nNumberOfEntries=2\nVersion=2\n",
-                &[("a.mp3", Some("A"), Some(100.0)), ("http://h/s", Some("S"), None)],
+                &[
+                    ("a.mp3", Some("A"), Some(100.0)),
+                    ("http://h/s", Some("S"), None),
+                ],
             ),
             // Any order, any case, ordered by number (not as text: 10 comes after 9).
             (
@@ -670,13 +725,19 @@ mod tests {
                 b"\xEF\xBB\xBF[playlist]\r\nFile1=a.mp3\r\nTitle1=Caf\xC3\xA9\r\n",
                 &[("a.mp3", Some("Café"), None)],
             ),
-            (b"[playlist]\rFile1=Caf\xE9.mp3\rLength1=abc", &[("Café.mp3", None, None)]),
+            (
+                b"[playlist]\rFile1=Caf\xE9.mp3\rLength1=abc",
+                &[("Café.mp3", None, None)],
+            ),
             (
                 b"[playlist]\nFile1=file:///m/a%23b.mp3\nFile2=C:\\M\\x.mp3",
                 &[("/m/a#b.mp3", None, None), ("C:\\M\\x.mp3", None, None)],
             ),
             (b"[playlist]\nFile1=a=b.mp3\n", &[("a=b.mp3", None, None)]),
-            (b"[playlist]\nFile1=file://\nFile2=b.mp3", &[("b.mp3", None, None)]),
+            (
+                b"[playlist]\nFile1=file://\nFile2=b.mp3",
+                &[("b.mp3", None, None)],
+            ),
             (
                 b"[playlist]\n; comment\nFile-1=x\nFile+2=y\nFilex=z\nFile1x=w\n\
                   File99999999999999999999999=big\nFiles1=s\n",
@@ -690,7 +751,10 @@ mod tests {
         for (bytes, expected) in cases {
             check("list.pls", bytes, expected);
             // The header decides, whatever the file is called.
-            if bytes.windows(10).any(|w| w.eq_ignore_ascii_case(b"[playlist]")) {
+            if bytes
+                .windows(10)
+                .any(|w| w.eq_ignore_ascii_case(b"[playlist]"))
+            {
                 check("list.m3u", bytes, expected);
             }
         }
@@ -703,7 +767,11 @@ mod tests {
             ("a.m3u", "[playlist]\nFile1=a.mp3", PlaylistFormat::Pls),
             ("a", "\u{feff}\n\n  [PLAYLIST]  \n", PlaylistFormat::Pls),
             ("a.PLS", "File1=a.mp3\n", PlaylistFormat::Pls),
-            ("dir/a.pls", "numberofentries=1\nfile1=a.mp3\n", PlaylistFormat::Pls),
+            (
+                "dir/a.pls",
+                "numberofentries=1\nfile1=a.mp3\n",
+                PlaylistFormat::Pls,
+            ),
             ("a.pls", "a.mp3\nb.mp3\n", PlaylistFormat::M3u),
             ("a.m3u", "File1=a.mp3\n", PlaylistFormat::M3u),
             ("a.m3u8", "#EXTM3U\n[playlist]\n", PlaylistFormat::M3u),
@@ -726,8 +794,14 @@ mod tests {
             ("../../../../../a.mp3", &["/a.mp3"]),
             ("/srv/music/a.mp3", &["/srv/music/a.mp3"]),
             ("/srv/music/../other/./a.mp3", &["/srv/other/a.mp3"]),
-            ("Music\\a.mp3", &["/home/u/lists/Music\\a.mp3", "/home/u/lists/Music/a.mp3"]),
-            ("..\\Music\\a.mp3", &["/home/u/lists/..\\Music\\a.mp3", "/home/u/Music/a.mp3"]),
+            (
+                "Music\\a.mp3",
+                &["/home/u/lists/Music\\a.mp3", "/home/u/lists/Music/a.mp3"],
+            ),
+            (
+                "..\\Music\\a.mp3",
+                &["/home/u/lists/..\\Music\\a.mp3", "/home/u/Music/a.mp3"],
+            ),
             ("\\Music\\a.mp3", &["/Music/a.mp3"]),
             ("\\\\server\\share\\a.mp3", &["/server/share/a.mp3"]),
             ("C:\\Music\\a.mp3", &["/home/u/lists/Music/a.mp3"]),
@@ -745,10 +819,20 @@ mod tests {
         ];
         for (location, expected) in cases {
             let expected: Vec<PathBuf> = expected.iter().map(PathBuf::from).collect();
-            assert_eq!(candidates(location, base), expected, "location {location:?}");
+            assert_eq!(
+                candidates(location, base),
+                expected,
+                "location {location:?}"
+            );
         }
-        assert_eq!(candidates("a.mp3", Path::new("lists")), vec![PathBuf::from("lists/a.mp3")]);
-        assert_eq!(candidates("../a.mp3", Path::new("")), vec![PathBuf::from("../a.mp3")]);
+        assert_eq!(
+            candidates("a.mp3", Path::new("lists")),
+            vec![PathBuf::from("lists/a.mp3")]
+        );
+        assert_eq!(
+            candidates("../a.mp3", Path::new("")),
+            vec![PathBuf::from("../a.mp3")]
+        );
     }
 
     #[test]
@@ -771,7 +855,11 @@ mod tests {
     }
 
     fn entry(location: &str, title: Option<&str>, duration: Option<f64>) -> Entry {
-        Entry { location: location.into(), title: title.map(str::to_string), duration }
+        Entry {
+            location: location.into(),
+            title: title.map(str::to_string),
+            duration,
+        }
     }
 
     #[test]
@@ -791,18 +879,42 @@ mod tests {
                  #EXTINF:60,\nd.mp3\n#EXTINF:-1,Two lines here \ne.mp3\n\
                  #EXTINF:-1,Radio\nhttp://h/s\n",
             ),
-            (vec![entry("/m/#1 hit.mp3", None, None)], "#EXTM3U\n/m/#1 hit.mp3\n"),
-            (vec![entry("#1 hit.mp3", None, None)], "#EXTM3U\n./#1 hit.mp3\n"),
-            (vec![entry(" lead.mp3", None, None)], "#EXTM3U\n./ lead.mp3\n"),
-            (vec![entry("file:x.mp3", None, None)], "#EXTM3U\n./file:x.mp3\n"),
-            (vec![entry("/m/new\nline.mp3", None, None)], "#EXTM3U\nfile:///m/new%0Aline.mp3\n"),
-            (vec![entry("/m/trail ", None, None)], "#EXTM3U\nfile:///m/trail%20\n"),
+            (
+                vec![entry("/m/#1 hit.mp3", None, None)],
+                "#EXTM3U\n/m/#1 hit.mp3\n",
+            ),
+            (
+                vec![entry("#1 hit.mp3", None, None)],
+                "#EXTM3U\n./#1 hit.mp3\n",
+            ),
+            (
+                vec![entry(" lead.mp3", None, None)],
+                "#EXTM3U\n./ lead.mp3\n",
+            ),
+            (
+                vec![entry("file:x.mp3", None, None)],
+                "#EXTM3U\n./file:x.mp3\n",
+            ),
+            (
+                vec![entry("/m/new\nline.mp3", None, None)],
+                "#EXTM3U\nfile:///m/new%0Aline.mp3\n",
+            ),
+            (
+                vec![entry("/m/trail ", None, None)],
+                "#EXTM3U\nfile:///m/trail%20\n",
+            ),
             (
                 vec![entry("/m/100% é.mp3 ", None, None)],
                 "#EXTM3U\nfile:///m/100%25%20%C3%A9.mp3%20\n",
             ),
-            (vec![entry("rel\nbreak.mp3", None, None)], "#EXTM3U\n./rel break.mp3\n"),
-            (vec![entry(" http://h/s\n", None, None)], "#EXTM3U\nhttp://h/s\n"),
+            (
+                vec![entry("rel\nbreak.mp3", None, None)],
+                "#EXTM3U\n./rel break.mp3\n",
+            ),
+            (
+                vec![entry(" http://h/s\n", None, None)],
+                "#EXTM3U\nhttp://h/s\n",
+            ),
         ];
         for (entries, expected) in cases {
             assert_eq!(write_m3u8(entries), *expected, "entries {entries:?}");
@@ -823,10 +935,16 @@ mod tests {
         assert_eq!(parse("out.m3u8", write_m3u8(&entries).as_bytes()), entries);
         // Relative locations that needed a `./` read back as the same file.
         for location in ["#1.mp3", " lead.mp3", "file:x.mp3"] {
-            let read = parse("out.m3u8", write_m3u8(&[entry(location, None, None)]).as_bytes());
+            let read = parse(
+                "out.m3u8",
+                write_m3u8(&[entry(location, None, None)]).as_bytes(),
+            );
             assert_eq!(read.len(), 1);
             let base = Path::new("/b");
-            assert_eq!(candidates(&read[0].location, base), vec![base.join(location)]);
+            assert_eq!(
+                candidates(&read[0].location, base),
+                vec![base.join(location)]
+            );
         }
     }
 
@@ -900,7 +1018,11 @@ mod tests {
                     .map(|_| {
                         let r = next();
                         let byte = (r >> 8) as u8;
-                        if r % 4 == 0 { byte } else { ALPHABET[usize::from(byte) % ALPHABET.len()] }
+                        if r % 4 == 0 {
+                            byte
+                        } else {
+                            ALPHABET[usize::from(byte) % ALPHABET.len()]
+                        }
                     })
                     .collect()
             })
@@ -916,6 +1038,9 @@ mod tests {
             candidates(&text, Path::new("/base"));
             let _ = relative_path(Path::new(&*text), Path::new("/base"));
         }
-        assert_eq!(parse("a.m3u", long.as_bytes()), vec![entry(&long, None, None)]);
+        assert_eq!(
+            parse("a.m3u", long.as_bytes()),
+            vec![entry(&long, None, None)]
+        );
     }
 }

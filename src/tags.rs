@@ -30,7 +30,9 @@ pub struct FileTags {
 fn parse_options() -> ParseOptions {
     // Best-attempt parsing keeps going past the small mistakes real taggers make; lofty's own
     // allocation limit (16 MiB per item) bounds what an absurd size field can make us allocate.
-    ParseOptions::new().parsing_mode(ParsingMode::BestAttempt).read_cover_art(true)
+    ParseOptions::new()
+        .parsing_mode(ParsingMode::BestAttempt)
+        .read_cover_art(true)
 }
 
 /// Options for reading one file type. Pictures are several megabytes in many libraries and are
@@ -154,7 +156,10 @@ fn describe(e: lofty::error::FileParseError) -> ReadError {
         }
         source = cause.source();
     }
-    ReadError(text.replace("mpeg file", "MP3 file").replace("Mpeg file", "MP3 file"))
+    ReadError(
+        text.replace("mpeg file", "MP3 file")
+            .replace("Mpeg file", "MP3 file"),
+    )
 }
 
 /// The container a file name suggests, for explaining why a file that could not be read is

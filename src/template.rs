@@ -202,7 +202,9 @@ fn edit_distance(a: &[char], b: &[char]) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut d = (rows[i - 1][j] + 1).min(rows[i][j - 1] + 1).min(rows[i - 1][j - 1] + cost);
+            let mut d = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 d = d.min(rows[i - 2][j - 2] + 1);
             }
@@ -216,8 +218,17 @@ fn edit_distance(a: &[char], b: &[char]) -> usize {
 mod tests {
     use super::*;
 
-    const KNOWN: &[&str] =
-        &["artist", "albumartist", "album", "title", "year", "track", "disc", "genre", "a_b2"];
+    const KNOWN: &[&str] = &[
+        "artist",
+        "albumartist",
+        "album",
+        "title",
+        "year",
+        "track",
+        "disc",
+        "genre",
+        "a_b2",
+    ];
 
     fn lookup(name: &str) -> Option<String> {
         match name {
@@ -244,7 +255,10 @@ mod tests {
         let cases: &[(&str, &str)] = &[
             ("", ""),
             ("plain text", "plain text"),
-            ("$artist - $title ($year)", "Queen - Bohemian Rhapsody (1975)"),
+            (
+                "$artist - $title ($year)",
+                "Queen - Bohemian Rhapsody (1975)",
+            ),
             ("${title}s", "Bohemian Rhapsodys"),
             ("$title.mp3", "Bohemian Rhapsody.mp3"),
             (
@@ -282,22 +296,74 @@ mod tests {
     #[test]
     fn errors() {
         let cases: &[(&str, &str, usize)] = &[
-            ("$artst", "unknown field `$artst` at 0: did you mean `$artist`?", 0),
-            ("x ${artst}", "unknown field `${artst}` at 2: did you mean `${artist}`?", 2),
-            ("$Artist", "unknown field `$Artist` at 0: did you mean `$artist`?", 0),
-            ("$albmartist", "unknown field `$albmartist` at 0: did you mean `$albumartist`?", 0),
+            (
+                "$artst",
+                "unknown field `$artst` at 0: did you mean `$artist`?",
+                0,
+            ),
+            (
+                "x ${artst}",
+                "unknown field `${artst}` at 2: did you mean `${artist}`?",
+                2,
+            ),
+            (
+                "$Artist",
+                "unknown field `$Artist` at 0: did you mean `$artist`?",
+                0,
+            ),
+            (
+                "$albmartist",
+                "unknown field `$albmartist` at 0: did you mean `$albumartist`?",
+                0,
+            ),
             ("$zzz", "unknown field `$zzz` at 0", 0),
-            ("${ title }", "unknown field `${ title }` at 0: did you mean `${title}`?", 0),
+            (
+                "${ title }",
+                "unknown field `${ title }` at 0: did you mean `${title}`?",
+                0,
+            ),
             ("é $nope", "unknown field `$nope` at 3", 3),
-            ("$", "lone `$` at 0 ends the template: write `$$` for a literal `$`", 0),
-            ("abc $", "lone `$` at 4 ends the template: write `$$` for a literal `$`", 4),
-            ("$5", "expected a field name after `$` at 0: write `$$` for a literal `$`", 0),
-            ("a $ b", "expected a field name after `$` at 2: write `$$` for a literal `$`", 2),
-            ("$é", "expected a field name after `$` at 0: write `$$` for a literal `$`", 0),
+            (
+                "$",
+                "lone `$` at 0 ends the template: write `$$` for a literal `$`",
+                0,
+            ),
+            (
+                "abc $",
+                "lone `$` at 4 ends the template: write `$$` for a literal `$`",
+                4,
+            ),
+            (
+                "$5",
+                "expected a field name after `$` at 0: write `$$` for a literal `$`",
+                0,
+            ),
+            (
+                "a $ b",
+                "expected a field name after `$` at 2: write `$$` for a literal `$`",
+                2,
+            ),
+            (
+                "$é",
+                "expected a field name after `$` at 0: write `$$` for a literal `$`",
+                0,
+            ),
             ("${", "unclosed `${` at 0: expected `}` after the name", 0),
-            ("${title", "unclosed `${` at 0: expected `}` after the name", 0),
-            ("${title - $year}", "unclosed `${` at 0: expected `}` after the name", 0),
-            ("${{title}}", "unclosed `${` at 0: expected `}` after the name", 0),
+            (
+                "${title",
+                "unclosed `${` at 0: expected `}` after the name",
+                0,
+            ),
+            (
+                "${title - $year}",
+                "unclosed `${` at 0: expected `}` after the name",
+                0,
+            ),
+            (
+                "${{title}}",
+                "unclosed `${` at 0: expected `}` after the name",
+                0,
+            ),
             ("${}", "empty field name `${}` at 0", 0),
         ];
         for (template, message, offset) in cases {
@@ -314,7 +380,10 @@ mod tests {
             ("", &[]),
             ("$$title", &[]),
             ("$title", &["title"]),
-            ("$artist - $title - ${artist} $year $title", &["artist", "title", "year"]),
+            (
+                "$artist - $title - ${artist} $year $title",
+                &["artist", "title", "year"],
+            ),
         ];
         for (template, expected) in cases {
             let parsed = Template::parse(template, KNOWN).unwrap();
@@ -328,7 +397,7 @@ mod tests {
             ("artst", Some("artist")),
             ("ARTIST", Some("artist")),
             ("tilte", Some("title")), // One swap of neighbours.
-            ("tlite", None), // Two edits in five letters: too far.
+            ("tlite", None),          // Two edits in five letters: too far.
             ("titl", Some("title")),
             ("yeer", Some("year")),
             ("yera", Some("year")),
@@ -389,6 +458,12 @@ mod tests {
                 t.render(&lookup);
             }
         }
-        assert_eq!(Template::parse(&long_literal, KNOWN).unwrap().render(&lookup).len(), 1 << 20);
+        assert_eq!(
+            Template::parse(&long_literal, KNOWN)
+                .unwrap()
+                .render(&lookup)
+                .len(),
+            1 << 20
+        );
     }
 }

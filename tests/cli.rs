@@ -18,7 +18,9 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        Env { dir: tempfile::tempdir().unwrap() }
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     fn music(&self) -> PathBuf {
@@ -47,7 +49,9 @@ impl Env {
         assert!(
             out.status.success(),
             "tapedeck {:?} failed: {}\n{}",
-            args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()).collect::<Vec<_>>(),
+            args.iter()
+                .map(|a| a.as_ref().to_string_lossy().into_owned())
+                .collect::<Vec<_>>(),
             String::from_utf8_lossy(&out.stderr),
             String::from_utf8_lossy(&out.stdout)
         );
@@ -62,7 +66,10 @@ impl Env {
     }
 
     fn tracks(&self) -> Vec<Value> {
-        self.ok(&["ls", "--json"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        self.ok(&["ls", "--json"])
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     }
 
     /// Tracks keyed by path relative to the music folder.
@@ -72,14 +79,21 @@ impl Env {
             .into_iter()
             .map(|t| {
                 let p = PathBuf::from(t["path"].as_str().unwrap());
-                let rel = p.strip_prefix(&music).unwrap_or(&p).to_string_lossy().into_owned();
+                let rel = p
+                    .strip_prefix(&music)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .into_owned();
                 (rel, t)
             })
             .collect()
     }
 
     fn problems(&self) -> Vec<Value> {
-        self.ok(&["problems", "--json"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        self.ok(&["problems", "--json"])
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     }
 }
 
@@ -103,7 +117,15 @@ fn copy_fixture(env: &Env, rel: &str, to: &str) -> PathBuf {
 }
 
 fn summary_counts(s: &Value) -> [u64; 6] {
-    ["added", "updated", "moved", "removed", "unchanged", "problems"].map(|k| s[k].as_u64().unwrap())
+    [
+        "added",
+        "updated",
+        "moved",
+        "removed",
+        "unchanged",
+        "problems",
+    ]
+    .map(|k| s[k].as_u64().unwrap())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -116,63 +138,206 @@ struct Expect {
 
 /// Expected values as JSON text, so numbers, strings, nulls and booleans are checked exactly.
 const EXPECTED: &[Expect] = &[
-    Expect { file: "mp3/id3v23.mp3", fields: &[
-        ("title", r#""ID3v2.3 Title""#), ("artist", r#""Alpha Artist""#), ("album", r#""Alpha Album""#),
-        ("albumartist", r#""Alpha Artist""#), ("track", "1"), ("tracktotal", "3"), ("disc", "1"),
-        ("disctotal", "1"), ("year", "2001"), ("genre", r#""Rock""#), ("composer", r#""Comp One""#),
-        ("format", r#""mp3""#), ("sample_rate", "44100"), ("channels", "2"), ("bit_depth", "null"),
-        ("duration", "1.0"), ("compilation", "false"), ("has_cover", "false")] },
-    Expect { file: "mp3/id3v24.mp3", fields: &[
-        ("title", r#""ID3v2.4 Title""#), ("artists", r#"["Alpha Artist","Beta Guest"]"#),
-        ("artist", r#""Alpha Artist; Beta Guest""#), ("track", "2"), ("tracktotal", "3"),
-        ("date", r#""2001-05-04""#), ("year", "2001"), ("compilation", "true"),
-        ("rg_track_gain", "-6.5"), ("rg_track_peak", "0.988831"), ("rg_album_gain", "-7.25"),
-        ("rg_album_peak", "0.999969"), ("mb_albumid", r#""8e2d8f9c-1a3b-4c5d-9e6f-0a1b2c3d4e5f""#),
-        ("mb_trackid", r#""1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9""#), ("duration", "1.0")] },
-    Expect { file: "mp3/id3v1-only.mp3", fields: &[
-        ("title", r#""V1 Title""#), ("artist", r#""V1 Artist""#), ("album", r#""V1 Album""#),
-        ("year", "1999"), ("track", "3"), ("genre", r#""Rock""#)] },
-    Expect { file: "aac/tagged.m4a", fields: &[
-        ("title", r#""M4A Title""#), ("artist", r#""Gamma Artist""#), ("album", r#""Gamma Comp""#),
-        ("albumartist", r#""Various Artists""#), ("track", "4"), ("tracktotal", "10"), ("disc", "1"),
-        ("disctotal", "2"), ("year", "2015"), ("genre", r#""Jazz""#), ("composer", r#""Comp Two""#),
-        ("compilation", "true"), ("has_cover", "true"), ("format", r#""aac""#), ("codec", r#""aac""#),
-        ("container", r#""mp4""#)] },
-    Expect { file: "aac/adts.aac", fields: &[
-        ("title", r#""ADTS Title""#), ("artist", r#""Delta Artist""#), ("album", r#""Delta Album""#),
-        ("track", "1"), ("format", r#""aac""#), ("container", r#""adts""#)] },
-    Expect { file: "alac/alac16.m4a", fields: &[
-        ("title", r#""ALAC 16""#), ("format", r#""alac""#), ("bit_depth", "16"), ("sample_rate", "44100"),
-        ("track", "1"), ("tracktotal", "2"), ("year", "2020")] },
-    Expect { file: "alac/alac24.m4a", fields: &[
-        ("title", r#""ALAC 24""#), ("format", r#""alac""#), ("bit_depth", "24"), ("sample_rate", "48000")] },
-    Expect { file: "wav/list-info.wav", fields: &[
-        ("title", r#""WAV Info Title""#), ("artist", r#""Zeta Artist""#), ("album", r#""Zeta Album""#),
-        ("track", "3"), ("tracktotal", "12"), ("year", "2010"), ("genre", r#""Ambient""#),
-        ("format", r#""wav""#), ("bit_depth", "16")] },
-    Expect { file: "wav/id3-chunk.wav", fields: &[
-        ("title", r#""WAV ID3 Title""#), ("track", "4"), ("tracktotal", "12"), ("year", "2010"),
-        ("bit_depth", "24")] },
-    Expect { file: "flac/picture.flac", fields: &[
-        ("title", r#""FLAC Picture""#), ("artists", r#"["Eta Artist","Theta Artist"]"#),
-        ("albumartist", r#""Eta Artist""#), ("track", "1"), ("tracktotal", "2"), ("disc", "1"),
-        ("disctotal", "1"), ("year", "2018"), ("genre", r#""Electronic""#), ("has_cover", "true"),
-        ("rg_track_gain", "-3.2"), ("rg_track_peak", "0.75"), ("rg_album_gain", "-4.1"),
-        ("rg_album_peak", "0.8"), ("mb_trackid", r#""aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee""#),
-        ("mb_albumid", r#""11111111-2222-4333-8444-555555555555""#), ("format", r#""flac""#)] },
-    Expect { file: "aiff/id3.aiff", fields: &[
-        ("title", r#""AIFF ID3 Title""#), ("artist", r#""Iota Artist""#), ("track", "1"),
-        ("year", "1995"), ("genre", r#""Classical""#), ("format", r#""aiff""#)] },
-    Expect { file: "aiff/name-auth.aif", fields: &[
-        ("title", r#""AIFF Name Title""#), ("artist", r#""Kappa Artist""#), ("album", "null")] },
-    Expect { file: "aiff/compressed.aifc", fields: &[("title", r#""compressed""#), ("format", r#""aiff""#),
-        ("codec", r#""ulaw""#)] },
-    Expect { file: "untagged/no-tags.flac", fields: &[
-        ("title", r#""no-tags""#), ("artist", "null"), ("artists", "[]"), ("album", "null"),
-        ("track", "null"), ("year", "null")] },
-    Expect { file: "Ünïcødé ♫/日本語 — タイトル.flac", fields: &[
-        ("title", r#""日本語のタイトル ♫""#), ("artist", r#""Beyoncé & Björk""#),
-        ("album", r#""Ελληνικά 🎵""#), ("genre", r#""Música Popular Brasileira""#)] },
+    Expect {
+        file: "mp3/id3v23.mp3",
+        fields: &[
+            ("title", r#""ID3v2.3 Title""#),
+            ("artist", r#""Alpha Artist""#),
+            ("album", r#""Alpha Album""#),
+            ("albumartist", r#""Alpha Artist""#),
+            ("track", "1"),
+            ("tracktotal", "3"),
+            ("disc", "1"),
+            ("disctotal", "1"),
+            ("year", "2001"),
+            ("genre", r#""Rock""#),
+            ("composer", r#""Comp One""#),
+            ("format", r#""mp3""#),
+            ("sample_rate", "44100"),
+            ("channels", "2"),
+            ("bit_depth", "null"),
+            ("duration", "1.0"),
+            ("compilation", "false"),
+            ("has_cover", "false"),
+        ],
+    },
+    Expect {
+        file: "mp3/id3v24.mp3",
+        fields: &[
+            ("title", r#""ID3v2.4 Title""#),
+            ("artists", r#"["Alpha Artist","Beta Guest"]"#),
+            ("artist", r#""Alpha Artist; Beta Guest""#),
+            ("track", "2"),
+            ("tracktotal", "3"),
+            ("date", r#""2001-05-04""#),
+            ("year", "2001"),
+            ("compilation", "true"),
+            ("rg_track_gain", "-6.5"),
+            ("rg_track_peak", "0.988831"),
+            ("rg_album_gain", "-7.25"),
+            ("rg_album_peak", "0.999969"),
+            ("mb_albumid", r#""8e2d8f9c-1a3b-4c5d-9e6f-0a1b2c3d4e5f""#),
+            ("mb_trackid", r#""1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9""#),
+            ("duration", "1.0"),
+        ],
+    },
+    Expect {
+        file: "mp3/id3v1-only.mp3",
+        fields: &[
+            ("title", r#""V1 Title""#),
+            ("artist", r#""V1 Artist""#),
+            ("album", r#""V1 Album""#),
+            ("year", "1999"),
+            ("track", "3"),
+            ("genre", r#""Rock""#),
+        ],
+    },
+    Expect {
+        file: "aac/tagged.m4a",
+        fields: &[
+            ("title", r#""M4A Title""#),
+            ("artist", r#""Gamma Artist""#),
+            ("album", r#""Gamma Comp""#),
+            ("albumartist", r#""Various Artists""#),
+            ("track", "4"),
+            ("tracktotal", "10"),
+            ("disc", "1"),
+            ("disctotal", "2"),
+            ("year", "2015"),
+            ("genre", r#""Jazz""#),
+            ("composer", r#""Comp Two""#),
+            ("compilation", "true"),
+            ("has_cover", "true"),
+            ("format", r#""aac""#),
+            ("codec", r#""aac""#),
+            ("container", r#""mp4""#),
+        ],
+    },
+    Expect {
+        file: "aac/adts.aac",
+        fields: &[
+            ("title", r#""ADTS Title""#),
+            ("artist", r#""Delta Artist""#),
+            ("album", r#""Delta Album""#),
+            ("track", "1"),
+            ("format", r#""aac""#),
+            ("container", r#""adts""#),
+        ],
+    },
+    Expect {
+        file: "alac/alac16.m4a",
+        fields: &[
+            ("title", r#""ALAC 16""#),
+            ("format", r#""alac""#),
+            ("bit_depth", "16"),
+            ("sample_rate", "44100"),
+            ("track", "1"),
+            ("tracktotal", "2"),
+            ("year", "2020"),
+        ],
+    },
+    Expect {
+        file: "alac/alac24.m4a",
+        fields: &[
+            ("title", r#""ALAC 24""#),
+            ("format", r#""alac""#),
+            ("bit_depth", "24"),
+            ("sample_rate", "48000"),
+        ],
+    },
+    Expect {
+        file: "wav/list-info.wav",
+        fields: &[
+            ("title", r#""WAV Info Title""#),
+            ("artist", r#""Zeta Artist""#),
+            ("album", r#""Zeta Album""#),
+            ("track", "3"),
+            ("tracktotal", "12"),
+            ("year", "2010"),
+            ("genre", r#""Ambient""#),
+            ("format", r#""wav""#),
+            ("bit_depth", "16"),
+        ],
+    },
+    Expect {
+        file: "wav/id3-chunk.wav",
+        fields: &[
+            ("title", r#""WAV ID3 Title""#),
+            ("track", "4"),
+            ("tracktotal", "12"),
+            ("year", "2010"),
+            ("bit_depth", "24"),
+        ],
+    },
+    Expect {
+        file: "flac/picture.flac",
+        fields: &[
+            ("title", r#""FLAC Picture""#),
+            ("artists", r#"["Eta Artist","Theta Artist"]"#),
+            ("albumartist", r#""Eta Artist""#),
+            ("track", "1"),
+            ("tracktotal", "2"),
+            ("disc", "1"),
+            ("disctotal", "1"),
+            ("year", "2018"),
+            ("genre", r#""Electronic""#),
+            ("has_cover", "true"),
+            ("rg_track_gain", "-3.2"),
+            ("rg_track_peak", "0.75"),
+            ("rg_album_gain", "-4.1"),
+            ("rg_album_peak", "0.8"),
+            ("mb_trackid", r#""aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee""#),
+            ("mb_albumid", r#""11111111-2222-4333-8444-555555555555""#),
+            ("format", r#""flac""#),
+        ],
+    },
+    Expect {
+        file: "aiff/id3.aiff",
+        fields: &[
+            ("title", r#""AIFF ID3 Title""#),
+            ("artist", r#""Iota Artist""#),
+            ("track", "1"),
+            ("year", "1995"),
+            ("genre", r#""Classical""#),
+            ("format", r#""aiff""#),
+        ],
+    },
+    Expect {
+        file: "aiff/name-auth.aif",
+        fields: &[
+            ("title", r#""AIFF Name Title""#),
+            ("artist", r#""Kappa Artist""#),
+            ("album", "null"),
+        ],
+    },
+    Expect {
+        file: "aiff/compressed.aifc",
+        fields: &[
+            ("title", r#""compressed""#),
+            ("format", r#""aiff""#),
+            ("codec", r#""ulaw""#),
+        ],
+    },
+    Expect {
+        file: "untagged/no-tags.flac",
+        fields: &[
+            ("title", r#""no-tags""#),
+            ("artist", "null"),
+            ("artists", "[]"),
+            ("album", "null"),
+            ("track", "null"),
+            ("year", "null"),
+        ],
+    },
+    Expect {
+        file: "Ünïcødé ♫/日本語 — タイトル.flac",
+        fields: &[
+            ("title", r#""日本語のタイトル ♫""#),
+            ("artist", r#""Beyoncé & Björk""#),
+            ("album", r#""Ελληνικά 🎵""#),
+            ("genre", r#""Música Popular Brasileira""#),
+        ],
+    },
 ];
 
 #[test]
@@ -192,11 +357,31 @@ fn every_fixture_reads_as_expected() {
         for (key, want) in e.fields {
             let want: Value = serde_json::from_str(want).unwrap();
             if t[*key] != want {
-                failures.push(format!("{}: {key} is {} but should be {want}", e.file, t[*key]));
+                failures.push(format!(
+                    "{}: {key} is {} but should be {want}",
+                    e.file, t[*key]
+                ));
             }
         }
-        for key in ["id", "path", "title", "artist", "album", "albumartist", "track", "disc", "year",
-            "genre", "duration", "format", "sample_rate", "bit_depth", "channels", "bitrate", "size"] {
+        for key in [
+            "id",
+            "path",
+            "title",
+            "artist",
+            "album",
+            "albumartist",
+            "track",
+            "disc",
+            "year",
+            "genre",
+            "duration",
+            "format",
+            "sample_rate",
+            "bit_depth",
+            "channels",
+            "bitrate",
+            "size",
+        ] {
             if t.get(key).is_none() {
                 failures.push(format!("{}: key {key} missing from ls --json", e.file));
             }
@@ -218,7 +403,16 @@ fn audio_properties_agree_with_ffprobe() {
     for t in env.tracks() {
         let path = t["path"].as_str().unwrap();
         let out = Command::new("ffprobe")
-            .args(["-v", "error", "-select_streams", "a:0", "-show_entries", "stream=sample_rate,channels", "-of", "json"])
+            .args([
+                "-v",
+                "error",
+                "-select_streams",
+                "a:0",
+                "-show_entries",
+                "stream=sample_rate,channels",
+                "-of",
+                "json",
+            ])
             .arg(path)
             .output()
             .unwrap();
@@ -231,7 +425,10 @@ fn audio_properties_agree_with_ffprobe() {
         // Every fixture holds one second of audio; AAC is the one format whose priming the
         // scanner does not subtract yet, and ADTS lengths are estimates.
         let tolerance = if t["format"] == "aac" { 0.06 } else { 0.001 };
-        assert!((duration - 1.0).abs() <= tolerance, "{path}: duration {duration}");
+        assert!(
+            (duration - 1.0).abs() <= tolerance,
+            "{path}: duration {duration}"
+        );
     }
 }
 
@@ -244,26 +441,42 @@ fn broken_files_become_problems_and_never_stop_the_scan() {
     copy_tree(&Path::new(FIXTURES).join("broken"), &env.music());
     copy_fixture(&env, "library/flac/picture.flac", "good.flac");
     let out = env.run(&["scan", env.music().to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     let problems: BTreeMap<String, String> = env
         .problems()
         .into_iter()
         .map(|p| {
-            let name = Path::new(p["path"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned();
+            let name = Path::new(p["path"].as_str().unwrap())
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             (name, p["reason"].as_str().unwrap().to_string())
         })
         .collect();
     for name in ["empty.mp3", "random.m4a", "text.mp3", "bad-header.wav"] {
-        let reason = problems.get(name).unwrap_or_else(|| panic!("{name} should be a problem: {problems:?}"));
+        let reason = problems
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} should be a problem: {problems:?}"));
         assert!(!reason.is_empty());
         // The per-file message names the file and says what is wrong.
-        assert!(stderr.contains(name) && stderr.contains(reason.as_str()), "stderr lacks {name}: {stderr}");
+        assert!(
+            stderr.contains(name) && stderr.contains(reason.as_str()),
+            "stderr lacks {name}: {stderr}"
+        );
     }
     assert!(problems["empty.mp3"].contains("empty"));
     // Cut-off copies are indexed (what is there plays) and reported.
     for name in ["truncated.flac", "truncated.mp3"] {
-        assert!(problems.get(name).is_some_and(|r| r.contains("truncated")), "{name}: {problems:?}");
+        assert!(
+            problems.get(name).is_some_and(|r| r.contains("truncated")),
+            "{name}: {problems:?}"
+        );
     }
     let tracks = env.by_name();
     assert!(tracks.contains_key("good.flac"));
@@ -281,8 +494,11 @@ fn broken_files_become_problems_and_never_stop_the_scan() {
 fn cut_off_copies_are_reported_until_fixed() {
     let env = Env::new();
     let mut cut = Vec::new();
-    for (fixture, name) in [("library/wav/list-info.wav", "a.wav"), ("library/aiff/id3.aiff", "b.aiff"),
-        ("library/alac/alac24.m4a", "c.m4a")] {
+    for (fixture, name) in [
+        ("library/wav/list-info.wav", "a.wav"),
+        ("library/aiff/id3.aiff", "b.aiff"),
+        ("library/alac/alac24.m4a", "c.m4a"),
+    ] {
         let path = copy_fixture(&env, fixture, name);
         let data = std::fs::read(&path).unwrap();
         // AIFF keeps its ID3 chunk after the audio, so cut deep enough to reach the samples.
@@ -292,7 +508,11 @@ fn cut_off_copies_are_reported_until_fixed() {
     env.scan(&[env.music().to_str().unwrap()]);
     let problems = env.problems();
     assert_eq!(problems.len(), 3, "{problems:?}");
-    assert!(problems.iter().all(|p| p["reason"].as_str().unwrap().contains("truncated")));
+    assert!(
+        problems
+            .iter()
+            .all(|p| p["reason"].as_str().unwrap().contains("truncated"))
+    );
     // An unchanged file keeps its warning across scans; a repaired one loses it.
     assert_eq!(env.scan(&[])["problems"], 3);
     assert_eq!(env.problems().len(), 3);
@@ -300,7 +520,10 @@ fn cut_off_copies_are_reported_until_fixed() {
         std::fs::copy(Path::new(FIXTURES).join(fixture), path).unwrap();
     }
     let s = env.scan(&[]);
-    assert_eq!(s["added"], 3, "unreadable before, so they are new tracks now");
+    assert_eq!(
+        s["added"], 3,
+        "unreadable before, so they are new tracks now"
+    );
     assert!(env.problems().is_empty());
 }
 
@@ -319,7 +542,10 @@ fn a_fixed_file_leaves_the_problem_list() {
     env.scan(&[]);
     std::fs::remove_file(env.music().join("gone.mp3")).unwrap();
     env.scan(&[]);
-    assert!(env.problems().is_empty(), "a deleted broken file leaves the list");
+    assert!(
+        env.problems().is_empty(),
+        "a deleted broken file leaves the list"
+    );
 }
 
 #[test]
@@ -336,7 +562,13 @@ fn fifos_symlink_loops_and_odd_names_do_not_hang_or_crash() {
     let odd = music.join(OsStr::from_bytes(b"caf\xe9.flac"));
     std::fs::copy(Path::new(FIXTURES).join("library/flac/picture.flac"), &odd).unwrap();
 
-    let mut child = env.cmd().args(["scan", "--json"]).arg(&music).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child = env
+        .cmd()
+        .args(["scan", "--json"])
+        .arg(&music)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let start = std::time::Instant::now();
     loop {
         if child.try_wait().unwrap().is_some() {
@@ -350,14 +582,27 @@ fn fifos_symlink_loops_and_odd_names_do_not_hang_or_crash() {
     }
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
-    let problems: Vec<String> = env.problems().iter().map(|p| p["reason"].as_str().unwrap().to_string()).collect();
+    let problems: Vec<String> = env
+        .problems()
+        .iter()
+        .map(|p| p["reason"].as_str().unwrap().to_string())
+        .collect();
     assert!(problems.iter().any(|r| r.contains("FIFO")), "{problems:?}");
     assert!(problems.iter().any(|r| r.contains("loop")), "{problems:?}");
-    assert!(problems.iter().any(|r| r.contains("broken symbolic link")), "{problems:?}");
+    assert!(
+        problems.iter().any(|r| r.contains("broken symbolic link")),
+        "{problems:?}"
+    );
     // The odd name round-trips byte-exact through `ls --paths`.
     let paths = env.run(&["ls", "--paths"]).stdout;
-    let lines: Vec<&[u8]> = paths.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
-    assert!(lines.contains(&odd.as_os_str().as_bytes()), "non-UTF-8 path lost");
+    let lines: Vec<&[u8]> = paths
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert!(
+        lines.contains(&odd.as_os_str().as_bytes()),
+        "non-UTF-8 path lost"
+    );
     assert_eq!(lines.len(), 2);
     // And a rescan recognises it as unchanged rather than new.
     let s = env.scan(&[]);
@@ -402,7 +647,11 @@ fn flac_with_picture(from: &Path, to: &Path, picture_len: usize) {
 fn huge_covers_and_absurd_tag_sizes() {
     let env = Env::new();
     let music = env.music();
-    flac_with_picture(&Path::new(FIXTURES).join("library/untagged/no-tags.flac"), &music.join("big-cover.flac"), 10 << 20);
+    flac_with_picture(
+        &Path::new(FIXTURES).join("library/untagged/no-tags.flac"),
+        &music.join("big-cover.flac"),
+        10 << 20,
+    );
     // An ID3v2 header that claims 256 MB in a 40 KB file.
     let mp3 = std::fs::read(Path::new(FIXTURES).join("library/mp3/id3v1-only.mp3")).unwrap();
     let mut absurd = b"ID3\x03\x00\x00\x7f\x7f\x7f\x7f".to_vec();
@@ -419,12 +668,20 @@ fn huge_covers_and_absurd_tag_sizes() {
     frames.extend(b"TIT2\0\0\0\x06\0\0\0Cover");
     let n = frames.len() as u32;
     let mut tagged = b"ID3\x03\x00\x00".to_vec();
-    tagged.extend([(n >> 21) as u8 & 0x7f, (n >> 14) as u8 & 0x7f, (n >> 7) as u8 & 0x7f, n as u8 & 0x7f]);
+    tagged.extend([
+        (n >> 21) as u8 & 0x7f,
+        (n >> 14) as u8 & 0x7f,
+        (n >> 7) as u8 & 0x7f,
+        n as u8 & 0x7f,
+    ]);
     tagged.extend(frames);
     tagged.extend(&mp3);
     std::fs::write(music.join("big-cover.mp3"), tagged).unwrap();
     let s = env.scan(&[music.to_str().unwrap()]);
-    assert_eq!(s["added"].as_u64().unwrap() + s["problems"].as_u64().unwrap(), 3);
+    assert_eq!(
+        s["added"].as_u64().unwrap() + s["problems"].as_u64().unwrap(),
+        3
+    );
     let tracks = env.by_name();
     assert_eq!(tracks["big-cover.flac"]["has_cover"], true);
     assert_eq!(tracks["big-cover.mp3"]["has_cover"], true);
@@ -459,7 +716,14 @@ fn set_mtime(path: &Path, t: std::time::SystemTime) {
 }
 
 fn retag(path: &Path, title: &str) {
-    tapedeck::tags::write(path, &tapedeck::tags::TagEdit { title: Some(title.into()), ..Default::default() }).unwrap();
+    tapedeck::tags::write(
+        path,
+        &tapedeck::tags::TagEdit {
+            title: Some(title.into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
 }
 
 #[test]
@@ -491,9 +755,17 @@ fn moved_and_renamed_files_keep_their_identity() {
         copy_fixture(&env, fixture, name);
     }
     env.scan(&[music.to_str().unwrap()]);
-    let before: BTreeMap<String, Value> = env.tracks().into_iter().map(|t| (t["title"].as_str().unwrap().to_string(), t)).collect();
+    let before: BTreeMap<String, Value> = env
+        .tracks()
+        .into_iter()
+        .map(|t| (t["title"].as_str().unwrap().to_string(), t))
+        .collect();
     std::fs::create_dir_all(music.join("new/deeper")).unwrap();
-    std::fs::rename(music.join("old/one.mp3"), music.join("new/deeper/renamed.mp3")).unwrap();
+    std::fs::rename(
+        music.join("old/one.mp3"),
+        music.join("new/deeper/renamed.mp3"),
+    )
+    .unwrap();
     std::fs::rename(music.join("old/two.m4a"), music.join("new/two.m4a")).unwrap();
     std::fs::rename(music.join("old/three.wav"), music.join("new/three.wav")).unwrap();
     std::fs::rename(music.join("old/four.aiff"), music.join("new/four.aiff")).unwrap();
@@ -506,7 +778,11 @@ fn moved_and_renamed_files_keep_their_identity() {
     assert_eq!(after.len(), 5);
     for t in after {
         let title = t["title"].as_str().unwrap();
-        let old_title = if title == "Retagged" { "FLAC Picture" } else { title };
+        let old_title = if title == "Retagged" {
+            "FLAC Picture"
+        } else {
+            title
+        };
         let old = &before[old_title];
         assert_eq!(t["id"], old["id"], "{title} lost its id");
         assert_eq!(t["added_at"], old["added_at"]);
@@ -521,7 +797,11 @@ fn copies_of_the_same_audio_keep_their_own_identity() {
     copy_fixture(&env, "library/mp3/id3v23.mp3", "album/a.mp3");
     copy_fixture(&env, "library/mp3/id3v23.mp3", "compilation/b.mp3");
     env.scan(&[music.to_str().unwrap()]);
-    let ids: BTreeMap<String, Value> = env.by_name().into_iter().map(|(k, v)| (k, v["id"].clone())).collect();
+    let ids: BTreeMap<String, Value> = env
+        .by_name()
+        .into_iter()
+        .map(|(k, v)| (k, v["id"].clone()))
+        .collect();
     std::fs::create_dir_all(music.join("moved")).unwrap();
     std::fs::rename(music.join("compilation/b.mp3"), music.join("moved/b.mp3")).unwrap();
     std::fs::rename(music.join("album/a.mp3"), music.join("moved/a.mp3")).unwrap();
@@ -591,7 +871,10 @@ fn scanning_never_modifies_music_files() {
             .filter(|e| e.file_type().is_file())
             .map(|e| {
                 let m = e.metadata().unwrap();
-                (e.path().to_path_buf(), (std::fs::read(e.path()).unwrap(), m.modified().unwrap()))
+                (
+                    e.path().to_path_buf(),
+                    (std::fs::read(e.path()).unwrap(), m.modified().unwrap()),
+                )
             })
             .collect()
     };
@@ -616,7 +899,11 @@ fn a_second_scan_is_refused_while_reading_still_works() {
     let out = env.run(&["scan"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("another scan"));
-    assert_eq!(env.tracks().len(), 1, "reading works while a scan holds the lock");
+    assert_eq!(
+        env.tracks().len(),
+        1,
+        "reading works while a scan holds the lock"
+    );
     drop(lock);
     env.scan(&[]);
 }
@@ -625,10 +912,18 @@ fn a_second_scan_is_refused_while_reading_still_works() {
 fn a_killed_scan_leaves_a_consistent_library_that_the_next_scan_completes() {
     let env = Env::new();
     let music = env.music();
-    let sources = ["library/mp3/id3v23.mp3", "library/flac/picture.flac", "library/aac/tagged.m4a"];
+    let sources = [
+        "library/mp3/id3v23.mp3",
+        "library/flac/picture.flac",
+        "library/aac/tagged.m4a",
+    ];
     const FILES: usize = 3000;
     for i in 0..FILES {
-        copy_fixture(&env, sources[i % 3], &format!("d{}/f{i}.{}", i / 100, ["mp3", "flac", "m4a"][i % 3]));
+        copy_fixture(
+            &env,
+            sources[i % 3],
+            &format!("d{}/f{i}.{}", i / 100, ["mp3", "flac", "m4a"][i % 3]),
+        );
     }
     for delay_ms in [30u64, 250, 600, 900] {
         let _ = std::fs::remove_file(env.db());
@@ -638,7 +933,8 @@ fn a_killed_scan_leaves_a_consistent_library_that_the_next_scan_completes() {
         let _ = child.wait();
         let conn = rusqlite::Connection::open(env.db());
         if let Ok(conn) = conn {
-            let check: Result<String, _> = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0));
+            let check: Result<String, _> =
+                conn.query_row("PRAGMA integrity_check", [], |r| r.get(0));
             if let Ok(check) = check {
                 assert_eq!(check, "ok");
             }
@@ -648,7 +944,11 @@ fn a_killed_scan_leaves_a_consistent_library_that_the_next_scan_completes() {
         assert_eq!(env.tracks().len(), FILES, "after a kill at {delay_ms} ms");
         // The search index agrees with the tracks table.
         let conn = rusqlite::Connection::open(env.db()).unwrap();
-        conn.execute("INSERT INTO track_search (track_search, rank) VALUES ('integrity-check', 1)", []).unwrap();
+        conn.execute(
+            "INSERT INTO track_search (track_search, rank) VALUES ('integrity-check', 1)",
+            [],
+        )
+        .unwrap();
     }
 }
 
@@ -661,7 +961,10 @@ fn bad_command_lines_fail_clearly() {
     let out = env.run(&["scan", "/no/such/folder"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("/no/such/folder") && err.contains("not found"), "{err}");
+    assert!(
+        err.contains("/no/such/folder") && err.contains("not found"),
+        "{err}"
+    );
     let out = env.run(&["scan"]);
     assert_eq!(out.status.code(), Some(2), "no roots yet");
     let out = env.run(&["frobnicate"]);
@@ -681,7 +984,10 @@ fn stats_roots_and_completions() {
     assert_eq!(stats["formats"]["aac"], 2);
     assert!(stats["artists"].as_u64().unwrap() >= 10);
     let roots = env.ok(&["roots"]);
-    assert_eq!(roots.trim(), env.music().canonicalize().unwrap().to_str().unwrap());
+    assert_eq!(
+        roots.trim(),
+        env.music().canonicalize().unwrap().to_str().unwrap()
+    );
     let completion = env.ok(&["completions", "bash"]);
     assert!(completion.contains("tapedeck") && completion.contains("scan"));
 }
@@ -691,15 +997,32 @@ fn ls_lists_in_album_order_and_survives_a_closed_pipe() {
     let env = Env::new();
     copy_tree(&Path::new(FIXTURES).join("library"), &env.music());
     env.scan(&[env.music().to_str().unwrap()]);
-    let titles: Vec<String> = env.tracks().iter().map(|t| t["title"].as_str().unwrap().to_string()).collect();
+    let titles: Vec<String> = env
+        .tracks()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap().to_string())
+        .collect();
     let pos = |t: &str| titles.iter().position(|x| x == t).unwrap();
-    assert!(pos("ID3v2.3 Title") < pos("ID3v2.4 Title"), "track 1 before track 2: {titles:?}");
+    assert!(
+        pos("ID3v2.3 Title") < pos("ID3v2.4 Title"),
+        "track 1 before track 2: {titles:?}"
+    );
     assert!(pos("ALAC 16") < pos("ALAC 24"));
     // `tapedeck ls | head -1` exits cleanly.
-    let mut child = env.cmd().arg("ls").stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child = env
+        .cmd()
+        .arg("ls")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.stderr.is_empty());
 }
 
@@ -724,12 +1047,18 @@ fn queries_select_tracks() {
     let env = library_env();
     let cases: &[(&[&str], &[&str])] = &[
         (&["beyonce"], &["日本語のタイトル ♫"]),
-        (&["artist:zeta", "year:2000..2019"], &["WAV Info Title", "WAV ID3 Title"]),
+        (
+            &["artist:zeta", "year:2000..2019"],
+            &["WAV Info Title", "WAV ID3 Title"],
+        ),
         (&["artist:=Beta Guest"], &["ID3v2.4 Title"]),
         (&["format:alac", "bitdepth:24"], &["ALAC 24"]),
         (&["^artist:", "format:aiff"], &["compressed"]),
         (&["has:cover", "title:m4a"], &["M4A Title"]),
-        (&["compilation:true", ",", "genre:=Ambient"], &["ID3v2.4 Title", "M4A Title", "WAV Info Title"]),
+        (
+            &["compilation:true", ",", "genre:=Ambient"],
+            &["ID3v2.4 Title", "M4A Title", "WAV Info Title"],
+        ),
         (&["samplerate:48k"], &["ALAC 24"]),
         (&["year:..1996", "year-"], &["AIFF ID3 Title"]),
         (&["title::^ALAC", "title-"], &["ALAC 24", "ALAC 16"]),
@@ -743,7 +1072,10 @@ fn queries_select_tracks() {
         }
         assert_eq!(got, want, "{query:?}");
     }
-    assert_eq!(titles(&env, &["--sort", "title+", "--limit", "2"]), ["ADTS Title", "AIFF ID3 Title"]);
+    assert_eq!(
+        titles(&env, &["--sort", "title+", "--limit", "2"]),
+        ["ADTS Title", "AIFF ID3 Title"]
+    );
     assert_eq!(titles(&env, &["--random", "3"]).len(), 3);
 }
 
@@ -753,8 +1085,14 @@ fn query_mistakes_point_at_the_term() {
     let out = env.run(&["ls", "year:1990", "artst:beatles"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("unknown field `artst`") && err.contains("did you mean `artist`?"), "{err}");
-    assert!(err.contains("  year:1990 artst:beatles\n            ^^^^^"), "{err}");
+    assert!(
+        err.contains("unknown field `artst`") && err.contains("did you mean `artist`?"),
+        "{err}"
+    );
+    assert!(
+        err.contains("  year:1990 artst:beatles\n            ^^^^^"),
+        "{err}"
+    );
     let out = env.run(&["ls", "-f", "$titel"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("$title"));
@@ -766,10 +1104,22 @@ fn browsing_commands_take_queries() {
     let artists = env.ok(&["artists", "album:alpha"]);
     assert_eq!(artists, "Alpha Artist: 2 tracks\nBeta Guest: 1 track\n");
     let albums = env.ok(&["albums", "year:2020"]);
-    assert_eq!(albums, "Epsilon Artist - Epsilon Album (2020): 2 tracks, 0:00:02\n");
-    let genres: Vec<Value> = env.ok(&["genres", "--json"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert!(genres.iter().any(|g| g["name"] == "Rock" && g["tracks"] == 3));
-    let stats: Value = serde_json::from_str(env.ok(&["stats", "--json", "format:flac"]).trim()).unwrap();
+    assert_eq!(
+        albums,
+        "Epsilon Artist - Epsilon Album (2020): 2 tracks, 0:00:02\n"
+    );
+    let genres: Vec<Value> = env
+        .ok(&["genres", "--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        genres
+            .iter()
+            .any(|g| g["name"] == "Rock" && g["tracks"] == 3)
+    );
+    let stats: Value =
+        serde_json::from_str(env.ok(&["stats", "--json", "format:flac"]).trim()).unwrap();
     assert_eq!(stats["tracks"], 3);
     assert_eq!(env.ok(&["ls", "--albums", "artist:epsilon"]), albums);
 }
@@ -780,11 +1130,21 @@ fn static_playlists_follow_moved_files() {
     env.ok(&["playlist", "new", "Drive"]);
     env.ok(&["playlist", "add", "Drive", "format:alac"]);
     env.ok(&["playlist", "add", "Drive", "title:=M4A Title"]);
-    assert_eq!(titles(&env, &["-p", "Drive"]), ["ALAC 16", "ALAC 24", "M4A Title"]);
+    assert_eq!(
+        titles(&env, &["-p", "Drive"]),
+        ["ALAC 16", "ALAC 24", "M4A Title"]
+    );
     env.ok(&["playlist", "move", "Drive", "3", "1"]);
-    assert_eq!(titles(&env, &["-p", "Drive"]), ["M4A Title", "ALAC 16", "ALAC 24"]);
+    assert_eq!(
+        titles(&env, &["-p", "Drive"]),
+        ["M4A Title", "ALAC 16", "ALAC 24"]
+    );
     env.ok(&["playlist", "rm", "Drive", "2"]);
-    assert_eq!(titles(&env, &["-p", "drive"]), ["M4A Title", "ALAC 24"], "names are case-insensitive");
+    assert_eq!(
+        titles(&env, &["-p", "drive"]),
+        ["M4A Title", "ALAC 24"],
+        "names are case-insensitive"
+    );
     // A query narrows a playlist and keeps its order.
     assert_eq!(titles(&env, &["-p", "Drive", "format:alac"]), ["ALAC 24"]);
     // Move the files: the playlist follows.
@@ -805,12 +1165,41 @@ fn static_playlists_follow_moved_files() {
 #[test]
 fn smart_playlists_evaluate_when_used() {
     let env = library_env();
-    env.ok(&["playlist", "new", "Lossless", "--query", "format:flac , format:alac", "--sort", "title-", "--limit", "3"]);
-    assert_eq!(titles(&env, &["-p", "Lossless"]), ["日本語のタイトル ♫", "no-tags", "FLAC Picture"].map(String::from));
-    env.ok(&["playlist", "new", "Short", "--query", "format:mp3", "--minutes", "0.05"]);
-    assert_eq!(titles(&env, &["-p", "Short"]).len(), 3, "three one-second tracks fit in three seconds");
+    env.ok(&[
+        "playlist",
+        "new",
+        "Lossless",
+        "--query",
+        "format:flac , format:alac",
+        "--sort",
+        "title-",
+        "--limit",
+        "3",
+    ]);
+    assert_eq!(
+        titles(&env, &["-p", "Lossless"]),
+        ["日本語のタイトル ♫", "no-tags", "FLAC Picture"].map(String::from)
+    );
+    env.ok(&[
+        "playlist",
+        "new",
+        "Short",
+        "--query",
+        "format:mp3",
+        "--minutes",
+        "0.05",
+    ]);
+    assert_eq!(
+        titles(&env, &["-p", "Short"]).len(),
+        3,
+        "three one-second tracks fit in three seconds"
+    );
     let out = env.run(&["playlist", "add", "Short", "beyonce"]);
-    assert_eq!(out.status.code(), Some(2), "a smart playlist has no entries to add to");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a smart playlist has no entries to add to"
+    );
     let out = env.run(&["playlist", "new", "Bad", "--query", "yeer:1999"]);
     assert_eq!(out.status.code(), Some(2));
 }
@@ -830,28 +1219,70 @@ fn playlists_import_and_export() {
     );
     std::fs::write(list.join("mix.m3u"), text).unwrap();
     let out = env.run(&["playlist", "import", list.join("mix.m3u").to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("imported 3 of 5 entries into `mix`"), "{stdout}");
+    assert!(
+        stdout.contains("imported 3 of 5 entries into `mix`"),
+        "{stdout}"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("missing.mp3") && stderr.contains("not in the library"), "{stderr}");
+    assert!(
+        stderr.contains("missing.mp3") && stderr.contains("not in the library"),
+        "{stderr}"
+    );
     assert!(stderr.contains("radio.example"), "{stderr}");
-    assert_eq!(titles(&env, &["-p", "mix"]), ["ID3v2.3 Title", "FLAC Picture", "WAV Info Title"]);
+    assert_eq!(
+        titles(&env, &["-p", "mix"]),
+        ["ID3v2.3 Title", "FLAC Picture", "WAV Info Title"]
+    );
 
     let pls = "[playlist]\nFile2=../alac/alac24.m4a\nFile1=../alac/alac16.m4a\nNumberOfEntries=2\n";
     std::fs::write(list.join("two.pls"), pls).unwrap();
-    env.ok(&["playlist", "import", list.join("two.pls").to_str().unwrap(), "--name", "Two"]);
+    env.ok(&[
+        "playlist",
+        "import",
+        list.join("two.pls").to_str().unwrap(),
+        "--name",
+        "Two",
+    ]);
     assert_eq!(titles(&env, &["-p", "Two"]), ["ALAC 16", "ALAC 24"]);
 
     // Export, absolute by default, relative on request; both import back to the same tracks.
     let exported = env.dir.path().join("out.m3u8");
-    env.ok(&["playlist", "export", "mix", "-o", exported.to_str().unwrap()]);
+    env.ok(&[
+        "playlist",
+        "export",
+        "mix",
+        "-o",
+        exported.to_str().unwrap(),
+    ]);
     let text = std::fs::read_to_string(&exported).unwrap();
-    assert!(text.starts_with("#EXTM3U\n#EXTINF:1,Alpha Artist - ID3v2.3 Title\n/"), "{text}");
+    assert!(
+        text.starts_with("#EXTM3U\n#EXTINF:1,Alpha Artist - ID3v2.3 Title\n/"),
+        "{text}"
+    );
     let relative = music.join("lists/rel.m3u8");
-    env.ok(&["playlist", "export", "mix", "-o", relative.to_str().unwrap(), "--relative-to", list.to_str().unwrap()]);
+    env.ok(&[
+        "playlist",
+        "export",
+        "mix",
+        "-o",
+        relative.to_str().unwrap(),
+        "--relative-to",
+        list.to_str().unwrap(),
+    ]);
     let text = std::fs::read_to_string(&relative).unwrap();
     assert!(text.contains("\n../mp3/id3v23.mp3\n"), "{text}");
-    env.ok(&["playlist", "import", relative.to_str().unwrap(), "--name", "Again"]);
+    env.ok(&[
+        "playlist",
+        "import",
+        relative.to_str().unwrap(),
+        "--name",
+        "Again",
+    ]);
     assert_eq!(titles(&env, &["-p", "Again"]), titles(&env, &["-p", "mix"]));
 }

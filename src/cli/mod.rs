@@ -141,10 +141,12 @@ impl SelectArgs {
     /// Parses the query and sort; a mistake is a usage error with a caret under it.
     fn parse(&self) -> Result<crate::query::Query> {
         let now = now();
-        let mut q = crate::query::parse(&self.query, now).map_err(|e| UsageError(format!("invalid query: {e}")))?;
+        let mut q = crate::query::parse(&self.query, now)
+            .map_err(|e| UsageError(format!("invalid query: {e}")))?;
         if let Some(sort) = &self.sort {
             let keys: Vec<&str> = sort.split_whitespace().collect();
-            let parsed = crate::query::parse(&keys, now).map_err(|e| UsageError(format!("invalid --sort: {e}")))?;
+            let parsed = crate::query::parse(&keys, now)
+                .map_err(|e| UsageError(format!("invalid --sort: {e}")))?;
             if !parsed.groups.is_empty() {
                 return Err(UsageError(format!(
                     "invalid --sort `{sort}`: use field names followed by + or -, as in 'year+ album+'"
@@ -176,8 +178,9 @@ struct Context_ {
 impl Context_ {
     fn open_library(&self) -> Result<Library> {
         if let Some(parent) = self.db_path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create the library folder {}", parent.display()))?;
+            std::fs::create_dir_all(parent).with_context(|| {
+                format!("cannot create the library folder {}", parent.display())
+            })?;
         }
         Library::open(&self.db_path)
             .with_context(|| format!("cannot open the library {}", self.db_path.display()))
@@ -226,10 +229,30 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<()> {
 
 fn dispatch(ctx: &Context_, command: Command, out: &mut dyn Write) -> Result<()> {
     match command {
-        Command::Scan { paths, include_hidden, jobs, json } => {
-            cmd_scan(ctx, &paths, ScanOptions { include_hidden, jobs: jobs.unwrap_or(0) }, json, out)
-        }
-        Command::Ls { select, json, paths, format, albums, limit, random } => {
+        Command::Scan {
+            paths,
+            include_hidden,
+            jobs,
+            json,
+        } => cmd_scan(
+            ctx,
+            &paths,
+            ScanOptions {
+                include_hidden,
+                jobs: jobs.unwrap_or(0),
+            },
+            json,
+            out,
+        ),
+        Command::Ls {
+            select,
+            json,
+            paths,
+            format,
+            albums,
+            limit,
+            random,
+        } => {
             let lib = ctx.open_library()?;
             let (q, within) = playlist::resolve(&lib, &select)?;
             if albums {
@@ -257,7 +280,12 @@ fn dispatch(ctx: &Context_, command: Command, out: &mut dyn Write) -> Result<()>
             } else {
                 output::ListMode::Text
             };
-            let sel = Selection { query: Some(&q), random: random.is_some(), limit: random.or(limit), within };
+            let sel = Selection {
+                query: Some(&q),
+                random: random.is_some(),
+                limit: random.or(limit),
+                within,
+            };
             lib.for_each_track(&sel, |row| output::track(out, &row, &mode))??;
             Ok(())
         }
@@ -300,7 +328,13 @@ fn dispatch(ctx: &Context_, command: Command, out: &mut dyn Write) -> Result<()>
     }
 }
 
-fn list_groups(ctx: &Context_, by: GroupBy, select: &SelectArgs, json: bool, out: &mut dyn Write) -> Result<()> {
+fn list_groups(
+    ctx: &Context_,
+    by: GroupBy,
+    select: &SelectArgs,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
     let lib = ctx.open_library()?;
     let (q, within) = playlist::resolve(&lib, select)?;
     for g in lib.groups(by, Some(&q), within)? {
@@ -339,8 +373,17 @@ fn resolve_root(path: &Path) -> Result<PathBuf> {
     }
 }
 
-fn cmd_scan(ctx: &Context_, paths: &[PathBuf], opts: ScanOptions, json: bool, out: &mut dyn Write) -> Result<()> {
-    let roots = paths.iter().map(|p| resolve_root(p)).collect::<Result<Vec<_>>>()?;
+fn cmd_scan(
+    ctx: &Context_,
+    paths: &[PathBuf],
+    opts: ScanOptions,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let roots = paths
+        .iter()
+        .map(|p| resolve_root(p))
+        .collect::<Result<Vec<_>>>()?;
     let mut lib = ctx.open_library()?;
     let _lock = ScanLock::acquire(&ctx.db_path)?;
     if roots.is_empty() && lib.roots()?.is_empty() {
@@ -359,7 +402,10 @@ fn cmd_scan(ctx: &Context_, paths: &[PathBuf], opts: ScanOptions, json: bool, ou
         }
     }
     for (root, reason) in &summary.unavailable {
-        eprintln!("warning: {} {reason}; its tracks are kept, nothing under it was removed", root.display());
+        eprintln!(
+            "warning: {} {reason}; its tracks are kept, nothing under it was removed",
+            root.display()
+        );
     }
     if json {
         serde_json::to_writer(&mut *out, &output::summary_json(&summary))?;

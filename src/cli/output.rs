@@ -7,10 +7,10 @@ use std::os::unix::ffi::OsStrExt;
 use serde_json::{Value, json};
 
 use crate::db::{Group, GroupBy, Playlist, Problem, Root, Stats};
-use crate::query::{Field, display_value};
-use crate::template::Template;
 use crate::model::Track;
+use crate::query::{Field, display_value};
 use crate::scan::Summary;
+use crate::template::Template;
 
 pub enum ListMode {
     Text,
@@ -23,7 +23,8 @@ pub enum ListMode {
 pub fn track(out: &mut dyn Write, t: &Track, mode: &ListMode) -> io::Result<()> {
     match mode {
         ListMode::Template(template) => {
-            let line = template.render(&|name| Field::lookup(name).and_then(|f| display_value(t, f)));
+            let line =
+                template.render(&|name| Field::lookup(name).and_then(|f| display_value(t, f)));
             writeln!(out, "{line}")
         }
         ListMode::Paths => {
@@ -49,15 +50,21 @@ pub fn track(out: &mut dyn Write, t: &Track, mode: &ListMode) -> io::Result<()> 
 pub fn track_json(t: &Track) -> Value {
     let mut v = serde_json::to_value(t).expect("track rows serialise");
     if let Value::Object(map) = &mut v {
-        map.insert("path".into(), Value::String(t.path.to_string_lossy().into_owned()));
+        map.insert(
+            "path".into(),
+            Value::String(t.path.to_string_lossy().into_owned()),
+        );
     }
     v
 }
 
 pub fn stats(out: &mut dyn Write, s: &Stats, as_json: bool) -> io::Result<()> {
     if as_json {
-        let formats: serde_json::Map<String, Value> =
-            s.formats.iter().map(|(f, n)| (f.clone(), json!(n))).collect();
+        let formats: serde_json::Map<String, Value> = s
+            .formats
+            .iter()
+            .map(|(f, n)| (f.clone(), json!(n)))
+            .collect();
         let v = json!({
             "tracks": s.tracks,
             "albums": s.albums,
@@ -76,7 +83,15 @@ pub fn stats(out: &mut dyn Write, s: &Stats, as_json: bool) -> io::Result<()> {
     writeln!(out, "duration:  {}", hms(s.duration))?;
     writeln!(out, "size:      {}", human_size(s.size))?;
     let formats: Vec<String> = s.formats.iter().map(|(f, n)| format!("{f} {n}")).collect();
-    writeln!(out, "formats:   {}", if formats.is_empty() { "-".into() } else { formats.join(", ") })?;
+    writeln!(
+        out,
+        "formats:   {}",
+        if formats.is_empty() {
+            "-".into()
+        } else {
+            formats.join(", ")
+        }
+    )?;
     writeln!(out, "problems:  {}", s.problems)
 }
 
@@ -86,12 +101,21 @@ pub fn group(out: &mut dyn Write, by: GroupBy, g: &Group, as_json: bool) -> io::
         serde_json::to_writer(&mut *out, g)?;
         return writeln!(out);
     }
-    let tracks = if g.tracks == 1 { "1 track".to_string() } else { format!("{} tracks", g.tracks) };
+    let tracks = if g.tracks == 1 {
+        "1 track".to_string()
+    } else {
+        format!("{} tracks", g.tracks)
+    };
     match by {
         GroupBy::Album => {
             let year = g.year.map(|y| format!(" ({y})")).unwrap_or_default();
             let artist = g.artist.as_deref().unwrap_or("(no artist)");
-            writeln!(out, "{artist} - {}{year}: {tracks}, {}", g.name, hms(g.duration))
+            writeln!(
+                out,
+                "{artist} - {}{year}: {tracks}, {}",
+                g.name,
+                hms(g.duration)
+            )
         }
         _ => writeln!(out, "{}: {tracks}", g.name),
     }
@@ -122,7 +146,8 @@ pub fn playlist(out: &mut dyn Write, p: &Playlist, as_json: bool) -> io::Result<
 
 pub fn problem(out: &mut dyn Write, p: &Problem, as_json: bool) -> io::Result<()> {
     if as_json {
-        let v = json!({ "path": p.path.to_string_lossy(), "reason": p.reason, "seen_at": p.seen_at });
+        let v =
+            json!({ "path": p.path.to_string_lossy(), "reason": p.reason, "seen_at": p.seen_at });
         serde_json::to_writer(&mut *out, &v)?;
         return writeln!(out);
     }
@@ -172,7 +197,11 @@ fn human_size(bytes: u64) -> String {
         v /= 1000.0;
         unit += 1;
     }
-    if unit == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
 }
 
 #[cfg(test)]

@@ -46,7 +46,11 @@ pub enum PlaylistCmd {
         what: Vec<String>,
     },
     /// Move the entry at FROM to position TO
-    Move { name: String, from: usize, to: usize },
+    Move {
+        name: String,
+        from: usize,
+        to: usize,
+    },
     /// List a playlist's tracks in order
     Show {
         name: String,
@@ -60,8 +64,13 @@ pub enum PlaylistCmd {
         #[arg(long)]
         json: bool,
     },
-    Rename { name: String, new_name: String },
-    Delete { name: String },
+    Rename {
+        name: String,
+        new_name: String,
+    },
+    Delete {
+        name: String,
+    },
     /// Read an M3U, M3U8 or PLS file into a static playlist
     Import {
         file: PathBuf,
@@ -87,15 +96,24 @@ fn find(lib: &Library, name: &str) -> Result<Playlist> {
         None => {
             let names: Vec<String> = lib.playlists()?.into_iter().map(|p| p.name).collect();
             let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-            let hint = crate::template::closest(name, &refs).map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
-            Err(UsageError(format!("no playlist named `{name}`{hint}; `tapedeck playlist ls` lists them")).into())
+            let hint = crate::template::closest(name, &refs)
+                .map(|n| format!(" (did you mean `{n}`?)"))
+                .unwrap_or_default();
+            Err(UsageError(format!(
+                "no playlist named `{name}`{hint}; `tapedeck playlist ls` lists them"
+            ))
+            .into())
         }
     }
 }
 
 fn static_only(p: &Playlist) -> Result<()> {
     if p.query.is_some() {
-        return Err(UsageError(format!("`{}` is a smart playlist: its tracks come from its query", p.name)).into());
+        return Err(UsageError(format!(
+            "`{}` is a smart playlist: its tracks come from its query",
+            p.name
+        ))
+        .into());
     }
     Ok(())
 }
@@ -111,21 +129,30 @@ pub fn playlist_ids(lib: &Library, p: &Playlist) -> Result<Vec<i64>> {
         .map_err(|e| anyhow::anyhow!("the query of smart playlist `{}` is invalid: {e}", p.name))?;
     if let Some(sort) = &p.sort {
         let keys: Vec<&str> = sort.split_whitespace().collect();
-        q.sort = query::parse(&keys, now).map_err(|e| anyhow::anyhow!("{e}"))?.sort;
+        q.sort = query::parse(&keys, now)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .sort;
     }
     let mut ids = Vec::new();
     let mut total = 0.0;
     let budget = p.minutes.map(|m| m * 60.0);
-    lib.for_each_track(&Selection { query: Some(&q), limit: p.limit, ..Selection::default() }, |t| {
-        if let Some(budget) = budget {
-            if total + t.duration > budget {
-                return Err(std::io::Error::other("full"));
+    lib.for_each_track(
+        &Selection {
+            query: Some(&q),
+            limit: p.limit,
+            ..Selection::default()
+        },
+        |t| {
+            if let Some(budget) = budget {
+                if total + t.duration > budget {
+                    return Err(std::io::Error::other("full"));
+                }
+                total += t.duration;
             }
-            total += t.duration;
-        }
-        ids.push(t.id);
-        Ok(())
-    })?
+            ids.push(t.id);
+            Ok(())
+        },
+    )?
     .ok();
     Ok(ids)
 }
@@ -149,7 +176,10 @@ fn positions(what: &[String], len: usize) -> Option<Result<Vec<usize>>> {
         nums.into_iter()
             .map(|n| {
                 if n == 0 || n > len {
-                    Err(UsageError(format!("no entry at position {n}: the playlist has {len}")).into())
+                    Err(
+                        UsageError(format!("no entry at position {n}: the playlist has {len}"))
+                            .into(),
+                    )
                 } else {
                     Ok(n - 1)
                 }
@@ -161,32 +191,65 @@ fn positions(what: &[String], len: usize) -> Option<Result<Vec<usize>>> {
 pub fn run(ctx: &Context_, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> {
     let mut lib = ctx.open_library()?;
     match cmd {
-        PlaylistCmd::New { name, query, sort, limit, minutes } => {
+        PlaylistCmd::New {
+            name,
+            query,
+            sort,
+            limit,
+            minutes,
+        } => {
             if name.trim().is_empty() {
                 return Err(UsageError("a playlist needs a name".into()).into());
             }
             if let Some(q) = &query {
-                query::parse_str(q, now()).map_err(|e| UsageError(format!("invalid --query: {e}")))?;
+                query::parse_str(q, now())
+                    .map_err(|e| UsageError(format!("invalid --query: {e}")))?;
             }
             if lib.playlist(&name)?.is_some() {
                 return Err(UsageError(format!("a playlist named `{name}` already exists")).into());
             }
-            let p = Playlist { id: 0, name, query, sort, limit, minutes, entries: 0 };
+            let p = Playlist {
+                id: 0,
+                name,
+                query,
+                sort,
+                limit,
+                minutes,
+                entries: 0,
+            };
             lib.write(|w| w.create_playlist(&p, now()).map_err(anyhow::Error::from))?;
             if !ctx.quiet {
-                writeln!(out, "created {} playlist `{}`", if p.query.is_some() { "smart" } else { "static" }, p.name)?;
+                writeln!(
+                    out,
+                    "created {} playlist `{}`",
+                    if p.query.is_some() { "smart" } else { "static" },
+                    p.name
+                )?;
             }
         }
         PlaylistCmd::Add { name, select } => {
             let p = find(&lib, &name)?;
             static_only(&p)?;
             let (q, within) = resolve(&lib, &select)?;
-            let add = lib.track_ids(&Selection { query: Some(&q), within, ..Selection::default() })?;
+            let add = lib.track_ids(&Selection {
+                query: Some(&q),
+                within,
+                ..Selection::default()
+            })?;
             let mut ids = lib.playlist_entries(p.id)?;
             ids.extend(&add);
-            lib.write(|w| w.set_playlist_entries(p.id, &ids).map_err(anyhow::Error::from))?;
+            lib.write(|w| {
+                w.set_playlist_entries(p.id, &ids)
+                    .map_err(anyhow::Error::from)
+            })?;
             if !ctx.quiet {
-                writeln!(out, "added {} tracks to `{}` ({} in all)", add.len(), p.name, ids.len())?;
+                writeln!(
+                    out,
+                    "added {} tracks to `{}` ({} in all)",
+                    add.len(),
+                    p.name,
+                    ids.len()
+                )?;
             }
         }
         PlaylistCmd::Rm { name, what } => {
@@ -196,19 +259,40 @@ pub fn run(ctx: &Context_, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> 
             let keep: Vec<i64> = match positions(&what, ids.len()) {
                 Some(pos) => {
                     let pos = pos?;
-                    ids.iter().enumerate().filter(|(i, _)| !pos.contains(i)).map(|(_, id)| *id).collect()
+                    ids.iter()
+                        .enumerate()
+                        .filter(|(i, _)| !pos.contains(i))
+                        .map(|(_, id)| *id)
+                        .collect()
                 }
                 None => {
-                    let q = query::parse(&what, now()).map_err(|e| UsageError(format!("invalid query: {e}")))?;
-                    let drop: std::collections::HashSet<i64> =
-                        lib.track_ids(&Selection { query: Some(&q), ..Selection::default() })?.into_iter().collect();
-                    ids.iter().copied().filter(|id| !drop.contains(id)).collect()
+                    let q = query::parse(&what, now())
+                        .map_err(|e| UsageError(format!("invalid query: {e}")))?;
+                    let drop: std::collections::HashSet<i64> = lib
+                        .track_ids(&Selection {
+                            query: Some(&q),
+                            ..Selection::default()
+                        })?
+                        .into_iter()
+                        .collect();
+                    ids.iter()
+                        .copied()
+                        .filter(|id| !drop.contains(id))
+                        .collect()
                 }
             };
             let removed = ids.len() - keep.len();
-            lib.write(|w| w.set_playlist_entries(p.id, &keep).map_err(anyhow::Error::from))?;
+            lib.write(|w| {
+                w.set_playlist_entries(p.id, &keep)
+                    .map_err(anyhow::Error::from)
+            })?;
             if !ctx.quiet {
-                writeln!(out, "removed {removed} entries from `{}` ({} left)", p.name, keep.len())?;
+                writeln!(
+                    out,
+                    "removed {removed} entries from `{}` ({} left)",
+                    p.name,
+                    keep.len()
+                )?;
             }
         }
         PlaylistCmd::Move { name, from, to } => {
@@ -218,12 +302,18 @@ pub fn run(ctx: &Context_, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> 
             let len = ids.len();
             for n in [from, to] {
                 if n == 0 || n > len {
-                    return Err(UsageError(format!("no entry at position {n}: the playlist has {len}")).into());
+                    return Err(UsageError(format!(
+                        "no entry at position {n}: the playlist has {len}"
+                    ))
+                    .into());
                 }
             }
             let id = ids.remove(from - 1);
             ids.insert(to - 1, id);
-            lib.write(|w| w.set_playlist_entries(p.id, &ids).map_err(anyhow::Error::from))?;
+            lib.write(|w| {
+                w.set_playlist_entries(p.id, &ids)
+                    .map_err(anyhow::Error::from)
+            })?;
         }
         PlaylistCmd::Show { name, json, paths } => {
             let p = find(&lib, &name)?;
@@ -235,7 +325,13 @@ pub fn run(ctx: &Context_, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> 
             } else {
                 output::ListMode::Text
             };
-            lib.for_each_track(&Selection { within: true, ..Selection::default() }, |t| output::track(out, &t, &mode))??;
+            lib.for_each_track(
+                &Selection {
+                    within: true,
+                    ..Selection::default()
+                },
+                |t| output::track(out, &t, &mode),
+            )??;
         }
         PlaylistCmd::Ls { json } => {
             for p in lib.playlists()? {
@@ -245,45 +341,75 @@ pub fn run(ctx: &Context_, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> 
         PlaylistCmd::Rename { name, new_name } => {
             let p = find(&lib, &name)?;
             if let Some(other) = lib.playlist(&new_name)?
-                && other.id != p.id {
-                    return Err(UsageError(format!("a playlist named `{new_name}` already exists")).into());
-                }
-            lib.write(|w| w.rename_playlist(p.id, &new_name).map_err(anyhow::Error::from))?;
+                && other.id != p.id
+            {
+                return Err(
+                    UsageError(format!("a playlist named `{new_name}` already exists")).into(),
+                );
+            }
+            lib.write(|w| {
+                w.rename_playlist(p.id, &new_name)
+                    .map_err(anyhow::Error::from)
+            })?;
         }
         PlaylistCmd::Delete { name } => {
             let p = find(&lib, &name)?;
             lib.write(|w| w.delete_playlist(p.id).map_err(anyhow::Error::from))?;
         }
         PlaylistCmd::Import { file, name } => import(ctx, &mut lib, &file, name, out)?,
-        PlaylistCmd::Export { name, output, relative_to } => {
+        PlaylistCmd::Export {
+            name,
+            output,
+            relative_to,
+        } => {
             let p = find(&lib, &name)?;
             lib.load_selection(&playlist_ids(&lib, &p)?)?;
             let base = match &relative_to {
                 Some(dir) => Some(std::fs::canonicalize(dir).map_err(|e| {
-                    UsageError(format!("--relative-to {}: {}", dir.display(), crate::scan::walk::io_reason(&e)))
+                    UsageError(format!(
+                        "--relative-to {}: {}",
+                        dir.display(),
+                        crate::scan::walk::io_reason(&e)
+                    ))
                 })?),
                 None => None,
             };
             let mut entries = Vec::new();
-            lib.for_each_track(&Selection { within: true, ..Selection::default() }, |t| {
-                let location = match &base {
-                    Some(b) => playlist_file::relative_path(&t.path, b).unwrap_or_else(|| t.path.clone()),
-                    None => t.path.clone(),
-                };
-                let title = match &t.artist {
-                    Some(a) => format!("{a} - {}", t.title),
-                    None => t.title.clone(),
-                };
-                entries.push(Entry { location: location.to_string_lossy().into_owned(), title: Some(title), duration: Some(t.duration) });
-                Ok(())
-            })??;
+            lib.for_each_track(
+                &Selection {
+                    within: true,
+                    ..Selection::default()
+                },
+                |t| {
+                    let location = match &base {
+                        Some(b) => playlist_file::relative_path(&t.path, b)
+                            .unwrap_or_else(|| t.path.clone()),
+                        None => t.path.clone(),
+                    };
+                    let title = match &t.artist {
+                        Some(a) => format!("{a} - {}", t.title),
+                        None => t.title.clone(),
+                    };
+                    entries.push(Entry {
+                        location: location.to_string_lossy().into_owned(),
+                        title: Some(title),
+                        duration: Some(t.duration),
+                    });
+                    Ok(())
+                },
+            )??;
             let text = playlist_file::write_m3u8(&entries);
             if output.as_os_str() == "-" {
                 out.write_all(text.as_bytes())?;
             } else {
                 write_atomically(&output, text.as_bytes())?;
                 if !ctx.quiet {
-                    writeln!(out, "wrote {} entries to {}", entries.len(), output.display())?;
+                    writeln!(
+                        out,
+                        "wrote {} entries to {}",
+                        entries.len(),
+                        output.display()
+                    )?;
                 }
             }
         }
@@ -293,25 +419,49 @@ pub fn run(ctx: &Context_, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> 
 
 /// Writes a file through a temporary name in the same folder, so a reader never sees half of it.
 fn write_atomically(path: &Path, data: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
     tmp.write_all(data)?;
     tmp.as_file().sync_all()?;
-    tmp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 
-fn import(ctx: &Context_, lib: &mut Library, file: &Path, name: Option<String>, out: &mut dyn Write) -> Result<()> {
-    let bytes = std::fs::read(file)
-        .map_err(|e| UsageError(format!("cannot read {}: {}", file.display(), crate::scan::walk::io_reason(&e))))?;
+fn import(
+    ctx: &Context_,
+    lib: &mut Library,
+    file: &Path,
+    name: Option<String>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let bytes = std::fs::read(file).map_err(|e| {
+        UsageError(format!(
+            "cannot read {}: {}",
+            file.display(),
+            crate::scan::walk::io_reason(&e)
+        ))
+    })?;
     let name = match name {
         Some(n) => n,
-        None => file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "imported".into()),
+        None => file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "imported".into()),
     };
     if lib.playlist(&name)?.is_some() {
-        bail!(UsageError(format!("a playlist named `{name}` already exists; choose another with --name")));
+        bail!(UsageError(format!(
+            "a playlist named `{name}` already exists; choose another with --name"
+        )));
     }
-    let base = std::fs::canonicalize(file)?.parent().map(Path::to_path_buf).unwrap_or_default();
+    let base = std::fs::canonicalize(file)?
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let entries = playlist_file::parse(&file.to_string_lossy(), &bytes);
     let mut ids = Vec::new();
     let mut missing = 0;
@@ -327,10 +477,11 @@ fn import(ctx: &Context_, lib: &mut Library, file: &Path, name: Option<String>, 
                 }
                 // The library stores canonical paths; a playlist may reach a file through a link.
                 if let Ok(real) = std::fs::canonicalize(&cand)
-                    && let Some(id) = lib.track_id_by_path(&real)? {
-                        found = Some(id);
-                        break;
-                    }
+                    && let Some(id) = lib.track_id_by_path(&real)?
+                {
+                    found = Some(id);
+                    break;
+                }
             }
             found
         };
@@ -338,19 +489,40 @@ fn import(ctx: &Context_, lib: &mut Library, file: &Path, name: Option<String>, 
             Some(id) => ids.push(id),
             None => {
                 missing += 1;
-                let why = if playlist_file::is_remote(&e.location) { "a stream, not a file" } else { "not in the library" };
-                eprintln!("warning: {}: entry `{}` is {why}", file.display(), e.location);
+                let why = if playlist_file::is_remote(&e.location) {
+                    "a stream, not a file"
+                } else {
+                    "not in the library"
+                };
+                eprintln!(
+                    "warning: {}: entry `{}` is {why}",
+                    file.display(),
+                    e.location
+                );
             }
         }
     }
-    let p = Playlist { id: 0, name: name.clone(), query: None, sort: None, limit: None, minutes: None, entries: 0 };
+    let p = Playlist {
+        id: 0,
+        name: name.clone(),
+        query: None,
+        sort: None,
+        limit: None,
+        minutes: None,
+        entries: 0,
+    };
     lib.write(|w| -> Result<()> {
         let id = w.create_playlist(&p, now())?;
         w.set_playlist_entries(id, &ids)?;
         Ok(())
     })?;
     if !ctx.quiet {
-        writeln!(out, "imported {} of {} entries into `{name}`; {missing} not found", ids.len(), entries.len())?;
+        writeln!(
+            out,
+            "imported {} of {} entries into `{name}`; {missing} not found",
+            ids.len(),
+            entries.len()
+        )?;
     }
     Ok(())
 }
@@ -362,7 +534,10 @@ mod tests {
     #[test]
     fn positions_are_one_based_and_checked() {
         let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(positions(&args(&["1", "3"]), 3).unwrap().unwrap(), vec![0, 2]);
+        assert_eq!(
+            positions(&args(&["1", "3"]), 3).unwrap().unwrap(),
+            vec![0, 2]
+        );
         assert!(positions(&args(&["4"]), 3).unwrap().is_err());
         assert!(positions(&args(&["0"]), 3).unwrap().is_err());
         assert!(positions(&args(&["artist:x"]), 3).is_none());

@@ -15,11 +15,21 @@ pub struct ScanProgress {
 
 impl ScanProgress {
     pub fn new(show_bar: bool, report_problems: bool) -> ScanProgress {
-        let target = if show_bar { ProgressDrawTarget::stderr_with_hz(10) } else { ProgressDrawTarget::hidden() };
+        let target = if show_bar {
+            ProgressDrawTarget::stderr_with_hz(10)
+        } else {
+            ProgressDrawTarget::hidden()
+        };
         let bar = ProgressBar::with_draw_target(None, target);
-        bar.set_style(ProgressStyle::with_template("{spinner} walking: {pos} music files seen").expect("valid template"));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} walking: {pos} music files seen")
+                .expect("valid template"),
+        );
         bar.enable_steady_tick(Duration::from_millis(100));
-        ScanProgress { bar, report_problems }
+        ScanProgress {
+            bar,
+            report_problems,
+        }
     }
 
     pub fn finish(&self) {
@@ -36,9 +46,12 @@ impl Progress for ScanProgress {
         self.bar.set_style(
             ProgressStyle::with_template("{bar:30} {pos}/{len} files read, {rate}, {eta} left")
                 .expect("valid template")
-                .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                    let _ = write!(w, "{:.0} files/s", state.per_sec());
-                }),
+                .with_key(
+                    "rate",
+                    |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0} files/s", state.per_sec());
+                    },
+                ),
         );
         self.bar.set_length(to_read);
         self.bar.set_position(0);
@@ -51,7 +64,8 @@ impl Progress for ScanProgress {
 
     fn problem(&self, path: &Path, reason: &str) {
         if self.report_problems {
-            self.bar.suspend(|| eprintln!("warning: {}: {reason}", path.display()));
+            self.bar
+                .suspend(|| eprintln!("warning: {}: {reason}", path.display()));
         }
     }
 }

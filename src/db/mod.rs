@@ -260,9 +260,9 @@ impl Library {
     }
 
     fn migrate(&mut self) -> Result<()> {
-        let version: usize = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+        let version: usize =
+            self.conn
+                .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
         if version > MIGRATIONS.len() {
             return Err(DbError::InvalidParameterName(format!(
                 "this library was written by a newer tapedeck (schema {version}, this one knows {}); \
@@ -282,9 +282,14 @@ impl Library {
     }
 
     pub fn roots(&self) -> Result<Vec<Root>> {
-        let mut stmt = self.conn.prepare("SELECT path, last_scan FROM roots ORDER BY path")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT path, last_scan FROM roots ORDER BY path")?;
         let rows = stmt.query_map([], |r| {
-            Ok(Root { path: path_from(r.get_ref(0)?)?, last_scan: r.get(1)? })
+            Ok(Root {
+                path: path_from(r.get_ref(0)?)?,
+                last_scan: r.get(1)?,
+            })
         })?;
         rows.collect()
     }
@@ -306,17 +311,30 @@ impl Library {
     }
 
     pub fn known_files(&self) -> Result<Vec<KnownFile>> {
-        let mut stmt = self.conn.prepare("SELECT id, path, size, mtime FROM tracks")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, path, size, mtime FROM tracks")?;
         let rows = stmt.query_map([], |r| {
-            Ok(KnownFile { id: r.get(0)?, path: path_from(r.get_ref(1)?)?, size: r.get(2)?, mtime: r.get(3)? })
+            Ok(KnownFile {
+                id: r.get(0)?,
+                path: path_from(r.get_ref(1)?)?,
+                size: r.get(2)?,
+                mtime: r.get(3)?,
+            })
         })?;
         rows.collect()
     }
 
     pub fn known_problems(&self) -> Result<Vec<KnownProblem>> {
-        let mut stmt = self.conn.prepare("SELECT path, size, mtime FROM problems")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT path, size, mtime FROM problems")?;
         let rows = stmt.query_map([], |r| {
-            Ok(KnownProblem { path: path_from(r.get_ref(0)?)?, size: r.get(1)?, mtime: r.get(2)? })
+            Ok(KnownProblem {
+                path: path_from(r.get_ref(0)?)?,
+                size: r.get(1)?,
+                mtime: r.get(2)?,
+            })
         })?;
         rows.collect()
     }
@@ -352,7 +370,10 @@ impl Library {
         f: impl FnOnce(&Writer<'_>) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
         let tx = self.conn.transaction()?;
-        let writer = Writer { tx: &tx, unindexed: std::cell::RefCell::new(Vec::new()) };
+        let writer = Writer {
+            tx: &tx,
+            unindexed: std::cell::RefCell::new(Vec::new()),
+        };
         let out = f(&writer)?;
         writer.index_for_search()?;
         tx.commit()?;
@@ -397,9 +418,15 @@ impl Library {
     }
 
     pub fn problems(&self) -> Result<Vec<Problem>> {
-        let mut stmt = self.conn.prepare("SELECT path, reason, seen_at FROM problems ORDER BY path")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT path, reason, seen_at FROM problems ORDER BY path")?;
         let rows = stmt.query_map([], |r| {
-            Ok(Problem { path: path_from(r.get_ref(0)?)?, reason: r.get(1)?, seen_at: r.get(2)? })
+            Ok(Problem {
+                path: path_from(r.get_ref(0)?)?,
+                reason: r.get(1)?,
+                seen_at: r.get(2)?,
+            })
         })?;
         rows.collect()
     }
@@ -422,7 +449,11 @@ impl Library {
             |r| r.get(0),
         )?;
         let artists: i64 = if q.is_none_or(|q| q.is_everything()) && !within {
-            self.conn.query_row("SELECT count(DISTINCT fold_name) FROM track_artists", [], |r| r.get(0))?
+            self.conn.query_row(
+                "SELECT count(DISTINCT fold_name) FROM track_artists",
+                [],
+                |r| r.get(0),
+            )?
         } else {
             self.conn.query_row(
                 &format!(
@@ -433,12 +464,16 @@ impl Library {
                 |r| r.get(0),
             )?
         };
-        let problems: i64 = self.conn.query_row("SELECT count(*) FROM problems", [], |r| r.get(0))?;
+        let problems: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM problems", [], |r| r.get(0))?;
         let mut stmt = self.conn.prepare(&format!(
             "SELECT t.format, count(*) FROM tracks t WHERE {w} GROUP BY t.format ORDER BY count(*) DESC, t.format"
         ))?;
         let formats = stmt
-            .query_map(params(), |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?
+            .query_map(params(), |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })?
             .collect::<Result<Vec<_>>>()?;
         Ok(Stats {
             tracks: tracks as u64,
@@ -453,7 +488,12 @@ impl Library {
 
     /// Artists, albums or genres among the tracks a query selects, each with its track count and
     /// total duration, sorted by name (albums by album artist, year, album).
-    pub fn groups(&self, by: GroupBy, q: Option<&crate::query::Query>, within: bool) -> Result<Vec<Group>> {
+    pub fn groups(
+        &self,
+        by: GroupBy,
+        q: Option<&crate::query::Query>,
+        within: bool,
+    ) -> Result<Vec<Group>> {
         let (w, p) = query::where_clause(q, within);
         let sql = match by {
             GroupBy::Artist => format!(
@@ -526,9 +566,9 @@ impl Library {
 
     /// A static playlist's track ids, in order.
     pub fn playlist_entries(&self, id: i64) -> Result<Vec<i64>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT track_id FROM playlist_entries WHERE playlist_id = ?1 ORDER BY position")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT track_id FROM playlist_entries WHERE playlist_id = ?1 ORDER BY position",
+        )?;
         let rows = stmt.query_map([id], |r| r.get(0))?;
         rows.collect()
     }
@@ -548,7 +588,9 @@ impl Library {
             "CREATE TEMP TABLE IF NOT EXISTS selection (pos INTEGER PRIMARY KEY, track_id INTEGER NOT NULL); \
              DELETE FROM temp.selection;",
         )?;
-        let mut stmt = self.conn.prepare_cached("INSERT INTO temp.selection (pos, track_id) VALUES (?1, ?2)")?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("INSERT INTO temp.selection (pos, track_id) VALUES (?1, ?2)")?;
         for (pos, id) in ids.iter().enumerate() {
             stmt.execute(params![pos as i64, id])?;
         }
@@ -654,7 +696,12 @@ impl Folded {
         let opt = |v: &Option<String>| v.as_deref().map(fold).unwrap_or_default();
         Folded {
             title: fold(&i.title),
-            artist: i.artists.iter().map(|a| fold(a)).collect::<Vec<_>>().join(&FOLD_SEPARATOR.to_string()),
+            artist: i
+                .artists
+                .iter()
+                .map(|a| fold(a))
+                .collect::<Vec<_>>()
+                .join(&FOLD_SEPARATOR.to_string()),
             album: opt(&i.album),
             albumartist: opt(&i.album_artist),
             genre: opt(&i.genre),
@@ -673,7 +720,8 @@ pub struct Writer<'a> {
     unindexed: std::cell::RefCell<Vec<i64>>,
 }
 
-const SEARCH_COLUMNS: &str = "fold_title, fold_artist, fold_album, fold_albumartist, fold_genre, fold_path";
+const SEARCH_COLUMNS: &str =
+    "fold_title, fold_artist, fold_album, fold_albumartist, fold_genre, fold_path";
 
 impl Writer<'_> {
     /// Removes a track's current values from the search index, unless it is still waiting to
@@ -851,7 +899,14 @@ impl Writer<'_> {
     }
 
     /// Sets the listening history of a track.
-    pub fn set_play_stats(&self, id: i64, plays: u32, skips: u32, last_played: Option<i64>, rating: Option<u8>) -> Result<()> {
+    pub fn set_play_stats(
+        &self,
+        id: i64,
+        plays: u32,
+        skips: u32,
+        last_played: Option<i64>,
+        rating: Option<u8>,
+    ) -> Result<()> {
         self.tx
             .prepare_cached("UPDATE tracks SET plays = ?2, skips = ?3, last_played = ?4, rating = ?5 WHERE id = ?1")?
             .execute(params![id, plays, skips, last_played, rating])?;
@@ -870,21 +925,26 @@ impl Writer<'_> {
     }
 
     pub fn rename_playlist(&self, id: i64, name: &str) -> Result<()> {
-        self.tx.execute("UPDATE playlists SET name = ?2 WHERE id = ?1", params![id, name])?;
+        self.tx.execute(
+            "UPDATE playlists SET name = ?2 WHERE id = ?1",
+            params![id, name],
+        )?;
         Ok(())
     }
 
     pub fn delete_playlist(&self, id: i64) -> Result<()> {
-        self.tx.execute("DELETE FROM playlists WHERE id = ?1", [id])?;
+        self.tx
+            .execute("DELETE FROM playlists WHERE id = ?1", [id])?;
         Ok(())
     }
 
     /// Replaces a static playlist's entries with `ids`, in order.
     pub fn set_playlist_entries(&self, id: i64, ids: &[i64]) -> Result<()> {
-        self.tx.execute("DELETE FROM playlist_entries WHERE playlist_id = ?1", [id])?;
-        let mut stmt = self
-            .tx
-            .prepare_cached("INSERT INTO playlist_entries (playlist_id, position, track_id) VALUES (?1, ?2, ?3)")?;
+        self.tx
+            .execute("DELETE FROM playlist_entries WHERE playlist_id = ?1", [id])?;
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO playlist_entries (playlist_id, position, track_id) VALUES (?1, ?2, ?3)",
+        )?;
         for (pos, track) in ids.iter().enumerate() {
             stmt.execute(params![id, pos as i64, track])?;
         }
@@ -893,11 +953,20 @@ impl Writer<'_> {
 
     pub fn delete_track(&self, id: i64) -> Result<()> {
         self.unindex(id)?;
-        self.tx.prepare_cached("DELETE FROM tracks WHERE id = ?1")?.execute([id])?;
+        self.tx
+            .prepare_cached("DELETE FROM tracks WHERE id = ?1")?
+            .execute([id])?;
         Ok(())
     }
 
-    pub fn set_problem(&self, path: &Path, size: Option<i64>, mtime: Option<i64>, reason: &str, now: i64) -> Result<()> {
+    pub fn set_problem(
+        &self,
+        path: &Path,
+        size: Option<i64>,
+        mtime: Option<i64>,
+        reason: &str,
+        now: i64,
+    ) -> Result<()> {
         self.tx
             .prepare_cached(
                 "INSERT INTO problems (path, size, mtime, reason, seen_at) VALUES (?1, ?2, ?3, ?4, ?5) \
@@ -953,7 +1022,9 @@ mod tests {
     fn update_keeps_id_and_date_added_and_replaces_artists() {
         let dir = tempfile::tempdir().unwrap();
         let mut lib = Library::open(&dir.path().join("lib.db")).unwrap();
-        let id = lib.write(|w| w.insert_track(&record("/a.flac", "one"), 100)).unwrap();
+        let id = lib
+            .write(|w| w.insert_track(&record("/a.flac", "one"), 100))
+            .unwrap();
         let mut moved = record("/b.flac", "two");
         moved.info.artists = vec!["C".into()];
         lib.write(|w| w.update_track(id, &moved, 200)).unwrap();
@@ -972,7 +1043,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut lib = Library::open(&dir.path().join("lib.db")).unwrap();
         let check = |lib: &Library| {
-            lib.conn.execute("INSERT INTO track_search (track_search, rank) VALUES ('integrity-check', 1)", []).unwrap();
+            lib.conn
+                .execute(
+                    "INSERT INTO track_search (track_search, rank) VALUES ('integrity-check', 1)",
+                    [],
+                )
+                .unwrap();
         };
         let (a, b) = lib
             .write(|w| -> Result<(i64, i64)> {
@@ -995,10 +1071,22 @@ mod tests {
         .unwrap();
         check(&lib);
         let q = crate::query::parse(&["again"], 0).unwrap();
-        let ids = lib.track_ids(&query::Selection { query: Some(&q), ..Default::default() }).unwrap();
+        let ids = lib
+            .track_ids(&query::Selection {
+                query: Some(&q),
+                ..Default::default()
+            })
+            .unwrap();
         assert_eq!(ids, vec![b]);
         let q = crate::query::parse(&["renamed"], 0).unwrap();
-        assert!(lib.track_ids(&query::Selection { query: Some(&q), ..Default::default() }).unwrap().is_empty());
+        assert!(
+            lib.track_ids(&query::Selection {
+                query: Some(&q),
+                ..Default::default()
+            })
+            .unwrap()
+            .is_empty()
+        );
     }
 
     #[test]
@@ -1006,7 +1094,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lib.db");
         drop(Library::open(&path).unwrap());
-        Connection::open(&path).unwrap().pragma_update(None, "user_version", 999).unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 999)
+            .unwrap();
         let err = Library::open(&path).err().expect("refused").to_string();
         assert!(err.contains("newer tapedeck"), "{err}");
     }
@@ -1016,7 +1107,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lib.db");
         let mut lib = Library::open(&path).unwrap();
-        lib.write(|w| w.insert_track(&record("/a.flac", "one"), 1)).unwrap();
+        lib.write(|w| w.insert_track(&record("/a.flac", "one"), 1))
+            .unwrap();
         drop(lib);
         let lib = Library::open(&path).unwrap();
         assert_eq!(lib.stats(None, false).unwrap().tracks, 1);

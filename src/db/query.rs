@@ -38,9 +38,12 @@ pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
         })
     })?;
     conn.create_scalar_function("regexp", 2, flags, |ctx| {
-        let re = ctx.get_or_create_aux(0, |v| -> Result<regex::Regex, Box<dyn std::error::Error + Send + Sync>> {
-            Ok(regex::Regex::new(v.as_str()?)?)
-        })?;
+        let re = ctx.get_or_create_aux(
+            0,
+            |v| -> Result<regex::Regex, Box<dyn std::error::Error + Send + Sync>> {
+                Ok(regex::Regex::new(v.as_str()?)?)
+            },
+        )?;
         Ok(match ctx.get_raw(1) {
             ValueRef::Text(b) | ValueRef::Blob(b) => Some(re.is_match(&String::from_utf8_lossy(b))),
             _ => None,
@@ -215,7 +218,11 @@ impl Sql {
                         // A NULL rejects a row just as 0 does, so positive terms stay bare and
                         // can use indexes; only negation needs the NULL turned into 0.
                         let e = self.cond(&term.cond);
-                        if term.negated { format!("NOT COALESCE({e}, 0)") } else { e }
+                        if term.negated {
+                            format!("NOT COALESCE({e}, 0)")
+                        } else {
+                            e
+                        }
                     })
                     .collect();
                 format!("({})", terms.join(" AND "))
@@ -237,7 +244,11 @@ fn order_by(q: Option<&Query>, default_order: &str) -> String {
                 Some(fc) => format!("t.{fc}"),
                 None => column(*f).to_string(),
             };
-            let d = if *dir == Direction::Desc { "DESC" } else { "ASC" };
+            let d = if *dir == Direction::Desc {
+                "DESC"
+            } else {
+                "ASC"
+            };
             format!("{c} {d}")
         })
         .collect();
@@ -247,7 +258,10 @@ fn order_by(q: Option<&Query>, default_order: &str) -> String {
 
 /// The WHERE expression (over `tracks t`) and its parameters for a query; everything when `None`.
 pub fn where_clause(q: Option<&Query>, within: bool) -> (String, Vec<Value>) {
-    let mut sql = Sql { text: String::new(), params: Vec::new() };
+    let mut sql = Sql {
+        text: String::new(),
+        params: Vec::new(),
+    };
     let mut w = q.map_or("1".to_string(), |q| sql.query(q));
     if within {
         w = format!("({w}) AND t.id IN (SELECT track_id FROM temp.selection)");
@@ -257,13 +271,28 @@ pub fn where_clause(q: Option<&Query>, within: bool) -> (String, Vec<Value>) {
 
 /// The SELECT for a selection: `columns` from `tracks t`, plus the track's artists joined by
 /// U+001F as the last column when `with_artists`.
-pub fn select_tracks(sel: &Selection<'_>, columns: &str, default_order: &str) -> (String, Vec<Value>) {
-    let mut sql = Sql { text: String::new(), params: Vec::new() };
+pub fn select_tracks(
+    sel: &Selection<'_>,
+    columns: &str,
+    default_order: &str,
+) -> (String, Vec<Value>) {
+    let mut sql = Sql {
+        text: String::new(),
+        params: Vec::new(),
+    };
     let with_artists = columns != "t.id";
     let where_ = sel.query.map_or("1".to_string(), |q| sql.query(q));
     let natural = if sel.within { "s.pos" } else { default_order };
-    let order = if sel.random { "random()".to_string() } else { order_by(sel.query, natural) };
-    let from = if sel.within { "temp.selection s JOIN tracks t ON t.id = s.track_id" } else { "tracks t" };
+    let order = if sel.random {
+        "random()".to_string()
+    } else {
+        order_by(sel.query, natural)
+    };
+    let from = if sel.within {
+        "temp.selection s JOIN tracks t ON t.id = s.track_id"
+    } else {
+        "tracks t"
+    };
     let artists = if with_artists {
         ", (SELECT group_concat(name, char(31)) FROM \
            (SELECT name FROM track_artists a WHERE a.track_id = t.id ORDER BY position))"

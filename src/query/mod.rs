@@ -78,7 +78,12 @@ pub const FIELDS: &[(Field, &str, &[&str], Kind)] = &[
     (Field::Title, "title", &[], Kind::Text),
     (Field::Artist, "artist", &["artists"], Kind::MultiText),
     (Field::Album, "album", &[], Kind::Text),
-    (Field::AlbumArtist, "albumartist", &["album_artist"], Kind::Text),
+    (
+        Field::AlbumArtist,
+        "albumartist",
+        &["album_artist"],
+        Kind::Text,
+    ),
     (Field::Genre, "genre", &[], Kind::Text),
     (Field::Composer, "composer", &[], Kind::Text),
     (Field::Path, "path", &[], Kind::Text),
@@ -94,7 +99,12 @@ pub const FIELDS: &[(Field, &str, &[&str], Kind)] = &[
     (Field::DiscTotal, "disctotal", &[], Kind::Number),
     (Field::Length, "length", &["duration"], Kind::Duration),
     (Field::Bitrate, "bitrate", &[], Kind::Bitrate),
-    (Field::SampleRate, "samplerate", &["sample_rate"], Kind::Number),
+    (
+        Field::SampleRate,
+        "samplerate",
+        &["sample_rate"],
+        Kind::Number,
+    ),
     (Field::BitDepth, "bitdepth", &["bit_depth"], Kind::Number),
     (Field::Channels, "channels", &[], Kind::Number),
     (Field::Size, "size", &[], Kind::Number),
@@ -110,8 +120,14 @@ pub const FIELDS: &[(Field, &str, &[&str], Kind)] = &[
 ];
 
 /// Fields a bare word searches.
-pub const BARE_FIELDS: &[Field] =
-    &[Field::Title, Field::Artist, Field::Album, Field::AlbumArtist, Field::Genre, Field::Path];
+pub const BARE_FIELDS: &[Field] = &[
+    Field::Title,
+    Field::Artist,
+    Field::Album,
+    Field::AlbumArtist,
+    Field::Genre,
+    Field::Path,
+];
 
 impl Field {
     pub fn lookup(name: &str) -> Option<Field> {
@@ -123,11 +139,19 @@ impl Field {
     }
 
     pub fn name(self) -> &'static str {
-        FIELDS.iter().find(|(f, ..)| *f == self).map(|(_, n, ..)| *n).expect("every field is listed")
+        FIELDS
+            .iter()
+            .find(|(f, ..)| *f == self)
+            .map(|(_, n, ..)| *n)
+            .expect("every field is listed")
     }
 
     pub fn kind(self) -> Kind {
-        FIELDS.iter().find(|(f, ..)| *f == self).map(|(.., k)| *k).expect("every field is listed")
+        FIELDS
+            .iter()
+            .find(|(f, ..)| *f == self)
+            .map(|(.., k)| *k)
+            .expect("every field is listed")
     }
 
     /// Every query name, for suggestions.
@@ -192,7 +216,10 @@ impl Query {
     /// The in-memory execution.
     pub fn matches(&self, t: &Track) -> bool {
         self.is_everything()
-            || self.groups.iter().any(|g| g.iter().all(|term| term.cond.matches(t) != term.negated))
+            || self
+                .groups
+                .iter()
+                .any(|g| g.iter().all(|term| term.cond.matches(t) != term.negated))
     }
 }
 
@@ -255,7 +282,11 @@ pub fn display_value(t: &Track, f: Field) -> Option<String> {
         Kind::Bool => Some(if bool_value(t, f) { "yes" } else { "no" }.to_string()),
         Kind::Duration => number_value(t, f).map(|s| {
             let s = s.round() as u64;
-            if s >= 3600 { format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60) } else { format!("{}:{:02}", s / 60, s % 60) }
+            if s >= 3600 {
+                format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+            } else {
+                format!("{}:{:02}", s / 60, s % 60)
+            }
         }),
         Kind::Date => number_value(t, f).map(|secs| civil_date(secs as i64)),
         Kind::Number | Kind::Bitrate => number_value(t, f).map(|v| format!("{v}")),
@@ -288,9 +319,11 @@ fn bool_value(t: &Track, f: Field) -> bool {
 impl Cond {
     pub fn matches(&self, t: &Track) -> bool {
         match self {
-            Cond::Bare(needle) => BARE_FIELDS
-                .iter()
-                .any(|&f| text_values(t, f).iter().any(|v| fold(v).contains(needle.as_str()))),
+            Cond::Bare(needle) => BARE_FIELDS.iter().any(|&f| {
+                text_values(t, f)
+                    .iter()
+                    .any(|v| fold(v).contains(needle.as_str()))
+            }),
             Cond::Text(f, op) => text_values(t, *f).iter().any(|v| match op {
                 TextOp::Contains(needle) => fold(v).contains(needle.as_str()),
                 TextOp::Equals(want) => v == want,

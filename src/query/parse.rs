@@ -22,7 +22,14 @@ impl std::fmt::Display for QueryError {
         let end = floor_char_boundary(&self.text, offset + self.len);
         let pad = self.text[..offset].chars().count();
         let width = self.text[offset..end].chars().count().max(1);
-        write!(f, "{}\n  {}\n  {}{}", self.message, self.text, " ".repeat(pad), "^".repeat(width))?;
+        write!(
+            f,
+            "{}\n  {}\n  {}{}",
+            self.message,
+            self.text,
+            " ".repeat(pad),
+            "^".repeat(width)
+        )?;
         if let Some(hint) = &self.hint {
             write!(f, "\n  {hint}")?;
         }
@@ -56,7 +63,11 @@ pub fn parse_str(text: &str, now: i64) -> Result<Query, QueryError> {
 /// Parses command-line terms: each argument is one term. `now` (unix seconds) anchors relative
 /// dates such as `added:-1w..`.
 pub fn parse<S: AsRef<str>>(terms: &[S], now: i64) -> Result<Query, QueryError> {
-    let text = terms.iter().map(|t| t.as_ref()).collect::<Vec<_>>().join(" ");
+    let text = terms
+        .iter()
+        .map(|t| t.as_ref())
+        .collect::<Vec<_>>()
+        .join(" ");
     let mut query = Query::default();
     let mut group: Vec<Term> = Vec::new();
     let mut offset = 0;
@@ -83,7 +94,12 @@ pub fn parse<S: AsRef<str>>(terms: &[S], now: i64) -> Result<Query, QueryError> 
             match sort {
                 Ok(s) => query.sort.push(s),
                 Err((name, hint)) => {
-                    return Err(err(format!("unknown field `{name}` to sort by"), 0, name.len(), hint));
+                    return Err(err(
+                        format!("unknown field `{name}` to sort by"),
+                        0,
+                        name.len(),
+                        hint,
+                    ));
                 }
             }
             continue;
@@ -93,7 +109,8 @@ pub fn parse<S: AsRef<str>>(terms: &[S], now: i64) -> Result<Query, QueryError> 
             Some(rest) if !rest.is_empty() => (true, rest, 1),
             _ => (false, term, 0),
         };
-        let cond = parse_cond(body, now).map_err(|e| err(e.message, skip + e.start, e.len, e.hint))?;
+        let cond =
+            parse_cond(body, now).map_err(|e| err(e.message, skip + e.start, e.len, e.hint))?;
         group.push(Term { negated, cond });
     }
     if !group.is_empty() {
@@ -121,7 +138,12 @@ struct TermError {
 }
 
 fn term_err(message: impl Into<String>, start: usize, len: usize) -> TermError {
-    TermError { message: message.into(), start, len, hint: None }
+    TermError {
+        message: message.into(),
+        start,
+        len,
+        hint: None,
+    }
 }
 
 /// `year+`, `title-`: a sort key. Returns `None` when the term is not shaped like one.
@@ -141,7 +163,8 @@ fn sort_term(term: &str) -> Option<Result<(Field, Direction), (String, Option<St
 }
 
 fn suggestion(name: &str) -> Option<String> {
-    crate::template::closest(&name.to_ascii_lowercase(), &Field::names()).map(|s| format!("did you mean `{s}`?"))
+    crate::template::closest(&name.to_ascii_lowercase(), &Field::names())
+        .map(|s| format!("did you mean `{s}`?"))
 }
 
 fn parse_cond(body: &str, now: i64) -> Result<Cond, TermError> {
@@ -156,7 +179,11 @@ fn parse_cond(body: &str, now: i64) -> Result<Cond, TermError> {
     }
     if name.eq_ignore_ascii_case("has") {
         let Some(field) = Field::lookup(value) else {
-            let mut e = term_err(format!("unknown field `{value}` after `has:`"), vstart, value.len());
+            let mut e = term_err(
+                format!("unknown field `{value}` after `has:`"),
+                vstart,
+                value.len(),
+            );
             e.hint = suggestion(value);
             return Err(e);
         };
@@ -183,7 +210,14 @@ fn parse_cond(body: &str, now: i64) -> Result<Cond, TermError> {
             let re = regex::Regex::new(pattern).map_err(|e| {
                 let detail = e.to_string();
                 let last = detail.lines().last().unwrap_or("").trim().to_string();
-                term_err(format!("invalid regular expression: {}", last.trim_start_matches("error: ")), vstart + 1, pattern.len())
+                term_err(
+                    format!(
+                        "invalid regular expression: {}",
+                        last.trim_start_matches("error: ")
+                    ),
+                    vstart + 1,
+                    pattern.len(),
+                )
             })?;
             Cond::Text(field, TextOp::Regex(re))
         } else if value.is_empty() {
@@ -194,14 +228,19 @@ fn parse_cond(body: &str, now: i64) -> Result<Cond, TermError> {
         Kind::Bool => match value.to_ascii_lowercase().as_str() {
             "" | "true" | "yes" | "1" | "y" => Ok(Cond::Bool(field, true)),
             "false" | "no" | "0" | "n" => Ok(Cond::Bool(field, false)),
-            _ => Err(term_err(format!("`{}:` takes true or false", field.name()), vstart, value.len())),
+            _ => Err(term_err(
+                format!("`{}:` takes true or false", field.name()),
+                vstart,
+                value.len(),
+            )),
         },
         kind => {
             let value = value.strip_prefix('=').unwrap_or(value);
             if value.is_empty() {
                 return Ok(Cond::Present(field));
             }
-            parse_range(field, kind, value, now).map_err(|(message, at, len)| term_err(message, vstart + at, len))
+            parse_range(field, kind, value, now)
+                .map_err(|(message, at, len)| term_err(message, vstart + at, len))
         }
     }
 }
@@ -213,7 +252,8 @@ fn parse_range(field: Field, kind: Kind, value: &str, now: i64) -> Result<Cond, 
         if s.is_empty() {
             return Ok(None);
         }
-        let bounds = bounds(kind, s, now).ok_or_else(|| (describe_expected(field, kind, s), at, s.len()))?;
+        let bounds =
+            bounds(kind, s, now).ok_or_else(|| (describe_expected(field, kind, s), at, s.len()))?;
         Ok(Some(if upper { bounds.1 } else { bounds.0 }))
     };
     if let Some(i) = value.find("..") {
@@ -221,12 +261,18 @@ fn parse_range(field: Field, kind: Kind, value: &str, now: i64) -> Result<Cond, 
         let lo = parse_end(a, 0, false)?;
         let hi = parse_end(b, i + 2, true)?;
         if let (Some(l), Some(h)) = (lo, hi)
-            && l > h {
-                return Err((format!("the range `{value}` is empty: its start is after its end"), 0, value.len()));
-            }
+            && l > h
+        {
+            return Err((
+                format!("the range `{value}` is empty: its start is after its end"),
+                0,
+                value.len(),
+            ));
+        }
         return Ok(Cond::Range(field, lo, hi));
     }
-    let (lo, hi) = bounds(kind, value, now).ok_or_else(|| (describe_expected(field, kind, value), 0, value.len()))?;
+    let (lo, hi) = bounds(kind, value, now)
+        .ok_or_else(|| (describe_expected(field, kind, value), 0, value.len()))?;
     // A lone relative date means "since then": `added:-1w` is `added:-1w..`.
     if kind == Kind::Date && value.starts_with('-') {
         return Ok(Cond::Range(field, Some(lo), None));
@@ -338,7 +384,11 @@ fn date_bounds(s: &str, now: i64) -> Option<(f64, f64)> {
         None => (s, None),
     };
     let parts: Vec<&str> = date.split('-').collect();
-    let num = |p: &str, len: usize| (p.len() == len && p.bytes().all(|b| b.is_ascii_digit())).then(|| p.parse::<i64>().ok()).flatten();
+    let num = |p: &str, len: usize| {
+        (p.len() == len && p.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| p.parse::<i64>().ok())
+            .flatten()
+    };
     let y = num(parts.first()?, 4)?;
     let m = parts.get(1).map(|p| num(p, 2)).unwrap_or(Some(1))?;
     let d = parts.get(2).map(|p| num(p, 2)).unwrap_or(Some(1))?;
@@ -348,7 +398,14 @@ fn date_bounds(s: &str, now: i64) -> Option<(f64, f64)> {
     let start_day = days_from_civil(y, m, d);
     let (start, end) = match (parts.len(), time) {
         (1, None) => (start_day, days_from_civil(y + 1, 1, 1)),
-        (2, None) => (start_day, if m == 12 { days_from_civil(y + 1, 1, 1) } else { days_from_civil(y, m + 1, 1) }),
+        (2, None) => (
+            start_day,
+            if m == 12 {
+                days_from_civil(y + 1, 1, 1)
+            } else {
+                days_from_civil(y, m + 1, 1)
+            },
+        ),
         (3, None) => (start_day, start_day + 1),
         (3, Some(t)) => {
             let hms: Vec<&str> = t.split(':').collect();

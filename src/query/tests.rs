@@ -106,10 +106,19 @@ fn ranges_dates_and_booleans() {
 #[test]
 fn sort_terms_and_groups() {
     let q = parse(&["artist:x", "year+", "title-"], NOW).unwrap();
-    assert_eq!(q.sort, vec![(Field::Year, Direction::Asc), (Field::Title, Direction::Desc)]);
+    assert_eq!(
+        q.sort,
+        vec![
+            (Field::Year, Direction::Asc),
+            (Field::Title, Direction::Desc)
+        ]
+    );
     assert_eq!(q.groups.len(), 1);
     let q = parse(&["a", ",", "b", "c"], NOW).unwrap();
-    assert_eq!(q.groups.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(
+        q.groups.iter().map(Vec::len).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
     assert!(parse(&["year-"], NOW).unwrap().is_everything());
     let q = parse_str("'artist:The Beatles' year:1960..1969 year+", NOW).unwrap();
     assert_eq!(q.groups[0].len(), 2);
@@ -126,7 +135,10 @@ fn errors_point_at_the_offending_text() {
     assert_eq!(e.message, "unknown field `artst`");
     assert_eq!(e.hint.as_deref(), Some("did you mean `artist`?"));
     assert_eq!(&e.text[e.offset..e.offset + e.len], "artst");
-    assert_eq!(e.to_string(), "unknown field `artst`\n  year:1990 artst:beatles\n            ^^^^^\n  did you mean `artist`?");
+    assert_eq!(
+        e.to_string(),
+        "unknown field `artst`\n  year:1990 artst:beatles\n            ^^^^^\n  did you mean `artist`?"
+    );
 
     let e = error(&["year:19x0"]);
     assert!(e.message.contains("takes a number"), "{}", e.message);
@@ -141,11 +153,18 @@ fn errors_point_at_the_offending_text() {
     assert_eq!(e.hint.as_deref(), Some("did you mean `year`?"));
     let e = error(&["ünï", "has:covr"]);
     assert_eq!(e.hint.as_deref(), Some("did you mean `cover`?"));
-    assert!(e.to_string().contains("\n          ^^^^\n"), "caret counts characters: {e}");
+    assert!(
+        e.to_string().contains("\n          ^^^^\n"),
+        "caret counts characters: {e}"
+    );
     assert!(error(&[",", "a"]).message.contains("both sides"));
     assert!(error(&["a", ","]).message.contains("both sides"));
     assert!(error(&["added:2024-13"]).message.contains("date"));
-    assert!(error(&["compilation:maybe"]).message.contains("true or false"));
+    assert!(
+        error(&["compilation:maybe"])
+            .message
+            .contains("true or false")
+    );
 }
 
 #[test]
@@ -154,9 +173,18 @@ fn dates_resolve_to_utc_intervals() {
     // 2024-01-01T00:00:00Z = 1704067200
     assert_eq!(b("2024", NOW), Some((1_704_067_200.0, 1_735_689_599.0)));
     assert_eq!(b("2024-02", NOW), Some((1_706_745_600.0, 1_709_251_199.0)));
-    assert_eq!(b("2024-02-29", NOW), Some((1_709_164_800.0, 1_709_251_199.0)));
-    assert_eq!(b("2024-02-29T10:30", NOW), Some((1_709_202_600.0, 1_709_202_659.0)));
-    assert_eq!(b("-2d", NOW), Some(((NOW - 172_800) as f64, (NOW - 172_800) as f64)));
+    assert_eq!(
+        b("2024-02-29", NOW),
+        Some((1_709_164_800.0, 1_709_251_199.0))
+    );
+    assert_eq!(
+        b("2024-02-29T10:30", NOW),
+        Some((1_709_202_600.0, 1_709_202_659.0))
+    );
+    assert_eq!(
+        b("-2d", NOW),
+        Some(((NOW - 172_800) as f64, (NOW - 172_800) as f64))
+    );
     assert_eq!(b("2024-1", NOW), None);
     assert_eq!(b("-2x", NOW), None);
 }
@@ -165,9 +193,15 @@ fn dates_resolve_to_utc_intervals() {
 fn display_values() {
     let t = track();
     assert_eq!(display_value(&t, Field::Length).as_deref(), Some("3:16"));
-    assert_eq!(display_value(&t, Field::Artist).as_deref(), Some("Beyoncé; Jay-Z"));
+    assert_eq!(
+        display_value(&t, Field::Artist).as_deref(),
+        Some("Beyoncé; Jay-Z")
+    );
     assert_eq!(display_value(&t, Field::Year).as_deref(), Some("2016"));
-    assert_eq!(display_value(&t, Field::Added).as_deref(), Some("2025-06-12"));
+    assert_eq!(
+        display_value(&t, Field::Added).as_deref(),
+        Some("2025-06-12")
+    );
     assert_eq!(display_value(&t, Field::Composer), None);
     assert_eq!(display_value(&t, Field::Cover).as_deref(), Some("yes"));
 }

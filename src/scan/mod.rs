@@ -148,7 +148,12 @@ fn unavailable_reason(root: &Path, had_tracks: bool) -> Option<String> {
 enum Outcome {
     /// Read; the warning, when there is one, is kept as a problem beside the track.
     Read(FileRecord, Option<String>),
-    Problem { path: PathBuf, size: i64, mtime: i64, reason: String },
+    Problem {
+        path: PathBuf,
+        size: i64,
+        mtime: i64,
+        reason: String,
+    },
 }
 
 /// Opens a file for reading without following it into a FIFO's blocking open, and checks that
@@ -176,7 +181,11 @@ pub struct SeekBuf<R> {
 
 impl<R: io::Read + io::Seek> SeekBuf<R> {
     pub fn new(inner: R, len: u64) -> SeekBuf<R> {
-        SeekBuf { inner: io::BufReader::with_capacity(64 * 1024, inner), pos: 0, len }
+        SeekBuf {
+            inner: io::BufReader::with_capacity(64 * 1024, inner),
+            pos: 0,
+            len,
+        }
     }
 }
 
@@ -195,7 +204,12 @@ impl<R: io::Read + io::Seek> io::Seek for SeekBuf<R> {
             io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
             io::SeekFrom::End(d) => self.len.checked_add_signed(d),
         }
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start of the file"))?;
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek before the start of the file",
+            )
+        })?;
         let delta = i64::try_from(i128::from(target) - i128::from(self.pos))
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "seek out of range"))?;
         self.inner.seek_relative(delta)?;
@@ -207,7 +221,8 @@ impl<R: io::Read + io::Seek> io::Seek for SeekBuf<R> {
 /// Reads one file: tags, properties and fingerprint, plus a warning when the file is readable but
 /// damaged (cut short).
 pub fn read_file(seen: &SeenFile) -> Result<(FileRecord, Option<String>), String> {
-    let (file, meta) = open_regular(&seen.path).map_err(|e| format!("cannot open: {}", io_reason(&e)))?;
+    let (file, meta) =
+        open_regular(&seen.path).map_err(|e| format!("cannot open: {}", io_reason(&e)))?;
     let len = meta.len();
     if len == 0 {
         return Err("empty file (0 bytes)".into());
@@ -219,7 +234,9 @@ pub fn read_file(seen: &SeenFile) -> Result<(FileRecord, Option<String>), String
             // A file cut short is the most common way a good file goes bad; say so when the
             // container's own sizes show it.
             let guess = tags::container_from_name(seen.path.as_os_str().as_bytes());
-            let truncated = guess.and_then(|c| payload::inspect(&mut file, len, c).ok()).and_then(|p| p.truncated);
+            let truncated = guess
+                .and_then(|c| payload::inspect(&mut file, len, c).ok())
+                .and_then(|p| p.truncated);
             return Err(match truncated {
                 Some(t) => format!("{t}, and what remains cannot be read ({})", e.0),
                 None => e.0,
@@ -241,13 +258,16 @@ pub fn read_file(seen: &SeenFile) -> Result<(FileRecord, Option<String>), String
         // tag reader's estimate does not.
         info.duration = exact;
     }
-    Ok((FileRecord {
-        path: seen.path.clone(),
-        size: len as i64,
-        mtime: walk::mtime_ns(&meta),
-        fingerprint: payload.fingerprint,
-        info,
-    }, payload.truncated))
+    Ok((
+        FileRecord {
+            path: seen.path.clone(),
+            size: len as i64,
+            mtime: walk::mtime_ns(&meta),
+            fingerprint: payload.fingerprint,
+            info,
+        },
+        payload.truncated,
+    ))
 }
 
 fn read_outcome(seen: &SeenFile) -> Outcome {
@@ -286,8 +306,11 @@ pub fn scan(
     let roots = outermost(roots);
 
     let known = lib.known_files()?;
-    let known_problems: HashMap<PathBuf, db::KnownProblem> =
-        lib.known_problems()?.into_iter().map(|p| (p.path.clone(), p)).collect();
+    let known_problems: HashMap<PathBuf, db::KnownProblem> = lib
+        .known_problems()?
+        .into_iter()
+        .map(|p| (p.path.clone(), p))
+        .collect();
 
     // Walk the roots that are there.
     let mut walked = Walked::default();
@@ -311,7 +334,11 @@ pub fn scan(
 
     // Diff against the library. Paths are keyed by their bytes: hashing a `Path` walks its
     // components, which is most of the cost of a no-change rescan.
-    let known_index: HashMap<&[u8], usize> = known.iter().enumerate().map(|(i, k)| (key(&k.path), i)).collect();
+    let known_index: HashMap<&[u8], usize> = known
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (key(&k.path), i))
+        .collect();
     let mut seen_known = vec![false; known.len()];
     let mut to_read: Vec<SeenFile> = Vec::new();
     let mut current_problems: HashSet<PathBuf> = HashSet::new();
@@ -382,7 +409,9 @@ pub fn scan(
                 progress.read_one();
                 batch.push(outcome);
             }
-            if !batch.is_empty() && (done || batch.len() >= BATCH || last_commit.elapsed() >= BATCH_TIME) {
+            if !batch.is_empty()
+                && (done || batch.len() >= BATCH || last_commit.elapsed() >= BATCH_TIME)
+            {
                 lib.write(|w| -> Result<(), ScanError> {
                     for outcome in batch.drain(..) {
                         match outcome {
@@ -390,7 +419,13 @@ pub fn scan(
                                 match &warning {
                                     Some(reason) => {
                                         progress.problem(&rec.path, reason);
-                                        w.set_problem(&rec.path, Some(rec.size), Some(rec.mtime), reason, now)?;
+                                        w.set_problem(
+                                            &rec.path,
+                                            Some(rec.size),
+                                            Some(rec.mtime),
+                                            reason,
+                                            now,
+                                        )?;
                                         current_problems.insert(rec.path.clone());
                                     }
                                     None => w.clear_problem(&rec.path)?,
@@ -405,7 +440,12 @@ pub fn scan(
                                     summary.added += 1;
                                 }
                             }
-                            Outcome::Problem { path, size, mtime, reason } => {
+                            Outcome::Problem {
+                                path,
+                                size,
+                                mtime,
+                                reason,
+                            } => {
                                 progress.problem(&path, &reason);
                                 w.set_problem(&path, Some(size), Some(mtime), &reason, now)?;
                                 current_problems.insert(path);
@@ -445,7 +485,9 @@ pub fn scan(
         for &(i, j) in &matches {
             w.update_track(vanished[j].id, &pending_moves[i], now)?;
             summary.moved += 1;
-            summary.moves.push((vanished[j].path.clone(), pending_moves[i].path.clone()));
+            summary
+                .moves
+                .push((vanished[j].path.clone(), pending_moves[i].path.clone()));
         }
         for (i, rec) in pending_moves.iter().enumerate() {
             if !matched_new.contains(&i) {
@@ -481,7 +523,9 @@ fn key(p: &Path) -> &[u8] {
 }
 
 fn file_name(p: &Path) -> Vec<u8> {
-    p.file_name().map(|n| n.as_bytes().to_vec()).unwrap_or_default()
+    p.file_name()
+        .map(|n| n.as_bytes().to_vec())
+        .unwrap_or_default()
 }
 
 fn side_of_record(r: &FileRecord) -> Side {
@@ -521,8 +565,14 @@ mod tests {
         let mut plain = Cursor::new(data.clone());
         let mut buffered = SeekBuf::new(Cursor::new(data.clone()), data.len() as u64);
         let moves = [
-            SeekFrom::Start(10), SeekFrom::Current(5), SeekFrom::Current(-12), SeekFrom::Start(70_000),
-            SeekFrom::End(-100), SeekFrom::Current(-65_000), SeekFrom::Start(0), SeekFrom::End(0),
+            SeekFrom::Start(10),
+            SeekFrom::Current(5),
+            SeekFrom::Current(-12),
+            SeekFrom::Start(70_000),
+            SeekFrom::End(-100),
+            SeekFrom::Current(-65_000),
+            SeekFrom::Start(0),
+            SeekFrom::End(0),
         ];
         for m in moves {
             assert_eq!(buffered.seek(m).unwrap(), plain.seek(m).unwrap(), "{m:?}");
@@ -536,7 +586,13 @@ mod tests {
 
     #[test]
     fn nested_roots_are_walked_once() {
-        let roots = outermost(vec!["/m/a".into(), "/m".into(), "/n".into(), "/m/b/c".into(), "/n".into()]);
+        let roots = outermost(vec![
+            "/m/a".into(),
+            "/m".into(),
+            "/n".into(),
+            "/m/b/c".into(),
+            "/n".into(),
+        ]);
         assert_eq!(roots, vec![PathBuf::from("/m"), PathBuf::from("/n")]);
         // A sibling whose name merely starts with the same letters is not nested.
         let roots = outermost(vec!["/music".into(), "/music2".into()]);

@@ -44,13 +44,26 @@ pub struct Payload {
 }
 
 /// Locates the payload, hashes it and reads MP3 length information.
-pub fn inspect<F: Read + Seek>(file: &mut F, file_len: u64, container: Container) -> io::Result<Payload> {
+pub fn inspect<F: Read + Seek>(
+    file: &mut F,
+    file_len: u64,
+    container: Container,
+) -> io::Result<Payload> {
     let located = locate(file, file_len, container)?;
-    let extent = located.map_or(Extent { offset: 0, len: file_len }, |l| l.extent);
+    let extent = located.map_or(
+        Extent {
+            offset: 0,
+            len: file_len,
+        },
+        |l| l.extent,
+    );
     let fingerprint = hash_extent(file, extent)?;
     let mut truncated = located.and_then(|l| l.declared).and_then(|declared| {
         (declared > extent.len).then(|| {
-            format!("truncated: the audio data should be {declared} bytes but the file holds {}", extent.len)
+            format!(
+                "truncated: the audio data should be {declared} bytes but the file holds {}",
+                extent.len
+            )
         })
     });
     let exact_duration = match container {
@@ -59,14 +72,18 @@ pub fn inspect<F: Read + Seek>(file: &mut F, file_len: u64, container: Container
             if let Some(x) = &xing {
                 // Allow for the Info frame itself and for tags the stream count may include.
                 if let Some(bytes) = x.stream_bytes
-                    && bytes > extent.len + 4096 && truncated.is_none() {
-                        truncated = Some(format!(
-                            "truncated: the MP3 header promises {bytes} bytes of audio but the file holds {}",
-                            extent.len
-                        ));
-                    }
+                    && bytes > extent.len + 4096
+                    && truncated.is_none()
+                {
+                    truncated = Some(format!(
+                        "truncated: the MP3 header promises {bytes} bytes of audio but the file holds {}",
+                        extent.len
+                    ));
+                }
             }
-            xing.and_then(|x| (x.sample_rate > 0).then(|| x.frames as f64 / f64::from(x.sample_rate)))
+            xing.and_then(|x| {
+                (x.sample_rate > 0).then(|| x.frames as f64 / f64::from(x.sample_rate))
+            })
         }
         Container::Mp4 => mp4_edit_duration(file, file_len)?,
         Container::Flac => {
@@ -84,7 +101,12 @@ pub fn inspect<F: Read + Seek>(file: &mut F, file_len: u64, container: Container
         // WAV and AIFF covers are rare; the tag reader reports those.
         Container::Wav | Container::Aiff => false,
     };
-    Ok(Payload { fingerprint, exact_duration, truncated, has_cover })
+    Ok(Payload {
+        fingerprint,
+        exact_duration,
+        truncated,
+        has_cover,
+    })
 }
 
 /// Where the payload lies, and how long the container says it should be when that differs from
@@ -97,7 +119,10 @@ pub struct Located {
 
 impl From<Extent> for Located {
     fn from(extent: Extent) -> Located {
-        Located { extent, declared: None }
+        Located {
+            extent,
+            declared: None,
+        }
     }
 }
 
@@ -107,7 +132,9 @@ pub fn hash_extent<F: Read + Seek>(file: &mut F, extent: Extent) -> io::Result<[
     hasher.update(&extent.len.to_le_bytes());
     let mut buf = vec![0u8; WINDOW as usize];
     let starts: Vec<u64> = if extent.len <= 3 * WINDOW {
-        (0..extent.len.div_ceil(WINDOW)).map(|i| i * WINDOW).collect()
+        (0..extent.len.div_ceil(WINDOW))
+            .map(|i| i * WINDOW)
+            .collect()
     } else {
         vec![0, extent.len / 2 - WINDOW / 2, extent.len - WINDOW]
     };
@@ -122,7 +149,11 @@ pub fn hash_extent<F: Read + Seek>(file: &mut F, extent: Extent) -> io::Result<[
 
 /// Finds the audio payload of a file, or `None` when the structure is not what the container
 /// promises (the caller then hashes the whole file).
-pub fn locate<F: Read + Seek>(file: &mut F, file_len: u64, container: Container) -> io::Result<Option<Located>> {
+pub fn locate<F: Read + Seek>(
+    file: &mut F,
+    file_len: u64,
+    container: Container,
+) -> io::Result<Option<Located>> {
     Ok(match container {
         Container::Mp3 | Container::Adts => mpeg_extent(file, file_len)?.map(Located::from),
         Container::Flac => flac_extent(file, file_len)?.map(Located::from),
@@ -166,7 +197,8 @@ fn skip_id3v2<F: Read + Seek>(file: &mut F, mut offset: u64, file_len: u64) -> i
 }
 
 fn syncsafe(b: &[u8]) -> u64 {
-    b.iter().fold(0u64, |acc, &x| (acc << 7) | u64::from(x & 0x7f))
+    b.iter()
+        .fold(0u64, |acc, &x| (acc << 7) | u64::from(x & 0x7f))
 }
 
 /// MPEG audio (MP3 and ADTS AAC): everything between leading ID3v2 tags and trailing
@@ -203,15 +235,19 @@ fn mpeg_extent<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option
                 && let Some(size) = std::str::from_utf8(&marker[..6])
                     .ok()
                     .and_then(|s| s.parse::<u64>().ok())
-                    && size + 15 <= end - start {
-                        end -= size + 15;
-                    }
+                && size + 15 <= end - start
+            {
+                end -= size + 15;
+            }
         }
         if end == before {
             break;
         }
     }
-    Ok((end > start).then_some(Extent { offset: start, len: end - start }))
+    Ok((end > start).then_some(Extent {
+        offset: start,
+        len: end - start,
+    }))
 }
 
 /// FLAC: the frames after the `fLaC` marker and its metadata blocks.
@@ -236,7 +272,10 @@ fn flac_extent<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option
         }
         if header[0] & 0x80 != 0 {
             let (_, end) = trailing_id3v1(file, offset, file_len)?;
-            return Ok(Some(Extent { offset, len: end - offset }));
+            return Ok(Some(Extent {
+                offset,
+                len: end - offset,
+            }));
         }
     }
     Ok(None)
@@ -244,15 +283,21 @@ fn flac_extent<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option
 
 /// Compares the sample count STREAMINFO promises with where the last complete-looking frame
 /// header near the end of the file says the audio stops.
-fn flac_truncation<F: Read + Seek>(file: &mut F, file_len: u64, extent: Extent) -> io::Result<Option<String>> {
+fn flac_truncation<F: Read + Seek>(
+    file: &mut F,
+    file_len: u64,
+    extent: Extent,
+) -> io::Result<Option<String>> {
     let start = skip_id3v2(file, 0, file_len)?;
     let mut info = [0u8; 4 + 4 + 34];
-    if read_at(file, start, &mut info)? < info.len() || &info[..4] != b"fLaC" || info[4] & 0x7f != 0 {
+    if read_at(file, start, &mut info)? < info.len() || &info[..4] != b"fLaC" || info[4] & 0x7f != 0
+    {
         return Ok(None);
     }
     let si = &info[8..];
     let fixed_block = u64::from(u16::from_be_bytes([si[0], si[1]]));
-    let total = (u64::from(si[13] & 0x0f) << 32) | u64::from(u32::from_be_bytes(si[14..18].try_into().unwrap()));
+    let total = (u64::from(si[13] & 0x0f) << 32)
+        | u64::from(u32::from_be_bytes(si[14..18].try_into().unwrap()));
     if total == 0 {
         return Ok(None);
     }
@@ -262,11 +307,13 @@ fn flac_truncation<F: Read + Seek>(file: &mut F, file_len: u64, extent: Extent) 
     tail.truncate(got);
     let mut end_sample = None;
     for i in (0..tail.len().saturating_sub(16)).rev() {
-        if tail[i] == 0xff && tail[i + 1] & 0xfe == 0xf8
-            && let Some(end) = flac_frame_end(&tail[i..], fixed_block) {
-                end_sample = Some(end);
-                break;
-            }
+        if tail[i] == 0xff
+            && tail[i + 1] & 0xfe == 0xf8
+            && let Some(end) = flac_frame_end(&tail[i..], fixed_block)
+        {
+            end_sample = Some(end);
+            break;
+        }
     }
     Ok(match end_sample {
         Some(end) if end + fixed_block < total => Some(format!(
@@ -290,7 +337,11 @@ fn flac_frame_end(h: &[u8], fixed_block: u64) -> Option<u64> {
     if extra == 1 || extra > 7 {
         return None;
     }
-    let mut number = if extra == 0 { u64::from(first) } else { u64::from(first & (0x7f >> extra)) };
+    let mut number = if extra == 0 {
+        u64::from(first)
+    } else {
+        u64::from(first & (0x7f >> extra))
+    };
     let mut at = 5;
     for _ in 1..extra.max(1) {
         let b = *h.get(at)?;
@@ -322,17 +373,29 @@ fn flac_frame_end(h: &[u8], fixed_block: u64) -> Option<u64> {
     let computed = h[..at].iter().fold(0u8, |mut c, &b| {
         c ^= b;
         for _ in 0..8 {
-            c = if c & 0x80 != 0 { (c << 1) ^ 0x07 } else { c << 1 };
+            c = if c & 0x80 != 0 {
+                (c << 1) ^ 0x07
+            } else {
+                c << 1
+            };
         }
         c
     });
     if crc != computed {
         return None;
     }
-    Some(if variable { number + block } else { number * fixed_block + block })
+    Some(if variable {
+        number + block
+    } else {
+        number * fixed_block + block
+    })
 }
 
-fn trailing_id3v1<F: Read + Seek>(file: &mut F, start: u64, file_len: u64) -> io::Result<(bool, u64)> {
+fn trailing_id3v1<F: Read + Seek>(
+    file: &mut F,
+    start: u64,
+    file_len: u64,
+) -> io::Result<(bool, u64)> {
     if file_len >= start + 128 {
         let mut tag = [0u8; 3];
         read_at(file, file_len - 128, &mut tag)?;
@@ -358,13 +421,20 @@ fn find_chunk<F: Read + Seek>(
             return Ok(None);
         }
         let raw = [head[4], head[5], head[6], head[7]];
-        let size = u64::from(if big_endian { u32::from_be_bytes(raw) } else { u32::from_le_bytes(raw) });
+        let size = u64::from(if big_endian {
+            u32::from_be_bytes(raw)
+        } else {
+            u32::from_le_bytes(raw)
+        });
         let body = offset + 8;
         if &head[..4] == want {
             // A truncated file, or a streaming writer's 0xFFFFFFFF placeholder: take what is there.
             let len = size.min(end.saturating_sub(body));
             let declared = (size > len && size != 0xFFFF_FFFF).then_some(size);
-            return Ok(Some(Located { extent: Extent { offset: body, len }, declared }));
+            return Ok(Some(Located {
+                extent: Extent { offset: body, len },
+                declared,
+            }));
         }
         offset = body + size + (size & 1);
     }
@@ -417,7 +487,13 @@ fn mp4_extent<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option<
             let len = (size - header).min(file_len.saturating_sub(offset + header));
             let declared = (size - header > len).then_some(size - header);
             if best.is_none_or(|b| len > b.extent.len) {
-                best = Some(Located { extent: Extent { offset: offset + header, len }, declared });
+                best = Some(Located {
+                    extent: Extent {
+                        offset: offset + header,
+                        len,
+                    },
+                    declared,
+                });
             }
         }
         offset = offset.saturating_add(size);
@@ -427,7 +503,11 @@ fn mp4_extent<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option<
 
 /// The child boxes of an MP4 box body: (type, body offset, body length). Bounded in count, and
 /// a box that claims more than its parent holds is cut to fit.
-fn mp4_children<F: Read + Seek>(file: &mut F, start: u64, end: u64) -> io::Result<Vec<([u8; 4], u64, u64)>> {
+fn mp4_children<F: Read + Seek>(
+    file: &mut F,
+    start: u64,
+    end: u64,
+) -> io::Result<Vec<([u8; 4], u64, u64)>> {
     let mut out = Vec::new();
     let mut offset = start;
     while offset + 8 <= end && out.len() < 4096 {
@@ -454,7 +534,11 @@ fn mp4_children<F: Read + Seek>(file: &mut F, start: u64, end: u64) -> io::Resul
     Ok(out)
 }
 
-fn mp4_child<F: Read + Seek>(file: &mut F, parent: (u64, u64), kind: &[u8; 4]) -> io::Result<Option<(u64, u64)>> {
+fn mp4_child<F: Read + Seek>(
+    file: &mut F,
+    parent: (u64, u64),
+    kind: &[u8; 4],
+) -> io::Result<Option<(u64, u64)>> {
     Ok(mp4_children(file, parent.0, parent.0 + parent.1)?
         .into_iter()
         .find(|(k, _, _)| k == kind)
@@ -488,14 +572,22 @@ fn mp4_edit_duration<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<
             continue;
         }
         let trak = (offset, len);
-        let Some(mdia) = mp4_child(file, trak, b"mdia")? else { continue };
-        let Some(hdlr) = mp4_child(file, mdia, b"hdlr")? else { continue };
+        let Some(mdia) = mp4_child(file, trak, b"mdia")? else {
+            continue;
+        };
+        let Some(hdlr) = mp4_child(file, mdia, b"hdlr")? else {
+            continue;
+        };
         let mut handler = [0u8; 12];
         if read_at(file, hdlr.0, &mut handler)? < 12 || &handler[8..12] != b"soun" {
             continue;
         }
-        let Some(edts) = mp4_child(file, trak, b"edts")? else { return Ok(None) };
-        let Some(elst) = mp4_child(file, edts, b"elst")? else { return Ok(None) };
+        let Some(edts) = mp4_child(file, trak, b"edts")? else {
+            return Ok(None);
+        };
+        let Some(elst) = mp4_child(file, edts, b"elst")? else {
+            return Ok(None);
+        };
         let mut buf = vec![0u8; elst.1.min(8 + 20 * 1024) as usize];
         let got = read_at(file, elst.0, &mut buf)?;
         let buf = &buf[..got];
@@ -507,9 +599,14 @@ fn mp4_edit_duration<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<
         let entry = if v1 { 20 } else { 12 };
         let mut total: u64 = 0;
         for i in 0..count.min(1024) {
-            let Some(e) = buf.get(8 + i * entry..8 + (i + 1) * entry) else { break };
+            let Some(e) = buf.get(8 + i * entry..8 + (i + 1) * entry) else {
+                break;
+            };
             let (duration, media_time) = if v1 {
-                (u64::from_be_bytes(e[..8].try_into().unwrap()), i64::from_be_bytes(e[8..16].try_into().unwrap()))
+                (
+                    u64::from_be_bytes(e[..8].try_into().unwrap()),
+                    i64::from_be_bytes(e[8..16].try_into().unwrap()),
+                )
             } else {
                 (
                     u64::from(u32::from_be_bytes(e[..4].try_into().unwrap())),
@@ -527,7 +624,11 @@ fn mp4_edit_duration<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<
 
 /// Whether the ID3v2 tags at `offset` hold a picture frame (APIC, or PIC in ID3v2.2). Only the
 /// frame headers are read.
-fn id3v2_has_picture<F: Read + Seek>(file: &mut F, mut offset: u64, file_len: u64) -> io::Result<bool> {
+fn id3v2_has_picture<F: Read + Seek>(
+    file: &mut F,
+    mut offset: u64,
+    file_len: u64,
+) -> io::Result<bool> {
     let mut head = [0u8; 10];
     while read_at(file, offset, &mut head)? == 10 && &head[..3] == b"ID3" {
         let version = head[3];
@@ -538,9 +639,17 @@ fn id3v2_has_picture<F: Read + Seek>(file: &mut F, mut offset: u64, file_len: u6
         if flags & 0x40 != 0 && version >= 3 {
             let mut ext = [0u8; 4];
             read_at(file, at, &mut ext)?;
-            at += if version == 4 { syncsafe(&ext) } else { 4 + u64::from(u32::from_be_bytes(ext)) };
+            at += if version == 4 {
+                syncsafe(&ext)
+            } else {
+                4 + u64::from(u32::from_be_bytes(ext))
+            };
         }
-        let (header_len, id_len) = if version == 2 { (6u64, 3usize) } else { (10, 4) };
+        let (header_len, id_len) = if version == 2 {
+            (6u64, 3usize)
+        } else {
+            (10, 4)
+        };
         for _ in 0..4096 {
             if at + header_len > end {
                 break;
@@ -596,15 +705,27 @@ fn flac_has_picture<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<b
 
 /// Whether an MP4 file has iTunes cover art (`moov/udta/meta/ilst/covr`).
 fn mp4_has_cover<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<bool> {
-    let Some(moov) = mp4_child(file, (0, file_len), b"moov")? else { return Ok(false) };
-    let Some(udta) = mp4_child(file, moov, b"udta")? else { return Ok(false) };
-    let Some(meta) = mp4_child(file, udta, b"meta")? else { return Ok(false) };
+    let Some(moov) = mp4_child(file, (0, file_len), b"moov")? else {
+        return Ok(false);
+    };
+    let Some(udta) = mp4_child(file, moov, b"udta")? else {
+        return Ok(false);
+    };
+    let Some(meta) = mp4_child(file, udta, b"meta")? else {
+        return Ok(false);
+    };
     // iTunes writes `meta` as a full box (4 bytes of version and flags before its children);
     // QuickTime-style files do not.
     let mut first = [0u8; 8];
     read_at(file, meta.0, &mut first)?;
-    let meta = if &first[4..8] == b"hdlr" { meta } else { (meta.0 + 4, meta.1.saturating_sub(4)) };
-    let Some(ilst) = mp4_child(file, meta, b"ilst")? else { return Ok(false) };
+    let meta = if &first[4..8] == b"hdlr" {
+        meta
+    } else {
+        (meta.0 + 4, meta.1.saturating_sub(4))
+    };
+    let Some(ilst) = mp4_child(file, meta, b"ilst")? else {
+        return Ok(false);
+    };
     Ok(mp4_child(file, ilst, b"covr")?.is_some_and(|(_, len)| len > 16))
 }
 
@@ -651,7 +772,9 @@ pub fn parse_xing(buf: &[u8]) -> Option<Xing> {
     let mut at = 12;
     let mut stream_bytes = None;
     if flags & 2 != 0 {
-        stream_bytes = Some(u64::from(u32::from_be_bytes(xing.get(12..16)?.try_into().ok()?)));
+        stream_bytes = Some(u64::from(u32::from_be_bytes(
+            xing.get(12..16)?.try_into().ok()?,
+        )));
         at += 4;
     }
     if flags & 4 != 0 {
@@ -673,7 +796,11 @@ pub fn parse_xing(buf: &[u8]) -> Option<Xing> {
             total -= delay + padding;
         }
     }
-    Some(Xing { frames: total, sample_rate, stream_bytes })
+    Some(Xing {
+        frames: total,
+        sample_rate,
+        stream_bytes,
+    })
 }
 
 /// Decodes an MPEG layer III frame header: (is MPEG-1, sample rate, is mono).
@@ -708,13 +835,20 @@ mod tests {
 
     fn extent(bytes: &[u8], container: Container) -> Option<Extent> {
         let len = bytes.len() as u64;
-        locate(&mut Cursor::new(bytes), len, container).unwrap().map(|l| l.extent)
+        locate(&mut Cursor::new(bytes), len, container)
+            .unwrap()
+            .map(|l| l.extent)
     }
 
     fn id3v2(body: usize) -> Vec<u8> {
         let mut v = b"ID3\x03\x00\x00".to_vec();
         let s = body as u32;
-        v.extend([(s >> 21) as u8 & 0x7f, (s >> 14) as u8 & 0x7f, (s >> 7) as u8 & 0x7f, s as u8 & 0x7f]);
+        v.extend([
+            (s >> 21) as u8 & 0x7f,
+            (s >> 14) as u8 & 0x7f,
+            (s >> 7) as u8 & 0x7f,
+            s as u8 & 0x7f,
+        ]);
         v.extend(std::iter::repeat_n(b'x', body));
         v
     }
@@ -732,7 +866,13 @@ mod tests {
         let mut v1 = vec![0u8; 128];
         v1[..3].copy_from_slice(b"TAG");
         file.extend(&v1);
-        assert_eq!(extent(&file, Container::Mp3), Some(Extent { offset: 310, len: 1000 }));
+        assert_eq!(
+            extent(&file, Container::Mp3),
+            Some(Extent {
+                offset: 310,
+                len: 1000
+            })
+        );
     }
 
     #[test]
@@ -742,7 +882,9 @@ mod tests {
             let mut file = id3v2(tag_len);
             file.extend(&audio);
             let len = file.len() as u64;
-            inspect(&mut Cursor::new(file), len, Container::Mp3).unwrap().fingerprint
+            inspect(&mut Cursor::new(file), len, Container::Mp3)
+                .unwrap()
+                .fingerprint
         };
         assert_eq!(fp(10), fp(5000));
         let mut other = audio.clone();
@@ -750,8 +892,14 @@ mod tests {
         let mut file = id3v2(10);
         file.extend(&other);
         let len = file.len() as u64;
-        let changed = inspect(&mut Cursor::new(file), len, Container::Mp3).unwrap().fingerprint;
-        assert_ne!(changed, fp(10), "a change in the middle window must change the fingerprint");
+        let changed = inspect(&mut Cursor::new(file), len, Container::Mp3)
+            .unwrap()
+            .fingerprint;
+        assert_ne!(
+            changed,
+            fp(10),
+            "a change in the middle window must change the fingerprint"
+        );
     }
 
     #[test]
@@ -759,20 +907,32 @@ mod tests {
         let mut wav = b"RIFF\0\0\0\0WAVE".to_vec();
         wav.extend(b"LIST\x03\0\0\0abc\0"); // odd size, padded
         wav.extend(b"data\x04\0\0\0wxyz");
-        assert_eq!(extent(&wav, Container::Wav), Some(Extent { offset: 32, len: 4 }));
+        assert_eq!(
+            extent(&wav, Container::Wav),
+            Some(Extent { offset: 32, len: 4 })
+        );
 
         let mut aiff = b"FORM\0\0\0\0AIFF".to_vec();
         aiff.extend(b"NAME\0\0\0\x02hi");
         aiff.extend(b"SSND\0\0\0\x10");
         aiff.extend([0u8; 16]);
-        assert_eq!(extent(&aiff, Container::Aiff), Some(Extent { offset: 30, len: 16 }));
+        assert_eq!(
+            extent(&aiff, Container::Aiff),
+            Some(Extent {
+                offset: 30,
+                len: 16
+            })
+        );
     }
 
     #[test]
     fn absurd_chunk_sizes_are_clamped_not_trusted() {
         let mut wav = b"RIFF\0\0\0\0WAVE".to_vec();
         wav.extend(b"data\xf0\xff\xff\x7f1234");
-        assert_eq!(extent(&wav, Container::Wav), Some(Extent { offset: 20, len: 4 }));
+        assert_eq!(
+            extent(&wav, Container::Wav),
+            Some(Extent { offset: 20, len: 4 })
+        );
         let len = wav.len() as u64;
         let p = inspect(&mut Cursor::new(&wav), len, Container::Wav).unwrap();
         assert!(p.truncated.unwrap().contains("truncated"));
@@ -787,13 +947,19 @@ mod tests {
         flac.extend([0x00, 0, 0, 2, 1, 2]); // STREAMINFO stand-in, not last
         flac.extend([0x84, 0, 0, 1, 9]); // last block
         flac.extend(b"frames");
-        assert_eq!(extent(&flac, Container::Flac), Some(Extent { offset: 15, len: 6 }));
+        assert_eq!(
+            extent(&flac, Container::Flac),
+            Some(Extent { offset: 15, len: 6 })
+        );
         assert_eq!(extent(b"fLaC\x00\x00\xff\xff", Container::Flac), None);
 
         let mut mp4 = b"\0\0\0\x0cftypM4A ".to_vec();
         mp4.extend(b"\0\0\0\x0cmdatabcd");
         mp4.extend(b"\0\0\0\x08moov");
-        assert_eq!(extent(&mp4, Container::Mp4), Some(Extent { offset: 20, len: 4 }));
+        assert_eq!(
+            extent(&mp4, Container::Mp4),
+            Some(Extent { offset: 20, len: 4 })
+        );
         // A zero-sized box must not loop forever.
         assert_eq!(extent(b"\0\0\0\x04mdat\0\0\0\0", Container::Mp4), None);
     }
@@ -809,11 +975,19 @@ mod tests {
         let mut lame = b"LAME3.100".to_vec();
         lame.extend([0u8; 12]);
         // delay 576, padding 1404
-        lame.extend([(576 >> 4) as u8, (((576 & 0xf) << 4) | (1404 >> 8)) as u8, (1404 & 0xff) as u8]);
+        lame.extend([
+            (576 >> 4) as u8,
+            (((576 & 0xf) << 4) | (1404 >> 8)) as u8,
+            (1404 & 0xff) as u8,
+        ]);
         frame.extend(lame);
         assert_eq!(
             parse_xing(&frame),
-            Some(Xing { frames: 40 * 1152 - 576 - 1404, sample_rate: 44100, stream_bytes: None })
+            Some(Xing {
+                frames: 40 * 1152 - 576 - 1404,
+                sample_rate: 44100,
+                stream_bytes: None
+            })
         );
         assert_eq!(parse_xing(b"no frame here"), None);
     }

@@ -41,7 +41,9 @@ pub struct Walked {
 
 /// Modification time in nanoseconds since the epoch.
 pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
-    meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec())
+    meta.mtime()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(meta.mtime_nsec())
 }
 
 /// Walks one root. `seen` is called with the running count of music files found.
@@ -68,7 +70,9 @@ pub fn walk(root: &Path, include_hidden: bool, out: &mut Walked, mut seen: impl 
                     format!("symbolic link loop back to {}", ancestor.display())
                 } else if let Some(io) = err.io_error() {
                     match std::fs::symlink_metadata(&path) {
-                        Ok(m) if m.file_type().is_symlink() && std::fs::metadata(&path).is_err() => {
+                        Ok(m)
+                            if m.file_type().is_symlink() && std::fs::metadata(&path).is_err() =>
+                        {
                             // A dangling link is only worth a word when it looks like music.
                             if !is_music_name(path.as_os_str().as_bytes()) {
                                 continue;
@@ -122,7 +126,10 @@ pub fn walk(root: &Path, include_hidden: bool, out: &mut Walked, mut seen: impl 
             Ok((size, mtime)) => out.files.push(SeenFile { path, size, mtime }),
             Err(e) => {
                 out.unreadable.push(path.clone());
-                out.problems.push(WalkProblem { path, reason: format!("cannot read: {}", io_reason(&e)) });
+                out.problems.push(WalkProblem {
+                    path,
+                    reason: format!("cannot read: {}", io_reason(&e)),
+                });
             }
         }
     }

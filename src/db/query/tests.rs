@@ -16,8 +16,27 @@ const NOW: i64 = 1_750_000_000;
 
 /// Words chosen to collide under folding: case, accents, substrings, and short needles.
 const WORDS: &[&str] = &[
-    "Beyoncé", "beyonce", "BEYONCÉ", "Björk", "bjork", "abc", "Abcd", "xabcx", "ab", "é", "E",
-    "Straße", "the", "The Beatles", "AC/DC", "日本語", "本", "", " ", "re:mix", "x\"y",
+    "Beyoncé",
+    "beyonce",
+    "BEYONCÉ",
+    "Björk",
+    "bjork",
+    "abc",
+    "Abcd",
+    "xabcx",
+    "ab",
+    "é",
+    "E",
+    "Straße",
+    "the",
+    "The Beatles",
+    "AC/DC",
+    "日本語",
+    "本",
+    "",
+    " ",
+    "re:mix",
+    "x\"y",
 ];
 
 fn word() -> impl Strategy<Value = String> {
@@ -39,60 +58,127 @@ struct Spec {
 
 fn spec() -> impl Strategy<Value = Spec> {
     (
-        (word(), prop::collection::vec(word(), 0..3), opt_word(), opt_word(), opt_word(), opt_word()),
-        (prop::option::of(1990i32..2000), prop::option::of(1u32..4), prop::option::of(1u32..3), 0.0f64..400.0),
-        (prop::option::of(prop::sample::select(&[128u32, 192, 320, 900][..])), any::<bool>(), any::<bool>()),
-        (prop::sample::select(&["mp3", "flac", "aac", "alac"][..]), word(), NOW - 100 * 86_400..NOW),
+        (
+            word(),
+            prop::collection::vec(word(), 0..3),
+            opt_word(),
+            opt_word(),
+            opt_word(),
+            opt_word(),
+        ),
+        (
+            prop::option::of(1990i32..2000),
+            prop::option::of(1u32..4),
+            prop::option::of(1u32..3),
+            0.0f64..400.0,
+        ),
+        (
+            prop::option::of(prop::sample::select(&[128u32, 192, 320, 900][..])),
+            any::<bool>(),
+            any::<bool>(),
+        ),
+        (
+            prop::sample::select(&["mp3", "flac", "aac", "alac"][..]),
+            word(),
+            NOW - 100 * 86_400..NOW,
+        ),
         (0u32..3, prop::option::of(NOW - 400 * 86_400..NOW)),
     )
-        .prop_map(|((title, artists, album, albumartist, genre, composer), (year, track, disc, duration),
-                     (bitrate, cover, comp), (format, dir, added), (plays, last_played))| Spec {
-            info: TrackInfo {
-                title,
-                artists,
-                album,
-                album_artist: albumartist,
-                genre,
-                composer,
-                year,
-                track,
-                disc,
-                duration,
-                bitrate,
-                has_cover: cover,
-                compilation: comp,
-                format: format.to_string(),
-                codec: format.to_string(),
-                container: format.to_string(),
-                ..TrackInfo::default()
+        .prop_map(
+            |(
+                (title, artists, album, albumartist, genre, composer),
+                (year, track, disc, duration),
+                (bitrate, cover, comp),
+                (format, dir, added),
+                (plays, last_played),
+            )| Spec {
+                info: TrackInfo {
+                    title,
+                    artists,
+                    album,
+                    album_artist: albumartist,
+                    genre,
+                    composer,
+                    year,
+                    track,
+                    disc,
+                    duration,
+                    bitrate,
+                    has_cover: cover,
+                    compilation: comp,
+                    format: format.to_string(),
+                    codec: format.to_string(),
+                    container: format.to_string(),
+                    ..TrackInfo::default()
+                },
+                dir,
+                added,
+                plays,
+                last_played,
             },
-            dir,
-            added,
-            plays,
-            last_played,
-        })
+        )
 }
 
 /// Query terms as a user would type them.
 fn term() -> impl Strategy<Value = String> {
-    let text_field = prop::sample::select(&["title", "artist", "album", "albumartist", "genre", "composer", "path", "format"][..]);
-    let num = prop::sample::select(&["year:1993..1996", "year:..1991", "year:1995", "track:2", "disc:1",
-        "length:..100", "length:1:40..3:20", "bitrate:..192k", "bitrate:300k..", "added:-30d..",
-        "added:-1w", "played:-1y..", "plays:1..", "has:cover", "compilation:true", "cover:false",
-        "^genre:", "genre:", "has:artist", "has:played", "has:year"][..]);
+    let text_field = prop::sample::select(
+        &[
+            "title",
+            "artist",
+            "album",
+            "albumartist",
+            "genre",
+            "composer",
+            "path",
+            "format",
+        ][..],
+    );
+    let num = prop::sample::select(
+        &[
+            "year:1993..1996",
+            "year:..1991",
+            "year:1995",
+            "track:2",
+            "disc:1",
+            "length:..100",
+            "length:1:40..3:20",
+            "bitrate:..192k",
+            "bitrate:300k..",
+            "added:-30d..",
+            "added:-1w",
+            "played:-1y..",
+            "plays:1..",
+            "has:cover",
+            "compilation:true",
+            "cover:false",
+            "^genre:",
+            "genre:",
+            "has:artist",
+            "has:played",
+            "has:year",
+        ][..],
+    );
     prop_oneof![
         word(),
         (text_field.clone(), word()).prop_map(|(f, w)| format!("{f}:{w}")),
         (text_field.clone(), word()).prop_map(|(f, w)| format!("{f}:={w}")),
         (text_field.clone(), word()).prop_map(|(f, w)| format!("{f}:=~{w}")),
-        (text_field, prop::sample::select(&["^b", "(?i)abc", "é$", "^$", "."][..])).prop_map(|(f, r)| format!("{f}::{r}")),
+        (
+            text_field,
+            prop::sample::select(&["^b", "(?i)abc", "é$", "^$", "."][..])
+        )
+            .prop_map(|(f, r)| format!("{f}::{r}")),
         num.prop_map(str::to_string),
     ]
 }
 
 fn query_terms() -> impl Strategy<Value = Vec<String>> {
     prop::collection::vec(
-        (prop::sample::select(&["", "", "", "^", "-"][..]), term(), prop::bool::weighted(0.15)),
+        (
+            prop::sample::select(&["", "", "", "^", "-"][..]),
+            term(),
+            prop::bool::weighted(0.15),
+        ),
         0..4,
     )
     .prop_map(|terms| {
@@ -129,8 +215,21 @@ fn build(specs: &[Spec]) -> (tempfile::TempDir, Library) {
 }
 
 fn check(lib: &Library, q: &Query) -> Result<(), TestCaseError> {
-    let by_sql: BTreeSet<i64> = lib.track_ids(&Selection { query: Some(q), ..Selection::default() }).unwrap().into_iter().collect();
-    let by_matcher: BTreeSet<i64> = lib.all_tracks().unwrap().iter().filter(|t| q.matches(t)).map(|t| t.id).collect();
+    let by_sql: BTreeSet<i64> = lib
+        .track_ids(&Selection {
+            query: Some(q),
+            ..Selection::default()
+        })
+        .unwrap()
+        .into_iter()
+        .collect();
+    let by_matcher: BTreeSet<i64> = lib
+        .all_tracks()
+        .unwrap()
+        .iter()
+        .filter(|t| q.matches(t))
+        .map(|t| t.id)
+        .collect();
     prop_assert_eq!(by_sql, by_matcher);
     Ok(())
 }
@@ -150,7 +249,14 @@ proptest! {
 #[test]
 fn sort_and_limit() {
     let mk = |title: &str, year: i32| Spec {
-        info: TrackInfo { title: title.into(), year: Some(year), format: "mp3".into(), codec: "mp3".into(), container: "mp3".into(), ..TrackInfo::default() },
+        info: TrackInfo {
+            title: title.into(),
+            year: Some(year),
+            format: "mp3".into(),
+            codec: "mp3".into(),
+            container: "mp3".into(),
+            ..TrackInfo::default()
+        },
         dir: "d".into(),
         added: NOW,
         plays: 0,
@@ -160,10 +266,17 @@ fn sort_and_limit() {
     let titles = |terms: &[&str], limit: Option<u64>| -> Vec<String> {
         let q = query::parse(terms, NOW).unwrap();
         let mut out = Vec::new();
-        lib.for_each_track(&Selection { query: Some(&q), limit, ..Selection::default() }, |t| {
-            out.push(t.title);
-            Ok(())
-        })
+        lib.for_each_track(
+            &Selection {
+                query: Some(&q),
+                limit,
+                ..Selection::default()
+            },
+            |t| {
+                out.push(t.title);
+                Ok(())
+            },
+        )
         .unwrap()
         .unwrap();
         out
