@@ -14,7 +14,9 @@
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
+use rusqlite::ToSql;
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
@@ -710,6 +712,91 @@ impl Folded {
     }
 }
 
+/// The columns a scan sets from a file, in the order of [`FileValues::params`]. Insert and
+/// update share them, so a new column is added in one place.
+const FILE_COLUMNS: &str = "path, size, mtime, fingerprint, title, artist, album, albumartist, \
+    track, tracktotal, disc, disctotal, year, date, genre, composer, compilation, duration, \
+    bitrate, samplerate, bitdepth, channels, codec, format, container, has_cover, rg_track_gain, \
+    rg_track_peak, rg_album_gain, rg_album_peak, mb_trackid, mb_albumid, updated_at, fold_title, \
+    fold_artist, fold_album, fold_albumartist, fold_genre, fold_path";
+const FILE_COLUMN_COUNT: usize = 39;
+
+/// `?1, ?2, ... ?n`.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The values derived from a file record that do not borrow from it directly.
+struct FileValues<'a> {
+    rec: &'a FileRecord,
+    path: Value,
+    artist: Option<String>,
+    folded: Folded,
+    now: i64,
+}
+
+impl<'a> FileValues<'a> {
+    fn of(rec: &'a FileRecord, now: i64) -> FileValues<'a> {
+        FileValues {
+            rec,
+            path: path_value(&rec.path),
+            artist: rec.info.artist_display(),
+            folded: Folded::of(rec),
+            now,
+        }
+    }
+
+    fn params(&self) -> Vec<&dyn ToSql> {
+        let (r, i, f) = (self.rec, &self.rec.info, &self.folded);
+        let v: Vec<&dyn ToSql> = vec![
+            &self.path,
+            &r.size,
+            &r.mtime,
+            &r.fingerprint,
+            &i.title,
+            &self.artist,
+            &i.album,
+            &i.album_artist,
+            &i.track,
+            &i.track_total,
+            &i.disc,
+            &i.disc_total,
+            &i.year,
+            &i.date,
+            &i.genre,
+            &i.composer,
+            &i.compilation,
+            &i.duration,
+            &i.bitrate,
+            &i.sample_rate,
+            &i.bit_depth,
+            &i.channels,
+            &i.codec,
+            &i.format,
+            &i.container,
+            &i.has_cover,
+            &i.rg_track_gain,
+            &i.rg_track_peak,
+            &i.rg_album_gain,
+            &i.rg_album_peak,
+            &i.mb_track_id,
+            &i.mb_album_id,
+            &self.now,
+            &f.title,
+            &f.artist,
+            &f.album,
+            &f.albumartist,
+            &f.genre,
+            &f.path,
+        ];
+        debug_assert_eq!(v.len(), FILE_COLUMN_COUNT);
+        v
+    }
+}
+
 /// Writes inside one transaction.
 ///
 /// The search index is maintained here rather than by triggers: FTS5 writes a new index segment
@@ -760,63 +847,18 @@ impl Writer<'_> {
 
     /// Adds a new track and returns its id.
     pub fn insert_track(&self, rec: &FileRecord, now: i64) -> Result<i64> {
-        let i = &rec.info;
-        let f = Folded::of(rec);
-        self.tx
-            .prepare_cached(
-                "INSERT INTO tracks (path, size, mtime, fingerprint, title, artist, album, \
-                 albumartist, track, tracktotal, disc, disctotal, year, date, genre, composer, \
-                 compilation, duration, bitrate, samplerate, bitdepth, channels, codec, format, \
-                 has_cover, rg_track_gain, rg_track_peak, rg_album_gain, rg_album_peak, \
-                 mb_trackid, mb_albumid, added_at, updated_at, container, fold_title, fold_artist, \
-                 fold_album, fold_albumartist, fold_genre, fold_path) VALUES (?1, ?2, ?3, \
-                 ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
-                 ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?32, ?33, ?34, ?35, \
-                 ?36, ?37, ?38, ?39)",
-            )?
-            .execute(params![
-                path_value(&rec.path),
-                rec.size,
-                rec.mtime,
-                &rec.fingerprint[..],
-                i.title,
-                i.artist_display(),
-                i.album,
-                i.album_artist,
-                i.track,
-                i.track_total,
-                i.disc,
-                i.disc_total,
-                i.year,
-                i.date,
-                i.genre,
-                i.composer,
-                i.compilation,
-                i.duration,
-                i.bitrate,
-                i.sample_rate,
-                i.bit_depth,
-                i.channels,
-                i.codec,
-                i.format,
-                i.has_cover,
-                i.rg_track_gain,
-                i.rg_track_peak,
-                i.rg_album_gain,
-                i.rg_album_peak,
-                i.mb_track_id,
-                i.mb_album_id,
-                now,
-                i.container,
-                f.title,
-                f.artist,
-                f.album,
-                f.albumartist,
-                f.genre,
-                f.path,
-            ])?;
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "INSERT INTO tracks ({FILE_COLUMNS}, added_at) VALUES ({})",
+                placeholders(FILE_COLUMN_COUNT + 1)
+            )
+        });
+        let values = FileValues::of(rec, now);
+        let mut params = values.params();
+        params.push(&now as &dyn ToSql);
+        self.tx.prepare_cached(&SQL)?.execute(&params[..])?;
         let id = self.tx.last_insert_rowid();
-        self.set_artists(id, &i.artists)?;
+        self.set_artists(id, &rec.info.artists)?;
         self.unindexed.borrow_mut().push(id);
         Ok(id)
     }
@@ -824,68 +866,23 @@ impl Writer<'_> {
     /// Rewrites everything the file says about track `id`, including its path (a move), while
     /// keeping its id and date added.
     pub fn update_track(&self, id: i64, rec: &FileRecord, now: i64) -> Result<()> {
-        let i = &rec.info;
-        let f = Folded::of(rec);
         self.unindex(id)?;
         self.unindexed.borrow_mut().push(id);
-        self.tx
-            .prepare_cached(
-                "UPDATE tracks SET path = ?2, size = ?3, mtime = ?4, fingerprint = ?5, title = ?6, \
-                 artist = ?7, album = ?8, albumartist = ?9, track = ?10, tracktotal = ?11, \
-                 disc = ?12, disctotal = ?13, year = ?14, date = ?15, genre = ?16, composer = ?17, \
-                 compilation = ?18, duration = ?19, bitrate = ?20, samplerate = ?21, \
-                 bitdepth = ?22, channels = ?23, codec = ?24, format = ?25, has_cover = ?26, \
-                 rg_track_gain = ?27, rg_track_peak = ?28, rg_album_gain = ?29, \
-                 rg_album_peak = ?30, mb_trackid = ?31, mb_albumid = ?32, updated_at = ?33, \
-                 container = ?34, fold_title = ?35, fold_artist = ?36, fold_album = ?37, \
-                 fold_albumartist = ?38, fold_genre = ?39, fold_path = ?40 WHERE id = ?1",
-            )?
-            .execute(params![
-                id,
-                path_value(&rec.path),
-                rec.size,
-                rec.mtime,
-                &rec.fingerprint[..],
-                i.title,
-                i.artist_display(),
-                i.album,
-                i.album_artist,
-                i.track,
-                i.track_total,
-                i.disc,
-                i.disc_total,
-                i.year,
-                i.date,
-                i.genre,
-                i.composer,
-                i.compilation,
-                i.duration,
-                i.bitrate,
-                i.sample_rate,
-                i.bit_depth,
-                i.channels,
-                i.codec,
-                i.format,
-                i.has_cover,
-                i.rg_track_gain,
-                i.rg_track_peak,
-                i.rg_album_gain,
-                i.rg_album_peak,
-                i.mb_track_id,
-                i.mb_album_id,
-                now,
-                i.container,
-                f.title,
-                f.artist,
-                f.album,
-                f.albumartist,
-                f.genre,
-                f.path,
-            ])?;
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "UPDATE tracks SET ({FILE_COLUMNS}) = ({}) WHERE id = ?{}",
+                placeholders(FILE_COLUMN_COUNT),
+                FILE_COLUMN_COUNT + 1
+            )
+        });
+        let values = FileValues::of(rec, now);
+        let mut params = values.params();
+        params.push(&id as &dyn ToSql);
+        self.tx.prepare_cached(&SQL)?.execute(&params[..])?;
         self.tx
             .prepare_cached("DELETE FROM track_artists WHERE track_id = ?1")?
             .execute([id])?;
-        self.set_artists(id, &i.artists)
+        self.set_artists(id, &rec.info.artists)
     }
 
     fn set_artists(&self, id: i64, artists: &[String]) -> Result<()> {
