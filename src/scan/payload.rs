@@ -465,49 +465,31 @@ fn aiff_extent<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option
 
 /// MP4: the largest top-level `mdat` box.
 fn mp4_extent<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option<Located>> {
-    let mut offset = 0u64;
-    let mut best: Option<Located> = None;
-    while offset + 8 <= file_len {
-        let mut head = [0u8; 16];
-        let got = read_at(file, offset, &mut head)?;
-        if got < 8 {
-            break;
-        }
-        let size32 = u64::from(u32::from_be_bytes(head[..4].try_into().unwrap()));
-        let (header, size) = match size32 {
-            0 => (8, file_len - offset),
-            1 if got >= 16 => (16, u64::from_be_bytes(head[8..16].try_into().unwrap())),
-            1 => break,
-            s => (8, s),
-        };
-        if size < header {
-            break;
-        }
-        if &head[4..8] == b"mdat" {
-            let len = (size - header).min(file_len.saturating_sub(offset + header));
-            let declared = (size - header > len).then_some(size - header);
-            if best.is_none_or(|b| len > b.extent.len) {
-                best = Some(Located {
-                    extent: Extent {
-                        offset: offset + header,
-                        len,
-                    },
-                    declared,
-                });
-            }
-        }
-        offset = offset.saturating_add(size);
-    }
-    Ok(best)
+    Ok(mp4_children(file, 0, file_len)?
+        .into_iter()
+        .filter(|b| &b.kind == b"mdat")
+        .max_by_key(|b| b.len)
+        .map(|b| Located {
+            extent: Extent {
+                offset: b.offset,
+                len: b.len,
+            },
+            declared: (b.declared > b.len).then_some(b.declared),
+        }))
 }
 
-/// The child boxes of an MP4 box body: (type, body offset, body length). Bounded in count, and
-/// a box that claims more than its parent holds is cut to fit.
-fn mp4_children<F: Read + Seek>(
-    file: &mut F,
-    start: u64,
-    end: u64,
-) -> io::Result<Vec<([u8; 4], u64, u64)>> {
+/// One MP4 box: its type, where its body starts, how long the body is within its parent, and
+/// how long its header says it is (more when the file is cut short).
+struct Mp4Box {
+    kind: [u8; 4],
+    offset: u64,
+    len: u64,
+    declared: u64,
+}
+
+/// The child boxes of an MP4 box body. Bounded in count, and a box that claims more than its
+/// parent holds is cut to fit.
+fn mp4_children<F: Read + Seek>(file: &mut F, start: u64, end: u64) -> io::Result<Vec<Mp4Box>> {
     let mut out = Vec::new();
     let mut offset = start;
     while offset + 8 <= end && out.len() < 4096 {
@@ -526,9 +508,12 @@ fn mp4_children<F: Read + Seek>(
         if size < header {
             break;
         }
-        let kind: [u8; 4] = head[4..8].try_into().unwrap();
-        let body_len = (size - header).min(end.saturating_sub(offset + header));
-        out.push((kind, offset + header, body_len));
+        out.push(Mp4Box {
+            kind: head[4..8].try_into().unwrap(),
+            offset: offset + header,
+            len: (size - header).min(end.saturating_sub(offset + header)),
+            declared: size - header,
+        });
         offset = offset.saturating_add(size);
     }
     Ok(out)
@@ -541,8 +526,8 @@ fn mp4_child<F: Read + Seek>(
 ) -> io::Result<Option<(u64, u64)>> {
     Ok(mp4_children(file, parent.0, parent.0 + parent.1)?
         .into_iter()
-        .find(|(k, _, _)| k == kind)
-        .map(|(_, o, l)| (o, l)))
+        .find(|b| &b.kind == kind)
+        .map(|b| (b.offset, b.len)))
 }
 
 /// The playable length of the first sound track from its edit list: the sum of its non-empty
@@ -567,11 +552,11 @@ fn mp4_edit_duration<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<
     if timescale == 0 {
         return Ok(None);
     }
-    for (kind, offset, len) in mp4_children(file, moov.0, moov.0 + moov.1)? {
-        if &kind != b"trak" {
+    for b in mp4_children(file, moov.0, moov.0 + moov.1)? {
+        if &b.kind != b"trak" {
             continue;
         }
-        let trak = (offset, len);
+        let trak = (b.offset, b.len);
         let Some(mdia) = mp4_child(file, trak, b"mdia")? else {
             continue;
         };
