@@ -1202,6 +1202,22 @@ fn smart_playlists_evaluate_when_used() {
     );
     let out = env.run(&["playlist", "new", "Bad", "--query", "yeer:1999"]);
     assert_eq!(out.status.code(), Some(2));
+    let out = env.run(&[
+        "playlist",
+        "new",
+        "Bad",
+        "--query",
+        "year:1999",
+        "--sort",
+        "year+ beatles",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a bad sort is refused when the playlist is made"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a sort key"));
+    assert!(!env.ok(&["playlist", "ls"]).contains("Bad"));
 }
 
 #[test]

@@ -144,16 +144,8 @@ impl SelectArgs {
         let mut q = crate::query::parse(&self.query, now)
             .map_err(|e| UsageError(format!("invalid query: {e}")))?;
         if let Some(sort) = &self.sort {
-            let keys: Vec<&str> = sort.split_whitespace().collect();
-            let parsed = crate::query::parse(&keys, now)
+            q.sort = crate::query::parse_sort(sort)
                 .map_err(|e| UsageError(format!("invalid --sort: {e}")))?;
-            if !parsed.groups.is_empty() {
-                return Err(UsageError(format!(
-                    "invalid --sort `{sort}`: use field names followed by + or -, as in 'year+ album+'"
-                ))
-                .into());
-            }
-            q.sort = parsed.sort;
         }
         Ok(q)
     }

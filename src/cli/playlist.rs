@@ -128,10 +128,9 @@ pub fn playlist_ids(lib: &Library, p: &Playlist) -> Result<Vec<i64>> {
     let mut q = query::parse_str(text, now)
         .map_err(|e| anyhow::anyhow!("the query of smart playlist `{}` is invalid: {e}", p.name))?;
     if let Some(sort) = &p.sort {
-        let keys: Vec<&str> = sort.split_whitespace().collect();
-        q.sort = query::parse(&keys, now)
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .sort;
+        q.sort = query::parse_sort(sort).map_err(|e| {
+            anyhow::anyhow!("the sort of smart playlist `{}` is invalid: {e}", p.name)
+        })?;
     }
     let mut ids = Vec::new();
     let mut total = 0.0;
@@ -204,6 +203,9 @@ pub fn run(ctx: &Context_, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> 
             if let Some(q) = &query {
                 query::parse_str(q, now())
                     .map_err(|e| UsageError(format!("invalid --query: {e}")))?;
+            }
+            if let Some(sort) = &sort {
+                query::parse_sort(sort).map_err(|e| UsageError(format!("invalid --sort: {e}")))?;
             }
             if lib.playlist(&name)?.is_some() {
                 return Err(UsageError(format!("a playlist named `{name}` already exists")).into());

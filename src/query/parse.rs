@@ -60,6 +60,39 @@ pub fn parse_str(text: &str, now: i64) -> Result<Query, QueryError> {
     parse(&terms, now)
 }
 
+/// Parses a sort order written as one string, `year+ album+ track-`: only sort keys allowed.
+pub fn parse_sort(text: &str) -> Result<Vec<(Field, Direction)>, QueryError> {
+    let mut keys = Vec::new();
+    let mut offset = 0;
+    for word in text.split(' ') {
+        let at = offset;
+        offset += word.len() + 1;
+        if word.is_empty() {
+            continue;
+        }
+        let err = |message: String, hint: Option<String>| QueryError {
+            message,
+            text: text.to_string(),
+            offset: at,
+            len: word.len(),
+            hint,
+        };
+        match sort_term(word) {
+            Some(Ok(key)) => keys.push(key),
+            Some(Err((name, hint))) => {
+                return Err(err(format!("unknown field `{name}` to sort by"), hint));
+            }
+            None => {
+                return Err(err(
+                    format!("`{word}` is not a sort key: use a field name followed by + or -"),
+                    Some("as in 'year+ album+ track+'".into()),
+                ));
+            }
+        }
+    }
+    Ok(keys)
+}
+
 /// Parses command-line terms: each argument is one term. `now` (unix seconds) anchors relative
 /// dates such as `added:-1w..`.
 pub fn parse<S: AsRef<str>>(terms: &[S], now: i64) -> Result<Query, QueryError> {

@@ -205,3 +205,22 @@ fn display_values() {
     assert_eq!(display_value(&t, Field::Composer), None);
     assert_eq!(display_value(&t, Field::Cover).as_deref(), Some("yes"));
 }
+
+#[test]
+fn sort_strings() {
+    assert_eq!(
+        parse_sort("year+  title-").unwrap(),
+        vec![
+            (Field::Year, Direction::Asc),
+            (Field::Title, Direction::Desc)
+        ]
+    );
+    assert!(parse_sort("").unwrap().is_empty());
+    let e = parse_sort("year+ beatles").unwrap_err();
+    assert!(e.message.contains("not a sort key"), "{}", e.message);
+    assert_eq!(&e.text[e.offset..e.offset + e.len], "beatles");
+    assert_eq!(
+        parse_sort("yeer+").unwrap_err().hint.as_deref(),
+        Some("did you mean `year`?")
+    );
+}
