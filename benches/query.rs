@@ -33,6 +33,10 @@
 //! - `library.db` (and its `-wal`/`-shm` while open): the synthetic library;
 //! - `library.marker`: what was built, written last, so an interrupted build is redone.
 
+mod common;
+
+use common::{env_count, load_average, thousands, verdict};
+
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::fs;
@@ -73,11 +77,6 @@ const WIDE_QUERY: &[&str] = &["year:2005..2009"];
 const ALBUMS_GENRE: &str = "jazz";
 /// The year range of the field query.
 const FIELD_YEARS: &str = "year:1990..1999";
-
-/// The library's default order (`ALBUM_ORDER` in src/db/mod.rs, which is private), used only to
-/// show query plans: the same ORDER BY as the statements the library runs.
-const ALBUM_ORDER: &str = "COALESCE(t.albumartist, t.artist, '') COLLATE NOCASE, t.year, \
-    t.album COLLATE NOCASE, COALESCE(t.disc, 1), t.track, t.path";
 
 /// A tiny deterministic generator (xorshift64*), so every run builds the same library.
 struct Rng(u64);
@@ -755,29 +754,6 @@ fn ids_case(
     }
 }
 
-fn env_count(name: &str, default: usize) -> usize {
-    match std::env::var(name) {
-        Ok(s) if !s.trim().is_empty() => s
-            .trim()
-            .replace(['_', ','], "")
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={s} is not a number")),
-        _ => default,
-    }
-}
-
-/// The 1-minute load average, to judge how quiet the machine was.
-fn load_average() -> String {
-    fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().map(str::to_string))
-        .unwrap_or_else(|| "unknown".into())
-}
-
-fn verdict(pass: bool) -> &'static str {
-    if pass { "PASS" } else { "MISS" }
-}
-
 fn ms(d: Duration) -> String {
     let v = d.as_secs_f64() * 1000.0;
     if v < 10.0 {
@@ -787,18 +763,6 @@ fn ms(d: Duration) -> String {
     } else {
         format!("{:.2} s", v / 1000.0)
     }
-}
-
-fn thousands(n: f64) -> String {
-    let s = format!("{:.0}", n);
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The shell-quoted command line of a case, for the table.
@@ -848,7 +812,7 @@ fn explain(conn: &Connection, terms: &[String], out: &mut String) {
         query: Some(&q),
         ..Default::default()
     };
-    let (sql, params) = tapedeck::db::query::select_tracks(&sel, "t.id", ALBUM_ORDER);
+    let (sql, params) = tapedeck::db::query::select_tracks(&sel, "t.id", false);
     let _ = writeln!(out, "  SQL: {sql}");
     let mut stmt = conn
         .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))

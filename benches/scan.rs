@@ -24,6 +24,10 @@
 //! - `base.marker`, `more.marker`: what was built, so a later run can reuse it;
 //! - `db-*`: throwaway databases, removed after use.
 
+mod common;
+
+use common::{env_count, load_average, thousands, verdict};
+
 use std::fmt::Write as _;
 use std::fs;
 use std::io::Read as _;
@@ -601,44 +605,9 @@ fn measure(exe: &Path, bench_root: &Path, dir: &Path, files: usize, runs: usize)
     p
 }
 
-fn env_count(name: &str, default: usize) -> usize {
-    match std::env::var(name) {
-        Ok(s) if !s.trim().is_empty() => s
-            .trim()
-            .replace(['_', ','], "")
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={s} is not a number")),
-        _ => default,
-    }
-}
-
 fn on_path(name: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(name).is_file()))
-}
-
-/// The 1-minute load average, to judge how quiet the machine was.
-fn load_average() -> String {
-    fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().map(str::to_string))
-        .unwrap_or_else(|| "unknown".into())
-}
-
-fn verdict(pass: bool) -> &'static str {
-    if pass { "PASS" } else { "MISS" }
-}
-
-fn thousands(n: f64) -> String {
-    let s = format!("{:.0}", n);
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn main() {

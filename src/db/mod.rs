@@ -389,7 +389,7 @@ impl Library {
         sel: &query::Selection<'_>,
         mut f: impl FnMut(Track) -> std::io::Result<()>,
     ) -> Result<std::io::Result<()>> {
-        let (sql, params) = query::select_tracks(sel, TRACK_COLUMNS, ALBUM_ORDER);
+        let (sql, params) = query::select_tracks(sel, TRACK_COLUMNS, true);
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
         while let Some(row) = rows.next()? {
@@ -413,7 +413,7 @@ impl Library {
 
     /// The ids the selection picks, in its order.
     pub fn track_ids(&self, sel: &query::Selection<'_>) -> Result<Vec<i64>> {
-        let (sql, params) = query::select_tracks(sel, "t.id", ALBUM_ORDER);
+        let (sql, params) = query::select_tracks(sel, "t.id", false);
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| r.get(0))?;
         rows.collect()

@@ -270,19 +270,23 @@ pub fn where_clause(q: Option<&Query>, within: bool) -> (String, Vec<Value>) {
 }
 
 /// The SELECT for a selection: `columns` from `tracks t`, plus the track's artists joined by
-/// U+001F as the last column when `with_artists`.
+/// U+001F as the last column when `with_artists`. Without a sort of its own it lists in album
+/// order, or in playlist order when drawing from a loaded selection.
 pub fn select_tracks(
     sel: &Selection<'_>,
     columns: &str,
-    default_order: &str,
+    with_artists: bool,
 ) -> (String, Vec<Value>) {
     let mut sql = Sql {
         text: String::new(),
         params: Vec::new(),
     };
-    let with_artists = columns != "t.id";
     let where_ = sel.query.map_or("1".to_string(), |q| sql.query(q));
-    let natural = if sel.within { "s.pos" } else { default_order };
+    let natural = if sel.within {
+        "s.pos"
+    } else {
+        super::ALBUM_ORDER
+    };
     let order = if sel.random {
         "random()".to_string()
     } else {
