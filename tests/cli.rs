@@ -1153,6 +1153,13 @@ fn static_playlists_follow_moved_files() {
     std::fs::rename(music.join("aac/tagged.m4a"), music.join("renamed.m4a")).unwrap();
     env.scan(&[]);
     assert_eq!(titles(&env, &["-p", "Drive"]), ["M4A Title", "ALAC 24"]);
+    let shown = env.ok(&["playlist", "show", "Drive", "--paths"]);
+    let shown: Vec<&str> = shown.lines().collect();
+    assert_eq!(shown.len(), 2);
+    assert!(
+        shown[0].ends_with("/renamed.m4a") && shown[1].ends_with("/moved-alac/alac24.m4a"),
+        "{shown:?}"
+    );
     env.ok(&["playlist", "rename", "Drive", "Car"]);
     let ls = env.ok(&["playlist", "ls"]);
     assert_eq!(ls, "Car (2 tracks)\n");

@@ -260,26 +260,14 @@ fn dispatch(ctx: &Context_, command: Command, out: &mut dyn Write) -> Result<()>
                 }
                 return Ok(());
             }
-            let mode = if json {
-                output::ListMode::Json
-            } else if paths {
-                output::ListMode::Paths
-            } else if let Some(text) = &format {
-                let names = crate::query::Field::names();
-                let t = crate::template::Template::parse(text, &names)
-                    .map_err(|e| UsageError(format!("invalid --format: {e}")))?;
-                output::ListMode::Template(t)
-            } else {
-                output::ListMode::Text
-            };
+            let mode = output::ListMode::from_flags(json, paths, format.as_deref())?;
             let sel = Selection {
                 query: Some(&q),
                 random: random.is_some(),
                 limit: random.or(limit),
                 within,
             };
-            lib.for_each_track(&sel, |row| output::track(out, &row, &mode))??;
-            Ok(())
+            list_tracks(&lib, &sel, &mode, out)
         }
         Command::Artists { select, json } => list_groups(ctx, GroupBy::Artist, &select, json, out),
         Command::Albums { select, json } => list_groups(ctx, GroupBy::Album, &select, json, out),
@@ -318,6 +306,20 @@ fn dispatch(ctx: &Context_, command: Command, out: &mut dyn Write) -> Result<()>
             Ok(())
         }
     }
+}
+
+/// Writes the tracks a selection picks in the given mode.
+fn list_tracks(
+    lib: &Library,
+    sel: &Selection<'_>,
+    mode: &output::ListMode,
+    out: &mut dyn Write,
+) -> Result<()> {
+    match mode {
+        output::ListMode::Paths => lib.for_each_path(sel, |p| output::path(out, p))??,
+        _ => lib.for_each_track(sel, |t| output::track(out, &t, mode))??,
+    }
+    Ok(())
 }
 
 fn list_groups(

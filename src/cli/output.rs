@@ -19,6 +19,27 @@ pub enum ListMode {
     Template(Template),
 }
 
+impl ListMode {
+    /// The mode the listing flags ask for; `--json`, `--paths` and `-f` exclude each other.
+    pub fn from_flags(
+        json: bool,
+        paths: bool,
+        format: Option<&str>,
+    ) -> Result<ListMode, crate::error::UsageError> {
+        Ok(if json {
+            ListMode::Json
+        } else if paths {
+            ListMode::Paths
+        } else if let Some(text) = format {
+            let t = Template::parse(text, &Field::names())
+                .map_err(|e| crate::error::UsageError(format!("invalid --format: {e}")))?;
+            ListMode::Template(t)
+        } else {
+            ListMode::Text
+        })
+    }
+}
+
 /// One track: `artist - album - title`, a JSON object, or the raw path bytes.
 pub fn track(out: &mut dyn Write, t: &Track, mode: &ListMode) -> io::Result<()> {
     match mode {
@@ -27,10 +48,7 @@ pub fn track(out: &mut dyn Write, t: &Track, mode: &ListMode) -> io::Result<()> 
                 template.render(&|name| Field::lookup(name).and_then(|f| display_value(t, f)));
             writeln!(out, "{line}")
         }
-        ListMode::Paths => {
-            out.write_all(t.path.as_os_str().as_bytes())?;
-            out.write_all(b"\n")
-        }
+        ListMode::Paths => path(out, &t.path),
         ListMode::Json => {
             serde_json::to_writer(&mut *out, &track_json(t))?;
             out.write_all(b"\n")
@@ -43,6 +61,12 @@ pub fn track(out: &mut dyn Write, t: &Track, mode: &ListMode) -> io::Result<()> 
             t.title
         ),
     }
+}
+
+/// A path, byte-exact, on its own line.
+pub fn path(out: &mut dyn Write, p: &std::path::Path) -> io::Result<()> {
+    out.write_all(p.as_os_str().as_bytes())?;
+    out.write_all(b"\n")
 }
 
 /// The JSON shape of a track. Paths that are not UTF-8 are shown with replacement characters;

@@ -320,20 +320,12 @@ pub fn run(ctx: &Context_, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> 
         PlaylistCmd::Show { name, json, paths } => {
             let p = find(&lib, &name)?;
             lib.load_selection(&playlist_ids(&lib, &p)?)?;
-            let mode = if json {
-                output::ListMode::Json
-            } else if paths {
-                output::ListMode::Paths
-            } else {
-                output::ListMode::Text
+            let mode = output::ListMode::from_flags(json, paths, None)?;
+            let sel = Selection {
+                within: true,
+                ..Selection::default()
             };
-            lib.for_each_track(
-                &Selection {
-                    within: true,
-                    ..Selection::default()
-                },
-                |t| output::track(out, &t, &mode),
-            )??;
+            super::list_tracks(&lib, &sel, &mode, out)?;
         }
         PlaylistCmd::Ls { json } => {
             for p in lib.playlists()? {

@@ -411,6 +411,24 @@ impl Library {
         Ok(out)
     }
 
+    /// Calls `f` with the path of every track the selection picks, in its order: `ls --paths`
+    /// without reading the rest of each row.
+    pub fn for_each_path(
+        &self,
+        sel: &query::Selection<'_>,
+        mut f: impl FnMut(&Path) -> std::io::Result<()>,
+    ) -> Result<std::io::Result<()>> {
+        let (sql, params) = query::select_tracks(sel, "t.path", false);
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+        while let Some(row) = rows.next()? {
+            if let Err(e) = f(&path_from(row.get_ref(0)?)?) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(()))
+    }
+
     /// The ids the selection picks, in its order.
     pub fn track_ids(&self, sel: &query::Selection<'_>) -> Result<Vec<i64>> {
         let (sql, params) = query::select_tracks(sel, "t.id", false);
