@@ -161,13 +161,13 @@ pub enum Shell {
 }
 
 /// Settings resolved from the arguments and the environment.
-struct Context_ {
+struct Settings {
     db_path: PathBuf,
     quiet: bool,
     verbose: u8,
 }
 
-impl Context_ {
+impl Settings {
     fn open_library(&self) -> Result<Library> {
         if let Some(parent) = self.db_path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).with_context(|| {
@@ -204,7 +204,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<()> {
             };
         }
     };
-    let ctx = Context_ {
+    let ctx = Settings {
         db_path: match &args.db {
             Some(p) => p.clone(),
             None => default_db_path()?,
@@ -219,7 +219,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<()> {
     result.and(flushed)
 }
 
-fn dispatch(ctx: &Context_, command: Command, out: &mut dyn Write) -> Result<()> {
+fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()> {
     match command {
         Command::Scan {
             paths,
@@ -323,7 +323,7 @@ fn list_tracks(
 }
 
 fn list_groups(
-    ctx: &Context_,
+    ctx: &Settings,
     by: GroupBy,
     select: &SelectArgs,
     json: bool,
@@ -368,7 +368,7 @@ fn resolve_root(path: &Path) -> Result<PathBuf> {
 }
 
 fn cmd_scan(
-    ctx: &Context_,
+    ctx: &Settings,
     paths: &[PathBuf],
     opts: ScanOptions,
     json: bool,

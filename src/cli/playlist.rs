@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 
-use super::{Context_, SelectArgs, now, output};
+use super::{SelectArgs, Settings, now, output};
 use crate::db::query::Selection;
 use crate::db::{Library, Playlist};
 use crate::error::UsageError;
@@ -187,7 +187,7 @@ fn positions(what: &[String], len: usize) -> Option<Result<Vec<usize>>> {
     )
 }
 
-pub fn run(ctx: &Context_, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> {
+pub fn run(ctx: &Settings, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> {
     let mut lib = ctx.open_library()?;
     match cmd {
         PlaylistCmd::New {
@@ -427,7 +427,7 @@ fn write_atomically(path: &Path, data: &[u8]) -> Result<()> {
 }
 
 fn import(
-    ctx: &Context_,
+    ctx: &Settings,
     lib: &mut Library,
     file: &Path,
     name: Option<String>,
