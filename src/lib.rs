@@ -3,11 +3,15 @@
 //! See ARCHITECTURE.md for the map. The pure core is [`model`] and [`identity`]; [`db`] owns
 //! SQLite; [`tags`] owns lofty; [`scan`] walks and reads; [`cli`] is the command line.
 
+pub mod audio;
 pub mod cli;
+pub mod convert;
+pub mod cover;
 pub mod db;
 pub mod error;
 pub mod identity;
 pub mod model;
+pub mod names;
 pub mod playlist_file;
 pub mod query;
 pub mod scan;

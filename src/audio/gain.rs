@@ -1,0 +1,1 @@
+//! Loudness: ReplayGain decisions and the scale factor applied to samples. Pure arithmetic.

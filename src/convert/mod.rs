@@ -1,0 +1,3 @@
+//! `tapedeck convert`: owned tracks written to another format.
+
+pub mod encode;

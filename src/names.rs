@@ -1,0 +1,1 @@
+//! Turning tag values into safe file and folder names.
