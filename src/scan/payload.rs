@@ -530,10 +530,34 @@ fn mp4_child<F: Read + Seek>(
         .map(|b| (b.offset, b.len)))
 }
 
-/// The playable length of the first sound track from its edit list: the sum of its non-empty
-/// edits in the movie's timescale. This is how AAC priming and padding are trimmed in files
-/// written by ffmpeg and iTunes alike.
+/// The playable length of the first sound track, in seconds (see [`mp4_trim`]).
 fn mp4_edit_duration<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option<f64>> {
+    Ok(mp4_trim(file, file_len)?.map(|t| t.frames as f64 / f64::from(t.timescale)))
+}
+
+/// Which decoded frames of an MP4 sound track are the music: `skip` priming frames, then
+/// `frames` frames, both in the track's media timescale (the sample rate in practice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mp4Trim {
+    pub skip: u64,
+    pub frames: u64,
+    pub timescale: u32,
+}
+
+fn be_u32(b: &[u8]) -> u32 {
+    u32::from_be_bytes(b[..4].try_into().unwrap())
+}
+
+fn be_u64(b: &[u8]) -> u64 {
+    u64::from_be_bytes(b[..8].try_into().unwrap())
+}
+
+/// The gapless trim of the first sound track. The edit list is the standard place (ffmpeg and
+/// iTunes write it): its first non-empty edit's media time is the priming, and the sum of the
+/// non-empty edits, converted from the movie's timescale to the track's, is the length. When
+/// the edit list trims nothing, an iTunes `iTunSMPB` atom (delay, padding, length) is used.
+/// Decoders that do not apply these (symphonia among them) play the priming as silence.
+pub fn mp4_trim<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option<Mp4Trim>> {
     let Some(moov) = mp4_child(file, (0, file_len), b"moov")? else {
         return Ok(None);
     };
@@ -544,14 +568,12 @@ fn mp4_edit_duration<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<
     if read_at(file, mvhd.0, &mut head)? < 24 {
         return Ok(None);
     }
-    let timescale = if head[0] == 1 {
-        u32::from_be_bytes(head[20..24].try_into().unwrap())
+    let movie_scale = if head[0] == 1 {
+        be_u32(&head[20..])
     } else {
-        u32::from_be_bytes(head[12..16].try_into().unwrap())
+        be_u32(&head[12..])
     };
-    if timescale == 0 {
-        return Ok(None);
-    }
+    let smpb = mp4_itunsmpb(file, moov)?;
     for b in mp4_children(file, moov.0, moov.0 + moov.1)? {
         if &b.kind != b"trak" {
             continue;
@@ -567,42 +589,124 @@ fn mp4_edit_duration<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<
         if read_at(file, hdlr.0, &mut handler)? < 12 || &handler[8..12] != b"soun" {
             continue;
         }
-        let Some(edts) = mp4_child(file, trak, b"edts")? else {
+        let Some(mdhd) = mp4_child(file, mdia, b"mdhd")? else {
             return Ok(None);
         };
-        let Some(elst) = mp4_child(file, edts, b"elst")? else {
-            return Ok(None);
-        };
-        let mut buf = vec![0u8; elst.1.min(8 + 20 * 1024) as usize];
-        let got = read_at(file, elst.0, &mut buf)?;
-        let buf = &buf[..got];
-        if buf.len() < 8 {
+        let mut mh = [0u8; 32];
+        if read_at(file, mdhd.0, &mut mh)? < 32 {
             return Ok(None);
         }
-        let v1 = buf[0] == 1;
-        let count = u32::from_be_bytes(buf[4..8].try_into().unwrap()) as usize;
-        let entry = if v1 { 20 } else { 12 };
-        let mut total: u64 = 0;
-        for i in 0..count.min(1024) {
-            let Some(e) = buf.get(8 + i * entry..8 + (i + 1) * entry) else {
-                break;
-            };
-            let (duration, media_time) = if v1 {
-                (
-                    u64::from_be_bytes(e[..8].try_into().unwrap()),
-                    i64::from_be_bytes(e[8..16].try_into().unwrap()),
-                )
-            } else {
-                (
-                    u64::from(u32::from_be_bytes(e[..4].try_into().unwrap())),
-                    i64::from(i32::from_be_bytes(e[4..8].try_into().unwrap())),
-                )
-            };
-            if media_time != -1 {
-                total = total.saturating_add(duration);
+        let (media_scale, media_len) = if mh[0] == 1 {
+            (be_u32(&mh[20..]), be_u64(&mh[24..]))
+        } else {
+            (be_u32(&mh[12..]), u64::from(be_u32(&mh[16..])))
+        };
+        if media_scale == 0 {
+            return Ok(None);
+        }
+        let edit = match mp4_child(file, trak, b"edts")? {
+            Some(edts) => match mp4_child(file, edts, b"elst")? {
+                Some(elst) => mp4_edits(file, elst)?,
+                None => None,
+            },
+            None => None,
+        };
+        if let Some((skip, duration)) = edit {
+            if movie_scale > 0 && duration > 0 {
+                let frames = (u128::from(duration) * u128::from(media_scale)
+                    / u128::from(movie_scale)) as u64;
+                let trims = skip > 0 || frames < media_len;
+                if trims || smpb.is_none() {
+                    return Ok(Some(Mp4Trim {
+                        skip,
+                        frames,
+                        timescale: media_scale,
+                    }));
+                }
             }
         }
-        return Ok((total > 0).then(|| total as f64 / f64::from(timescale)));
+        return Ok(smpb.map(|(skip, frames)| Mp4Trim {
+            skip,
+            frames,
+            timescale: media_scale,
+        }));
+    }
+    Ok(None)
+}
+
+/// The first non-empty edit's media time and the total duration of non-empty edits.
+fn mp4_edits<F: Read + Seek>(file: &mut F, elst: (u64, u64)) -> io::Result<Option<(u64, u64)>> {
+    let mut buf = vec![0u8; elst.1.min(8 + 20 * 1024) as usize];
+    let got = read_at(file, elst.0, &mut buf)?;
+    let buf = &buf[..got];
+    if buf.len() < 8 {
+        return Ok(None);
+    }
+    let v1 = buf[0] == 1;
+    let count = be_u32(&buf[4..]) as usize;
+    let entry = if v1 { 20 } else { 12 };
+    let mut total: u64 = 0;
+    let mut skip = None;
+    for i in 0..count.min(1024) {
+        let Some(e) = buf.get(8 + i * entry..8 + (i + 1) * entry) else {
+            break;
+        };
+        let (duration, media_time) = if v1 {
+            (be_u64(e), i64::from_be_bytes(e[8..16].try_into().unwrap()))
+        } else {
+            (u64::from(be_u32(e)), i64::from(be_u32(&e[4..]) as i32))
+        };
+        if media_time >= 0 {
+            skip.get_or_insert(media_time as u64);
+            total = total.saturating_add(duration);
+        }
+    }
+    Ok(skip.map(|s| (s, total)))
+}
+
+/// `iTunSMPB` (moov/udta/meta/ilst/----): " 00000000 DELAY PADDING LENGTH ..." in hex.
+fn mp4_itunsmpb<F: Read + Seek>(file: &mut F, moov: (u64, u64)) -> io::Result<Option<(u64, u64)>> {
+    let Some(udta) = mp4_child(file, moov, b"udta")? else {
+        return Ok(None);
+    };
+    let Some(meta) = mp4_child(file, udta, b"meta")? else {
+        return Ok(None);
+    };
+    // `meta` is a full box: four bytes of version and flags before its children.
+    let meta = (meta.0 + 4, meta.1.saturating_sub(4));
+    let Some(ilst) = mp4_child(file, meta, b"ilst")? else {
+        return Ok(None);
+    };
+    for item in mp4_children(file, ilst.0, ilst.0 + ilst.1)? {
+        if &item.kind != b"----" || item.len > 4096 {
+            continue;
+        }
+        let parts = mp4_children(file, item.offset, item.offset + item.len)?;
+        let mut named = false;
+        let mut text = None;
+        for part in parts {
+            let mut body = vec![0u8; part.len as usize];
+            let got = read_at(file, part.offset, &mut body)?;
+            body.truncate(got);
+            match &part.kind {
+                b"name" if body.len() >= 4 => named = &body[4..] == b"iTunSMPB",
+                b"data" if body.len() >= 8 => {
+                    text = Some(String::from_utf8_lossy(&body[8..]).into_owned())
+                }
+                _ => {}
+            }
+        }
+        if let (true, Some(text)) = (named, text) {
+            let fields: Vec<u64> = text
+                .split_whitespace()
+                .map_while(|f| u64::from_str_radix(f, 16).ok())
+                .collect();
+            if let [_, delay, _padding, length, ..] = fields[..] {
+                if length > 0 {
+                    return Ok(Some((delay, length)));
+                }
+            }
+        }
     }
     Ok(None)
 }
