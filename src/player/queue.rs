@@ -1,0 +1,384 @@
+//! The play queue: which track comes next under shuffle and repeat, and whether the queue is
+//! playing whole albums in order (what ReplayGain's `auto` mode asks). Pure: the random source
+//! is passed in.
+
+use std::path::PathBuf;
+
+use crate::audio::gain;
+
+/// One queued track: what the engine needs to play it and the UI to show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// Library id, when the track is in the library (history is recorded for those).
+    pub id: Option<i64>,
+    pub path: PathBuf,
+    pub title: String,
+    pub artist: Option<String>,
+    pub album: Option<String>,
+    /// Groups an album's tracks (album artist + album, or the folder for untagged files).
+    pub album_key: String,
+    /// Seconds, as the library knows it (0 when unknown).
+    pub duration: f64,
+    pub format: String,
+    pub gain: gain::Tags,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Repeat {
+    #[default]
+    Off,
+    All,
+    One,
+}
+
+impl Repeat {
+    pub fn cycle(self) -> Repeat {
+        match self {
+            Repeat::Off => Repeat::All,
+            Repeat::All => Repeat::One,
+            Repeat::One => Repeat::Off,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Repeat::Off => "off",
+            Repeat::All => "all",
+            Repeat::One => "one",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Shuffle {
+    #[default]
+    Off,
+    Tracks,
+    Albums,
+}
+
+/// A small deterministic generator (xorshift), so shuffles can be seeded in tests.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed | 1)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        (x % n.max(1) as u64) as usize
+    }
+
+    fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            v.swap(i, self.below(i + 1));
+        }
+    }
+}
+
+/// The queue: items in their given (album) order, and the order they play in.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    items: Vec<Item>,
+    order: Vec<usize>,
+    cursor: usize,
+    pub repeat: Repeat,
+    shuffle: Shuffle,
+    rng: Rng,
+}
+
+impl Queue {
+    pub fn new(items: Vec<Item>, shuffle: Shuffle, repeat: Repeat, seed: u64) -> Queue {
+        let mut q = Queue {
+            order: (0..items.len()).collect(),
+            items,
+            cursor: 0,
+            repeat,
+            shuffle: Shuffle::Off,
+            rng: Rng::new(seed),
+        };
+        q.set_shuffle(shuffle, false);
+        q
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn items(&self) -> &[Item] {
+        &self.items
+    }
+
+    pub fn shuffle(&self) -> Shuffle {
+        self.shuffle
+    }
+
+    /// The item at the cursor.
+    pub fn current(&self) -> Option<(usize, &Item)> {
+        let i = *self.order.get(self.cursor)?;
+        Some((i, &self.items[i]))
+    }
+
+    /// Positions in play order, from the cursor on (for `--resume` and display).
+    pub fn play_order(&self) -> &[usize] {
+        &self.order
+    }
+
+    pub fn cursor(&self) -> usize {
+        self.cursor
+    }
+
+    /// Puts the cursor on the item with index `item` (in the given order).
+    pub fn jump_to_item(&mut self, item: usize) -> bool {
+        match self.order.iter().position(|&i| i == item) {
+            Some(c) => {
+                self.cursor = c;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Changes the shuffle. The playing item stays where it is and the rest is reordered
+    /// around it; turning shuffle off returns to the given order from the playing item.
+    pub fn set_shuffle(&mut self, shuffle: Shuffle, keep_current: bool) {
+        let current = self.current().map(|(i, _)| i);
+        self.shuffle = shuffle;
+        let mut order: Vec<usize> = (0..self.items.len()).collect();
+        match shuffle {
+            Shuffle::Off => {}
+            Shuffle::Tracks => self.rng.shuffle(&mut order),
+            Shuffle::Albums => {
+                let mut albums: Vec<Vec<usize>> = Vec::new();
+                for i in order {
+                    match albums.last_mut() {
+                        Some(a) if self.items[a[0]].album_key == self.items[i].album_key => {
+                            a.push(i)
+                        }
+                        _ => albums.push(vec![i]),
+                    }
+                }
+                self.rng.shuffle(&mut albums);
+                order = albums.concat();
+            }
+        }
+        self.order = order;
+        self.cursor = 0;
+        if let (true, Some(cur)) = (keep_current, current) {
+            if shuffle == Shuffle::Tracks {
+                // The playing track first, the rest shuffled after it.
+                let at = self.order.iter().position(|&i| i == cur).unwrap_or(0);
+                self.order.swap(0, at);
+            } else {
+                self.jump_to_item(cur);
+            }
+        }
+    }
+
+    /// Advances after a track ended by itself: repeat-one plays it again.
+    pub fn advance_natural(&mut self) -> bool {
+        if self.repeat == Repeat::One {
+            return !self.items.is_empty();
+        }
+        self.next()
+    }
+
+    /// Moves to the next item (the `n` key): repeat-all wraps around; returns false at the end.
+    pub fn next(&mut self) -> bool {
+        if self.cursor + 1 < self.order.len() {
+            self.cursor += 1;
+            true
+        } else if self.repeat != Repeat::Off && !self.order.is_empty() {
+            self.cursor = 0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Moves to the previous item; wraps with repeat-all, stays on the first otherwise.
+    pub fn previous(&mut self) -> bool {
+        if self.cursor > 0 {
+            self.cursor -= 1;
+            true
+        } else if self.repeat != Repeat::Off && !self.order.is_empty() {
+            self.cursor = self.order.len() - 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The item after the current one that would play if this one ends naturally.
+    pub fn peek_natural(&self) -> Option<usize> {
+        let mut probe = self.clone();
+        probe
+            .advance_natural()
+            .then(|| probe.current().map(|(i, _)| i))?
+    }
+
+    /// Whether the queue plays albums in order (for ReplayGain `auto`): no track shuffle.
+    pub fn in_album_order(&self) -> bool {
+        self.shuffle != Shuffle::Tracks
+    }
+
+    pub fn push(&mut self, item: Item) {
+        self.items.push(item);
+        self.order.push(self.items.len() - 1);
+    }
+
+    /// Removes the item with index `item`; the cursor stays on the same playing item.
+    pub fn remove(&mut self, item: usize) -> Option<Item> {
+        if item >= self.items.len() {
+            return None;
+        }
+        let pos = self.order.iter().position(|&i| i == item)?;
+        self.order.remove(pos);
+        if pos < self.cursor {
+            self.cursor -= 1;
+        }
+        for i in &mut self.order {
+            if *i > item {
+                *i -= 1;
+            }
+        }
+        Some(self.items.remove(item))
+    }
+}
+
+/// The history rule: a track counts as played when it was heard to the end, or for more than
+/// half its length, or for more than four minutes.
+pub fn counts_as_played(heard_secs: f64, duration: f64, finished: bool) -> bool {
+    finished || heard_secs > 240.0 || (duration > 0.0 && heard_secs > duration / 2.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(album: &str, n: u32) -> Item {
+        Item {
+            id: Some(i64::from(n)),
+            path: PathBuf::from(format!("/m/{album}/{n}.flac")),
+            title: format!("{album}{n}"),
+            artist: None,
+            album: Some(album.into()),
+            album_key: album.into(),
+            duration: 100.0,
+            format: "FLAC".into(),
+            gain: gain::Tags::default(),
+        }
+    }
+
+    fn items() -> Vec<Item> {
+        let mut v = Vec::new();
+        for a in ["a", "b", "c", "d"] {
+            for n in 1..=3 {
+                v.push(item(a, n));
+            }
+        }
+        v
+    }
+
+    fn titles(q: &Queue) -> Vec<String> {
+        q.play_order()
+            .iter()
+            .map(|&i| q.items()[i].title.clone())
+            .collect()
+    }
+
+    #[test]
+    fn plain_order_and_repeat() {
+        let mut q = Queue::new(items()[..3].to_vec(), Shuffle::Off, Repeat::Off, 1);
+        assert_eq!(q.current().unwrap().1.title, "a1");
+        assert!(q.next() && q.next());
+        assert!(!q.next(), "the end without repeat");
+        q.repeat = Repeat::All;
+        assert!(q.next());
+        assert_eq!(q.current().unwrap().1.title, "a1");
+        q.repeat = Repeat::One;
+        assert!(q.advance_natural());
+        assert_eq!(
+            q.current().unwrap().1.title,
+            "a1",
+            "repeat one plays it again"
+        );
+        assert!(q.next());
+        assert_eq!(q.current().unwrap().1.title, "a2", "but n moves on");
+    }
+
+    #[test]
+    fn album_shuffle_keeps_albums_whole_and_in_order() {
+        let q = Queue::new(items(), Shuffle::Albums, Repeat::Off, 7);
+        let t = titles(&q);
+        assert_eq!(t.len(), 12);
+        for chunk in t.chunks(3) {
+            let album = &chunk[0][..1];
+            assert_eq!(
+                chunk,
+                [
+                    format!("{album}1"),
+                    format!("{album}2"),
+                    format!("{album}3")
+                ]
+            );
+        }
+        assert!(q.in_album_order());
+    }
+
+    #[test]
+    fn track_shuffle_is_a_permutation_that_keeps_the_playing_track() {
+        let mut q = Queue::new(items(), Shuffle::Off, Repeat::Off, 3);
+        q.next();
+        q.set_shuffle(Shuffle::Tracks, true);
+        assert_eq!(q.current().unwrap().1.title, "a2");
+        let mut t = titles(&q);
+        assert_ne!(
+            t,
+            titles(&Queue::new(items(), Shuffle::Off, Repeat::Off, 3))
+        );
+        t.sort();
+        let mut all: Vec<String> = items().into_iter().map(|i| i.title).collect();
+        all.sort();
+        assert_eq!(t, all);
+        assert!(!q.in_album_order());
+        q.set_shuffle(Shuffle::Off, true);
+        assert_eq!(q.current().unwrap().1.title, "a2");
+        q.next();
+        assert_eq!(q.current().unwrap().1.title, "a3");
+    }
+
+    #[test]
+    fn removing_keeps_the_cursor_on_the_playing_item() {
+        let mut q = Queue::new(items()[..4].to_vec(), Shuffle::Off, Repeat::Off, 1);
+        q.next();
+        q.next();
+        assert_eq!(q.current().unwrap().1.title, "a3");
+        q.remove(0);
+        assert_eq!(q.current().unwrap().1.title, "a3");
+        assert_eq!(
+            q.peek_natural().map(|i| q.items()[i].title.clone()),
+            Some("b1".into())
+        );
+    }
+
+    #[test]
+    fn history_rule() {
+        assert!(counts_as_played(10.0, 300.0, true));
+        assert!(counts_as_played(151.0, 300.0, false));
+        assert!(!counts_as_played(149.0, 300.0, false));
+        assert!(counts_as_played(241.0, 3600.0, false));
+        assert!(!counts_as_played(239.0, 3600.0, false));
+        assert!(!counts_as_played(5.0, 0.0, false));
+    }
+}
