@@ -7,9 +7,9 @@
 
 SHELL := /bin/bash
 CARGO ?= cargo
-# Build-time needs: a C compiler for bundled SQLite and pkg-config. Test oracles: ffmpeg,
-# flac and python3-mutagen (the fixture script and cross-checks use them).
-DEB_PACKAGES := build-essential pkg-config ffmpeg flac python3-mutagen
+# Build-time needs: a C compiler (bundled SQLite, LAME, FDK AAC), pkg-config and ALSA headers.
+# Test oracles: ffmpeg, flac, lame, sox and python3-mutagen; pv paces the ALSA file device.
+DEB_PACKAGES := build-essential pkg-config libasound2-dev ffmpeg flac lame sox python3-mutagen pv
 DEMO_DIR := $(CURDIR)/target/demo
 
 .PHONY: all deps build release test demo bench install fixtures clean

@@ -3,6 +3,7 @@
 //! [`crate::error`] turns them into messages and exit codes.
 
 mod output;
+mod play;
 mod playlist;
 mod progress;
 
@@ -112,6 +113,33 @@ pub enum Command {
     },
     /// List the folders the library indexes
     Roots {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Play tracks: a query, a playlist, or files and folders
+    Play {
+        #[command(flatten)]
+        queue: play::QueueArgs,
+        /// Output device (see `tapedeck devices`)
+        #[arg(long, value_name = "NAME")]
+        device: Option<String>,
+        /// Volume in percent
+        #[arg(long, value_name = "PERCENT", default_value_t = 100, value_parser = clap::value_parser!(u8).range(0..=100))]
+        volume: u8,
+        /// Continue the last queue where it stopped
+        #[arg(long)]
+        resume: bool,
+    },
+    /// Write what `play` would play to a WAV file, as fast as possible
+    Render {
+        #[command(flatten)]
+        queue: play::QueueArgs,
+        /// The WAV file to write
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// List audio output devices
+    Devices {
         #[arg(long)]
         json: bool,
     },
@@ -293,6 +321,14 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
             }
             Ok(())
         }
+        Command::Play {
+            queue,
+            device,
+            volume,
+            resume,
+        } => play::play(ctx, &queue, device.as_deref(), volume, resume, out),
+        Command::Render { queue, output } => play::render(ctx, &queue, &output, out),
+        Command::Devices { json } => play::devices(json, out),
         Command::Completions { shell } => {
             let mut cmd = Args::command();
             let shell = match shell {

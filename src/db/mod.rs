@@ -136,6 +136,38 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX playlist_entries_track ON playlist_entries(track_id);
     "#,
+    // 3: the player's last queue (for `play --resume`), one row.
+    r#"
+    CREATE TABLE player_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        state TEXT NOT NULL,
+        saved_at INTEGER NOT NULL
+    );
+    "#,
+    // 4: conversions: one row per run, and what each run wrote (so a rerun skips finished
+    // files: same source fingerprint, same settings).
+    r#"
+    CREATE TABLE conversions (
+        id INTEGER PRIMARY KEY,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        target TEXT NOT NULL,
+        format TEXT NOT NULL,
+        settings TEXT NOT NULL,
+        selected INTEGER NOT NULL,
+        written INTEGER NOT NULL DEFAULT 0,
+        skipped INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE converted_files (
+        output TEXT PRIMARY KEY,
+        fingerprint BLOB NOT NULL,
+        settings TEXT NOT NULL,
+        track_id INTEGER,
+        size INTEGER NOT NULL,
+        written_at INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// Converts a path to the SQL value that stores it byte-exact.
@@ -594,6 +626,15 @@ impl Library {
     }
 
     /// The id of the track stored at exactly this path.
+    /// The player's saved queue, if any.
+    pub fn player_state(&self) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT state FROM player_state WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()
+    }
+
     pub fn track_id_by_path(&self, path: &Path) -> Result<Option<i64>> {
         self.conn
             .prepare_cached("SELECT id FROM tracks WHERE path = ?1")?
@@ -603,6 +644,24 @@ impl Library {
 
     /// Makes `ids` (in order, repeats allowed) the set that a [`query::Selection`] with
     /// `within` draws from. It lives in a temporary table of this connection.
+    /// The tracks with these ids, in this order (missing ids are left out).
+    pub fn tracks_by_ids(&self, ids: &[i64]) -> Result<Vec<Track>> {
+        self.load_selection(ids)?;
+        let sel = query::Selection {
+            query: None,
+            random: false,
+            limit: None,
+            within: true,
+        };
+        let mut out = Vec::new();
+        self.for_each_track(&sel, |t| {
+            out.push(t);
+            Ok(())
+        })?
+        .map_err(|e| DbError::ToSqlConversionFailure(Box::new(e)))?;
+        Ok(out)
+    }
+
     pub fn load_selection(&self, ids: &[i64]) -> Result<()> {
         self.conn.execute_batch(
             "CREATE TEMP TABLE IF NOT EXISTS selection (pos INTEGER PRIMARY KEY, track_id INTEGER NOT NULL); \
@@ -925,6 +984,33 @@ impl Writer<'_> {
         self.tx
             .prepare_cached("UPDATE tracks SET plays = ?2, skips = ?3, last_played = ?4, rating = ?5 WHERE id = ?1")?
             .execute(params![id, plays, skips, last_played, rating])?;
+        Ok(())
+    }
+
+    /// Counts a play of a track at `at` (seconds since the epoch).
+    pub fn record_play(&self, id: i64, at: i64) -> Result<()> {
+        self.tx
+            .prepare_cached("UPDATE tracks SET plays = plays + 1, last_played = ?2 WHERE id = ?1")?
+            .execute(params![id, at])?;
+        Ok(())
+    }
+
+    /// Counts a skip of a track.
+    pub fn record_skip(&self, id: i64) -> Result<()> {
+        self.tx
+            .prepare_cached("UPDATE tracks SET skips = skips + 1 WHERE id = ?1")?
+            .execute(params![id])?;
+        Ok(())
+    }
+
+    /// Saves the player's queue and position (an opaque JSON document) for `play --resume`.
+    pub fn save_player_state(&self, state: &str, now: i64) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO player_state (id, state, saved_at) VALUES (1, ?1, ?2) \
+                 ON CONFLICT (id) DO UPDATE SET state = excluded.state, saved_at = excluded.saved_at",
+            )?
+            .execute(params![state, now])?;
         Ok(())
     }
 

@@ -91,11 +91,18 @@ pub struct Queue {
     pub repeat: Repeat,
     shuffle: Shuffle,
     rng: Rng,
+    /// Whether the given order keeps each album's tracks together.
+    albums_together: bool,
 }
 
 impl Queue {
     pub fn new(items: Vec<Item>, shuffle: Shuffle, repeat: Repeat, seed: u64) -> Queue {
+        let mut seen = std::collections::HashSet::new();
+        let albums_together = items
+            .chunk_by(|a, b| a.album_key == b.album_key)
+            .all(|run| seen.insert(run[0].album_key.as_str()));
         let mut q = Queue {
+            albums_together,
             order: (0..items.len()).collect(),
             items,
             cursor: 0,
@@ -227,9 +234,10 @@ impl Queue {
             .then(|| probe.current().map(|(i, _)| i))?
     }
 
-    /// Whether the queue plays albums in order (for ReplayGain `auto`): no track shuffle.
+    /// Whether the queue plays albums in order (for ReplayGain `auto`): each album's tracks
+    /// together in the given order, and no track shuffle.
     pub fn in_album_order(&self) -> bool {
-        self.shuffle != Shuffle::Tracks
+        self.albums_together && self.shuffle != Shuffle::Tracks
     }
 
     pub fn push(&mut self, item: Item) {
@@ -352,6 +360,9 @@ mod tests {
         all.sort();
         assert_eq!(t, all);
         assert!(!q.in_album_order());
+        let mut mixed = items();
+        mixed.swap(0, 5);
+        assert!(!Queue::new(mixed, Shuffle::Off, Repeat::Off, 3).in_album_order());
         q.set_shuffle(Shuffle::Off, true);
         assert_eq!(q.current().unwrap().1.title, "a2");
         q.next();

@@ -1,0 +1,870 @@
+//! `tapedeck play`, `render` and `devices`: building the queue from a query, playlist or paths,
+//! driving the engine, the terminal controls and status line, and play history.
+
+use std::ffi::OsString;
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use crossterm::event::{self as term_event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::{cursor, terminal};
+use serde::{Deserialize, Serialize};
+
+use super::{SelectArgs, Settings, now, playlist};
+use crate::audio::{Spec, gain};
+use crate::db::Library;
+use crate::db::query::Selection;
+use crate::error::UsageError;
+use crate::model::{self, Track};
+use crate::player::device::{self, DeviceOutput};
+use crate::player::engine::{self, Command, Event, Options};
+use crate::player::output::{Output, WavOutput};
+use crate::player::queue::{Item, Queue, Repeat, Shuffle, counts_as_played};
+
+/// What to play and how: shared by `play` and `render`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct QueueArgs {
+    /// Query terms (as for `ls`), and/or files and folders to play
+    #[arg(value_name = "QUERY|PATH")]
+    pub terms: Vec<OsString>,
+    /// Sort order, as in 'year+ album+ track+'
+    #[arg(long, value_name = "KEYS")]
+    pub sort: Option<String>,
+    /// Take tracks from this playlist, in its order
+    #[arg(short = 'p', long, value_name = "NAME")]
+    pub playlist: Option<String>,
+    /// Shuffle tracks
+    #[arg(long, conflicts_with = "shuffle_albums")]
+    pub shuffle: bool,
+    /// Shuffle whole albums, each played in order
+    #[arg(long)]
+    pub shuffle_albums: bool,
+    /// Repeat the queue or one track
+    #[arg(long, value_enum, default_value_t = Repeat::Off)]
+    pub repeat: Repeat,
+    /// Start this far into the first track: 90, 1:30 or 1:02:03
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub start_at: Option<f64>,
+    /// ReplayGain: album gain for albums in order and track gain when shuffled (auto), or fixed
+    #[arg(long, value_enum, default_value_t = gain::Mode::Auto)]
+    pub replaygain: gain::Mode,
+    /// Added to every ReplayGain value, in dB
+    #[arg(
+        long,
+        value_name = "DB",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
+    pub preamp: f64,
+    /// Gain for tracks without ReplayGain tags, in dB
+    #[arg(
+        long,
+        value_name = "DB",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
+    pub fallback_gain: f64,
+    /// Let gain push peaks past full scale instead of lowering it to the tagged peak
+    #[arg(long)]
+    pub allow_clipping: bool,
+}
+
+impl QueueArgs {
+    fn gain(&self) -> gain::Settings {
+        gain::Settings {
+            mode: self.replaygain,
+            preamp_db: self.preamp,
+            fallback_db: self.fallback_gain,
+            prevent_clipping: !self.allow_clipping,
+        }
+    }
+
+    fn shuffle_mode(&self) -> Shuffle {
+        if self.shuffle {
+            Shuffle::Tracks
+        } else if self.shuffle_albums {
+            Shuffle::Albums
+        } else {
+            Shuffle::Off
+        }
+    }
+}
+
+/// Parses 90, 90.5, 1:30 or 1:02:03 into seconds.
+pub fn parse_time(s: &str) -> Result<f64, String> {
+    let mut total = 0.0;
+    let parts: Vec<&str> = s.trim().split(':').collect();
+    if parts.len() > 3 {
+        return Err(format!("{s:?} is not a time: use 90, 1:30 or 1:02:03"));
+    }
+    for (i, part) in parts.iter().enumerate() {
+        let v: f64 = part
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+            .ok_or_else(|| format!("{s:?} is not a time: use 90, 1:30 or 1:02:03"))?;
+        if i > 0 && v >= 60.0 {
+            return Err(format!("{s:?}: minutes and seconds go up to 59"));
+        }
+        total = total * 60.0 + v;
+    }
+    Ok(total)
+}
+
+/// "3:07" or "1:02:03".
+fn clock(secs: f64) -> String {
+    let s = secs.max(0.0) as u64;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+fn album_key(t: &Track) -> String {
+    match (&t.album, t.albumartist.as_ref().or(t.artist.as_ref())) {
+        (Some(album), artist) => format!(
+            "{}\u{1f}{}",
+            model::fold(artist.map_or("", |a| a.as_str())),
+            model::fold(album)
+        ),
+        (None, _) => t
+            .path
+            .parent()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    }
+}
+
+fn item_from_track(t: &Track) -> Item {
+    Item {
+        id: Some(t.id),
+        path: t.path.clone(),
+        title: t.title.clone(),
+        artist: t.artist.clone(),
+        album: t.album.clone(),
+        album_key: album_key(t),
+        duration: t.duration,
+        format: t.format.clone(),
+        gain: gain::Tags {
+            track_gain: t.rg_track_gain,
+            track_peak: t.rg_track_peak,
+            album_gain: t.rg_album_gain,
+            album_peak: t.rg_album_peak,
+        },
+    }
+}
+
+/// A file outside the library: its tags are read on the spot.
+fn item_from_file(path: &Path) -> Item {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let info = std::fs::File::open(path)
+        .ok()
+        .and_then(|f| crate::tags::read(&mut std::io::BufReader::new(f)).ok())
+        .map(|t| model::TrackInfo::from_raw(&t.raw, &t.props, &stem));
+    let track = Track {
+        id: 0,
+        path: path.to_path_buf(),
+        title: info.as_ref().map_or(stem, |i| i.title.clone()),
+        artist: info.as_ref().and_then(|i| i.artist_display()),
+        album: info.as_ref().and_then(|i| i.album.clone()),
+        albumartist: info.as_ref().and_then(|i| i.album_artist.clone()),
+        duration: info.as_ref().map_or(0.0, |i| i.duration),
+        format: info.as_ref().map_or(String::new(), |i| i.format.clone()),
+        rg_track_gain: info.as_ref().and_then(|i| i.rg_track_gain),
+        rg_track_peak: info.as_ref().and_then(|i| i.rg_track_peak),
+        rg_album_gain: info.as_ref().and_then(|i| i.rg_album_gain),
+        rg_album_peak: info.as_ref().and_then(|i| i.rg_album_peak),
+        ..Track::default()
+    };
+    let mut item = item_from_track(&track);
+    item.id = None;
+    item
+}
+
+/// Music files under a folder, in name order.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_type().is_file()
+                && model::is_music_name(e.file_name().as_encoded_bytes())
+                && !model::is_hidden_name(e.file_name().as_encoded_bytes())
+        })
+        .map(|e| e.into_path())
+        .collect()
+}
+
+/// Resolves the arguments into queue items: paths that exist are played as files (library
+/// tracks keep their history), the rest is a query.
+fn build_items(lib: &Library, args: &QueueArgs) -> Result<Vec<Item>> {
+    let mut query_terms = Vec::new();
+    let mut paths = Vec::new();
+    for term in &args.terms {
+        let path = Path::new(term);
+        if path.exists() {
+            paths.push(path.to_path_buf());
+        } else {
+            query_terms.push(
+                term.to_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| UsageError(format!("no such file: {}", path.display())))?,
+            );
+        }
+    }
+    let mut items = Vec::new();
+    for path in &paths {
+        let files = if path.is_dir() {
+            files_under(path)
+        } else {
+            vec![path.clone()]
+        };
+        for f in files {
+            let abs = std::fs::canonicalize(&f).unwrap_or(f);
+            let known = match lib.track_id_by_path(&abs)? {
+                Some(id) => lib.tracks_by_ids(&[id])?.pop(),
+                None => None,
+            };
+            items.push(match known {
+                Some(t) => item_from_track(&t),
+                None => item_from_file(&abs),
+            });
+        }
+    }
+    let wants_query = !query_terms.is_empty() || args.playlist.is_some() || paths.is_empty();
+    if wants_query {
+        let select = SelectArgs {
+            query: query_terms,
+            sort: args.sort.clone(),
+            playlist: args.playlist.clone(),
+        };
+        let (q, within) = playlist::resolve(lib, &select)?;
+        let sel = Selection {
+            query: Some(&q),
+            random: false,
+            limit: None,
+            within,
+        };
+        lib.for_each_track(&sel, |t| {
+            items.push(item_from_track(&t));
+            Ok(())
+        })??;
+    }
+    if items.is_empty() {
+        let what = if args.terms.is_empty() && args.playlist.is_none() {
+            "the library is empty: `tapedeck scan FOLDER` first, or name files to play"
+        } else {
+            "nothing matches"
+        };
+        return Err(UsageError(what.into()).into());
+    }
+    Ok(items)
+}
+
+/// What `--resume` restores: the queue in play order, where it was, and the repeat mode.
+#[derive(Debug, Serialize, Deserialize)]
+struct SavedQueue {
+    paths: Vec<PathBuf>,
+    index: usize,
+    position: f64,
+    repeat: String,
+}
+
+fn load_resume(lib: &Library) -> Result<(Vec<Item>, usize, f64, Repeat)> {
+    let state = lib
+        .player_state()?
+        .ok_or_else(|| UsageError("nothing to resume: no queue has been played yet".into()))?;
+    let saved: SavedQueue =
+        serde_json::from_str(&state).context("the saved queue is unreadable")?;
+    let mut items = Vec::new();
+    let mut index = 0;
+    for (i, path) in saved.paths.iter().enumerate() {
+        if i == saved.index {
+            index = items.len();
+        }
+        let known = match lib.track_id_by_path(path)? {
+            Some(id) => lib.tracks_by_ids(&[id])?.pop(),
+            None => None,
+        };
+        match known {
+            Some(t) => items.push(item_from_track(&t)),
+            None if path.exists() => items.push(item_from_file(path)),
+            None => eprintln!("warning: {} is gone; left out of the queue", path.display()),
+        }
+    }
+    if items.is_empty() {
+        return Err(
+            UsageError("nothing to resume: the saved queue's files are gone".into()).into(),
+        );
+    }
+    let repeat = match saved.repeat.as_str() {
+        "all" => Repeat::All,
+        "one" => Repeat::One,
+        _ => Repeat::Off,
+    };
+    let position = if index < items.len() {
+        saved.position
+    } else {
+        0.0
+    };
+    let index = index.min(items.len() - 1);
+    Ok((items, index, position, repeat))
+}
+
+/// `tapedeck devices`.
+pub fn devices(json: bool, out: &mut dyn Write) -> Result<()> {
+    let list = device::list().map_err(|e| anyhow::anyhow!(e.0))?;
+    if list.is_empty() && !json {
+        eprintln!(
+            "no audio output devices found; `tapedeck render QUERY -o out.wav` writes to a file"
+        );
+    }
+    for d in &list {
+        if json {
+            serde_json::to_writer(&mut *out, d)?;
+            writeln!(out)?;
+        } else {
+            let rates: Vec<String> = d
+                .rates
+                .iter()
+                .map(|(a, b)| {
+                    if a == b {
+                        format!("{a}")
+                    } else {
+                        format!("{a}-{b}")
+                    }
+                })
+                .collect();
+            writeln!(
+                out,
+                "{}{}\t{} ch\t{} Hz",
+                if d.default { "* " } else { "  " },
+                d.name,
+                d.max_channels,
+                rates.join(", ")
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// `tapedeck render`: the play pipeline into a WAV file, as fast as it goes.
+pub fn render(ctx: &Settings, args: &QueueArgs, output: &Path, out: &mut dyn Write) -> Result<()> {
+    let lib = ctx.open_library()?;
+    let items = build_items(&lib, args)?;
+    let count = items.len();
+    let queue = Queue::new(items, args.shuffle_mode(), Repeat::Off, seed());
+    if args.repeat != Repeat::Off {
+        return Err(UsageError("--repeat would render forever; leave it out".into()).into());
+    }
+    let options = Options {
+        gain: args.gain(),
+        start_at: args.start_at.unwrap_or(0.0),
+        volume: 100,
+    };
+    let tmp = output.with_extension("wav.part");
+    let handle = engine::start(queue, Box::new(WavOutput::new(&tmp)), options);
+    let mut failed = 0;
+    let mut output_failed = None;
+    let mut done = 0;
+    let mut first: Option<(Spec, Spec)> = None;
+    for event in handle.events.iter() {
+        match event {
+            Event::Started {
+                item,
+                gain,
+                source,
+                output,
+                ..
+            } => {
+                done += 1;
+                first.get_or_insert((source, output));
+                if !ctx.quiet {
+                    writeln!(
+                        out,
+                        "{}",
+                        track_line(done, count, &item, &gain, source, output)
+                    )?;
+                    out.flush()?;
+                }
+            }
+            Event::Error { path, message } => {
+                failed += 1;
+                eprintln!("{}: {message}", path.display());
+            }
+            Event::OutputFailed(m) => output_failed = Some(m),
+            Event::Ended => break,
+            _ => {}
+        }
+    }
+    handle.join();
+    if let Some(m) = output_failed {
+        let _ = std::fs::remove_file(&tmp);
+        anyhow::bail!("cannot write {}: {m}", output.display());
+    }
+    if first.is_none() {
+        let _ = std::fs::remove_file(&tmp);
+        anyhow::bail!("nothing could be rendered: every file failed");
+    }
+    std::fs::rename(&tmp, output).with_context(|| format!("cannot write {}", output.display()))?;
+    if failed > 0 {
+        return Err(crate::error::AlreadyReported(crate::error::code::FAILURE).into());
+    }
+    Ok(())
+}
+
+fn seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+}
+
+fn describe_spec(s: Spec) -> String {
+    let khz = f64::from(s.rate) / 1000.0;
+    match s.bits {
+        Some(b) => format!("{khz} kHz/{b}"),
+        None => format!("{khz} kHz"),
+    }
+}
+
+/// The one line per track printed when not on a terminal.
+fn track_line(
+    n: usize,
+    total: usize,
+    item: &Item,
+    gain: &gain::Applied,
+    source: Spec,
+    output: Spec,
+) -> String {
+    let mut line = format!("[{n}/{total}] ");
+    if let Some(a) = &item.artist {
+        line.push_str(a);
+        line.push_str(" - ");
+    }
+    line.push_str(&item.title);
+    if let Some(al) = &item.album {
+        line.push_str(&format!(" ({al})"));
+    }
+    line.push_str(&format!("  {} {}", item.format, describe_spec(source)));
+    if output.rate != source.rate {
+        line.push_str(&format!(" -> {}", describe_spec(output)));
+    }
+    let g = gain.describe();
+    if !g.is_empty() {
+        line.push_str("  ");
+        line.push_str(&g);
+    }
+    line
+}
+
+/// Puts the terminal back however the player ends (return, error or panic).
+struct RawMode;
+
+impl RawMode {
+    fn enter() -> Result<RawMode> {
+        terminal::enable_raw_mode().context("cannot set up the terminal")?;
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore_terminal();
+            previous(info);
+        }));
+        let _ = crossterm::execute!(io::stderr(), cursor::Hide);
+        Ok(RawMode)
+    }
+}
+
+fn restore_terminal() {
+    let _ = terminal::disable_raw_mode();
+    let _ = crossterm::execute!(io::stderr(), cursor::Show);
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        restore_terminal();
+        eprintln!();
+    }
+}
+
+fn key_command(key: KeyEvent) -> Option<Command> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    Some(match key.code {
+        KeyCode::Char('c') if ctrl => Command::Stop,
+        KeyCode::Char(' ') => Command::TogglePause,
+        KeyCode::Char('n') => Command::Next,
+        KeyCode::Char('p') => Command::Previous,
+        KeyCode::Right => Command::SeekBy(5.0),
+        KeyCode::Left => Command::SeekBy(-5.0),
+        KeyCode::Up => Command::SeekBy(60.0),
+        KeyCode::Down => Command::SeekBy(-60.0),
+        KeyCode::Char('+') | KeyCode::Char('=') => Command::VolumeBy(5),
+        KeyCode::Char('-') => Command::VolumeBy(-5),
+        KeyCode::Char('s') => Command::ToggleShuffle,
+        KeyCode::Char('r') => Command::CycleRepeat,
+        KeyCode::Char('q') | KeyCode::Esc => Command::Stop,
+        _ => return None,
+    })
+}
+
+/// What the status line shows.
+#[derive(Default)]
+struct Status {
+    item: Option<Item>,
+    gain: String,
+    spec: String,
+    position: f64,
+    duration: f64,
+    paused: bool,
+    volume: u8,
+    shuffle: bool,
+    repeat: &'static str,
+}
+
+impl Status {
+    fn line(&self, width: usize) -> String {
+        let Some(item) = &self.item else {
+            return String::new();
+        };
+        let mut s = String::new();
+        s.push_str(if self.paused { "|| " } else { "> " });
+        if let Some(a) = &item.artist {
+            s.push_str(a);
+            s.push_str(" - ");
+        }
+        s.push_str(&item.title);
+        if let Some(al) = &item.album {
+            s.push_str(" [");
+            s.push_str(al);
+            s.push(']');
+        }
+        let mut right = format!("  {} / {}", clock(self.position), clock(self.duration));
+        right.push_str(&format!("  {}", self.spec));
+        if !self.gain.is_empty() {
+            right.push_str(&format!("  {}", self.gain));
+        }
+        right.push_str(&format!("  vol {}%", self.volume));
+        if self.shuffle {
+            right.push_str("  shuffle");
+        }
+        if self.repeat != "off" {
+            right.push_str(&format!("  repeat {}", self.repeat));
+        }
+        // Keep the right part whole; shorten the title part to fit.
+        let room = width.saturating_sub(right.chars().count() + 1);
+        let left: String = if s.chars().count() > room {
+            let mut t: String = s.chars().take(room.saturating_sub(1)).collect();
+            t.push('~');
+            t
+        } else {
+            s
+        };
+        let mut line = left;
+        line.push_str(&right);
+        line.chars().take(width.saturating_sub(1)).collect()
+    }
+}
+
+/// `tapedeck play`.
+pub fn play(
+    ctx: &Settings,
+    args: &QueueArgs,
+    device_name: Option<&str>,
+    volume: u8,
+    resume: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let mut lib = ctx.open_library()?;
+    let (items, start_index, start_at, repeat) = if resume {
+        if !args.terms.is_empty() || args.playlist.is_some() {
+            return Err(UsageError(
+                "--resume continues the last queue; leave out the query".into(),
+            )
+            .into());
+        }
+        let (items, index, position, repeat) = load_resume(&lib)?;
+        (items, index, position, repeat)
+    } else {
+        (
+            build_items(&lib, args)?,
+            0,
+            args.start_at.unwrap_or(0.0),
+            args.repeat,
+        )
+    };
+    let output = DeviceOutput::new(device_name).map_err(|e| anyhow::anyhow!(e.0))?;
+    let count = items.len();
+    let mut queue = Queue::new(
+        items,
+        if resume {
+            Shuffle::Off
+        } else {
+            args.shuffle_mode()
+        },
+        repeat,
+        seed(),
+    );
+    if resume {
+        queue.jump_to_item(start_index);
+    }
+    let order: Vec<PathBuf> = queue
+        .play_order()
+        .iter()
+        .map(|&i| queue.items()[i].path.clone())
+        .collect();
+    let item_paths: Vec<PathBuf> = queue.items().iter().map(|i| i.path.clone()).collect();
+    let options = Options {
+        gain: args.gain(),
+        start_at,
+        volume,
+    };
+    let interactive = io::stdin().is_terminal() && io::stderr().is_terminal() && !ctx.quiet;
+    let handle = engine::start(queue, Box::new(output) as Box<dyn Output>, options);
+    let _raw = if interactive {
+        Some(RawMode::enter()?)
+    } else {
+        None
+    };
+    // Set when the user moves on (n, p): the track that finishes next counts as skipped.
+    let skipping = Arc::new(AtomicBool::new(false));
+    if interactive {
+        let commands = handle.commands.clone();
+        let skipping = skipping.clone();
+        std::thread::spawn(move || {
+            loop {
+                match term_event::poll(Duration::from_millis(200)) {
+                    Ok(true) => {
+                        if let Ok(term_event::Event::Key(key)) = term_event::read() {
+                            if let Some(c) = key_command(key) {
+                                if matches!(c, Command::Next | Command::Previous) {
+                                    skipping.store(true, Ordering::Release);
+                                }
+                                if commands.send(c).is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+    }
+    let mut status = Status {
+        volume,
+        repeat: repeat.name(),
+        shuffle: args.shuffle && !resume,
+        ..Status::default()
+    };
+    let mut last = (0usize, 0.0f64);
+    let mut failed = 0;
+    let mut output_error = None;
+    let mut n = 0;
+    let mut completed = false;
+    let events = handle.events.clone();
+    interrupt::install();
+    loop {
+        let event = match events.recv_timeout(Duration::from_millis(100)) {
+            Ok(e) => e,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                if interrupt::take() {
+                    handle.send(Command::Stop);
+                }
+                continue;
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+        };
+        match event {
+            Event::Started {
+                index,
+                item,
+                gain,
+                source,
+                output,
+                at,
+            } => {
+                n += 1;
+                last = (index, at);
+                status.spec = format!("{} {}", item.format, describe_spec(source));
+                if output.rate != source.rate {
+                    status
+                        .spec
+                        .push_str(&format!(" -> {}", describe_spec(output)));
+                }
+                status.gain = gain.describe();
+                status.position = at;
+                status.duration = item.duration;
+                if !interactive && !ctx.quiet {
+                    writeln!(
+                        out,
+                        "{}",
+                        track_line(n.min(count), count, &item, &gain, source, output)
+                    )?;
+                    out.flush()?;
+                }
+                status.item = Some(item);
+                save_state(&mut lib, &order, &item_paths, index, at, status.repeat);
+            }
+            Event::Position {
+                index,
+                secs,
+                duration,
+            } => {
+                last = (index, secs);
+                status.position = secs;
+                if duration > 0.0 {
+                    status.duration = duration;
+                }
+            }
+            Event::Finished {
+                item,
+                heard,
+                finished,
+                ..
+            } => {
+                if let Some(id) = item.id {
+                    let played = counts_as_played(heard, item.duration, finished);
+                    let result = lib.write(|w| {
+                        if played {
+                            w.record_play(id, now())
+                        } else if skipping.swap(false, Ordering::AcqRel) {
+                            w.record_skip(id)
+                        } else {
+                            Ok(())
+                        }
+                    });
+                    if let Err(e) = result {
+                        eprintln!("warning: could not record play history: {e}");
+                    }
+                }
+                skipping.store(false, Ordering::Release);
+                completed = finished;
+            }
+            Event::Error { path, message } => {
+                failed += 1;
+                if interactive {
+                    let _ = crossterm::execute!(
+                        io::stderr(),
+                        terminal::Clear(terminal::ClearType::CurrentLine)
+                    );
+                    eprint!("\r{}: {message}\r\n", path.display());
+                } else {
+                    eprintln!("{}: {message}", path.display());
+                }
+            }
+            Event::Paused(p) => status.paused = p,
+            Event::Volume(v) => status.volume = v,
+            Event::Modes { shuffle, repeat } => {
+                status.shuffle = shuffle != Shuffle::Off;
+                status.repeat = repeat.name();
+            }
+            Event::OutputFailed(m) => output_error = Some(m),
+            Event::Ended => break,
+        }
+        if interactive {
+            let width = terminal::size().map_or(80, |(w, _)| usize::from(w));
+            let mut err = io::stderr();
+            let _ = write!(err, "\r{}", status.line(width));
+            let _ = crossterm::execute!(err, terminal::Clear(terminal::ClearType::UntilNewLine));
+        }
+    }
+    if completed {
+        // The queue played to its end: resuming starts it over.
+        let first = order
+            .first()
+            .and_then(|p| item_paths.iter().position(|q| q == p));
+        last = (first.unwrap_or(0), 0.0);
+    }
+    save_state(&mut lib, &order, &item_paths, last.0, last.1, status.repeat);
+    handle.join();
+    if let Some(m) = output_error {
+        anyhow::bail!("{m}");
+    }
+    if failed > 0 {
+        return Err(crate::error::AlreadyReported(crate::error::code::FAILURE).into());
+    }
+    Ok(())
+}
+
+/// Ctrl-C and SIGTERM without a terminal in raw mode: stop cleanly, so the position is saved
+/// and the output closed. (In raw mode Ctrl-C arrives as a key.)
+mod interrupt {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static HIT: AtomicBool = AtomicBool::new(false);
+
+    extern "C" fn on_signal(_: libc::c_int) {
+        HIT.store(true, Ordering::Release);
+    }
+
+    pub fn install() {
+        let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            libc::signal(libc::SIGINT, handler);
+            libc::signal(libc::SIGTERM, handler);
+        }
+    }
+
+    pub fn take() -> bool {
+        HIT.swap(false, Ordering::AcqRel)
+    }
+}
+
+/// Remembers the queue in play order and where it is, for `--resume`.
+fn save_state(
+    lib: &mut Library,
+    order: &[PathBuf],
+    items: &[PathBuf],
+    index: usize,
+    position: f64,
+    repeat: &str,
+) {
+    let Some(current) = items.get(index) else {
+        return;
+    };
+    let at = order.iter().position(|p| p == current).unwrap_or(0);
+    let state = SavedQueue {
+        paths: order.to_vec(),
+        index: at,
+        position,
+        repeat: repeat.to_string(),
+    };
+    if let Ok(json) = serde_json::to_string(&state) {
+        let _ = lib.write(|w| w.save_player_state(&json, now()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_parse_in_the_usual_forms() {
+        assert_eq!(parse_time("90"), Ok(90.0));
+        assert_eq!(parse_time("1:30"), Ok(90.0));
+        assert_eq!(parse_time("1:02:03"), Ok(3723.0));
+        assert_eq!(parse_time("0:05.5"), Ok(5.5));
+        assert!(parse_time("1:75").is_err());
+        assert!(parse_time("abc").is_err());
+        assert!(parse_time("-3").is_err());
+        assert!(parse_time("1:2:3:4").is_err());
+    }
+
+    #[test]
+    fn clock_formats() {
+        assert_eq!(clock(187.9), "3:07");
+        assert_eq!(clock(3723.0), "1:02:03");
+    }
+}
