@@ -57,6 +57,7 @@ demo: release
 bench: deps
 	$(CARGO) bench --locked --bench scan
 	$(CARGO) bench --locked --bench query
+	$(CARGO) bench --locked --bench play
 
 install: deps
 	$(CARGO) install --locked --path .
