@@ -24,8 +24,13 @@
 //! - at most [`NameRules::max_name`] bytes of UTF-8, cut on a character boundary and, where it is
 //!   cheap to tell, not inside a character's combining marks, an emoji sequence or a flag.
 
+use std::cell::Cell;
+use std::path::{Component, Path, PathBuf};
+
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
+
+use crate::template::{Template, TemplateError};
 
 /// Which characters a name may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -322,6 +327,262 @@ fn finish(text: &str, charset: Charset, budget: usize, fallback: &str) -> String
     name
 }
 
+/// The path template `convert` and `export` use unless told otherwise.
+pub const DEFAULT_TEMPLATE: &str = "$albumartist/$album/$disc$track $title";
+
+/// A path template: `$field` templates (see [`crate::template`]) separated by `/` into folder
+/// names and a file name (the last part, to which the extension is added).
+///
+/// Every field's value is cleaned for the target charset before it joins the text around it, and
+/// each name is cleaned again as a whole, so no value can add a separator or step out of the
+/// destination. What the fields render:
+/// - `$track`: the track number with at least two digits, more when [`Numbering::track_width`]
+///   asks; nothing when the track has no number.
+/// - `$disc`: the disc number and a `-` on a multi-disc album ("2-" makes "2-05 Title"), a
+///   missing disc counting as disc 1; nothing on a single-disc album.
+/// - `$albumartist`: the album artist, or the track artist when there is none.
+/// - any other field: whatever the caller's lookup gives.
+///
+/// A name that comes out empty takes a fallback. When the fields it uses had no value at all,
+/// that is "Unknown Artist" (for `$albumartist`, `$artist`), "Unknown Composer",
+/// "Unknown Album", "Unknown Title", "Unknown Genre", or "Unknown" for other fields, after the
+/// first field in the name other than `$disc` and `$track`. When they had values that the charset
+/// cannot show (Japanese text in ASCII names), or the name uses no such field, it is `_`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathTemplate {
+    segments: Vec<Segment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Segment {
+    template: Template,
+    /// The name used when the fields this segment uses have no value.
+    fallback: &'static str,
+}
+
+/// Track and disc numbers for `$track` and `$disc`, which depend on the album as well as the
+/// track.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Numbering {
+    pub track: Option<u32>,
+    /// The number of digits `$track` is padded to; fewer than 2 counts as 2.
+    pub track_width: usize,
+    pub disc: Option<u32>,
+    /// Whether the album has more than one disc, so that `$disc` shows.
+    pub multi_disc: bool,
+}
+
+impl Numbering {
+    /// Numbering from a track's own tags: `$track` as wide as the larger of the track number and
+    /// the track total (at least 2 digits), and a multi-disc album when the disc total or the
+    /// disc number is above 1. A caller that knows the whole album (say, that some of its tracks
+    /// are on disc 2 though none has a disc total) can set the fields itself.
+    pub fn new(
+        track: Option<u32>,
+        track_total: Option<u32>,
+        disc: Option<u32>,
+        disc_total: Option<u32>,
+    ) -> Numbering {
+        let widest = track.max(track_total).unwrap_or(0);
+        Numbering {
+            track,
+            track_width: widest.to_string().len().max(2),
+            disc,
+            multi_disc: disc_total.unwrap_or(0) > 1 || disc.unwrap_or(0) > 1,
+        }
+    }
+}
+
+impl PathTemplate {
+    /// Parses a template whose fields are the query language's field names (as `ls -f` takes).
+    /// `/` separates names; an empty name (`//`, or `/` at either end) and a name that is only
+    /// `.` or `..` are errors.
+    pub fn parse(text: &str) -> Result<PathTemplate, TemplateError> {
+        let known = crate::query::Field::names();
+        // Parsing the whole first reports a bad field with its offset in what the user wrote.
+        // Once that succeeds every `/` is literal text (`$`, `$$` and `${...}` never hold one),
+        // so each piece parses on its own.
+        Template::parse(text, &known)?;
+        let mut segments = Vec::new();
+        let mut start: usize = 0;
+        for piece in text.split('/') {
+            let trimmed = piece.trim();
+            if trimmed.is_empty() {
+                let offset = start.saturating_sub(1);
+                return Err(TemplateError {
+                    message: format!(
+                        "empty name at {offset}: a path template has no `//` and neither starts nor ends with `/`"
+                    ),
+                    offset,
+                });
+            }
+            if trimmed == "." || trimmed == ".." {
+                return Err(TemplateError {
+                    message: format!("`{trimmed}` at {start} is not a folder name"),
+                    offset: start,
+                });
+            }
+            let template = Template::parse(piece, &known).map_err(|e| TemplateError {
+                offset: e.offset + start,
+                message: e.message,
+            })?;
+            let fallback = template
+                .fields()
+                .into_iter()
+                .find(|f| *f != "track" && *f != "disc")
+                .map_or("_", fallback_for);
+            segments.push(Segment { template, fallback });
+            start += piece.len() + 1;
+        }
+        Ok(PathTemplate { segments })
+    }
+
+    /// The field names the template needs from the caller's lookup, in order of first use:
+    /// `artist` comes along with `albumartist`, which falls back to it. `$track` and `$disc` are
+    /// listed too, though [`Numbering`] supplies them.
+    pub fn fields(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for segment in &self.segments {
+            for name in segment.template.fields() {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+        if names.contains(&"albumartist") && !names.contains(&"artist") {
+            names.push("artist");
+        }
+        names
+    }
+
+    /// The relative path for one track: each folder name and the file name (stem, `.`, `ext`)
+    /// follow `rules`, and the whole stays within [`NameRules::max_path`] where one character per
+    /// name allows. `ext` is given without its dot (one is dropped if given); it keeps only letters
+    /// and digits, and it is never cut to make a long name fit: the stem is. An empty `ext`
+    /// makes a file name without a dot.
+    pub fn render(
+        &self,
+        fields: &dyn Fn(&str) -> Option<String>,
+        numbering: Numbering,
+        ext: &str,
+        rules: &NameRules,
+    ) -> PathBuf {
+        let charset = rules.charset;
+        let limit = rules.name_limit();
+        let ext = clean_ext(ext, charset, limit);
+        let ext_part = if ext.is_empty() { 0 } else { ext.len() + 1 };
+        // A value with nothing to show counts as missing.
+        let value = |name: &str| {
+            fields(name).filter(|v| tidy(v, Charset::Unicode).chars().any(|c| !is_invisible(c)))
+        };
+
+        let last = self.segments.len() - 1;
+        let mut names = Vec::with_capacity(self.segments.len());
+        let mut fallbacks = Vec::with_capacity(self.segments.len());
+        for (i, segment) in self.segments.iter().enumerate() {
+            let had_value = Cell::new(false);
+            let lookup = |name: &str| match name {
+                "track" => numbering.track.map(|t| {
+                    let width = numbering.track_width.max(2);
+                    format!("{t:0width$}")
+                }),
+                "disc" => numbering
+                    .multi_disc
+                    .then(|| format!("{}-", numbering.disc.unwrap_or(1))),
+                _ => {
+                    let found = value(name).or_else(|| {
+                        if name == "albumartist" {
+                            value("artist")
+                        } else {
+                            None
+                        }
+                    })?;
+                    had_value.set(true);
+                    Some(map_text(&found, charset))
+                }
+            };
+            let text = segment.template.render(&lookup);
+            let fallback = if had_value.get() {
+                "_"
+            } else {
+                segment.fallback
+            };
+            let budget = if i == last { limit - ext_part } else { limit };
+            names.push(finish(&text, charset, budget, fallback));
+            fallbacks.push(fallback);
+        }
+        fit_path(&mut names, &fallbacks, ext_part, rules);
+
+        let mut path = PathBuf::new();
+        for name in &names[..last] {
+            path.push(name);
+        }
+        if ext.is_empty() {
+            path.push(&names[last]);
+        } else {
+            path.push(format!("{}.{ext}", names[last]));
+        }
+        path
+    }
+}
+
+/// The name used when a segment's first field has no value.
+fn fallback_for(field: &str) -> &'static str {
+    match field {
+        "albumartist" | "artist" => "Unknown Artist",
+        "composer" => "Unknown Composer",
+        "album" => "Unknown Album",
+        "title" => "Unknown Title",
+        "genre" => "Unknown Genre",
+        _ => "Unknown",
+    }
+}
+
+/// An extension as the charset allows it: letters and digits only, short enough to leave a
+/// dot and one character of stem within the name limit.
+fn clean_ext(ext: &str, charset: Charset, limit: usize) -> String {
+    let kept: String = match charset {
+        Charset::Ascii => ext.nfkd().filter(char::is_ascii_alphanumeric).collect(),
+        Charset::Unicode | Charset::FatSafe => ext.nfc().filter(|c| c.is_alphanumeric()).collect(),
+    };
+    cut(&kept, limit - 2, charset)
+}
+
+/// Shortens the longest names (the file's stem among them, never its extension) until the path
+/// fits [`NameRules::max_path`]: every name longer than some cap is cut to it, the cap as large
+/// as fits. When even one byte per name is too much, that is what the names get.
+fn fit_path(names: &mut [String], fallbacks: &[&str], ext_part: usize, rules: &NameRules) {
+    let fixed = ext_part + names.len() - 1;
+    let total = names.iter().map(String::len).sum::<usize>() + fixed;
+    if total <= rules.max_path {
+        return;
+    }
+    let room = rules.max_path.saturating_sub(fixed);
+    let fits = |cap: usize| names.iter().map(|n| n.len().min(cap)).sum::<usize>() <= room;
+    let (mut lo, mut hi) = (1, names.iter().map(String::len).max().unwrap_or(1));
+    if fits(lo) {
+        // The largest cap that fits lies in lo..=hi; hi itself does not fit.
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if fits(mid) { lo = mid } else { hi = mid }
+        }
+    }
+    for (name, fallback) in names.iter_mut().zip(fallbacks) {
+        if name.len() > lo {
+            *name = finish(name, rules.charset, lo, fallback);
+        }
+    }
+}
+
+/// How many folder levels a relative path goes down: 0 for a file at the top, 2 for
+/// `Artist/Album/01 Title.mp3`. Only names count (not `.`, `..` or a root).
+pub fn depth(path: &Path) -> usize {
+    path.components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .count()
+        .saturating_sub(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -502,5 +763,252 @@ mod tests {
             assert!(!is_reserved(name), "{name}");
         }
         assert_eq!(finish("concert", Charset::Unicode, 3, "_"), "_co");
+    }
+
+    fn tags(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    fn queen() -> impl Fn(&str) -> Option<String> {
+        tags(&[
+            ("albumartist", "Queen"),
+            ("artist", "Queen"),
+            ("album", "A Night at the Opera"),
+            ("title", "Bohemian Rhapsody"),
+            ("year", "1975"),
+        ])
+    }
+
+    fn render_default(
+        lookup: &dyn Fn(&str) -> Option<String>,
+        numbering: Numbering,
+        ext: &str,
+        rules: &NameRules,
+    ) -> String {
+        let template = PathTemplate::parse(DEFAULT_TEMPLATE).unwrap();
+        let path = template.render(lookup, numbering, ext, rules);
+        path.to_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn default_template() {
+        let numbering = Numbering::new(Some(11), Some(12), Some(1), Some(1));
+        assert_eq!(
+            render_default(&queen(), numbering, "flac", &NameRules::convert()),
+            "Queen/A Night at the Opera/11 Bohemian Rhapsody.flac"
+        );
+        assert_eq!(
+            render_default(&queen(), numbering, ".mp3", &NameRules::car_strict()),
+            "Queen/A_Night_at_the_Opera/11_Bohemian_Rhapsody.mp3"
+        );
+        assert_eq!(
+            PathTemplate::parse(DEFAULT_TEMPLATE).unwrap().fields(),
+            ["albumartist", "album", "disc", "track", "title", "artist"]
+        );
+    }
+
+    #[test]
+    fn track_numbers_are_padded() {
+        let cases: &[(Option<u32>, Option<u32>, &str)] = &[
+            (Some(5), Some(9), "05 T.mp3"),
+            (Some(5), None, "05 T.mp3"),
+            (Some(7), Some(120), "007 T.mp3"),
+            (Some(120), Some(7), "120 T.mp3"),
+            (Some(1234), None, "1234 T.mp3"),
+            (None, Some(12), "T.mp3"),
+        ];
+        let lookup = tags(&[("title", "T")]);
+        let template = PathTemplate::parse("$disc$track $title").unwrap();
+        for (track, total, expected) in cases {
+            let numbering = Numbering::new(*track, *total, None, None);
+            let path = template.render(&lookup, numbering, "mp3", &NameRules::convert());
+            assert_eq!(path, Path::new(expected), "track {track:?} of {total:?}");
+        }
+        // A width below 2 still pads to 2.
+        let numbering = Numbering {
+            track: Some(3),
+            ..Numbering::default()
+        };
+        let path = template.render(&lookup, numbering, "mp3", &NameRules::convert());
+        assert_eq!(path, Path::new("03 T.mp3"));
+    }
+
+    #[test]
+    fn disc_prefix_only_on_multi_disc_albums() {
+        let lookup = tags(&[("title", "Title")]);
+        let template = PathTemplate::parse("$disc$track $title").unwrap();
+        let cases: &[(Option<u32>, Option<u32>, &str)] = &[
+            (Some(2), Some(2), "2-05 Title"),
+            (Some(1), Some(2), "1-05 Title"),
+            (Some(1), Some(1), "05 Title"),
+            (None, None, "05 Title"),
+            (Some(3), None, "3-05 Title"),
+        ];
+        for (disc, total, expected) in cases {
+            let numbering = Numbering::new(Some(5), Some(10), *disc, *total);
+            let path = template.render(&lookup, numbering, "", &NameRules::convert());
+            assert_eq!(path, Path::new(expected), "disc {disc:?} of {total:?}");
+        }
+        // The caller may know the album spans discs when this track has no disc number.
+        let numbering = Numbering {
+            multi_disc: true,
+            ..Numbering::new(Some(5), None, None, None)
+        };
+        let render = |rules: &NameRules| template.render(&lookup, numbering, "mp3", rules);
+        assert_eq!(render(&NameRules::convert()), Path::new("1-05 Title.mp3"));
+        assert_eq!(
+            render(&NameRules::car_strict()),
+            Path::new("1_05_Title.mp3")
+        );
+    }
+
+    #[test]
+    fn missing_values_fall_back() {
+        let numbering = Numbering::new(Some(1), None, None, None);
+        let rules = NameRules::convert();
+        // The album artist falls back to the artist.
+        let lookup = tags(&[("artist", "Björk"), ("album", "Post"), ("title", "Army")]);
+        assert_eq!(
+            render_default(&lookup, numbering, "mp3", &rules),
+            "Björk/Post/01 Army.mp3"
+        );
+        let lookup = tags(&[("albumartist", "  "), ("album", ""), ("title", "\u{202e}")]);
+        assert_eq!(
+            render_default(&lookup, Numbering::default(), "mp3", &rules),
+            "Unknown Artist/Unknown Album/Unknown Title.mp3"
+        );
+        assert_eq!(
+            render_default(
+                &lookup,
+                Numbering::default(),
+                "mp3",
+                &NameRules::car_strict()
+            ),
+            "Unknown_Artist/Unknown_Album/Unknown_Title.mp3"
+        );
+        // Values that the charset cannot show are not missing.
+        let lookup = tags(&[
+            ("albumartist", "坂本龍一"),
+            ("album", "?"),
+            ("title", "戦場"),
+        ]);
+        assert_eq!(
+            render_default(&lookup, numbering, "mp3", &NameRules::car_strict()),
+            "_/_/01.mp3"
+        );
+        let template = PathTemplate::parse("$year/$disc$track").unwrap();
+        let path = template.render(&lookup, Numbering::default(), "mp3", &rules);
+        assert_eq!(path, Path::new("Unknown/_.mp3"));
+    }
+
+    #[test]
+    fn hostile_values_stay_inside() {
+        let lookup = tags(&[
+            ("albumartist", "../../etc"),
+            ("album", ".."),
+            ("title", "a/b\0c"),
+        ]);
+        let numbering = Numbering::new(Some(5), None, None, None);
+        assert_eq!(
+            render_default(&lookup, numbering, "mp3", &NameRules::convert()),
+            "_.._etc/Unknown Album/05 a_bc.mp3"
+        );
+        let lookup = tags(&[("albumartist", "AUX"), ("album", "CON"), ("title", "")]);
+        assert_eq!(
+            render_default(&lookup, Numbering::default(), "../mp3", &NameRules::fat()),
+            "_AUX/_CON/Unknown Title.mp3"
+        );
+        let lookup = tags(&[("albumartist", "x"), ("album", "x"), ("title", "nul")]);
+        assert_eq!(
+            render_default(&lookup, Numbering::default(), "", &NameRules::fat()),
+            "x/x/_nul"
+        );
+    }
+
+    #[test]
+    fn long_names_keep_their_extension() {
+        let title = "An Extremely Long Title That Goes On and On ".repeat(10);
+        let lookup = tags(&[("albumartist", "A"), ("album", "B"), ("title", &title)]);
+        let numbering = Numbering::new(Some(3), None, None, None);
+        let car = render_default(&lookup, numbering, "mp3", &NameRules::car_strict());
+        assert_eq!(car, "A/B/03_An_Extremely_Long_Title.mp3");
+        let name = Path::new(&car).file_name().unwrap().len();
+        assert!(name <= 31, "{car}");
+
+        let fat = render_default(&lookup, numbering, "flac", &NameRules::fat());
+        let name = Path::new(&fat).file_name().unwrap().to_str().unwrap();
+        assert!(
+            name.len() <= 255 && name.ends_with(" An Extre.flac"),
+            "{name}"
+        );
+    }
+
+    #[test]
+    fn long_paths_are_shortened() {
+        let long = "word ".repeat(60);
+        let lookup = tags(&[("albumartist", &long), ("album", "Short"), ("title", &long)]);
+        let rules = NameRules {
+            max_path: 60,
+            ..NameRules::convert()
+        };
+        let path = render_default(&lookup, Numbering::default(), "mp3", &rules);
+        assert!(path.len() <= 60, "{path} is {} bytes", path.len());
+        assert_eq!(
+            path,
+            "word word word word word/Short/word word word word word.mp3"
+        );
+        // Deeper than one byte per name allows: one byte each, as near as can be.
+        let template =
+            PathTemplate::parse("$album/$album/$album/$album/$album/$album/$title").unwrap();
+        let rules = NameRules {
+            max_path: 10,
+            ..NameRules::convert()
+        };
+        let path = template.render(&lookup, Numbering::default(), "mp3", &rules);
+        assert_eq!(path, Path::new("S/S/S/S/S/S/w.mp3"));
+    }
+
+    #[test]
+    fn template_errors() {
+        let cases: &[(&str, &str, usize)] = &[
+            ("/$title", "empty name at 0", 0),
+            ("$album//$title", "empty name at 6", 6),
+            ("$album/", "empty name at 6", 6),
+            ("$album/ /$title", "empty name at 6", 6),
+            ("", "empty name at 0", 0),
+            ("../$title", "`..` at 0 is not a folder name", 0),
+            ("$album/./$title", "`.` at 7 is not a folder name", 7),
+            (
+                "$album/$titel",
+                "unknown field `$titel` at 7: did you mean `$title`?",
+                7,
+            ),
+        ];
+        for (text, message, offset) in cases {
+            let error = PathTemplate::parse(text).unwrap_err();
+            assert!(
+                error.message.starts_with(message),
+                "{text:?}: {}",
+                error.message
+            );
+            assert_eq!(error.offset, *offset, "{text:?}");
+        }
+        assert!(PathTemplate::parse("$$/${title}s .. x").is_ok());
+    }
+
+    #[test]
+    fn depths() {
+        assert_eq!(depth(Path::new("a.mp3")), 0);
+        assert_eq!(depth(Path::new("A/B/01 x.mp3")), 2);
+        assert_eq!(depth(Path::new("")), 0);
     }
 }
