@@ -25,6 +25,7 @@
 //!   cheap to tell, not inside a character's combining marks, an emoji sequence or a flag.
 
 use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
 use unicode_normalization::UnicodeNormalization;
@@ -583,6 +584,171 @@ pub fn depth(path: &Path) -> usize {
         .saturating_sub(1)
 }
 
+/// Hands out unique paths for one batch of files, as a case-insensitive file system sees them.
+///
+/// Two paths are the same when their names match after NFC and case folding (FAT, and macOS and
+/// Windows by default, fold case). A file whose path was handed out or reserved before gets
+/// " (2)", " (3)"... before its extension (`_2`, `_3` for [`Charset::Ascii`]), its stem cut to
+/// keep the name within the rules' limits. Folders are not numbered but shared: a folder that
+/// differs from an earlier one only in case is spelled as that one was first ("ABBA" and
+/// "Abba" both go to "ABBA"), so output looks the same on case-sensitive and case-insensitive
+/// targets. The same paths in the same order always give the same answers.
+#[derive(Debug, Clone)]
+pub struct Namer {
+    rules: NameRules,
+    /// Folded paths of files handed out or reserved.
+    files: HashSet<String>,
+    /// Folded paths of folders, with the spelling first seen.
+    folders: HashMap<String, PathBuf>,
+}
+
+impl Namer {
+    pub fn new(rules: NameRules) -> Namer {
+        Namer {
+            rules,
+            files: HashSet::new(),
+            folders: HashMap::new(),
+        }
+    }
+
+    /// Marks a file that already exists on the target (relative to its root), so that no path
+    /// handed out later names it.
+    pub fn reserve(&mut self, existing: PathBuf) {
+        let names = plain_names(&existing);
+        let Some((file, folders)) = names.split_last() else {
+            return;
+        };
+        let mut path = PathBuf::new();
+        for folder in folders {
+            path = self.folder(&path, folder);
+        }
+        path.push(file);
+        self.files.insert(fold_path(&path));
+    }
+
+    /// A path for `wanted`, a relative path such as [`PathTemplate::render`] makes: `wanted`
+    /// itself when no file handed out or reserved before has the same folded path, else with a
+    /// number added. Anything in `wanted` other than plain names (a root, `.`, `..`) is dropped.
+    pub fn assign(&mut self, wanted: PathBuf) -> PathBuf {
+        let mut names = plain_names(&wanted);
+        if names.is_empty() {
+            names.push("_".to_string());
+        }
+        let (file, folders) = names.split_last().expect("one name at least");
+        let mut path = PathBuf::new();
+        for folder in folders {
+            path = self.folder(&path, folder);
+        }
+        let name = if self.is_taken(&path.join(file)) {
+            self.numbered(&path, file, true)
+        } else {
+            file.clone()
+        };
+        path.push(name);
+        self.files.insert(fold_path(&path));
+        path
+    }
+
+    /// `parent/name` as a folder: the spelling seen first for it, or a new folder, numbered if a
+    /// file has its name.
+    fn folder(&mut self, parent: &Path, name: &str) -> PathBuf {
+        let wanted = parent.join(name);
+        if let Some(known) = self.folders.get(&fold_path(&wanted)) {
+            return known.clone();
+        }
+        let path = if self.files.contains(&fold_path(&wanted)) {
+            parent.join(self.numbered(parent, name, false))
+        } else {
+            wanted
+        };
+        self.folders.insert(fold_path(&path), path.clone());
+        path
+    }
+
+    fn is_taken(&self, path: &Path) -> bool {
+        let key = fold_path(path);
+        self.files.contains(&key) || self.folders.contains_key(&key)
+    }
+
+    /// The first of `name (2)`, `name (3)`... in `parent` that nothing has taken, within the name
+    /// limit and, where the parent leaves room, the path limit. With `has_ext` the number goes
+    /// before the extension.
+    fn numbered(&self, parent: &Path, name: &str, has_ext: bool) -> String {
+        let (stem, ext) = if has_ext { split_ext(name) } else { (name, "") };
+        let ascii = self.rules.charset == Charset::Ascii;
+        let parent_len = parent.as_os_str().len();
+        let path_room = if parent_len == 0 {
+            self.rules.max_path
+        } else {
+            self.rules.max_path.saturating_sub(parent_len + 1)
+        };
+        let budget = self.rules.name_limit().min(path_room.max(1));
+        let ext_part = if ext.is_empty() { 0 } else { ext.len() + 1 };
+        for n in 2u64.. {
+            let suffix = if ascii {
+                format!("_{n}")
+            } else {
+                format!(" ({n})")
+            };
+            let room = budget.saturating_sub(ext_part + suffix.len());
+            let stem = cut(stem, room, self.rules.charset);
+            let mut candidate = if stem.is_empty() {
+                suffix.trim_start().to_string()
+            } else {
+                stem + &suffix
+            };
+            if !ext.is_empty() {
+                candidate.push('.');
+                candidate.push_str(ext);
+            }
+            if !self.is_taken(&parent.join(&candidate)) {
+                return candidate;
+            }
+        }
+        unreachable!("some number is free")
+    }
+}
+
+/// The plain names in `path`, in order.
+fn plain_names(path: &Path) -> Vec<String> {
+    path.components()
+        .filter_map(|c| match c {
+            Component::Normal(name) => Some(name.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A file name's stem and extension. An extension is what follows the last dot when it is one
+/// to eight letters or digits and something comes before the dot, as in the names
+/// [`PathTemplate::render`] makes; "Vol. 2" has none.
+fn split_ext(name: &str) -> (&str, &str) {
+    match name.rsplit_once('.') {
+        Some((stem, ext))
+            if !stem.is_empty()
+                && (1..=8).contains(&ext.chars().count())
+                && ext.chars().all(char::is_alphanumeric) =>
+        {
+            (stem, ext)
+        }
+        _ => (name, ""),
+    }
+}
+
+/// A path as a case-insensitive file system compares it: NFC, then case folded (upper case then
+/// lower case, so that "ß" meets "SS" and "ς" meets "σ"), name by name.
+fn fold_path(path: &Path) -> String {
+    let mut key = String::new();
+    for name in plain_names(path) {
+        if !key.is_empty() {
+            key.push('/');
+        }
+        let upper: String = name.nfc().flat_map(char::to_uppercase).collect();
+        key.extend(upper.chars().flat_map(char::to_lowercase).nfc());
+    }
+    key
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1010,5 +1176,102 @@ mod tests {
         assert_eq!(depth(Path::new("a.mp3")), 0);
         assert_eq!(depth(Path::new("A/B/01 x.mp3")), 2);
         assert_eq!(depth(Path::new("")), 0);
+    }
+
+    fn assign_all(namer: &mut Namer, paths: &[&str]) -> Vec<String> {
+        paths
+            .iter()
+            .map(|p| {
+                let path = namer.assign(PathBuf::from(p));
+                path.to_str().unwrap().to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn namer_numbers_repeats() {
+        let mut namer = Namer::new(NameRules::convert());
+        let out = assign_all(
+            &mut namer,
+            &[
+                "A/B/01 x.mp3",
+                "A/B/01 x.mp3",
+                "A/B/01 X.MP3",
+                "A/B/01 x.mp3",
+                "A/C/01 x.mp3",
+                "A/B/01 x (2).mp3",
+                "A/B/Vol. 2",
+                "A/B/Vol. 2",
+            ],
+        );
+        assert_eq!(
+            out,
+            [
+                "A/B/01 x.mp3",
+                "A/B/01 x (2).mp3",
+                "A/B/01 X (3).MP3",
+                "A/B/01 x (4).mp3",
+                "A/C/01 x.mp3",
+                "A/B/01 x (2) (2).mp3",
+                "A/B/Vol. 2",
+                "A/B/Vol. 2 (2)",
+            ]
+        );
+    }
+
+    #[test]
+    fn namer_folds_case_and_normalization() {
+        let mut namer = Namer::new(NameRules::convert());
+        let out = assign_all(
+            &mut namer,
+            &[
+                "ABBA/Gold/Café.mp3",
+                "Abba/GOLD/Cafe\u{301}.mp3",
+                "abba/gold/CAFÉ.mp3",
+                "Straße.mp3",
+                "STRASSE.mp3",
+                "Σίσυφος.mp3",
+                "ΣΊΣΥΦΟΣ.mp3",
+            ],
+        );
+        assert_eq!(
+            out,
+            [
+                "ABBA/Gold/Café.mp3",
+                "ABBA/Gold/Cafe\u{301} (2).mp3",
+                "ABBA/Gold/CAFÉ (3).mp3",
+                "Straße.mp3",
+                "STRASSE (2).mp3",
+                "Σίσυφος.mp3",
+                "ΣΊΣΥΦΟΣ (2).mp3",
+            ]
+        );
+    }
+
+    #[test]
+    fn namer_respects_reserved_names_and_limits() {
+        let mut namer = Namer::new(NameRules::car_strict());
+        namer.reserve(PathBuf::from("MUSIC/Song.mp3"));
+        namer.reserve(PathBuf::from("MUSIC/Song_2.mp3"));
+        let long = "Abcdefghijklmnopqrstuvwxyz1.mp3";
+        assert_eq!(long.len(), 31);
+        let out = assign_all(
+            &mut namer,
+            &["music/song.mp3", long, long, "MUSIC", "Music/x/y.mp3"],
+        );
+        assert_eq!(
+            out,
+            [
+                "MUSIC/song_3.mp3",
+                long,
+                "Abcdefghijklmnopqrstuvwxy_2.mp3",
+                "MUSIC_2",
+                "MUSIC/x/y.mp3",
+            ]
+        );
+        // A file where a folder is.
+        let mut namer = Namer::new(NameRules::convert());
+        let out = assign_all(&mut namer, &["A/B.mp3/x.mp3", "A/B.mp3", "A", "", "/../x"]);
+        assert_eq!(out, ["A/B.mp3/x.mp3", "A/B (2).mp3", "A (2)", "_", "x"]);
     }
 }
