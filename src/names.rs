@@ -657,7 +657,10 @@ impl Namer {
             return known.clone();
         }
         let path = if self.files.contains(&fold_path(&wanted)) {
-            parent.join(self.numbered(parent, name, false))
+            let numbered = parent.join(self.numbered(parent, name, false));
+            // Later paths through the same folder go to the same numbered folder.
+            self.folders.insert(fold_path(&wanted), numbered.clone());
+            numbered
         } else {
             wanted
         };
@@ -1273,5 +1276,335 @@ mod tests {
         let mut namer = Namer::new(NameRules::convert());
         let out = assign_all(&mut namer, &["A/B.mp3/x.mp3", "A/B.mp3", "A", "", "/../x"]);
         assert_eq!(out, ["A/B.mp3/x.mp3", "A/B (2).mp3", "A (2)", "_", "x"]);
+        // A folder where a file is.
+        let out = assign_all(&mut namer, &["C", "c/x.mp3", "C/x.mp3", "C/y.mp3", "C (2)"]);
+        assert_eq!(
+            out,
+            [
+                "C",
+                "c (2)/x.mp3",
+                "c (2)/x (2).mp3",
+                "c (2)/y.mp3",
+                "C (2) (2)"
+            ]
+        );
+    }
+}
+
+/// Properties of every rendered and assigned path, for hostile tag values and any rules.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+    use regex::Regex;
+    use std::sync::LazyLock;
+    use unicode_normalization::is_nfc;
+
+    const PIECES: &[&str] = &[
+        "/",
+        "..",
+        ".",
+        "\0",
+        "\u{202e}",
+        "\u{200b}",
+        "\u{feff}",
+        " ",
+        "  ",
+        "\t",
+        "\n",
+        "\u{85}",
+        "\u{7f}",
+        "\u{a0}",
+        "CON",
+        "aux",
+        "Lpt1",
+        "nul.txt",
+        "COM¹",
+        "é",
+        "e\u{301}",
+        "\u{301}",
+        "ß",
+        "SS",
+        "Ø",
+        "ﬁ",
+        "😀",
+        "👨\u{200d}👩",
+        "\u{200d}",
+        "\u{fe0f}",
+        "🇫🇷",
+        "?",
+        ":",
+        "*",
+        "\\",
+        "\"",
+        "<",
+        "|",
+        "a",
+        "Z",
+        "9",
+        "_",
+        "-",
+        "(2)",
+        "日本",
+        "Σ",
+        "ς",
+        "$title",
+        "\u{fffe}",
+    ];
+
+    const TEMPLATES: &[&str] = &[
+        DEFAULT_TEMPLATE,
+        "$title",
+        "$artist/$year - $album/$track. $title",
+        "$genre/$albumartist/$album ($year)/$disc$track - $artist - $title",
+        "x/$album/.. $year/$title",
+        "$$ ${title}s/.$album./$disc$track",
+    ];
+
+    const FIELDS: &[&str] = &["albumartist", "artist", "album", "title", "year", "genre"];
+
+    fn hostile() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            prop::collection::vec(prop::sample::select(PIECES), 0..12).prop_map(|p| p.concat()),
+            prop::collection::vec(prop::sample::select(PIECES), 0..150).prop_map(|p| p.concat()),
+            "[a-zA-Z .]{0,400}",
+        ]
+    }
+
+    fn any_rules() -> impl Strategy<Value = NameRules> {
+        (
+            prop::sample::select(&[Charset::Unicode, Charset::FatSafe, Charset::Ascii][..]),
+            0usize..300,
+            0usize..700,
+        )
+            .prop_map(|(charset, max_name, max_path)| NameRules {
+                charset,
+                max_name,
+                max_path,
+            })
+    }
+
+    fn any_numbering() -> impl Strategy<Value = Numbering> {
+        (
+            prop::option::of(0u32..2000),
+            0usize..6,
+            prop::option::of(0u32..20),
+            any::<bool>(),
+        )
+            .prop_map(|(track, track_width, disc, multi_disc)| Numbering {
+                track,
+                track_width,
+                disc,
+                multi_disc,
+            })
+    }
+
+    fn any_ext() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(&["mp3", "flac", "m4a", "", ".ogg", "../x", "ö", "a/b", "\0"][..])
+                .prop_map(str::to_string),
+            hostile(),
+        ]
+    }
+
+    fn lookup(values: Vec<Option<String>>) -> impl Fn(&str) -> Option<String> {
+        move |name: &str| {
+            let i = FIELDS.iter().position(|f| *f == name)?;
+            values[i].clone()
+        }
+    }
+
+    /// Everything a name must be, whatever made it.
+    fn check_name(name: &str, rules: &NameRules) -> Result<(), TestCaseError> {
+        prop_assert!(!name.is_empty() && name != "." && name != "..", "{name:?}");
+        prop_assert!(name.len() <= rules.name_limit(), "{name:?} over the limit");
+        for c in name.chars() {
+            prop_assert!(
+                !matches!(c, '/' | '\\' | '\0')
+                    && !c.is_control()
+                    && !is_invisible_format(c)
+                    && !is_noncharacter(c)
+                    && (c == ' ' || !c.is_whitespace()),
+                "{name:?} holds {c:?}"
+            );
+            if rules.charset != Charset::Unicode {
+                prop_assert!(!FAT_FORBIDDEN.contains(&c), "{name:?} holds {c:?}");
+            }
+        }
+        prop_assert!(
+            name.chars().any(|c| !is_invisible(c)),
+            "{name:?} is invisible"
+        );
+        prop_assert!(!name.starts_with([' ', '.']), "{name:?}");
+        prop_assert!(!name.ends_with([' ', '.']), "{name:?}");
+        prop_assert!(!name.contains("  "), "{name:?}");
+        prop_assert!(!is_reserved(name), "{name:?} is a device name");
+        prop_assert!(is_nfc(name), "{name:?} is not NFC");
+        Ok(())
+    }
+
+    /// The strict alphabet: `A-Z a-z 0-9 _`, and one dot before a file's extension.
+    fn check_ascii(path: &Path) -> Result<(), TestCaseError> {
+        static FOLDER: LazyLock<Regex> = LazyLock::new(|| Regex::new("^[A-Za-z0-9_]+$").unwrap());
+        static FILE: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9]+)?$").unwrap());
+        let (folder, file) = (&*FOLDER, &*FILE);
+        let names = plain_names(path);
+        let (last, folders) = names.split_last().unwrap();
+        for name in folders {
+            prop_assert!(folder.is_match(name), "folder {name:?}");
+        }
+        prop_assert!(file.is_match(last), "file {last:?}");
+        Ok(())
+    }
+
+    fn check_path(path: &Path, rules: &NameRules) -> Result<(), TestCaseError> {
+        prop_assert!(path.is_relative());
+        prop_assert!(
+            path.components().all(|c| matches!(c, Component::Normal(_))),
+            "{path:?}"
+        );
+        let text = path.to_str().unwrap();
+        for name in text.split('/') {
+            check_name(name, rules)?;
+        }
+        // Joined onto a destination and resolved name by name (no file system), it stays inside.
+        let base = Path::new("/media/stick/Music");
+        let joined = base.join(path);
+        let mut resolved: Vec<Component> = Vec::new();
+        for c in joined.components() {
+            match c {
+                Component::ParentDir => {
+                    resolved.pop();
+                }
+                Component::CurDir => {}
+                other => resolved.push(other),
+            }
+        }
+        let resolved: PathBuf = resolved.iter().collect();
+        prop_assert!(
+            resolved.starts_with(base) && resolved != base,
+            "{resolved:?}"
+        );
+        if rules.charset == Charset::Ascii {
+            check_ascii(path)?;
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+        #[test]
+        fn components_are_safe(value in hostile(), rules in any_rules()) {
+            let name = component(&value, &rules);
+            check_name(&name, &rules)?;
+            if rules.charset == Charset::Ascii {
+                check_ascii(Path::new(&name))?;
+            }
+            // A safe name stays as it is.
+            prop_assert_eq!(component(&name, &rules), name);
+        }
+
+        #[test]
+        fn rendered_paths_are_safe(
+            template in prop::sample::select(TEMPLATES),
+            values in prop::collection::vec(prop::option::of(hostile()), FIELDS.len()),
+            numbering in any_numbering(),
+            ext in any_ext(),
+            rules in any_rules(),
+        ) {
+            let template = PathTemplate::parse(template).unwrap();
+            let path = template.render(&lookup(values), numbering, &ext, &rules);
+            check_path(&path, &rules)?;
+            let names = plain_names(&path);
+            prop_assert_eq!(names.len(), template.segments.len());
+            let ext = clean_ext(&ext, rules.charset, rules.name_limit());
+            if !ext.is_empty() {
+                let dotted = format!(".{ext}");
+                prop_assert!(names.last().unwrap().ends_with(&dotted), "{:?}", names);
+            }
+            let ext_part = if ext.is_empty() { 0 } else { ext.len() + 1 };
+            if 2 * names.len() - 1 + ext_part <= rules.max_path {
+                prop_assert!(path.as_os_str().len() <= rules.max_path, "{path:?}");
+            }
+        }
+
+    }
+
+    proptest! {
+        // Each case renders and assigns a batch twice: fewer cases cover as much.
+        #![proptest_config(ProptestConfig { cases: 100, ..ProptestConfig::default() })]
+
+        #[test]
+        fn namer_never_repeats(
+            picks in prop::collection::vec((0usize..3, 0usize..10, 0usize..10, 0u32..3), 1..40),
+            // Files on a target: one shape, since a real target has no file where a folder is.
+            reserved in prop::collection::vec((Just(0usize), 0usize..10, 0usize..10, 0u32..3), 0..5),
+            rules in any_rules(),
+        ) {
+            let pool = [
+                "a".to_string(), "A".to_string(), "é".to_string(), "E\u{301}".to_string(),
+                "CON".to_string(), "x".repeat(300), "ß".to_string(), "SS".to_string(),
+                String::new(), "../".to_string(),
+            ];
+            // Shapes that collide as files, as folders, and files with folders.
+            let shapes = [
+                (PathTemplate::parse("$artist/$track $title").unwrap(), "mp3"),
+                (PathTemplate::parse("$artist/$title").unwrap(), "MP3"),
+                (PathTemplate::parse("$title").unwrap(), ""),
+            ];
+            let render = |&(shape, artist, title, track): &(usize, usize, usize, u32)| {
+                let (artist, title) = (pool[artist].clone(), pool[title].clone());
+                let fields = move |name: &str| match name {
+                    "artist" => Some(artist.clone()),
+                    "title" => Some(title.clone()),
+                    _ => None,
+                };
+                let numbering = Numbering::new(Some(track), None, None, None);
+                let (template, ext) = &shapes[shape];
+                template.render(&fields, numbering, ext, &rules)
+            };
+            let run = || {
+                let mut namer = Namer::new(rules.clone());
+                for wanted in &reserved {
+                    namer.reserve(render(wanted));
+                }
+                picks.iter().map(|p| namer.assign(render(p))).collect::<Vec<_>>()
+            };
+            let assigned = run();
+            prop_assert_eq!(&assigned, &run(), "not deterministic");
+
+            let mut files = HashSet::new();
+            for wanted in &reserved {
+                files.insert(fold_path(&render(wanted)));
+            }
+            let mut folders = HashSet::new();
+            for path in &assigned {
+                for name in plain_names(path) {
+                    check_name(&name, &rules)?;
+                }
+                if rules.charset == Charset::Ascii {
+                    check_ascii(path)?;
+                }
+                prop_assert!(files.insert(fold_path(path)), "{path:?} handed out twice");
+                if let Some(parent) = path.parent() {
+                    folders.insert(fold_path(parent));
+                }
+            }
+            prop_assert!(files.is_disjoint(&folders), "a file where a folder is");
+        }
+
+        #[test]
+        fn tracks_are_zero_padded(track in 0u32..100_000, total in prop::option::of(0u32..100_000)) {
+            let template = PathTemplate::parse("$track").unwrap();
+            let numbering = Numbering::new(Some(track), total, None, None);
+            let path = template.render(&|_| None, numbering, "", &NameRules::convert());
+            let text = path.to_str().unwrap();
+            let widest = track.max(total.unwrap_or(0));
+            prop_assert_eq!(text.len(), widest.to_string().len().max(2));
+            prop_assert_eq!(text.parse::<u32>().unwrap(), track);
+        }
     }
 }
