@@ -60,7 +60,8 @@ pub struct NameRules {
     /// [`MIN_NAME`].
     pub max_name: usize,
     /// The longest relative path in bytes of UTF-8, separators included (the destination folder
-    /// itself not counted). Long names are shortened to fit, down to one character each.
+    /// itself not counted). [`PathTemplate::render`] shortens the longest names to fit, down to
+    /// one byte each; a template with more names than that allows renders longer.
     pub max_path: usize,
 }
 
