@@ -545,6 +545,11 @@ fn normalise(mut items: Vec<TagItem>, dst: TagType) -> Vec<TagItem> {
     {
         rename(&mut items, ItemKey::UnsyncLyrics, ItemKey::Lyrics);
     }
+    // ID3v2's TPUB is read as the publisher; MP4 has only a label field, which is what
+    // taggers mean by TPUB.
+    if !supports(ItemKey::Publisher) && !has(&items, ItemKey::Label) {
+        rename(&mut items, ItemKey::Publisher, ItemKey::Label);
+    }
     // Two keys written to the same field: keep the first one's values only.
     for (keep, other) in [
         (ItemKey::Lyrics, ItemKey::UnsyncLyrics),
@@ -802,7 +807,14 @@ pub fn transfer(src: &Path, dst: &Path, opts: &TransferOptions) -> Result<(), Ta
         return Err(write_error(dst, "its format cannot hold tags"));
     }
 
-    let gathered = gather(&source_tags, tag_type, opts);
+    let mut gathered = gather(&source_tags, tag_type, opts);
+    // lofty leaves MP4's integer tempo atom out of its generic tag.
+    if source.file_type() == FileType::Mp4
+        && !gathered.iter().any(|i| i.key() == ItemKey::IntegerBpm)
+        && let Some(bpm) = mp4_tempo(src)
+    {
+        gathered.push(text_item(ItemKey::IntegerBpm, bpm.to_string()));
+    }
     let items = normalise(gathered, tag_type);
     let mut primary = Tag::new(tag_type);
     let to_write = if tag_type == TagType::Id3v2 && opts.id3v23 {
@@ -872,6 +884,22 @@ pub fn transfer(src: &Path, dst: &Path, opts: &TransferOptions) -> Result<(), Ta
     Ok(())
 }
 
+/// The tempo (BPM) atom of an MP4 file.
+fn mp4_tempo(path: &Path) -> Option<u32> {
+    use lofty::mp4::{AtomData, AtomIdent};
+    let mut file = std::fs::File::open(path).ok()?;
+    let mp4 = Mp4File::read_from(&mut file, parse_options().read_cover_art(false)).ok()?;
+    let atom = mp4.ilst()?.get(&AtomIdent::Fourcc(*b"tmpo"))?;
+    atom.data()
+        .find_map(|d| match d {
+            AtomData::SignedInteger(n) => u32::try_from(*n).ok(),
+            AtomData::UnsignedInteger(n) => Some(*n),
+            AtomData::UTF8(text) => text.trim().parse().ok(),
+            _ => None,
+        })
+        .filter(|&n| n > 0)
+}
+
 /// The MP4 atoms for a tag: one atom per field holding all its values (lofty writes one atom
 /// per value, and most readers then see only the last), the tempo as the integer atom readers
 /// expect, and the atoms kept from the file.
@@ -929,7 +957,7 @@ mod transfer_tests {
     //! back by our own reader and by mutagen and ffprobe as independent oracles.
 
     use super::*;
-    use crate::model::{AudioProps, TrackInfo};
+    use crate::model::TrackInfo;
     use serde_json::Value;
     use std::process::Command;
 
@@ -1434,5 +1462,647 @@ print(json.dumps({k: str(v) for k, v in frames.items()}))
         assert_eq!(v1["TPE1"], "Beyoncé; Björk");
         assert_eq!(v1["TRCK"], "3");
         assert_eq!(v1["TDRC"], "2001");
+    }
+
+    /// An MP3 with a rich ID3v2.4 tag like [`rich_flac`]'s, an "other" picture before a
+    /// 1200x1200 progressive JPEG front cover, and iTunes' own comments (normalisation and
+    /// gapless data of this encoding, which must not travel).
+    fn rich_mp3(dir: &Path) -> PathBuf {
+        let src = dir.join("source.mp3");
+        encode(&src, &["-c:a", "libmp3lame", "-b:a", "128k"]);
+        let front = dir.join("front.jpg");
+        std::fs::write(
+            &front,
+            crate::cover::test_images::progressive_jpeg(1200, 1200),
+        )
+        .unwrap();
+        let other = dir.join("other.png");
+        std::fs::write(&other, crate::cover::test_images::png(40, 40, false)).unwrap();
+        python(
+            r#"
+from mutagen.id3 import (ID3, TIT2, TPE1, TALB, TPE2, TCOM, TCON, TRCK, TPOS, TCMP, TDRC, TDOR,
+    TCOP, TPUB, TSOA, TSOP, TSOT, TSRC, TBPM, TSSE, TXXX, UFID, COMM, USLT, APIC)
+v = json.loads(sys.argv[4])
+t = ID3()
+def text(cls, value):
+    t.add(cls(encoding=3, text=value if isinstance(value, list) else [value]))
+text(TIT2, v["TITLE"]); text(TPE1, v["ARTIST"]); text(TALB, v["ALBUM"])
+text(TPE2, v["ALBUMARTIST"]); text(TCOM, v["COMPOSER"]); text(TCON, v["GENRE"])
+text(TRCK, "3/12"); text(TPOS, "1/2"); text(TCMP, "1"); text(TDRC, v["DATE"])
+text(TDOR, v["ORIGINALDATE"]); text(TCOP, v["COPYRIGHT"]); text(TPUB, v["LABEL"])
+text(TSOA, v["ALBUMSORT"]); text(TSOP, v["ARTISTSORT"]); text(TSOT, v["TITLESORT"])
+text(TSRC, v["ISRC"]); text(TBPM, v["BPM"]); text(TSSE, "old encoder that must not be carried")
+for key in ("REPLAYGAIN_TRACK_GAIN", "REPLAYGAIN_TRACK_PEAK", "REPLAYGAIN_ALBUM_GAIN", "REPLAYGAIN_ALBUM_PEAK"):
+    t.add(TXXX(encoding=3, desc=key, text=[v[key]]))
+t.add(TXXX(encoding=3, desc="MusicBrainz Album Id", text=[v["MUSICBRAINZ_ALBUMID"]]))
+t.add(TXXX(encoding=3, desc="MusicBrainz Artist Id", text=[v["MUSICBRAINZ_ARTISTID"]]))
+t.add(UFID(owner="http://musicbrainz.org", data=v["MUSICBRAINZ_TRACKID"].encode()))
+t.add(COMM(encoding=3, lang="eng", desc="", text=[v["COMMENT"]]))
+t.add(COMM(encoding=3, lang="eng", desc="iTunNORM", text=[" 00000A1B 00000C2D old normalisation"]))
+t.add(COMM(encoding=3, lang="eng", desc="iTunSMPB", text=[" 00000000 00000210 old gapless"]))
+t.add(USLT(encoding=3, lang="eng", desc="", text=v["LYRICS"]))
+t.add(APIC(encoding=3, mime="image/png", type=0, desc="other", data=open(sys.argv[3], "rb").read()))
+t.add(APIC(encoding=3, mime="image/jpeg", type=3, desc="front", data=open(sys.argv[2], "rb").read()))
+t.save(sys.argv[1], v2_version=4)
+"#,
+            &[&src, &front, &other, Path::new(&rich_vorbis_json())],
+        );
+        src
+    }
+
+    /// An M4A (AAC) file tagged like [`rich_flac`], with a PNG cover and the source encoder's
+    /// own gapless data, which must not travel.
+    fn rich_m4a(dir: &Path) -> (PathBuf, Vec<u8>) {
+        let src = dir.join("source.m4a");
+        encode(&src, &["-c:a", "aac", "-b:a", "96k"]);
+        let png = crate::cover::test_images::png(700, 500, false);
+        let cover = dir.join("cover.png");
+        std::fs::write(&cover, &png).unwrap();
+        python(
+            r#"
+from mutagen.mp4 import MP4, MP4Cover, MP4FreeForm
+v = json.loads(sys.argv[3])
+f = MP4(sys.argv[1])
+f.clear()
+f["\xa9nam"] = [v["TITLE"]]; f["\xa9ART"] = v["ARTIST"]; f["\xa9alb"] = [v["ALBUM"]]
+f["aART"] = [v["ALBUMARTIST"]]; f["\xa9wrt"] = [v["COMPOSER"]]; f["\xa9gen"] = [v["GENRE"]]
+f["trkn"] = [(3, 12)]; f["disk"] = [(1, 2)]; f["cpil"] = True; f["tmpo"] = [128]
+f["\xa9day"] = [v["DATE"]]; f["cprt"] = [v["COPYRIGHT"]]; f["\xa9cmt"] = [v["COMMENT"]]
+f["\xa9lyr"] = [v["LYRICS"]]; f["soal"] = [v["ALBUMSORT"]]; f["soar"] = [v["ARTISTSORT"]]
+f["sonm"] = [v["TITLESORT"]]; f["\xa9too"] = ["old encoder that must not be carried"]
+def free(name, value):
+    f["----:com.apple.iTunes:" + name] = [MP4FreeForm(value.encode())]
+for key in ("REPLAYGAIN_TRACK_GAIN", "REPLAYGAIN_TRACK_PEAK", "REPLAYGAIN_ALBUM_GAIN", "REPLAYGAIN_ALBUM_PEAK"):
+    free(key.lower(), v[key])
+free("MusicBrainz Track Id", v["MUSICBRAINZ_TRACKID"])
+free("MusicBrainz Album Id", v["MUSICBRAINZ_ALBUMID"])
+free("MusicBrainz Artist Id", v["MUSICBRAINZ_ARTISTID"])
+free("ISRC", v["ISRC"]); free("LABEL", v["LABEL"])
+free("iTunSMPB", " 00000000 00000840 0000014C 000000000000AC44 old source gapless")
+f["covr"] = [MP4Cover(open(sys.argv[2], "rb").read(), imageformat=MP4Cover.FORMAT_PNG)]
+f.save()
+"#,
+            &[&src, &cover, Path::new(&rich_vorbis_json())],
+        );
+        (src, png)
+    }
+
+    #[test]
+    fn mp3_to_flac_without_replaygain() {
+        if !tools() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let src = rich_mp3(dir.path());
+        let dst = dir.path().join("out.flac");
+        encode(
+            &dst,
+            &["-c:a", "flac", "-metadata", &format!("title={OLD_TITLE}")],
+        );
+        // A stale ID3v2 tag in front of the FLAC stream, as some taggers leave.
+        python(
+            "from mutagen.id3 import ID3, TIT2\nt = ID3()\nt.add(TIT2(encoding=3, text=[sys.argv[2]]))\nt.save(sys.argv[1])",
+            &[&dst, Path::new(OLD_TITLE)],
+        );
+        assert!(std::fs::read(&dst).unwrap().starts_with(b"ID3"));
+
+        let opts = TransferOptions {
+            id3v23: false,
+            id3v1: false,
+            replaygain: false,
+            cover: CoverPolicy::Fit { max_px: 600 },
+        };
+        transfer_checked(&src, &dst, &opts);
+
+        assert_rich_fields(&ours(&dst), false, false);
+        // No ID3v2 before the stream; one comment block, one picture block.
+        let blocks = flac_blocks(&dst);
+        assert_eq!(blocks.iter().filter(|&&b| b == 4).count(), 1, "{blocks:?}");
+        assert_eq!(blocks.iter().filter(|&&b| b == 6).count(), 1, "{blocks:?}");
+
+        let m = mutagen(&dst);
+        assert_eq!(m.one("title"), TITLE);
+        assert_eq!(m.values("artist"), vec!["Beyoncé", "Björk"]);
+        assert_eq!(m.one("album"), "Ελληνικά 🎵");
+        assert_eq!(m.one("albumartist"), "Various Artists");
+        assert_eq!(m.one("tracknumber"), "3");
+        assert_eq!(m.one("tracktotal"), "12");
+        assert_eq!(m.one("discnumber"), "1");
+        assert_eq!(m.one("disctotal"), "2");
+        assert_eq!(m.one("compilation"), "1");
+        assert_eq!(m.one("date"), "2001-05-04");
+        assert_eq!(m.one("originaldate"), "1999");
+        assert_eq!(m.one("isrc"), "USRC17607839");
+        assert_eq!(m.one("bpm"), "128");
+        assert_eq!(m.one("copyright"), "℗ 2001 Label");
+        assert_eq!(m.one("publisher"), "Some Label");
+        assert_eq!(m.one("albumsort"), "Album, The");
+        assert_eq!(m.one("artistsort"), "Knowles, Beyoncé");
+        assert_eq!(m.one("titlesort"), "Title Sort");
+        assert_eq!(m.one("comment"), "A comment");
+        assert_eq!(m.one("lyrics"), "La la la\nLa la");
+        assert_eq!(m.one("musicbrainz_trackid"), MB_TRACK);
+        assert_eq!(m.one("musicbrainz_albumid"), MB_ALBUM);
+        assert_eq!(m.one("musicbrainz_artistid"), MB_ARTIST);
+        let all = m.all_text();
+        assert!(!all.contains("replaygain"), "gain tags left: {all}");
+        assert!(
+            !all.contains("old normalisation") && !all.contains("old gapless"),
+            "{all}"
+        );
+        assert!(
+            !all.contains("old encoder") && !all.contains(OLD_TITLE),
+            "{all}"
+        );
+        assert_fitted_cover(&dst, &m, 600);
+
+        let probe = ffprobe(&dst);
+        assert_eq!(probe["title"], TITLE);
+        assert_eq!(probe["album"], "Ελληνικά 🎵");
+        assert_eq!(probe["track"], "3");
+        assert!(
+            !format!("{probe:?}").contains(OLD_TITLE),
+            "ffprobe: {probe:?}"
+        );
+        assert!(!format!("{probe:?}").to_lowercase().contains("replaygain"));
+    }
+
+    #[test]
+    fn m4a_to_wav_keeping_the_cover() {
+        if !tools() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (src, png) = rich_m4a(dir.path());
+        let dst = dir.path().join("out.wav");
+        // ffmpeg writes the metadata as RIFF INFO.
+        encode(
+            &dst,
+            &[
+                "-c:a",
+                "pcm_s16le",
+                "-metadata",
+                &format!("title={OLD_TITLE}"),
+                "-metadata",
+                "artist=Old Artist",
+            ],
+        );
+        assert!(chunks(&dst).contains(&"LIST/INFO".to_string()));
+
+        let opts = TransferOptions {
+            cover: CoverPolicy::Keep,
+            ..TransferOptions::default()
+        };
+        transfer_checked(&src, &dst, &opts);
+
+        assert_rich_fields(&ours(&dst), true, false);
+        let ids = chunks(&dst);
+        assert!(
+            !ids.contains(&"LIST/INFO".to_string()),
+            "stale INFO left: {ids:?}"
+        );
+        assert_eq!(
+            ids.iter()
+                .filter(|id| id.eq_ignore_ascii_case("id3 "))
+                .count(),
+            1,
+            "{ids:?}"
+        );
+        assert_eq!(id3_chunk_version(&dst), Some(4));
+
+        let m = mutagen(&dst);
+        assert_eq!(m.version, Some(vec![2, 4, 0]));
+        assert_eq!(m.one("TIT2"), TITLE);
+        assert_eq!(m.values("TPE1"), vec!["Beyoncé", "Björk"]);
+        assert_eq!(m.one("TRCK"), "3/12");
+        assert_eq!(m.one("TPOS"), "1/2");
+        assert_eq!(m.one("TCMP"), "1");
+        assert_eq!(m.one("TBPM"), "128");
+        assert_eq!(m.one("TPUB"), "Some Label");
+        assert_eq!(m.one("TSRC"), "USRC17607839");
+        assert_eq!(m.one("TSOP"), "Knowles, Beyoncé");
+        assert_eq!(m.one("TXXX:REPLAYGAIN_ALBUM_GAIN"), "-7.25 dB");
+        assert_eq!(m.one("UFID:http://musicbrainz.org"), MB_TRACK);
+        let all = m.all_text();
+        assert!(
+            !all.contains("old source gapless") && !all.contains("old encoder"),
+            "{all}"
+        );
+        // Kept: the very same PNG bytes, as the front cover.
+        assert_eq!(m.pictures.len(), 1, "{:?}", m.pictures);
+        assert_eq!(m.pictures[0]["sha1"], sha1(&png).as_str());
+        assert_eq!(m.pictures[0]["mime"], "image/png");
+        assert_eq!(m.pictures[0]["type"], 3);
+        assert_eq!(read_cover(&dst).as_deref(), Some(png.as_slice()));
+
+        let probe = ffprobe(&dst);
+        assert_eq!(probe["title"], TITLE);
+        assert_eq!(probe["track"], "3/12");
+        assert!(
+            !format!("{probe:?}").contains(OLD_TITLE),
+            "ffprobe: {probe:?}"
+        );
+        assert!(
+            !format!("{probe:?}").contains("Old Artist"),
+            "ffprobe: {probe:?}"
+        );
+    }
+
+    #[test]
+    fn wav_to_m4a_keeps_the_encoders_gapless_data() {
+        if !tools() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        // The source's INFO chunk has the genre the ID3 chunk lacks, and a title that loses to
+        // the ID3 chunk's.
+        let src = dir.path().join("source.wav");
+        encode(
+            &src,
+            &[
+                "-c:a",
+                "pcm_s16le",
+                "-metadata",
+                "title=INFO title",
+                "-metadata",
+                "genre=Soundtrack",
+            ],
+        );
+        let cover = dir.path().join("cover.png");
+        std::fs::write(&cover, crate::cover::test_images::png(1200, 800, true)).unwrap();
+        python(
+            r#"
+from mutagen.wave import WAVE
+from mutagen.id3 import (ID3, TIT2, TPE1, TALB, TPE2, TCOM, TCON, TRCK, TPOS, TCMP, TDRC, TDOR,
+    TCOP, TPUB, TSOA, TSOP, TSOT, TSRC, TBPM, TSSE, TXXX, UFID, COMM, USLT, APIC)
+v = json.loads(sys.argv[3])
+f = WAVE(sys.argv[1])
+f.add_tags()
+t = f.tags
+t.add(TIT2(encoding=3, text=[v["TITLE"]])); t.add(TPE1(encoding=3, text=v["ARTIST"]))
+t.add(TALB(encoding=3, text=[v["ALBUM"]])); t.add(TPE2(encoding=3, text=[v["ALBUMARTIST"]]))
+t.add(TCOM(encoding=3, text=[v["COMPOSER"]])); t.add(TRCK(encoding=3, text=["3/12"]))
+t.add(TPOS(encoding=3, text=["1/2"])); t.add(TCMP(encoding=3, text=["1"]))
+t.add(TDRC(encoding=3, text=[v["DATE"]])); t.add(TBPM(encoding=3, text=["128"]))
+for key in ("REPLAYGAIN_TRACK_GAIN", "REPLAYGAIN_TRACK_PEAK", "REPLAYGAIN_ALBUM_GAIN", "REPLAYGAIN_ALBUM_PEAK"):
+    t.add(TXXX(encoding=3, desc=key, text=[v[key]]))
+t.add(TXXX(encoding=3, desc="MusicBrainz Album Id", text=[v["MUSICBRAINZ_ALBUMID"]]))
+t.add(UFID(owner="http://musicbrainz.org", data=v["MUSICBRAINZ_TRACKID"].encode()))
+t.add(APIC(encoding=3, mime="image/png", type=3, desc="", data=open(sys.argv[2], "rb").read()))
+f.save()
+"#,
+            &[&src, &cover, Path::new(&rich_vorbis_json())],
+        );
+        assert!(chunks(&src).contains(&"LIST/INFO".to_string()));
+
+        // The destination as our muxer leaves it: the encoder's gapless data (iTunSMPB) and
+        // name, plus a stale title.
+        let dst = dir.path().join("out.m4a");
+        encode(
+            &dst,
+            &[
+                "-c:a",
+                "aac",
+                "-b:a",
+                "96k",
+                "-metadata",
+                &format!("title={OLD_TITLE}"),
+            ],
+        );
+        const SMPB: &str = " 00000000 00000840 000001B4 000000000000AC44 00000000 00000000";
+        python(
+            "from mutagen.mp4 import MP4, MP4FreeForm\nf = MP4(sys.argv[1])\nf['----:com.apple.iTunes:iTunSMPB'] = [MP4FreeForm(sys.argv[2].encode())]\nf['\\xa9too'] = ['our encoder']\nf.save()",
+            &[&dst, Path::new(SMPB)],
+        );
+
+        let opts = TransferOptions {
+            cover: CoverPolicy::Fit { max_px: 500 },
+            ..TransferOptions::default()
+        };
+        transfer_checked(&src, &dst, &opts);
+
+        assert_rich_fields(&ours(&dst), true, false);
+        let m = mutagen(&dst);
+        assert_eq!(
+            m.one("----:com.apple.iTunes:iTunSMPB"),
+            SMPB,
+            "gapless data lost"
+        );
+        assert_eq!(m.one("\u{a9}too"), "our encoder");
+        assert_eq!(m.one("\u{a9}nam"), TITLE);
+        assert_eq!(m.values("\u{a9}ART"), vec!["Beyoncé", "Björk"]);
+        assert_eq!(m.one("\u{a9}gen"), "Soundtrack", "the INFO chunk's genre");
+        assert_eq!(m.one("trkn"), "3/12");
+        assert_eq!(m.one("disk"), "1/2");
+        assert_eq!(m.one("cpil"), "True");
+        assert_eq!(m.one("tmpo"), "128");
+        assert_eq!(m.one("\u{a9}day"), "2001-05-04");
+        assert_eq!(
+            m.one("----:com.apple.iTunes:replaygain_track_gain"),
+            "-6.50 dB"
+        );
+        assert_eq!(
+            m.one("----:com.apple.iTunes:MusicBrainz Track Id"),
+            MB_TRACK
+        );
+        assert_eq!(
+            m.one("----:com.apple.iTunes:MusicBrainz Album Id"),
+            MB_ALBUM
+        );
+        assert!(!m.all_text().contains(OLD_TITLE) && !m.all_text().contains("INFO title"));
+        assert_fitted_cover(&dst, &m, 500);
+        // The transparent PNG was flattened onto white.
+        let cover = image::load_from_memory(&read_cover(&dst).unwrap())
+            .unwrap()
+            .into_rgb8();
+        assert!(cover.get_pixel(10, 100).0.iter().all(|&c| c > 240));
+
+        let probe = ffprobe(&dst);
+        assert_eq!(probe["title"], TITLE);
+        assert_eq!(probe["track"], "3/12");
+        assert_eq!(probe["itunsmpb"], SMPB);
+        assert!(
+            !format!("{probe:?}").contains(OLD_TITLE),
+            "ffprobe: {probe:?}"
+        );
+    }
+
+    #[test]
+    fn flac_to_aiff_as_id3v23() {
+        if !tools() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let src = rich_flac(dir.path());
+        let dst = dir.path().join("out.aiff");
+        // ffmpeg writes the title as an AIFF NAME chunk.
+        encode(
+            &dst,
+            &[
+                "-c:a",
+                "pcm_s16be",
+                "-write_id3v2",
+                "0",
+                "-metadata",
+                &format!("title={OLD_TITLE}"),
+            ],
+        );
+        assert!(chunks(&dst).contains(&"NAME".to_string()));
+
+        let opts = TransferOptions {
+            id3v23: true,
+            id3v1: true, // MP3 only: ignored here
+            replaygain: true,
+            cover: CoverPolicy::Fit { max_px: 300 },
+        };
+        transfer_checked(&src, &dst, &opts);
+
+        assert_rich_fields(&ours(&dst), true, true);
+        let ids = chunks(&dst);
+        for stale in ["NAME", "AUTH", "(c) ", "ANNO"] {
+            assert!(
+                !ids.contains(&stale.to_string()),
+                "stale {stale} chunk: {ids:?}"
+            );
+        }
+        assert_eq!(
+            ids.iter()
+                .filter(|id| id.eq_ignore_ascii_case("id3 "))
+                .count(),
+            1,
+            "{ids:?}"
+        );
+        assert_eq!(id3_chunk_version(&dst), Some(3));
+        assert!(!has_id3v1(&dst));
+
+        let m = mutagen(&dst);
+        assert_eq!(m.version, Some(vec![2, 3, 0]));
+        assert_eq!(m.one("TIT2"), TITLE);
+        assert_eq!(m.one("TPE1"), "Beyoncé; Björk");
+        assert_eq!(m.one("TRCK"), "3/12");
+        assert_eq!(m.one("TDRC"), "2001-05-04");
+        assert_eq!(m.one("TXXX:REPLAYGAIN_TRACK_GAIN"), "-6.50 dB");
+        assert_eq!(m.one("UFID:http://musicbrainz.org"), MB_TRACK);
+        assert_fitted_cover(&dst, &m, 300);
+
+        let probe = ffprobe(&dst);
+        assert_eq!(probe["title"], TITLE);
+        assert!(
+            !format!("{probe:?}").contains(OLD_TITLE),
+            "ffprobe: {probe:?}"
+        );
+    }
+
+    #[test]
+    fn m4a_to_mp3_dropping_the_cover_and_a_stale_id3v1() {
+        if !tools() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (src, _) = rich_m4a(dir.path());
+        let dst = dir.path().join("out.mp3");
+        encode(
+            &dst,
+            &[
+                "-c:a",
+                "libmp3lame",
+                "-id3v2_version",
+                "3",
+                "-write_id3v1",
+                "1",
+                "-metadata",
+                &format!("title={OLD_TITLE}"),
+            ],
+        );
+        assert!(has_id3v1(&dst));
+
+        let opts = TransferOptions {
+            cover: CoverPolicy::Drop,
+            ..TransferOptions::default()
+        };
+        transfer_checked(&src, &dst, &opts);
+
+        let info = ours(&dst);
+        assert_rich_fields(&info, true, false);
+        let data = std::fs::read(&dst).unwrap();
+        assert_eq!(&data[0..4], b"ID3\x04", "ID3v2.4 header");
+        assert!(!has_id3v1(&dst), "stale ID3v1 left");
+        assert_eq!(read_cover(&dst), None);
+
+        let m = mutagen(&dst);
+        assert_eq!(m.version, Some(vec![2, 4, 0]));
+        assert!(m.pictures.is_empty());
+        assert_eq!(m.values("TPE1"), vec!["Beyoncé", "Björk"]);
+        assert_eq!(m.one("TBPM"), "128", "the MP4 tempo atom");
+        assert_eq!(m.one("TPUB"), "Some Label");
+        assert_eq!(m.one("TSOT"), "Title Sort");
+        assert_eq!(m.one("USLT::XXX"), "La la la\nLa la");
+        let all = m.all_text();
+        assert!(
+            !all.contains("old source gapless") && !all.contains(OLD_TITLE),
+            "{all}"
+        );
+        let probe = ffprobe(&dst);
+        assert_eq!(probe["title"], TITLE);
+        assert!(
+            !format!("{probe:?}").contains(OLD_TITLE),
+            "ffprobe: {probe:?}"
+        );
+    }
+
+    #[test]
+    fn mp3_to_alac_m4a() {
+        if !tools() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let src = rich_mp3(dir.path());
+        let dst = dir.path().join("out.m4a");
+        encode(
+            &dst,
+            &["-c:a", "alac", "-metadata", &format!("title={OLD_TITLE}")],
+        );
+        let opts = TransferOptions {
+            cover: CoverPolicy::Fit { max_px: 1000 },
+            replaygain: false,
+            ..TransferOptions::default()
+        };
+        transfer_checked(&src, &dst, &opts);
+
+        let info = ours(&dst);
+        assert_rich_fields(&info, false, false);
+        let m = mutagen(&dst);
+        assert_eq!(m.one("\u{a9}nam"), TITLE);
+        assert_eq!(m.one("trkn"), "3/12");
+        assert_eq!(m.one("tmpo"), "128");
+        assert_eq!(m.one("cpil"), "True");
+        assert_eq!(m.one("----:com.apple.iTunes:LABEL"), "Some Label");
+        assert_eq!(m.one("\u{a9}lyr"), "La la la\nLa la");
+        assert_eq!(m.one("\u{a9}cmt"), "A comment");
+        assert_eq!(m.one("soar"), "Knowles, Beyoncé");
+        let all = m.all_text();
+        assert!(!all.to_lowercase().contains("replaygain"), "{all}");
+        assert!(
+            !all.contains("old gapless") && !all.contains("old normalisation"),
+            "{all}"
+        );
+        assert!(!all.contains(OLD_TITLE), "{all}");
+        assert_fitted_cover(&dst, &m, 1000);
+    }
+
+    #[test]
+    fn errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.flac");
+        let junk = dir.path().join("junk.mp3");
+        std::fs::write(&junk, b"not audio at all").unwrap();
+        let opts = TransferOptions::default();
+
+        let err = transfer(&missing, &junk, &opts).unwrap_err();
+        assert!(matches!(err, TagError::Read { .. }));
+        assert!(err.to_string().contains("missing.flac"), "{err}");
+
+        let flac = Path::new("fixtures/library/flac/picture.flac");
+        let err = transfer(flac, &junk, &opts).unwrap_err();
+        assert!(err.to_string().contains("junk.mp3"), "{err}");
+        assert_eq!(std::fs::read(&junk).unwrap(), b"not audio at all");
+
+        // A file is never its own destination.
+        let copy = dir.path().join("copy.flac");
+        std::fs::copy(flac, &copy).unwrap();
+        let before = std::fs::read(&copy).unwrap();
+        let err = transfer(&copy, &copy, &opts).unwrap_err();
+        assert!(matches!(err, TagError::Write { .. }), "{err}");
+        assert_eq!(std::fs::read(&copy).unwrap(), before);
+
+        assert_eq!(read_cover(&missing), None);
+        assert_eq!(read_cover(&junk), None);
+        assert!(read_cover(flac).is_some());
+    }
+
+    #[test]
+    fn numbers_flags_and_names_are_normalised() {
+        let item = |key, text: &str| text_item(key, text.to_string());
+        let items = vec![
+            item(ItemKey::TrackNumber, "03/12"),
+            item(ItemKey::DiscNumber, "2"),
+            item(ItemKey::DiscTotal, "3 of 4"),
+            item(ItemKey::FlagCompilation, "true"),
+            item(ItemKey::FlagPodcast, "0"),
+            item(ItemKey::Year, "1987"),
+            item(ItemKey::Bpm, "127.6"),
+            item(ItemKey::Lyrics, "words"),
+            item(ItemKey::Publisher, "Label Co"),
+            item(ItemKey::RecordingDate, "May 4th, 2001"),
+        ];
+        let get = |items: &[TagItem], key| -> Vec<String> {
+            items
+                .iter()
+                .filter(|i| i.key() == key)
+                .filter_map(item_text)
+                .map(String::from)
+                .collect()
+        };
+        let id3 = normalise(items.clone(), TagType::Id3v2);
+        assert_eq!(get(&id3, ItemKey::TrackNumber), ["3"]);
+        assert_eq!(get(&id3, ItemKey::TrackTotal), ["12"]);
+        assert_eq!(get(&id3, ItemKey::DiscNumber), ["2"]);
+        assert_eq!(get(&id3, ItemKey::DiscTotal), ["3"]);
+        assert_eq!(get(&id3, ItemKey::FlagCompilation), ["1"]);
+        assert!(get(&id3, ItemKey::FlagPodcast).is_empty());
+        assert_eq!(
+            get(&id3, ItemKey::RecordingDate),
+            ["2001"],
+            "unparseable date keeps its year"
+        );
+        assert!(get(&id3, ItemKey::Year).is_empty());
+        assert_eq!(get(&id3, ItemKey::IntegerBpm), ["128"]);
+        assert_eq!(get(&id3, ItemKey::UnsyncLyrics), ["words"]);
+
+        let mp4 = normalise(items.clone(), TagType::Mp4Ilst);
+        assert_eq!(get(&mp4, ItemKey::Label), ["Label Co"]);
+        assert_eq!(get(&mp4, ItemKey::Lyrics), ["words"]);
+
+        let vorbis = normalise(items, TagType::VorbisComments);
+        assert_eq!(get(&vorbis, ItemKey::Bpm), ["127.6"]);
+        assert_eq!(get(&vorbis, ItemKey::Year), ["1987"]);
+        assert_eq!(get(&vorbis, ItemKey::Publisher), ["Label Co"]);
+    }
+
+    #[test]
+    fn id3v23_values_are_joined() {
+        let items = vec![
+            text_item(ItemKey::TrackArtist, "A".into()),
+            text_item(ItemKey::Genre, "Rock".into()),
+            text_item(ItemKey::TrackArtist, "B".into()),
+            text_item(ItemKey::Producer, "P1".into()),
+            text_item(ItemKey::Producer, "P2".into()),
+        ];
+        let joined = join_for_id3v23(items);
+        let texts: Vec<(ItemKey, &str)> = joined
+            .iter()
+            .map(|i| (i.key(), item_text(i).unwrap()))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                (ItemKey::TrackArtist, "A; B"),
+                (ItemKey::Genre, "Rock"),
+                (ItemKey::Producer, "P1"),
+                (ItemKey::Producer, "P2"),
+            ]
+        );
+    }
+
+    #[test]
+    fn id3v1_text_is_latin1_or_left_out() {
+        assert_eq!(
+            latin1_approximation("Café Björk").as_deref(),
+            Some("Café Björk")
+        );
+        assert_eq!(latin1_approximation("Dvořák").as_deref(), Some("Dvorák"));
+        assert_eq!(latin1_approximation("Song ♫").as_deref(), Some("Song ?"));
+        assert_eq!(latin1_approximation("日本語のタイトル"), None);
+        assert_eq!(latin1_approximation("  "), None);
     }
 }
