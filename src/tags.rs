@@ -900,27 +900,39 @@ fn mp4_tempo(path: &Path) -> Option<u32> {
         .filter(|&n| n > 0)
 }
 
-/// The MP4 atoms for a tag: one atom per field holding all its values (lofty writes one atom
-/// per value, and most readers then see only the last), the tempo as the integer atom readers
-/// expect, and the atoms kept from the file.
+/// The MP4 atoms for a tag, in the order iTunes writes them: the atoms kept from the file
+/// first, one atom per field holding all its values (lofty writes one atom per value, and most
+/// readers then see only the last), the tempo as the integer atom readers expect, and the
+/// cover last. The order matters: ffmpeg turns `covr` into a picture stream and applies an
+/// `iTunSMPB` that comes after it to that stream instead of the audio, losing gapless playback.
 fn mp4_ilst(tag: Tag, kept: Vec<lofty::mp4::Atom<'static>>) -> lofty::mp4::Ilst {
     use lofty::mp4::{Atom, AtomData, AtomIdent, Ilst};
+    const TEMPO: AtomIdent<'static> = AtomIdent::Fourcc(*b"tmpo");
+    const COVER: AtomIdent<'static> = AtomIdent::Fourcc(*b"covr");
     let mut ilst = Ilst::new();
-    for atom in Ilst::from(tag) {
+    for atom in kept {
         ilst.insert(atom);
     }
-    const TEMPO: AtomIdent<'static> = AtomIdent::Fourcc(*b"tmpo");
-    let bpm = ilst.get(&TEMPO).and_then(|atom| {
-        atom.data().find_map(|d| match d {
-            AtomData::UTF8(text) => text.parse::<i32>().ok(),
-            _ => None,
-        })
-    });
-    if let Some(bpm) = bpm {
-        ilst.replace_atom(Atom::new(TEMPO, AtomData::SignedInteger(bpm)));
+    let mut covers = Vec::new();
+    for atom in Ilst::from(tag) {
+        if *atom.ident() == COVER {
+            covers.push(atom);
+        } else if *atom.ident() == TEMPO {
+            let bpm = atom.data().find_map(|d| match d {
+                AtomData::UTF8(text) => text.parse::<i32>().ok(),
+                _ => None,
+            });
+            if let Some(bpm) = bpm
+                && ilst.get(&TEMPO).is_none()
+            {
+                ilst.insert(Atom::new(TEMPO, AtomData::SignedInteger(bpm)));
+            }
+        } else {
+            ilst.insert(atom);
+        }
     }
-    for atom in kept {
-        ilst.replace_atom(atom);
+    for atom in covers {
+        ilst.insert(atom);
     }
     ilst
 }
@@ -1204,10 +1216,20 @@ print(json.dumps(out))
             .any(|w| w == needle)
     }
 
-    /// Transfers, checking the source's bytes are untouched.
+    /// The MD5 of a file's decoded audio, by ffmpeg.
+    fn audio_md5(path: &Path) -> String {
+        run(Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(path)
+            .args(["-map", "0:a", "-f", "md5", "-"]))
+    }
+
+    /// Transfers, checking the source's bytes are untouched and the destination's audio
+    /// decodes to the same samples as before.
     fn transfer_checked(src: &Path, dst: &Path, opts: &TransferOptions) {
         let before = std::fs::read(src).unwrap();
         let modified = std::fs::metadata(src).unwrap().modified().unwrap();
+        let audio = audio_md5(dst);
         transfer(src, dst, opts).unwrap();
         assert!(
             std::fs::read(src).unwrap() == before,
@@ -1217,6 +1239,7 @@ print(json.dumps(out))
             std::fs::metadata(src).unwrap().modified().unwrap(),
             modified
         );
+        assert_eq!(audio_md5(dst), audio, "the destination's audio changed");
     }
 
     /// Checks the cover in `dst`: exactly one picture (by mutagen), a front cover, baseline
@@ -1788,6 +1811,29 @@ f.save()
             SMPB,
             "gapless data lost"
         );
+        // ffmpeg applies iTunSMPB to the last stream made so far, and `covr` makes one: the
+        // gapless data must come first (transfer_checked's decode comparison catches it too).
+        let order = python(
+            r#"
+from mutagen.mp4 import Atoms
+with open(sys.argv[1], "rb") as f:
+    atoms = Atoms(f)
+    ilst = atoms.path(b"moov", b"udta", b"meta", b"ilst")[-1]
+    names = []
+    for child in ilst.children:
+        f.seek(child.offset)
+        raw = f.read(child.length)
+        names.append("iTunSMPB" if b"iTunSMPB" in raw else child.name.decode("latin1"))
+print(json.dumps(names))
+"#,
+            &[&dst],
+        );
+        let order: Vec<String> = serde_json::from_str(&order).unwrap();
+        let at = |name: &str| order.iter().position(|n| n == name);
+        assert!(
+            at("iTunSMPB") < at("covr") && at("covr").is_some(),
+            "{order:?}"
+        );
         assert_eq!(m.one("\u{a9}too"), "our encoder");
         assert_eq!(m.one("\u{a9}nam"), TITLE);
         assert_eq!(m.values("\u{a9}ART"), vec!["Beyoncé", "Björk"]);
@@ -1960,7 +2006,15 @@ f.save()
         let dst = dir.path().join("out.m4a");
         encode(
             &dst,
-            &["-c:a", "alac", "-metadata", &format!("title={OLD_TITLE}")],
+            // moov before mdat: growing the tags moves the audio, so chunk offsets must follow.
+            &[
+                "-c:a",
+                "alac",
+                "-movflags",
+                "+faststart",
+                "-metadata",
+                &format!("title={OLD_TITLE}"),
+            ],
         );
         let opts = TransferOptions {
             cover: CoverPolicy::Fit { max_px: 1000 },
