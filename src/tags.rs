@@ -608,6 +608,18 @@ fn normalise(mut items: Vec<TagItem>, dst: TagType) -> Vec<TagItem> {
         }
     }
 
+    // ID3v2 comments and lyrics name a language; "XXX" (unknown) is what lofty gives text from
+    // formats without one, and some players show only English ones.
+    if dst == TagType::Id3v2 {
+        for item in items.iter_mut() {
+            if matches!(item.key(), ItemKey::Comment | ItemKey::UnsyncLyrics)
+                && item.lang() == &lofty::tag::items::UNKNOWN_LANGUAGE
+            {
+                item.set_lang(*b"eng");
+            }
+        }
+    }
+
     items.retain(|i| supports(i.key()));
     items
 }
@@ -1447,8 +1459,8 @@ ID3(sys.argv[1]).save(v1=2)
         assert_eq!(m.one("TXXX:ALBUMSORT"), "Album, The");
         assert_eq!(m.one("TXXX:ARTISTSORT"), "Knowles, Beyoncé");
         assert_eq!(m.one("TXXX:TITLESORT"), "Title Sort");
-        assert_eq!(m.one("COMM::XXX"), "A comment");
-        assert_eq!(m.one("USLT::XXX"), "La la la\nLa la");
+        assert_eq!(m.one("COMM::eng"), "A comment");
+        assert_eq!(m.one("USLT::eng"), "La la la\nLa la");
         assert_eq!(m.one("TXXX:REPLAYGAIN_TRACK_GAIN"), "-6.50 dB");
         assert_eq!(m.one("TXXX:REPLAYGAIN_TRACK_PEAK"), "0.988831");
         assert_eq!(m.one("TXXX:REPLAYGAIN_ALBUM_GAIN"), "-7.25 dB");
@@ -1982,7 +1994,7 @@ print(json.dumps(names))
         assert_eq!(m.one("TBPM"), "128", "the MP4 tempo atom");
         assert_eq!(m.one("TPUB"), "Some Label");
         assert_eq!(m.one("TSOT"), "Title Sort");
-        assert_eq!(m.one("USLT::XXX"), "La la la\nLa la");
+        assert_eq!(m.one("USLT::eng"), "La la la\nLa la");
         let all = m.all_text();
         assert!(
             !all.contains("old source gapless") && !all.contains(OLD_TITLE),
