@@ -544,7 +544,7 @@ mod tests {
         // A deterministic stream of mangled headers.
         let mut state = 0x2545_F491_u32;
         for _ in 0..300 {
-            let mut data = if state % 2 == 0 {
+            let mut data = if state.is_multiple_of(2) {
                 jpeg.clone()
             } else {
                 png.clone()

@@ -566,7 +566,9 @@ fn normalise(mut items: Vec<TagItem>, dst: TagType) -> Vec<TagItem> {
     // BPM: ID3v2 and MP4 want a whole number, Vorbis comments take any.
     let whole_bpm = |text: &str| -> Option<String> {
         let bpm: f64 = text.trim().replace(',', ".").parse().ok()?;
-        (bpm.is_finite() && bpm >= 0.5 && bpm < 10_000.0).then(|| (bpm.round() as u32).to_string())
+        (0.5..10_000.0)
+            .contains(&bpm)
+            .then(|| (bpm.round() as u32).to_string())
     };
     if supports(ItemKey::IntegerBpm) {
         let integer: Vec<String> = items
