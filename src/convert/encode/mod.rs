@@ -5,6 +5,8 @@ use std::io::{Seek, Write};
 
 use crate::audio::Spec;
 
+mod alac;
+
 /// The formats tapedeck writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
@@ -38,7 +40,9 @@ impl Format {
     }
 
     pub fn parse(s: &str) -> Option<Format> {
-        Format::ALL.into_iter().find(|f| f.name().eq_ignore_ascii_case(s))
+        Format::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(s))
     }
 
     /// The file extension written (AAC and ALAC both live in .m4a).
@@ -112,6 +116,11 @@ pub fn encoder(
     spec: Spec,
     out: Box<dyn Output>,
 ) -> Result<Box<dyn Encoder>, EncodeError> {
-    let _ = (settings, spec, out);
-    Err(EncodeError::Unsupported("not yet".into()))
+    match settings.format {
+        Format::Alac => alac::start(spec, out),
+        _ => {
+            let _ = (settings, spec, out);
+            Err(EncodeError::Unsupported("not yet".into()))
+        }
+    }
 }
