@@ -5,6 +5,7 @@ use std::io::{Seek, Write};
 
 use crate::audio::Spec;
 
+mod aac;
 mod alac;
 
 /// The formats tapedeck writes.
@@ -117,6 +118,7 @@ pub fn encoder(
     out: Box<dyn Output>,
 ) -> Result<Box<dyn Encoder>, EncodeError> {
     match settings.format {
+        Format::Aac => aac::start(settings, spec, out),
         Format::Alac => alac::start(spec, out),
         _ => {
             let _ = (settings, spec, out);
