@@ -606,7 +606,10 @@ pub(crate) mod testing {
     }
 
     pub struct Decoded<S> {
+        /// The track's codec parameters, as the demuxer read them.
         pub params: AudioCodecParameters,
+        /// Rate and channels of the decoded audio.
+        pub rate: u32,
         pub channels: usize,
         pub samples: Vec<S>,
     }
@@ -634,19 +637,21 @@ pub(crate) mod testing {
             .make_audio_decoder(&params, &AudioDecoderOptions::default())
             .unwrap();
         let mut samples = Vec::new();
-        let mut channels = 0;
+        let (mut rate, mut channels) = (0, 0);
         let mut buf: Vec<S> = Vec::new();
         while let Some(packet) = reader.next_packet().unwrap() {
             if packet.track_id != track_id {
                 continue;
             }
             let decoded = decoder.decode(&packet).unwrap();
+            rate = decoded.spec().rate();
             channels = decoded.spec().channels().count();
             decoded.copy_to_vec_interleaved(&mut buf);
             samples.extend_from_slice(&buf);
         }
         Decoded {
             params,
+            rate,
             channels,
             samples,
         }
@@ -1069,6 +1074,40 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    /// Encoding speed, in multiples of real time; run with
+    /// `cargo test --release --lib encode_speed -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn encode_speed() {
+        use crate::audio::Spec;
+        use crate::convert::encode::{Format, Settings, encoder};
+        let seconds = 60;
+        let samples = signal(44100 * seconds, 2, 1);
+        let mut runs = vec![(Format::Alac, Some(16)), (Format::Alac, Some(24))];
+        if cfg!(feature = "aac") {
+            runs.push((Format::Aac, None));
+        }
+        for (format, bits) in runs {
+            let spec = Spec {
+                rate: 44100,
+                channels: 2,
+                bits,
+            };
+            let out = Box::new(Cursor::new(Vec::with_capacity(20 << 20)));
+            let started = std::time::Instant::now();
+            let mut enc = encoder(&Settings::new(format), spec, out).unwrap();
+            for piece in samples.chunks(4410 * 2) {
+                enc.write(piece).unwrap();
+            }
+            enc.finish().unwrap();
+            let took = started.elapsed().as_secs_f64();
+            let speed = seconds as f64 / took;
+            eprintln!(
+                "{format:?} {bits:?}: {seconds} s of 44.1 kHz stereo in {took:.2} s, {speed:.0}x real time"
+            );
+        }
     }
 
     #[test]

@@ -469,7 +469,7 @@ mod tests {
         let d = decode::<i32>(path);
         assert_eq!(d.params.codec, CODEC_ID_ALAC);
         assert_eq!(d.params.sample_rate, Some(44100));
-        assert_eq!(d.channels, channels);
+        assert_eq!((d.rate, d.channels), (44100, channels));
         let shift = 32 - u32::from(bits);
         assert!(d.samples.iter().all(|s| s & ((1 << shift) - 1) == 0));
         d.samples.iter().map(|s| s >> shift).collect()
@@ -594,6 +594,32 @@ mod tests {
         edge[4000..4100].fill(2.5);
         round_trip(&edge, 2, 24);
         round_trip(&edge, 2, 16);
+    }
+
+    #[test]
+    fn high_sample_rates_are_carried_by_the_cookie() {
+        for rate in [96000, 192000] {
+            let samples = signal(rate as usize / 2 + 3, 2, 2);
+            let spec = Spec {
+                rate,
+                ..spec(2, 24)
+            };
+            let (_dir, path) = encode_file(&Settings::new(Format::Alac), spec, &samples);
+            let d = decode::<i32>(&path);
+            assert_eq!((d.rate, d.params.sample_rate), (rate, Some(rate)));
+            let got: Vec<i32> = d.samples.iter().map(|s| s >> 8).collect();
+            assert_same(&got, &ints(&samples, 24), &format!("{rate} Hz"));
+            if have("ffprobe") {
+                assert_eq!(
+                    ffprobe(&path)["streams"][0]["sample_rate"],
+                    rate.to_string()
+                );
+            }
+            if have("ffmpeg") {
+                let got: Vec<i32> = ffmpeg_s32(&path).iter().map(|s| s >> 8).collect();
+                assert_same(&got, &ints(&samples, 24), &format!("{rate} Hz (ffmpeg)"));
+            }
+        }
     }
 
     #[test]
