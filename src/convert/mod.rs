@@ -1,3 +1,4 @@
 //! `tapedeck convert`: owned tracks written to another format.
 
 pub mod encode;
+pub mod mp4;

@@ -5,6 +5,9 @@ use std::io::{Seek, Write};
 
 use crate::audio::Spec;
 
+mod aac;
+mod alac;
+
 /// The formats tapedeck writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
@@ -114,6 +117,12 @@ pub fn encoder(
     spec: Spec,
     out: Box<dyn Output>,
 ) -> Result<Box<dyn Encoder>, EncodeError> {
-    let _ = (settings, spec, out);
-    Err(EncodeError::Unsupported("not yet".into()))
+    match settings.format {
+        Format::Aac => aac::start(settings, spec, out),
+        Format::Alac => alac::start(spec, out),
+        _ => {
+            let _ = (settings, spec, out);
+            Err(EncodeError::Unsupported("not yet".into()))
+        }
+    }
 }
