@@ -36,7 +36,11 @@ fn main() {
     let sources = make_sources(&root);
     decode_speed(&sources);
     let alsa = root.join("null.conf");
-    std::fs::write(&alsa, "pcm.!default { type null }\nctl.!default { type hw card 0 }\n").unwrap();
+    std::fs::write(
+        &alsa,
+        "pcm.!default { type null }\nctl.!default { type hw card 0 }\n",
+    )
+    .unwrap();
     if let Some(flac) = sources.iter().find(|(f, _)| *f == "FLAC") {
         start_up(&root, &exe, &alsa, &flac.1);
         cpu_per_minute(&root, &exe, &alsa, &flac.1);
@@ -71,7 +75,10 @@ fn make_sources(root: &Path) -> Vec<(&'static str, PathBuf)> {
                 .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
                 .arg("anoisesrc=color=pink:amplitude=0.3:duration=60:sample_rate=44100")
                 .args(["-f", "lavfi", "-i", "sine=f=440:d=60:sample_rate=44100"])
-                .args(["-filter_complex", "amix=inputs=2,aformat=channel_layouts=stereo"])
+                .args([
+                    "-filter_complex",
+                    "amix=inputs=2,aformat=channel_layouts=stereo",
+                ])
                 .args(codec)
                 .arg(&path)
                 .status()
@@ -98,7 +105,11 @@ fn decode_speed(sources: &[(&'static str, PathBuf)]) {
             frames = samples.len() / usize::from(spec.channels);
         }
         let audio = frames as f64 / 44100.0;
-        println!("  {name:<9} {:>7.0}x  ({audio:.0} s of audio in {:.1} ms)", audio / best, best * 1000.0);
+        println!(
+            "  {name:<9} {:>7.0}x  ({audio:.0} s of audio in {:.1} ms)",
+            audio / best,
+            best * 1000.0
+        );
     }
 }
 
@@ -131,7 +142,10 @@ fn library(root: &Path, real: &Path) -> PathBuf {
                 fp[..8].copy_from_slice(&next().to_le_bytes());
                 w.insert_track(
                     &FileRecord {
-                        path: PathBuf::from(format!("/music/{artist}/{album}/{:02} Song {n}.flac", n % 10 + 1)),
+                        path: PathBuf::from(format!(
+                            "/music/{artist}/{album}/{:02} Song {n}.flac",
+                            n % 10 + 1
+                        )),
                         size: 30_000_000,
                         mtime: 1_700_000_000,
                         fingerprint: fp,
@@ -158,20 +172,23 @@ fn library(root: &Path, real: &Path) -> PathBuf {
         .unwrap();
     }
     drop(lib);
-    let status = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/tapedeck"))
-        .args(["-q", "--db"])
-        .arg(&db)
-        .arg("scan")
-        .arg(real.parent().unwrap())
-        .status()
-        .unwrap();
+    let status =
+        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/tapedeck"))
+            .args(["-q", "--db"])
+            .arg(&db)
+            .arg("scan")
+            .arg(real.parent().unwrap())
+            .status()
+            .unwrap();
     assert!(status.success());
     std::fs::write(&marker, want).unwrap();
     db
 }
 
 fn start_up(root: &Path, exe: &Path, alsa: &Path, flac: &Path) {
-    println!("\n-- start-up: process start to first sample handed to the output ({LIBRARY_TRACKS} tracks)");
+    println!(
+        "\n-- start-up: process start to first sample handed to the output ({LIBRARY_TRACKS} tracks)"
+    );
     // The real track sits in its own folder so the scan adds only it.
     let real_dir = root.join("real");
     std::fs::create_dir_all(&real_dir).unwrap();
@@ -187,7 +204,10 @@ fn start_up(root: &Path, exe: &Path, alsa: &Path, flac: &Path) {
             .arg(&db)
             .args(["play", "-q", "--start-at", "58", "benchmark-tune"])
             .env("TAPEDECK_TIMING", "1")
-            .env("ALSA_CONFIG_PATH", format!("/usr/share/alsa/alsa.conf:{}", alsa.display()))
+            .env(
+                "ALSA_CONFIG_PATH",
+                format!("/usr/share/alsa/alsa.conf:{}", alsa.display()),
+            )
             .stdout(Stdio::null())
             .output()
             .unwrap();
@@ -208,7 +228,11 @@ fn start_up(root: &Path, exe: &Path, alsa: &Path, flac: &Path) {
     let median = times[times.len() / 2];
     println!(
         "  median {median:.1} ms (runs: {})   target < {TARGET_START_MS} ms: {}",
-        times.iter().map(|t| format!("{t:.1}")).collect::<Vec<_>>().join(", "),
+        times
+            .iter()
+            .map(|t| format!("{t:.1}"))
+            .collect::<Vec<_>>()
+            .join(", "),
         verdict(median < TARGET_START_MS)
     );
 }
@@ -223,7 +247,10 @@ fn cpu_per_minute(root: &Path, exe: &Path, alsa: &Path, flac: &Path) {
             .arg(&db)
             .args(["play", "-q", "--replaygain", "off"])
             .arg(flac)
-            .env("ALSA_CONFIG_PATH", format!("/usr/share/alsa/alsa.conf:{}", alsa.display()))
+            .env(
+                "ALSA_CONFIG_PATH",
+                format!("/usr/share/alsa/alsa.conf:{}", alsa.display()),
+            )
             .stdout(Stdio::null())
             .spawn()
             .unwrap();

@@ -2,6 +2,7 @@
 //! each command with its output going to a writer. Errors are returned, never printed here;
 //! [`crate::error`] turns them into messages and exit codes.
 
+mod convert;
 mod output;
 mod play;
 mod playlist;
@@ -137,6 +138,13 @@ pub enum Command {
         /// The WAV file to write
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
+    },
+    /// Convert tracks to another format into a folder
+    Convert(convert::ConvertArgs),
+    /// List past conversions
+    Converted {
+        #[arg(long)]
+        json: bool,
     },
     /// List audio output devices
     Devices {
@@ -329,6 +337,8 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
         } => play::play(ctx, &queue, device.as_deref(), volume, resume, out),
         Command::Render { queue, output } => play::render(ctx, &queue, &output, out),
         Command::Devices { json } => play::devices(json, out),
+        Command::Convert(args) => convert::convert(ctx, &args, out),
+        Command::Converted { json } => convert::converted(ctx, json, out),
         Command::Completions { shell } => {
             let mut cmd = Args::command();
             let shell = match shell {

@@ -157,6 +157,7 @@ const MIGRATIONS: &[&str] = &[
         selected INTEGER NOT NULL,
         written INTEGER NOT NULL DEFAULT 0,
         skipped INTEGER NOT NULL DEFAULT 0,
+        refused INTEGER NOT NULL DEFAULT 0,
         failed INTEGER NOT NULL DEFAULT 0
     );
     CREATE TABLE converted_files (
@@ -239,6 +240,31 @@ pub struct FileRecord {
     pub mtime: i64,
     pub fingerprint: [u8; 16],
     pub info: TrackInfo,
+}
+
+/// A file `convert` wrote, as remembered for reruns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvertedFile {
+    pub fingerprint: Vec<u8>,
+    pub settings: String,
+    pub track_id: Option<i64>,
+    pub size: i64,
+}
+
+/// One `convert` run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Conversion {
+    pub id: i64,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub target: String,
+    pub format: String,
+    pub settings: String,
+    pub selected: i64,
+    pub written: i64,
+    pub skipped: i64,
+    pub refused: i64,
+    pub failed: i64,
 }
 
 /// A file that could not be indexed.
@@ -626,6 +652,47 @@ impl Library {
     }
 
     /// The id of the track stored at exactly this path.
+    /// What the library remembers about a file `convert` wrote at `output`.
+    pub fn converted_file(&self, output: &Path) -> Result<Option<ConvertedFile>> {
+        self.conn
+            .prepare_cached(
+                "SELECT fingerprint, settings, track_id, size FROM converted_files WHERE output = ?1",
+            )?
+            .query_row([path_value(output)], |r| {
+                Ok(ConvertedFile {
+                    fingerprint: r.get(0)?,
+                    settings: r.get(1)?,
+                    track_id: r.get(2)?,
+                    size: r.get(3)?,
+                })
+            })
+            .optional()
+    }
+
+    /// Past `convert` runs, newest first.
+    pub fn conversions(&self) -> Result<Vec<Conversion>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, started_at, finished_at, target, format, settings, selected, written, \
+             skipped, refused, failed FROM conversions ORDER BY started_at DESC, id DESC",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Conversion {
+                id: r.get(0)?,
+                started_at: r.get(1)?,
+                finished_at: r.get(2)?,
+                target: r.get(3)?,
+                format: r.get(4)?,
+                settings: r.get(5)?,
+                selected: r.get(6)?,
+                written: r.get(7)?,
+                skipped: r.get(8)?,
+                refused: r.get(9)?,
+                failed: r.get(10)?,
+            })
+        })?;
+        rows.collect()
+    }
+
     /// The player's saved queue, if any.
     pub fn player_state(&self) -> Result<Option<String>> {
         self.conn
@@ -984,6 +1051,56 @@ impl Writer<'_> {
         self.tx
             .prepare_cached("UPDATE tracks SET plays = ?2, skips = ?3, last_played = ?4, rating = ?5 WHERE id = ?1")?
             .execute(params![id, plays, skips, last_played, rating])?;
+        Ok(())
+    }
+
+    /// Starts the record of a `convert` run; returns its id.
+    pub fn start_conversion(
+        &self,
+        target: &str,
+        format: &str,
+        settings: &str,
+        selected: usize,
+        now: i64,
+    ) -> Result<i64> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO conversions (started_at, target, format, settings, selected) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![now, target, format, settings, selected as i64])?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Completes the record of a `convert` run: counts of files written, skipped as already
+    /// done, refused (lossy sources) and failed.
+    pub fn finish_conversion(&self, id: i64, counts: [usize; 4], now: i64) -> Result<()> {
+        let [written, skipped, refused, failed] = counts.map(|c| c as i64);
+        self.tx
+            .prepare_cached(
+                "UPDATE conversions SET finished_at = ?2, written = ?3, skipped = ?4, \
+                 refused = ?5, failed = ?6 WHERE id = ?1",
+            )?
+            .execute(params![id, now, written, skipped, refused, failed])?;
+        Ok(())
+    }
+
+    /// Remembers a file `convert` wrote (replacing what was known about that output).
+    pub fn record_converted(&self, output: &Path, file: &ConvertedFile, now: i64) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO converted_files \
+                 (output, fingerprint, settings, track_id, size, written_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                path_value(output),
+                file.fingerprint,
+                file.settings,
+                file.track_id,
+                file.size,
+                now
+            ])?;
         Ok(())
     }
 

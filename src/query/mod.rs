@@ -293,8 +293,14 @@ pub fn display_value(t: &Track, f: Field) -> Option<String> {
     }
 }
 
+/// "YYYY-MM-DD HH:MM" of a unix time, UTC.
+pub fn civil_date_time(secs: i64) -> String {
+    let t = secs.rem_euclid(86_400);
+    format!("{} {:02}:{:02}", civil_date(secs), t / 3600, t / 60 % 60)
+}
+
 /// YYYY-MM-DD of a unix time, UTC.
-fn civil_date(secs: i64) -> String {
+pub fn civil_date(secs: i64) -> String {
     let z = secs.div_euclid(86_400) + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;

@@ -1,0 +1,494 @@
+//! `tapedeck convert` and `tapedeck converted`: options checked up front, the plan printed or
+//! run on a worker pool with a progress bar, each file's outcome remembered in the library.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use rayon::prelude::*;
+
+use super::{SelectArgs, Settings, now, playlist};
+use crate::audio::gain;
+use crate::convert::encode::{self, Format};
+use crate::convert::plan::{self, Action, Job, Request, Target};
+use crate::convert::run;
+use crate::db::query::Selection;
+use crate::db::{ConvertedFile, Library};
+use crate::error::UsageError;
+use crate::model::Track;
+use crate::names::{self, NameRules, PathTemplate};
+use crate::query::{Field, display_value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GainBake {
+    Track,
+    Album,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConvertArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// The folder to write into (created if needed)
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+    /// Output format
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    pub format: Format,
+    /// Bitrate in kbps: MP3 CBR 32-320 (default 320), AAC 64-320 (default 256)
+    #[arg(long, value_name = "KBPS")]
+    pub bitrate: Option<u32>,
+    /// MP3 variable bitrate quality, V0 (best) to V9
+    #[arg(long, value_name = "V0..V9", value_parser = parse_vbr, conflicts_with = "bitrate")]
+    pub vbr: Option<u8>,
+    /// FLAC compression level, 0 (fastest) to 8 (smallest)
+    #[arg(long, value_name = "0-8", default_value_t = 5, value_parser = clap::value_parser!(u8).range(0..=8))]
+    pub flac_level: u8,
+    /// Output sample rate in Hz [default: the source's, when the format carries it]
+    #[arg(long, value_name = "HZ", value_parser = clap::value_parser!(u32).range(8000..=192000))]
+    pub sample_rate: Option<u32>,
+    /// Output bit depth for FLAC, ALAC, WAV and AIFF [default: the source's]
+    #[arg(long, value_name = "16|24", value_parser = parse_bits)]
+    pub bit_depth: Option<u16>,
+    /// Path template; `$disc` is the disc number and a dash, on multi-disc albums only
+    #[arg(long, value_name = "TEMPLATE", default_value = names::DEFAULT_TEMPLATE)]
+    pub template: String,
+    /// Print what would be done, and do nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Parallel workers [default: all cores]
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Also convert lossy sources (MP3, AAC), which loses quality
+    #[arg(long)]
+    pub allow_lossy_source: bool,
+    /// Bake this ReplayGain into the audio (and write no gain tags)
+    #[arg(long, value_enum, value_name = "track|album")]
+    pub apply_gain: Option<GainBake>,
+    /// Write ID3v2.3 tags (MP3) for old players
+    #[arg(long)]
+    pub id3v23: bool,
+    /// Fit embedded covers into this many pixels, as baseline JPEG
+    #[arg(long, value_name = "PX", value_parser = clap::value_parser!(u32).range(16..=10000))]
+    pub cover_max: Option<u32>,
+    /// Print the summary as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    Format::parse(s).ok_or_else(|| format!("{s:?}: formats are mp3, aac, flac, alac, wav, aiff"))
+}
+
+fn parse_vbr(s: &str) -> Result<u8, String> {
+    let digits = s.strip_prefix(['V', 'v']).unwrap_or(s);
+    match digits.parse::<u8>() {
+        Ok(v) if v <= 9 => Ok(v),
+        _ => Err(format!("{s:?}: VBR quality is V0 (best) to V9")),
+    }
+}
+
+fn parse_bits(s: &str) -> Result<u16, String> {
+    match s {
+        "16" => Ok(16),
+        "24" => Ok(24),
+        _ => Err(format!("{s:?}: bit depth is 16 or 24")),
+    }
+}
+
+/// Checks options that depend on each other, before anything is read.
+fn request(args: &ConvertArgs) -> Result<Request> {
+    let f = args.format;
+    if let Some(b) = args.bitrate {
+        let ok = match f {
+            Format::Mp3 => [
+                32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
+            ]
+            .contains(&b),
+            Format::Aac => (64..=320).contains(&b),
+            _ => {
+                return Err(UsageError(format!(
+                    "--bitrate applies to mp3 and aac; {} is lossless",
+                    f.name()
+                ))
+                .into());
+            }
+        };
+        if !ok {
+            let range = if f == Format::Mp3 {
+                "32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256 or 320"
+            } else {
+                "64 to 320"
+            };
+            return Err(
+                UsageError(format!("--bitrate {b}: {} takes {range} kbps", f.name())).into(),
+            );
+        }
+    }
+    if args.vbr.is_some() && f != Format::Mp3 {
+        return Err(UsageError("--vbr applies to mp3 only".into()).into());
+    }
+    if args.bit_depth.is_some() && !f.is_lossless() {
+        return Err(UsageError(format!(
+            "--bit-depth applies to lossless formats, not {}",
+            f.name()
+        ))
+        .into());
+    }
+    let mut encode = encode::Settings::new(f);
+    encode.bitrate = args.bitrate;
+    encode.vbr = args.vbr;
+    encode.flac_level = args.flac_level;
+    Ok(Request {
+        encode,
+        sample_rate: args.sample_rate,
+        bit_depth: args.bit_depth,
+        apply_gain: args.apply_gain.map(|g| match g {
+            GainBake::Track => gain::Mode::Track,
+            GainBake::Album => gain::Mode::Album,
+        }),
+        allow_lossy_source: args.allow_lossy_source,
+        id3v23: args.id3v23,
+        cover_max: args.cover_max,
+    })
+}
+
+/// The target folder as the planner sees it: files on disk, and what the library remembers
+/// writing there.
+struct DiskTarget<'a> {
+    root: &'a Path,
+    lib: &'a Library,
+}
+
+impl Target for DiskTarget<'_> {
+    fn exists(&self, rel: &Path) -> bool {
+        self.root.join(rel).symlink_metadata().is_ok()
+    }
+
+    fn written(&self, rel: &Path) -> Option<(Option<i64>, Vec<u8>, String, i64)> {
+        let f = self.lib.converted_file(&self.root.join(rel)).ok()??;
+        Some((f.track_id, f.fingerprint, f.settings, f.size))
+    }
+
+    fn size(&self, rel: &Path) -> Option<i64> {
+        self.root.join(rel).metadata().ok().map(|m| m.len() as i64)
+    }
+}
+
+fn field_text(t: &Track, name: &str) -> Option<String> {
+    Field::lookup(name).and_then(|f| display_value(t, f))
+}
+
+/// Resolves the target folder: created when missing, absolute.
+fn target_dir(to: &Path, dry_run: bool) -> Result<PathBuf> {
+    if !dry_run {
+        std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    }
+    if to.exists() && !to.is_dir() {
+        return Err(UsageError(format!("--to {}: not a folder", to.display())).into());
+    }
+    Ok(std::path::absolute(to).unwrap_or_else(|_| to.to_path_buf()))
+}
+
+pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Result<()> {
+    let request = request(args)?;
+    if cfg!(not(feature = "aac")) && args.format == Format::Aac {
+        return Err(UsageError(
+            "AAC encoding was left out of this build (cargo feature `aac`)".into(),
+        )
+        .into());
+    }
+    let template = PathTemplate::parse(&args.template)
+        .map_err(|e| UsageError(format!("invalid --template: {e}")))?;
+    let mut lib = ctx.open_library()?;
+    let root = target_dir(&args.to, args.dry_run)?;
+    let (q, within) = playlist::resolve(&lib, &args.select)?;
+    let mut tracks = Vec::new();
+    let sel = Selection {
+        query: Some(&q),
+        random: false,
+        limit: None,
+        within,
+    };
+    lib.for_each_track(&sel, |t| {
+        tracks.push(t);
+        Ok(())
+    })??;
+    if tracks.is_empty() {
+        return Err(UsageError("nothing matches".into()).into());
+    }
+    let ids: Vec<i64> = tracks.iter().map(|t| t.id).collect();
+    let fingerprints: HashMap<i64, Vec<u8>> = lib
+        .identities(&ids)?
+        .into_iter()
+        .map(|i| (i.id, i.fingerprint))
+        .collect();
+    let rules = NameRules::convert();
+    let jobs = plan::plan(
+        tracks,
+        &fingerprints,
+        &request,
+        &template,
+        &rules,
+        &field_text,
+        &DiskTarget {
+            root: &root,
+            lib: &lib,
+        },
+    );
+    let count = |a: fn(&Action) -> bool| jobs.iter().filter(|j| a(&j.action)).count();
+    let to_convert = count(|a| *a == Action::Convert);
+    let to_skip = count(|a| *a == Action::Skip);
+    let refused = count(|a| matches!(a, Action::Refuse(_)));
+    for j in &jobs {
+        if let Action::Refuse(why) = &j.action {
+            eprintln!("{}: {why}", j.track.path.display());
+        }
+    }
+    if args.dry_run {
+        for j in &jobs {
+            let verb = match j.action {
+                Action::Convert => "convert",
+                Action::Skip => "skip (done)",
+                Action::Refuse(_) => "refuse",
+            };
+            writeln!(
+                out,
+                "{verb}\t{}\t{}",
+                j.track.path.display(),
+                root.join(&j.output).display()
+            )?;
+        }
+        writeln!(
+            out,
+            "would convert {to_convert}, skip {to_skip} already done, refuse {refused}"
+        )?;
+        return Ok(());
+    }
+    let key = request.key();
+    let run_id = lib.write(|w| {
+        w.start_conversion(
+            &root.to_string_lossy(),
+            args.format.name(),
+            &key,
+            jobs.len(),
+            now(),
+        )
+    })?;
+    let todo: Vec<&Job> = jobs
+        .iter()
+        .filter(|j| j.action == Action::Convert)
+        .collect();
+    let mut folders: Vec<PathBuf> = todo
+        .iter()
+        .filter_map(|j| root.join(&j.output).parent().map(Path::to_path_buf))
+        .collect();
+    folders.sort();
+    folders.dedup();
+    for f in &folders {
+        run::clean_parts(f);
+    }
+    let workers = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .thread_name(|i| format!("convert-{i}"))
+        .build()
+        .context("cannot start the workers")?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    interrupt::install(cancel.clone());
+    let bar = progress_bar(
+        todo.len() as u64,
+        !ctx.quiet && std::io::stderr().is_terminal(),
+    );
+    let started = Instant::now();
+    let done_audio = Mutex::new(0.0f64);
+    let results: Vec<(usize, Result<run::Converted, String>)> = pool.install(|| {
+        todo.par_iter()
+            .enumerate()
+            .map(|(i, job)| {
+                if cancel.load(Ordering::Relaxed) {
+                    return (i, Err("interrupted".to_string()));
+                }
+                let target = root.join(&job.output);
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run::convert_one(&job.track, &target, &request, &cancel)
+                }))
+                .unwrap_or_else(|_| Err("the converter failed unexpectedly on this file".into()));
+                if let Some(bar) = &bar {
+                    let mut audio = done_audio.lock().unwrap();
+                    *audio += job.track.duration;
+                    let speed = *audio / started.elapsed().as_secs_f64().max(1e-3);
+                    bar.set_message(format!("{speed:.0}x real time"));
+                    bar.inc(1);
+                }
+                (i, r)
+            })
+            .collect()
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let elapsed = started.elapsed();
+    let mut written = 0;
+    let mut failed = 0;
+    let mut audio = 0.0;
+    let mut bytes = 0u64;
+    let mut interrupted = false;
+    lib.write(|w| {
+        for (i, r) in &results {
+            let job = todo[*i];
+            match r {
+                Ok(c) => {
+                    written += 1;
+                    audio += c.seconds;
+                    bytes += c.size;
+                    w.record_converted(
+                        &root.join(&job.output),
+                        &ConvertedFile {
+                            fingerprint: fingerprints
+                                .get(&job.track.id)
+                                .cloned()
+                                .unwrap_or_default(),
+                            settings: key.clone(),
+                            track_id: Some(job.track.id),
+                            size: c.size as i64,
+                        },
+                        now(),
+                    )?;
+                }
+                Err(e) if e == "interrupted" => interrupted = true,
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("{}: {e}", job.track.path.display());
+                }
+            }
+        }
+        w.finish_conversion(run_id, [written, to_skip, refused, failed], now())
+    })?;
+    let speed = audio / elapsed.as_secs_f64().max(1e-6);
+    if args.json {
+        serde_json::to_writer(
+            &mut *out,
+            &serde_json::json!({
+                "target": root.to_string_lossy(),
+                "format": args.format.name(),
+                "selected": jobs.len(),
+                "converted": written,
+                "skipped": to_skip,
+                "refused": refused,
+                "failed": failed,
+                "interrupted": interrupted,
+                "bytes": bytes,
+                "audio_seconds": audio,
+                "seconds": elapsed.as_secs_f64(),
+            }),
+        )?;
+        writeln!(out)?;
+    } else if !ctx.quiet {
+        let mut line = format!("converted {written}");
+        for (n, what) in [
+            (to_skip, "skipped (already done)"),
+            (refused, "refused"),
+            (failed, "failed"),
+        ] {
+            if n > 0 {
+                line.push_str(&format!(", {n} {what}"));
+            }
+        }
+        if written > 0 {
+            line.push_str(&format!(
+                ": {:.1} MB, {} of audio in {:.1} s ({speed:.0}x real time)",
+                bytes as f64 / 1e6,
+                hms(audio),
+                elapsed.as_secs_f64()
+            ));
+        }
+        writeln!(out, "{line}, into {}", root.display())?;
+    }
+    if interrupted {
+        return Err(anyhow::anyhow!(
+            "interrupted: finished files are kept; run the same command again to do the rest"
+        ));
+    }
+    // Refusals are the policy working as documented (and listed above); failures are errors.
+    if failed > 0 {
+        return Err(crate::error::AlreadyReported(crate::error::code::FAILURE).into());
+    }
+    Ok(())
+}
+
+fn hms(secs: f64) -> String {
+    let s = secs.round() as u64;
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+fn progress_bar(len: u64, show: bool) -> Option<indicatif::ProgressBar> {
+    if !show {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} tracks  {msg}  {elapsed} elapsed, ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(250));
+    Some(bar)
+}
+
+/// Ctrl-C during a conversion: workers stop between chunks and remove their temporary files.
+mod interrupt {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, OnceLock};
+
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+    extern "C" fn on_signal(_: libc::c_int) {
+        if let Some(f) = FLAG.get() {
+            f.store(true, Ordering::Release);
+        }
+    }
+
+    pub fn install(flag: Arc<AtomicBool>) {
+        if FLAG.set(flag).is_ok() {
+            let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+            unsafe {
+                libc::signal(libc::SIGINT, handler);
+                libc::signal(libc::SIGTERM, handler);
+            }
+        }
+    }
+}
+
+/// `tapedeck converted`.
+pub fn converted(ctx: &Settings, json: bool, out: &mut dyn Write) -> Result<()> {
+    let lib = ctx.open_library()?;
+    for c in lib.conversions()? {
+        if json {
+            serde_json::to_writer(&mut *out, &c)?;
+            writeln!(out)?;
+        } else {
+            let when = crate::query::civil_date_time(c.started_at);
+            let status = if c.finished_at.is_some() {
+                ""
+            } else {
+                "  (interrupted)"
+            };
+            writeln!(
+                out,
+                "{when}  {}  {} tracks: {} written, {} skipped, {} refused, {} failed  {}{status}",
+                c.format, c.selected, c.written, c.skipped, c.refused, c.failed, c.target
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,430 @@
+//! What a `convert` run will do, decided before anything is written: for each selected track,
+//! the output path (template, sanitised, unique), the output's shape (rate, bit depth), and
+//! whether it is converted, skipped as already done, or refused. Pure: what exists on the
+//! target and what earlier runs wrote is asked through a [`Target`].
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::encode::{Format, Settings};
+use crate::audio::gain;
+use crate::model::Track;
+use crate::names::{NameRules, Namer, Numbering, PathTemplate};
+
+/// Everything the user asked for that shapes the output files.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub encode: Settings,
+    pub sample_rate: Option<u32>,
+    pub bit_depth: Option<u16>,
+    /// Bake this ReplayGain into the samples (and write no gain tags).
+    pub apply_gain: Option<gain::Mode>,
+    pub allow_lossy_source: bool,
+    pub id3v23: bool,
+    pub cover_max: Option<u32>,
+}
+
+impl Request {
+    /// A canonical description of the settings that change the output's bytes. A rerun skips
+    /// a file only when this and the source fingerprint are unchanged.
+    pub fn key(&self) -> String {
+        let e = &self.encode;
+        let mut k = format!("format={}", e.format.name());
+        match e.format {
+            Format::Mp3 => match e.vbr {
+                Some(v) => k.push_str(&format!(" vbr=V{v}")),
+                None => k.push_str(&format!(" bitrate={}", e.bitrate.unwrap_or(320))),
+            },
+            Format::Aac => k.push_str(&format!(" bitrate={}", e.bitrate.unwrap_or(256))),
+            Format::Flac => k.push_str(&format!(" level={}", e.flac_level)),
+            _ => {}
+        }
+        if let Some(r) = self.sample_rate {
+            k.push_str(&format!(" rate={r}"));
+        }
+        if let Some(b) = self.bit_depth {
+            k.push_str(&format!(" bits={b}"));
+        }
+        if let Some(g) = self.apply_gain {
+            k.push_str(&format!(" gain={g:?}").to_lowercase());
+        }
+        if self.id3v23 {
+            k.push_str(" id3v23");
+        }
+        if let Some(c) = self.cover_max {
+            k.push_str(&format!(" cover={c}"));
+        }
+        k
+    }
+}
+
+/// Whether a track's codec is lossless (so converting it loses nothing).
+pub fn is_lossless_codec(codec: &str) -> bool {
+    matches!(codec, "flac" | "alac" | "pcm")
+        || codec.starts_with("pcm_s")
+        || codec.starts_with("pcm_f")
+}
+
+/// Sample rates MP3 can carry.
+const MP3_RATES: [u32; 9] = [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000];
+/// Sample rates AAC-LC can carry.
+const AAC_RATES: [u32; 12] = [
+    8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000,
+];
+
+/// The rate to write: the user's, else the source's when the format can carry it, else the
+/// nearest of 44.1/48 kHz's family (a 96 kHz source becomes 48 kHz MP3, 88.2 kHz becomes 44.1).
+pub fn output_rate(format: Format, source: u32, wanted: Option<u32>) -> u32 {
+    if let Some(w) = wanted {
+        return w;
+    }
+    let allowed: &[u32] = match format {
+        Format::Mp3 => &MP3_RATES,
+        Format::Aac => &AAC_RATES,
+        _ => return source,
+    };
+    if allowed.contains(&source) {
+        source
+    } else if source % 11025 == 0 {
+        44100
+    } else {
+        48000
+    }
+}
+
+/// The bit depth to write for lossless and PCM formats: the user's, else the source's (16 or
+/// 24; deeper sources are written at 24), 16 for lossy sources.
+pub fn output_bits(wanted: Option<u16>, source: Option<u8>) -> u16 {
+    wanted.unwrap_or(match source {
+        Some(b) if b > 16 => 24,
+        _ => 16,
+    })
+}
+
+/// What happens to one track.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Convert,
+    /// Already written by an earlier run from the same audio with the same settings.
+    Skip,
+    /// Not converted, and why.
+    Refuse(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub track: Track,
+    /// Relative to the target folder.
+    pub output: PathBuf,
+    pub action: Action,
+}
+
+/// What the planner needs to know about the target.
+pub trait Target {
+    /// Whether a file or folder exists at this relative path.
+    fn exists(&self, rel: &Path) -> bool;
+    /// What an earlier run recorded about the file at this relative path: (source track id,
+    /// source fingerprint, settings key, size), when that run wrote it.
+    fn written(&self, rel: &Path) -> Option<(Option<i64>, Vec<u8>, String, i64)>;
+    /// The size of the file at this relative path.
+    fn size(&self, rel: &Path) -> Option<i64>;
+}
+
+/// Album-wide numbering: multi-disc albums get a disc prefix, and track numbers are padded to
+/// the album's width, even when a track's own tags lack the totals.
+fn numbering(tracks: &[Track]) -> Vec<Numbering> {
+    let key = |t: &Track| {
+        (
+            t.albumartist
+                .clone()
+                .or(t.artist.clone())
+                .unwrap_or_default(),
+            t.album.clone().unwrap_or_default(),
+            t.path.parent().map(Path::to_path_buf),
+        )
+    };
+    let mut albums: HashMap<_, (u32, u32)> = HashMap::new();
+    for t in tracks {
+        let e = albums.entry(key(t)).or_insert((1, 0));
+        e.0 = e.0.max(t.disc.unwrap_or(1)).max(t.disctotal.unwrap_or(1));
+        e.1 = e.1.max(t.track.unwrap_or(0)).max(t.tracktotal.unwrap_or(0));
+    }
+    tracks
+        .iter()
+        .map(|t| {
+            let (discs, most) = albums[&key(t)];
+            let mut n = Numbering::new(t.track, t.tracktotal, t.disc, t.disctotal);
+            n.multi_disc = discs > 1;
+            n.track_width = n.track_width.max(most.to_string().len()).max(2);
+            n
+        })
+        .collect()
+}
+
+/// Plans the run. `fingerprints` maps track ids to their audio fingerprints.
+pub fn plan(
+    tracks: Vec<Track>,
+    fingerprints: &HashMap<i64, Vec<u8>>,
+    request: &Request,
+    template: &PathTemplate,
+    rules: &NameRules,
+    fields: &dyn Fn(&Track, &str) -> Option<String>,
+    target: &dyn Target,
+) -> Vec<Job> {
+    let key = request.key();
+    let ext = request.encode.format.extension();
+    let numbers = numbering(&tracks);
+    let wanted: Vec<PathBuf> = tracks
+        .iter()
+        .zip(&numbers)
+        .map(|(t, n)| template.render(&|f| fields(t, f), *n, ext, rules))
+        .collect();
+    // Files on the target that an earlier run wrote from another track, or that we did not
+    // write at all, are never overwritten: their names are taken.
+    let mut namer = Namer::new(rules.clone());
+    for (t, w) in tracks.iter().zip(&wanted) {
+        if target.exists(w) {
+            let ours = target.written(w).is_some_and(|(id, fp, _, _)| {
+                id == Some(t.id) || fingerprints.get(&t.id) == Some(&fp)
+            });
+            if !ours {
+                namer.reserve(w.clone());
+            }
+        }
+    }
+    let mut jobs = Vec::with_capacity(tracks.len());
+    for (track, w) in tracks.into_iter().zip(wanted) {
+        let output = namer.assign(w);
+        let lossless = is_lossless_codec(&track.codec);
+        let action = if !lossless && !request.allow_lossy_source {
+            let target = request.encode.format;
+            Action::Refuse(if target.is_lossless() {
+                format!(
+                    "the source is lossy ({}): a {} copy would be bigger and sound no better; \
+                     pass --allow-lossy-source to convert it anyway",
+                    track.codec,
+                    target.name()
+                )
+            } else {
+                format!(
+                    "the source is lossy ({}): encoding it again as {} loses quality; pass \
+                     --allow-lossy-source to convert it anyway",
+                    track.codec,
+                    target.name()
+                )
+            })
+        } else {
+            let done = target
+                .written(&output)
+                .is_some_and(|(_, fp, settings, size)| {
+                    fingerprints.get(&track.id) == Some(&fp)
+                        && settings == key
+                        && target.size(&output) == Some(size)
+                });
+            if done { Action::Skip } else { Action::Convert }
+        };
+        jobs.push(Job {
+            track,
+            output,
+            action,
+        });
+    }
+    jobs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::collections::HashSet;
+
+    struct FakeTarget {
+        files: HashSet<PathBuf>,
+        written: RefCell<HashMap<PathBuf, (Option<i64>, Vec<u8>, String, i64)>>,
+    }
+
+    impl Target for FakeTarget {
+        fn exists(&self, rel: &Path) -> bool {
+            self.files.contains(rel)
+        }
+        fn written(&self, rel: &Path) -> Option<(Option<i64>, Vec<u8>, String, i64)> {
+            self.written.borrow().get(rel).cloned()
+        }
+        fn size(&self, rel: &Path) -> Option<i64> {
+            self.files.contains(rel).then_some(100)
+        }
+    }
+
+    fn track(id: i64, title: &str, album: &str, n: u32, disc: Option<u32>, codec: &str) -> Track {
+        Track {
+            id,
+            path: PathBuf::from(format!("/m/{album}/{n}.flac")),
+            title: title.into(),
+            artist: Some("Artist".into()),
+            albumartist: Some("Artist".into()),
+            album: Some(album.into()),
+            track: Some(n),
+            disc,
+            codec: codec.into(),
+            format: codec.into(),
+            ..Track::default()
+        }
+    }
+
+    fn fields(t: &Track, f: &str) -> Option<String> {
+        match f {
+            "title" => Some(t.title.clone()),
+            "artist" => t.artist.clone(),
+            "albumartist" => t.albumartist.clone(),
+            "album" => t.album.clone(),
+            _ => None,
+        }
+    }
+
+    fn request(format: Format) -> Request {
+        Request {
+            encode: Settings::new(format),
+            sample_rate: None,
+            bit_depth: None,
+            apply_gain: None,
+            allow_lossy_source: false,
+            id3v23: false,
+            cover_max: None,
+        }
+    }
+
+    fn run(tracks: Vec<Track>, req: &Request, target: &FakeTarget) -> Vec<Job> {
+        let fps = tracks.iter().map(|t| (t.id, vec![t.id as u8])).collect();
+        let template = PathTemplate::parse(crate::names::DEFAULT_TEMPLATE).unwrap();
+        plan(
+            tracks,
+            &fps,
+            req,
+            &template,
+            &NameRules::convert(),
+            &fields,
+            target,
+        )
+    }
+
+    fn empty() -> FakeTarget {
+        FakeTarget {
+            files: HashSet::new(),
+            written: RefCell::new(HashMap::new()),
+        }
+    }
+
+    #[test]
+    fn default_template_pads_and_prefixes_multi_disc_albums() {
+        let tracks = vec![
+            track(1, "One", "Single", 1, None, "flac"),
+            track(2, "Two", "Double", 5, Some(1), "flac"),
+            track(3, "Three", "Double", 12, Some(2), "flac"),
+        ];
+        let jobs = run(tracks, &request(Format::Mp3), &empty());
+        let paths: Vec<String> = jobs
+            .iter()
+            .map(|j| j.output.display().to_string())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "Artist/Single/01 One.mp3",
+                "Artist/Double/1-05 Two.mp3",
+                "Artist/Double/2-12 Three.mp3"
+            ]
+        );
+    }
+
+    #[test]
+    fn lossy_sources_are_refused_unless_allowed() {
+        let tracks = vec![
+            track(1, "A", "X", 1, None, "aac"),
+            track(2, "B", "X", 2, None, "flac"),
+        ];
+        let jobs = run(tracks.clone(), &request(Format::Mp3), &empty());
+        assert!(
+            matches!(&jobs[0].action, Action::Refuse(why) if why.contains("--allow-lossy-source"))
+        );
+        assert_eq!(jobs[1].action, Action::Convert);
+        let jobs = run(tracks.clone(), &request(Format::Flac), &empty());
+        assert!(
+            matches!(jobs[0].action, Action::Refuse(_)),
+            "lossy to lossless too"
+        );
+        let mut allowed = request(Format::Mp3);
+        allowed.allow_lossy_source = true;
+        assert_eq!(run(tracks, &allowed, &empty())[0].action, Action::Convert);
+    }
+
+    #[test]
+    fn same_names_get_distinct_paths_and_foreign_files_are_not_overwritten() {
+        let tracks = vec![
+            track(1, "Same", "X", 1, None, "flac"),
+            track(2, "Same", "X", 1, None, "flac"),
+        ];
+        let mut target = empty();
+        // A file the user put there, with the name the first track wants.
+        target.files.insert(PathBuf::from("Artist/X/01 Same.mp3"));
+        let jobs = run(tracks, &request(Format::Mp3), &target);
+        let paths: Vec<String> = jobs
+            .iter()
+            .map(|j| j.output.display().to_string())
+            .collect();
+        assert_eq!(paths.len(), 2);
+        assert!(
+            !paths.contains(&"Artist/X/01 Same.mp3".to_string()),
+            "{paths:?}"
+        );
+        assert_ne!(paths[0], paths[1]);
+    }
+
+    #[test]
+    fn a_rerun_skips_what_is_done_and_redoes_what_changed() {
+        let tracks = vec![
+            track(1, "A", "X", 1, None, "flac"),
+            track(2, "B", "X", 2, None, "flac"),
+        ];
+        let req = request(Format::Mp3);
+        let mut target = empty();
+        let a = PathBuf::from("Artist/X/01 A.mp3");
+        let b = PathBuf::from("Artist/X/02 B.mp3");
+        target.files.insert(a.clone());
+        target.files.insert(b.clone());
+        target
+            .written
+            .borrow_mut()
+            .insert(a.clone(), (Some(1), vec![1], req.key(), 100));
+        // B was written with other settings: redo it, in place (it is ours).
+        target
+            .written
+            .borrow_mut()
+            .insert(b.clone(), (Some(2), vec![2], "format=flac".into(), 100));
+        let jobs = run(tracks.clone(), &req, &target);
+        assert_eq!(
+            (jobs[0].output.clone(), jobs[0].action.clone()),
+            (a.clone(), Action::Skip)
+        );
+        assert_eq!(
+            (jobs[1].output.clone(), jobs[1].action.clone()),
+            (b, Action::Convert)
+        );
+        // A different bitrate is a different output.
+        let mut other = req.clone();
+        other.encode.bitrate = Some(192);
+        assert_eq!(run(tracks, &other, &target)[0].action, Action::Convert);
+    }
+
+    #[test]
+    fn rates_fit_the_format() {
+        assert_eq!(output_rate(Format::Mp3, 96000, None), 48000);
+        assert_eq!(output_rate(Format::Mp3, 88200, None), 44100);
+        assert_eq!(output_rate(Format::Mp3, 44100, None), 44100);
+        assert_eq!(output_rate(Format::Flac, 96000, None), 96000);
+        assert_eq!(output_rate(Format::Flac, 96000, Some(44100)), 44100);
+        assert_eq!(output_bits(None, Some(24)), 24);
+        assert_eq!(output_bits(None, Some(32)), 24);
+        assert_eq!(output_bits(None, None), 16);
+        assert_eq!(output_bits(Some(24), Some(16)), 24);
+    }
+}
