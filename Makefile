@@ -2,7 +2,7 @@
 #
 #   make demo     install what is missing, build, scan the bundled fixtures, list them
 #   make test     install what is missing, build, run every test
-#   make bench    scanner and query benchmarks on synthetic libraries (prints figures)
+#   make bench    scanner, query, player and convert benchmarks (prints figures)
 #   make install  cargo install into ~/.cargo/bin
 
 SHELL := /bin/bash
@@ -58,6 +58,7 @@ bench: deps
 	$(CARGO) bench --locked --bench scan
 	$(CARGO) bench --locked --bench query
 	$(CARGO) bench --locked --bench play
+	$(CARGO) bench --locked --bench convert
 
 install: deps
 	$(CARGO) install --locked --path .
