@@ -9,6 +9,7 @@ pub mod convert;
 pub mod cover;
 pub mod db;
 pub mod error;
+pub mod export;
 pub mod identity;
 pub mod model;
 pub mod names;

@@ -153,6 +153,7 @@ fn request(args: &ConvertArgs) -> Result<Request> {
         }),
         allow_lossy_source: args.allow_lossy_source,
         id3v23: args.id3v23,
+        id3v1: false,
         cover_max: args.cover_max,
     })
 }

@@ -3,6 +3,7 @@
 //! [`crate::error`] turns them into messages and exit codes.
 
 mod convert;
+mod export;
 mod output;
 mod play;
 mod playlist;
@@ -143,6 +144,18 @@ pub enum Command {
     Convert(convert::ConvertArgs),
     /// List past conversions
     Converted {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy tracks to a USB stick or car stick and keep it in sync (see `profiles`)
+    Export(export::ExportArgs),
+    /// List the devices exported to: profile, last sync, tracks and size
+    Exports {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the device profiles `export` knows, with their settings
+    Profiles {
         #[arg(long)]
         json: bool,
     },
@@ -339,6 +352,9 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
         Command::Devices { json } => play::devices(json, out),
         Command::Convert(args) => convert::convert(ctx, &args, out),
         Command::Converted { json } => convert::converted(ctx, json, out),
+        Command::Export(args) => export::export(ctx, &args, out),
+        Command::Exports { json } => export::exports(ctx, json, out),
+        Command::Profiles { json } => export::profiles_cmd(json, out),
         Command::Completions { shell } => {
             let mut cmd = Args::command();
             let shell = match shell {

@@ -21,6 +21,8 @@ pub struct Request {
     pub apply_gain: Option<gain::Mode>,
     pub allow_lossy_source: bool,
     pub id3v23: bool,
+    /// Also write an ID3v1 tag (MP3), for players that read nothing newer.
+    pub id3v1: bool,
     pub cover_max: Option<u32>,
 }
 
@@ -50,6 +52,9 @@ impl Request {
         }
         if self.id3v23 {
             k.push_str(" id3v23");
+        }
+        if self.id3v1 {
+            k.push_str(" id3v1");
         }
         if let Some(c) = self.cover_max {
             k.push_str(&format!(" cover={c}"));
@@ -289,6 +294,7 @@ mod tests {
             apply_gain: None,
             allow_lossy_source: false,
             id3v23: false,
+            id3v1: false,
             cover_max: None,
         }
     }

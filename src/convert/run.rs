@@ -133,7 +133,7 @@ pub fn convert_one(
     encoder.finish().map_err(|e| e.to_string())?;
     let options = TransferOptions {
         id3v23: request.id3v23,
-        id3v1: false,
+        id3v1: request.id3v1,
         replaygain: request.apply_gain.is_none(),
         cover: match request.cover_max {
             Some(max_px) => CoverPolicy::Fit { max_px },

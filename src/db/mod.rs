@@ -169,6 +169,18 @@ const MIGRATIONS: &[&str] = &[
         written_at INTEGER NOT NULL
     );
     "#,
+    // 5: export targets (`tapedeck exports`): one row per device folder, updated by each sync.
+    r#"
+    CREATE TABLE exports (
+        target TEXT PRIMARY KEY,
+        profile TEXT NOT NULL,
+        first_sync INTEGER NOT NULL,
+        last_sync INTEGER NOT NULL,
+        tracks INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        result TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// Converts a path to the SQL value that stores it byte-exact.
@@ -265,6 +277,19 @@ pub struct Conversion {
     pub skipped: i64,
     pub refused: i64,
     pub failed: i64,
+}
+
+/// A device `export` syncs to, as the last sync left it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ExportTarget {
+    pub target: String,
+    pub profile: String,
+    pub first_sync: i64,
+    pub last_sync: i64,
+    pub tracks: i64,
+    pub bytes: i64,
+    /// "ok", or what went wrong ("2 failed", "full", "interrupted").
+    pub result: String,
 }
 
 /// A file that could not be indexed.
@@ -693,6 +718,26 @@ impl Library {
         rows.collect()
     }
 
+    /// Export targets, most recently synced first.
+    pub fn exports(&self) -> Result<Vec<ExportTarget>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT target, profile, first_sync, last_sync, tracks, bytes, result FROM exports \
+             ORDER BY last_sync DESC, target",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(ExportTarget {
+                target: r.get(0)?,
+                profile: r.get(1)?,
+                first_sync: r.get(2)?,
+                last_sync: r.get(3)?,
+                tracks: r.get(4)?,
+                bytes: r.get(5)?,
+                result: r.get(6)?,
+            })
+        })?;
+        rows.collect()
+    }
+
     /// The player's saved queue, if any.
     pub fn player_state(&self) -> Result<Option<String>> {
         self.conn
@@ -1100,6 +1145,27 @@ impl Writer<'_> {
                 file.track_id,
                 file.size,
                 now
+            ])?;
+        Ok(())
+    }
+
+    /// Records a sync to an export target (keeping the date of its first sync).
+    pub fn record_export(&self, e: &ExportTarget) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO exports (target, profile, first_sync, last_sync, tracks, bytes, result) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(target) DO UPDATE SET \
+                 profile = excluded.profile, last_sync = excluded.last_sync, \
+                 tracks = excluded.tracks, bytes = excluded.bytes, result = excluded.result",
+            )?
+            .execute(params![
+                e.target,
+                e.profile,
+                e.first_sync,
+                e.last_sync,
+                e.tracks,
+                e.bytes,
+                e.result
             ])?;
         Ok(())
     }

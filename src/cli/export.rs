@@ -1,0 +1,600 @@
+//! `tapedeck export`, `tapedeck exports` and `tapedeck profiles`: the selection and profile
+//! resolved, the device's manifest read and repaired, the plan printed (`--dry-run`) or checked
+//! and carried out with a progress bar, and each sync remembered in the library.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use super::{SelectArgs, Settings, now, playlist};
+use crate::db::query::Selection;
+use crate::db::{ExportTarget, Library};
+use crate::error::{AlreadyReported, UsageError, code};
+use crate::export::manifest;
+use crate::export::plan::{self, Kind, Method, Plan, mb};
+use crate::export::profile::{self, Profile};
+use crate::export::sync::{self, Outcome};
+use crate::model::Track;
+use crate::names::PathTemplate;
+use crate::query::{Field, display_value};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExportArgs {
+    /// Query terms, each argument one term (every track when neither a query nor -p is given)
+    #[arg(value_name = "QUERY")]
+    pub query: Vec<String>,
+    /// Export this playlist's tracks and write the playlist onto the device (repeatable)
+    #[arg(short = 'p', long = "playlist", value_name = "NAME")]
+    pub playlists: Vec<String>,
+    /// The device's folder (a mounted stick)
+    #[arg(long, value_name = "MOUNTPOINT")]
+    pub to: PathBuf,
+    /// Device profile (see `tapedeck profiles`) [default: the device's last, else car]
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Path template [default: the profile's]
+    #[arg(long, value_name = "TEMPLATE")]
+    pub template: Option<String>,
+    /// Print the plan and the space it needs, and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Parallel workers for encoding [default: all cores]
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Print the plan or the summary as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn field_text(t: &Track, name: &str) -> Option<String> {
+    Field::lookup(name).and_then(|f| display_value(t, f))
+}
+
+/// The profiles, built-in and from the configuration file.
+fn profiles() -> Result<Vec<Profile>> {
+    profile::load(profile::config_path().as_deref()).map_err(|e| UsageError(e).into())
+}
+
+fn find_playlist(lib: &Library, name: &str) -> Result<crate::db::Playlist> {
+    if let Some(p) = lib.playlist(name)? {
+        return Ok(p);
+    }
+    let names: Vec<String> = lib.playlists()?.into_iter().map(|p| p.name).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let hint = crate::template::closest(name, &refs)
+        .map(|n| format!(" (did you mean `{n}`?)"))
+        .unwrap_or_default();
+    Err(UsageError(format!(
+        "no playlist named `{name}`{hint}; `tapedeck playlist ls` lists them"
+    ))
+    .into())
+}
+
+/// The selected tracks (the query's, and every `-p` playlist's) and the playlists to write.
+fn select(lib: &Library, args: &ExportArgs) -> Result<(Vec<Track>, Vec<(String, Vec<i64>)>)> {
+    let mut tracks: Vec<Track> = Vec::new();
+    let mut seen: HashSet<i64> = HashSet::new();
+    let mut lists = Vec::new();
+    for name in &args.playlists {
+        let p = find_playlist(lib, name)?;
+        let ids = playlist::playlist_ids(lib, &p)?;
+        for t in lib.tracks_by_ids(&ids)? {
+            if seen.insert(t.id) {
+                tracks.push(t);
+            }
+        }
+        lists.push((p.name.clone(), ids));
+    }
+    if !args.query.is_empty() || args.playlists.is_empty() {
+        let select = SelectArgs {
+            query: args.query.clone(),
+            sort: None,
+            playlist: None,
+        };
+        let q = select.parse()?;
+        lib.for_each_track(
+            &Selection {
+                query: Some(&q),
+                random: false,
+                limit: None,
+                within: false,
+            },
+            |t| {
+                if seen.insert(t.id) {
+                    tracks.push(t);
+                }
+                Ok(())
+            },
+        )??;
+    }
+    Ok((tracks, lists))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn method_text(p: &Profile, m: Method) -> String {
+    match m {
+        Method::Copy => "copy".into(),
+        Method::CopyRetag => "copy, tags rewritten".into(),
+        Method::CopyGain { steps } => format!(
+            "copy, gain {:+.1} dB in the frames, tags rewritten",
+            f64::from(steps) * 1.5
+        ),
+        Method::Encode { lossy } => {
+            let what = match (p.format, p.vbr, p.bitrate) {
+                (crate::convert::encode::Format::Mp3, Some(v), _) => format!("mp3 V{v}"),
+                (crate::convert::encode::Format::Mp3, None, b) => {
+                    format!("mp3 {}k", b.unwrap_or(320))
+                }
+                (crate::convert::encode::Format::Aac, _, b) => format!("aac {}k", b.unwrap_or(256)),
+                (f, _, _) => f.name().to_string(),
+            };
+            if lossy {
+                format!("encode {what} (lossy to lossy)")
+            } else {
+                format!("encode {what}")
+            }
+        }
+    }
+}
+
+fn counts_json(plan: &Plan) -> serde_json::Value {
+    serde_json::json!({
+        "add": plan.count(Kind::Add),
+        "reencode": plan.count(Kind::Reencode),
+        "retag": plan.count(Kind::Retag),
+        "rename": plan.count(Kind::Rename),
+        "delete": plan.deletes.len(),
+        "keep": plan.count(Kind::Keep),
+        "lossy_reencode": plan.items.iter().filter(|i| i.kind != Kind::Keep
+            && matches!(i.method, Method::Encode { lossy: true })).count(),
+        "folders_rewritten": plan.rewrites(),
+        "playlists": plan.playlists.len(),
+        "playlist_deletes": plan.playlist_deletes.len(),
+        "clashes": plan.clashes.len(),
+    })
+}
+
+fn print_plan(
+    out: &mut dyn Write,
+    plan: &Plan,
+    tracks: &[Track],
+    profile: &Profile,
+    root: &Path,
+    json: bool,
+) -> Result<()> {
+    if json {
+        let files: Vec<serde_json::Value> =
+            plan.items
+                .iter()
+                .filter(|i| i.kind != Kind::Keep)
+                .map(|i| {
+                    serde_json::json!({
+                        "action": i.kind.name(),
+                        "path": i.path,
+                        "from": i.from,
+                        "source": tracks[i.track].path.to_string_lossy(),
+                        "how": method_text(profile, i.method),
+                        "bytes": i.bytes,
+                        "note": i.note,
+                    })
+                })
+                .chain(plan.deletes.iter().map(
+                    |d| serde_json::json!({"action": "delete", "path": d.path, "bytes": d.bytes}),
+                ))
+                .collect();
+        let v = serde_json::json!({
+            "dry_run": true,
+            "target": root.to_string_lossy(),
+            "profile": profile.name,
+            "changes": plan.changes(),
+            "counts": counts_json(plan),
+            "bytes_needed": plan.bytes_needed,
+            "bytes_freed": plan.bytes_freed,
+            "free": plan.free,
+            "files": files,
+            "folders_rewritten": plan.folders.iter().filter(|f| f.rewrite)
+                .map(|f| &f.path).collect::<Vec<_>>(),
+            "playlists": plan.playlists,
+            "playlist_deletes": plan.playlist_deletes,
+            "clashes": plan.clashes,
+            "problems": plan.problems,
+        });
+        serde_json::to_writer(&mut *out, &v)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    for i in plan.items.iter().filter(|i| i.kind != Kind::Keep) {
+        let from = match (&i.from, i.kind) {
+            (Some(f), Kind::Rename) => format!("  (was {f})"),
+            (Some(f), _) if *f != i.path => format!("  (replaces {f})"),
+            _ => String::new(),
+        };
+        writeln!(
+            out,
+            "{:<9} {}  <- {}  [{}]{from}",
+            i.kind.name(),
+            i.path,
+            tracks[i.track].path.display(),
+            method_text(profile, i.method)
+        )?;
+    }
+    for d in &plan.deletes {
+        writeln!(out, "{:<9} {}", "delete", d.path)?;
+    }
+    for f in plan.folders.iter().filter(|f| f.rewrite) {
+        writeln!(
+            out,
+            "{:<9} {}/  (rewritten in play order)",
+            "reorder", f.path
+        )?;
+    }
+    for p in &plan.playlists {
+        writeln!(out, "{:<9} {}  ({} entries)", "playlist", p.path, p.entries)?;
+    }
+    for p in &plan.playlist_deletes {
+        writeln!(out, "{:<9} {p}", "delete")?;
+    }
+    for c in &plan.clashes {
+        writeln!(out, "clash     {c}")?;
+    }
+    writeln!(
+        out,
+        "plan: add {}, re-encode {}, retag {}, rename {}, delete {}, unchanged {}; {} folders \
+         rewritten in order; {} playlist files",
+        plan.count(Kind::Add),
+        plan.count(Kind::Reencode),
+        plan.count(Kind::Retag),
+        plan.count(Kind::Rename),
+        plan.deletes.len(),
+        plan.count(Kind::Keep),
+        plan.rewrites(),
+        plan.playlists.len()
+    )?;
+    writeln!(
+        out,
+        "space: writes about {}, frees {}; {}",
+        mb(plan.bytes_needed),
+        mb(plan.bytes_freed),
+        match plan.free {
+            Some(f) => format!("{} free on the device", mb(f)),
+            None => "the device does not say how much is free".into(),
+        }
+    )?;
+    for p in &plan.problems {
+        writeln!(out, "does not fit: {p}")?;
+    }
+    Ok(())
+}
+
+pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<()> {
+    let all = profiles()?;
+    if !args.to.is_dir() {
+        return Err(UsageError(format!(
+            "--to {}: not a folder (is the stick mounted?)",
+            args.to.display()
+        ))
+        .into());
+    }
+    let root = std::path::absolute(&args.to).unwrap_or_else(|_| args.to.clone());
+    let loaded = manifest::load(&root).map_err(anyhow::Error::msg)?;
+    let previous = loaded.manifest.as_ref().map(|m| m.profile.clone());
+    let previous_template = loaded.manifest.as_ref().and_then(|m| m.template.clone());
+    let name = args
+        .profile
+        .clone()
+        .or(previous.clone())
+        .unwrap_or_else(|| "car".into());
+    let Some(profile) = all.iter().find(|p| p.name == name).cloned() else {
+        let names: Vec<&str> = all.iter().map(|p| p.name.as_str()).collect();
+        return Err(UsageError(format!(
+            "no profile named `{name}`; profiles are {} (`tapedeck profiles` shows them)",
+            names.join(", ")
+        ))
+        .into());
+    };
+    if cfg!(not(feature = "aac")) && profile.format == crate::convert::encode::Format::Aac {
+        return Err(UsageError(
+            "AAC encoding was left out of this build (cargo feature `aac`)".into(),
+        )
+        .into());
+    }
+    let template_text = args
+        .template
+        .clone()
+        .or(previous_template.filter(|_| previous.as_deref() == Some(name.as_str())))
+        .unwrap_or_else(|| profile.template.clone());
+    let template = PathTemplate::parse(&template_text)
+        .map_err(|e| UsageError(format!("invalid --template: {e}")))?;
+
+    let lib = ctx.open_library()?;
+    let (tracks, lists) = select(&lib, args)?;
+    if tracks.is_empty() && args.playlists.is_empty() && !args.query.is_empty() {
+        return Err(UsageError("nothing matches".into()).into());
+    }
+    let ids: Vec<i64> = tracks.iter().map(|t| t.id).collect();
+    let fingerprints: HashMap<i64, String> = lib
+        .identities(&ids)?
+        .into_iter()
+        .map(|i| (i.id, hex(&i.fingerprint)))
+        .collect();
+
+    let mut manifest = sync::recover(&root, loaded, &profile.name, !args.dry_run);
+    manifest.template = (template_text != profile.template).then(|| template_text.clone());
+    let existing = sync::scan_device(&root);
+    let free = sync::free_space(&root);
+    let plan = plan::plan(&plan::Input {
+        tracks: &tracks,
+        fingerprints: &fingerprints,
+        playlists: &lists,
+        manifest: &manifest,
+        profile: &profile,
+        template: &template,
+        fields: &field_text,
+        existing: &existing,
+        free,
+        fold_case: true,
+    });
+    if args.dry_run {
+        print_plan(out, &plan, &tracks, &profile, &root, args.json)?;
+        if !plan.problems.is_empty() {
+            return Err(AlreadyReported(code::FAILURE).into());
+        }
+        return Ok(());
+    }
+    for c in &plan.clashes {
+        eprintln!("warning: {c}");
+    }
+    if !plan.problems.is_empty() {
+        let list: Vec<String> = plan.problems.iter().map(|p| format!("  - {p}")).collect();
+        return Err(anyhow::anyhow!(
+            "the export does not fit {}; nothing was written:\n{}",
+            root.display(),
+            list.join("\n")
+        ));
+    }
+    for i in &plan.items {
+        if let Some(n) = &i.note
+            && ctx.verbose > 0
+        {
+            eprintln!("{}: {n}", tracks[i.track].path.display());
+        }
+    }
+
+    let to_make = plan
+        .items
+        .iter()
+        .filter(|i| matches!(i.kind, Kind::Add | Kind::Reencode | Kind::Retag))
+        .count();
+    let bar = progress_bar(
+        to_make as u64,
+        !ctx.quiet && !args.json && std::io::stderr().is_terminal(),
+    );
+    let tick = || {
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    interrupt::install(cancel.clone());
+    let workers = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let started = Instant::now();
+    let run = sync::Sync {
+        root: &root,
+        plan: &plan,
+        tracks: &tracks,
+        fingerprints: &fingerprints,
+        profile: &profile,
+        manifest,
+        cancel: &cancel,
+        workers,
+        progress: &tick,
+        now: now(),
+    }
+    .run();
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let (outcome, _) = run.map_err(anyhow::Error::msg)?;
+    for (file, why) in &outcome.notes {
+        eprintln!("note: {file}: {why}");
+    }
+    for (file, why) in &outcome.failures {
+        eprintln!("{file}: {why}");
+    }
+    let result = if outcome.full {
+        "full".to_string()
+    } else if outcome.interrupted {
+        "interrupted".to_string()
+    } else if outcome.failed > 0 {
+        format!("{} failed", outcome.failed)
+    } else {
+        "ok".to_string()
+    };
+    let target = root.to_string_lossy().into_owned();
+    let first = lib
+        .exports()?
+        .into_iter()
+        .find(|e| e.target == target)
+        .map_or(now(), |e| e.first_sync);
+    let mut lib = lib;
+    lib.write(|w| {
+        w.record_export(&ExportTarget {
+            target: target.clone(),
+            profile: profile.name.clone(),
+            first_sync: first,
+            last_sync: now(),
+            tracks: outcome.tracks as i64,
+            bytes: outcome.bytes as i64,
+            result: result.clone(),
+        })
+    })?;
+    summary(out, ctx, args, &outcome, &profile, &root, started.elapsed())?;
+    if outcome.full {
+        return Err(anyhow::anyhow!(
+            "{} is full: {} files were written and recorded, the rest were not; free some space \
+             or select less, then run the same command again (nothing half-written is left)",
+            root.display(),
+            outcome.added + outcome.reencoded + outcome.retagged
+        ));
+    }
+    if outcome.interrupted {
+        return Err(anyhow::anyhow!(
+            "interrupted: finished files are kept and recorded; run the same command again to \
+             do the rest"
+        ));
+    }
+    if outcome.failed > 0 {
+        return Err(AlreadyReported(code::FAILURE).into());
+    }
+    Ok(())
+}
+
+fn summary(
+    out: &mut dyn Write,
+    ctx: &Settings,
+    args: &ExportArgs,
+    o: &Outcome,
+    profile: &Profile,
+    root: &Path,
+    elapsed: Duration,
+) -> Result<()> {
+    if args.json {
+        let mut v = serde_json::to_value(o)?;
+        v["target"] = root.to_string_lossy().into();
+        v["profile"] = profile.name.clone().into();
+        v["seconds"] = elapsed.as_secs_f64().into();
+        serde_json::to_writer(&mut *out, &v)?;
+        writeln!(out)?;
+    } else if !ctx.quiet {
+        let mut parts = Vec::new();
+        for (n, what) in [
+            (o.added, "added"),
+            (o.reencoded, "re-encoded"),
+            (o.retagged, "retagged"),
+            (o.renamed, "renamed"),
+            (o.deleted, "deleted"),
+            (o.kept, "unchanged"),
+            (o.folders_rewritten, "folders rewritten in order"),
+            (o.playlists_written, "playlist files written"),
+            (o.failed, "failed"),
+        ] {
+            if n > 0 || what == "added" {
+                parts.push(format!("{n} {what}"));
+            }
+        }
+        writeln!(
+            out,
+            "{}; {} written in {:.1} s; {} tracks ({}) on {}",
+            parts.join(", "),
+            mb(o.bytes_written),
+            elapsed.as_secs_f64(),
+            o.tracks,
+            mb(o.bytes),
+            root.display()
+        )?;
+        if !o.full && !o.interrupted {
+            writeln!(out, "flushed: safe to remove {}", root.display())?;
+        }
+    }
+    Ok(())
+}
+
+fn progress_bar(len: u64, show: bool) -> Option<indicatif::ProgressBar> {
+    if !show || len == 0 {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} files  {elapsed} elapsed, ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(250));
+    Some(bar)
+}
+
+/// Ctrl-C during an export: workers stop between files (encoders between chunks), finished
+/// files are committed, and the manifest is written.
+mod interrupt {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, OnceLock};
+
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+    extern "C" fn on_signal(_: libc::c_int) {
+        if let Some(f) = FLAG.get() {
+            f.store(true, Ordering::Release);
+        }
+    }
+
+    pub fn install(flag: Arc<AtomicBool>) {
+        if FLAG.set(flag).is_ok() {
+            let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+            unsafe {
+                libc::signal(libc::SIGINT, handler);
+                libc::signal(libc::SIGTERM, handler);
+            }
+        }
+    }
+}
+
+/// `tapedeck exports`.
+pub fn exports(ctx: &Settings, json: bool, out: &mut dyn Write) -> Result<()> {
+    let lib = ctx.open_library()?;
+    for e in lib.exports()? {
+        if json {
+            serde_json::to_writer(&mut *out, &e)?;
+            writeln!(out)?;
+        } else {
+            writeln!(
+                out,
+                "{}  {:<10}  {:>6} tracks  {:>10}  {}  ({})",
+                crate::query::civil_date_time(e.last_sync),
+                e.profile,
+                e.tracks,
+                mb(e.bytes.max(0) as u64),
+                e.target,
+                e.result
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// `tapedeck profiles`.
+pub fn profiles_cmd(json: bool, out: &mut dyn Write) -> Result<()> {
+    let all = profiles()?;
+    if json {
+        for p in &all {
+            serde_json::to_writer(&mut *out, p)?;
+            writeln!(out)?;
+        }
+        return Ok(());
+    }
+    for (n, p) in all.iter().enumerate() {
+        if n > 0 {
+            writeln!(out)?;
+        }
+        writeln!(out, "{}: {}", p.name, p.description)?;
+        for (k, v) in p.settings() {
+            writeln!(out, "  {k:<22} {v}")?;
+        }
+    }
+    if let Some(path) = profile::config_path() {
+        writeln!(out, "\nyour own profiles go in {}", path.display())?;
+    }
+    Ok(())
+}
