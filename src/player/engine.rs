@@ -301,7 +301,12 @@ impl Engine {
                 // (a skip back during the queue's last seconds must still work).
                 match self.play_out() {
                     Ok(true) => continue,
-                    Ok(false) => {}
+                    Ok(false) => {
+                        // Let the device's own buffer play out before the stream closes.
+                        if let Err(e) = self.out.drain() {
+                            self.emit(Event::OutputFailed(e.0));
+                        }
+                    }
                     Err(e) => self.emit(Event::OutputFailed(e.0)),
                 }
                 self.track_progress();
