@@ -3,6 +3,8 @@
 
 use std::io::{Seek, Write};
 
+mod wav;
+
 use crate::audio::Spec;
 
 /// The formats tapedeck writes.
@@ -112,6 +114,10 @@ pub fn encoder(
     spec: Spec,
     out: Box<dyn Output>,
 ) -> Result<Box<dyn Encoder>, EncodeError> {
-    let _ = (settings, spec, out);
-    Err(EncodeError::Unsupported("not yet".into()))
+    match settings.format {
+        Format::Wav => Ok(Box::new(wav::WavEncoder::new(spec, out)?)),
+        Format::Mp3 | Format::Aac | Format::Flac | Format::Alac | Format::Aiff => {
+            Err(EncodeError::Unsupported("not yet".into()))
+        }
+    }
 }
