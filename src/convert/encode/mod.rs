@@ -3,6 +3,7 @@
 
 use std::io::{Seek, Write};
 
+mod aiff;
 mod wav;
 
 use crate::audio::Spec;
@@ -116,7 +117,8 @@ pub fn encoder(
 ) -> Result<Box<dyn Encoder>, EncodeError> {
     match settings.format {
         Format::Wav => Ok(Box::new(wav::WavEncoder::new(spec, out)?)),
-        Format::Mp3 | Format::Aac | Format::Flac | Format::Alac | Format::Aiff => {
+        Format::Aiff => Ok(Box::new(aiff::AiffEncoder::new(spec, out)?)),
+        Format::Mp3 | Format::Aac | Format::Flac | Format::Alac => {
             Err(EncodeError::Unsupported("not yet".into()))
         }
     }
