@@ -4,6 +4,7 @@
 use std::io::{Seek, Write};
 
 mod aiff;
+mod flac;
 mod wav;
 
 use crate::audio::Spec;
@@ -116,10 +117,9 @@ pub fn encoder(
     out: Box<dyn Output>,
 ) -> Result<Box<dyn Encoder>, EncodeError> {
     match settings.format {
+        Format::Flac => Ok(Box::new(flac::FlacEncoder::new(settings, spec, out)?)),
         Format::Wav => Ok(Box::new(wav::WavEncoder::new(spec, out)?)),
         Format::Aiff => Ok(Box::new(aiff::AiffEncoder::new(spec, out)?)),
-        Format::Mp3 | Format::Aac | Format::Flac | Format::Alac => {
-            Err(EncodeError::Unsupported("not yet".into()))
-        }
+        Format::Mp3 | Format::Aac | Format::Alac => Err(EncodeError::Unsupported("not yet".into())),
     }
 }
