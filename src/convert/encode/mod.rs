@@ -5,6 +5,7 @@ use std::io::{Seek, Write};
 
 mod aiff;
 mod flac;
+mod mp3;
 mod wav;
 
 use crate::audio::Spec;
@@ -117,9 +118,10 @@ pub fn encoder(
     out: Box<dyn Output>,
 ) -> Result<Box<dyn Encoder>, EncodeError> {
     match settings.format {
+        Format::Mp3 => Ok(Box::new(mp3::Mp3Encoder::new(settings, spec, out)?)),
         Format::Flac => Ok(Box::new(flac::FlacEncoder::new(settings, spec, out)?)),
         Format::Wav => Ok(Box::new(wav::WavEncoder::new(spec, out)?)),
         Format::Aiff => Ok(Box::new(aiff::AiffEncoder::new(spec, out)?)),
-        Format::Mp3 | Format::Aac | Format::Alac => Err(EncodeError::Unsupported("not yet".into())),
+        Format::Aac | Format::Alac => Err(EncodeError::Unsupported("not yet".into())),
     }
 }
