@@ -1,6 +1,6 @@
 # tapedeck: set-up, build, test and benchmark on a fresh Debian machine.
 #
-#   make demo     install what is missing, build, scan the bundled fixtures, list them
+#   make demo     install what is missing, build, scan the bundled fixtures, list, render, convert
 #   make test     install what is missing, build, run every test
 #   make bench    scanner, query, player and convert benchmarks (prints figures)
 #   make install  cargo install into ~/.cargo/bin
@@ -53,6 +53,11 @@ demo: release
 	./target/release/tapedeck --db $(DEMO_DIR)/library.db stats
 	@echo "== tapedeck problems"
 	./target/release/tapedeck --db $(DEMO_DIR)/library.db problems
+	@echo "== tapedeck render (the player's pipeline, gapless and loudness-matched, into a WAV file)"
+	./target/release/tapedeck --db $(DEMO_DIR)/library.db render format:flac ^path:/broken/ -o $(DEMO_DIR)/mix.wav
+	@echo "== tapedeck convert (lossless tracks to MP3 320k; lossy ones are refused, with a reason)"
+	./target/release/tapedeck --db $(DEMO_DIR)/library.db convert ^path:/broken/ --to $(DEMO_DIR)/mp3 --format mp3
+	@find $(DEMO_DIR)/mp3 -type f | sort
 
 bench: deps
 	$(CARGO) bench --locked --bench scan

@@ -131,6 +131,23 @@ impl Decoder {
         let float = codec.starts_with("pcm_f");
         let bits = params
             .bits_per_sample
+            .or_else(|| {
+                // MP4 carries ALAC's depth only in its magic cookie (ALACSpecificConfig:
+                // frame length, version, bit depth), with or without the atom header.
+                let cookie = params
+                    .extra_data
+                    .as_deref()
+                    .filter(|_| params.codec == CODEC_ID_ALAC)?;
+                let at = if cookie.get(4..8) == Some(b"alac") {
+                    12
+                } else {
+                    0
+                };
+                cookie
+                    .get(at + 5)
+                    .map(|&b| u32::from(b))
+                    .filter(|b| (8..=32).contains(b))
+            })
             .filter(|_| lossless && !float)
             .and_then(|b| u16::try_from(b).ok());
         // Apply an MP4 trim only when it is in the track's own timescale (always, in practice).
@@ -370,6 +387,11 @@ mod tests {
             let (spec, samples) = decode_all(&path).unwrap_or_else(|e| panic!("{rel}: {e}"));
             let decoder = Decoder::open(&path).unwrap();
             assert_eq!(decoder.is_lossless(), lossless, "{rel}");
+            if rel.contains("alac24") {
+                assert_eq!(decoder.spec().bits, Some(24), "{rel}");
+            } else if lossless {
+                assert_eq!(decoder.spec().bits, Some(16), "{rel}");
+            }
             assert_eq!(
                 decoder.total_frames(),
                 Some((samples.len() / usize::from(spec.channels)) as u64),

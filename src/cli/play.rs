@@ -401,6 +401,7 @@ pub fn render(ctx: &Settings, args: &QueueArgs, output: &Path, out: &mut dyn Wri
                 failed += 1;
                 eprintln!("{}: {message}", path.display());
             }
+            Event::Warning { path, message } => eprintln!("{}: {message}", path.display()),
             Event::OutputFailed(m) => output_failed = Some(m),
             Event::Ended => break,
             _ => {}
@@ -753,16 +754,9 @@ pub fn play(
             }
             Event::Error { path, message } => {
                 failed += 1;
-                if interactive {
-                    let _ = crossterm::execute!(
-                        io::stderr(),
-                        terminal::Clear(terminal::ClearType::CurrentLine)
-                    );
-                    eprint!("\r{}: {message}\r\n", path.display());
-                } else {
-                    eprintln!("{}: {message}", path.display());
-                }
+                report(interactive, &path, &message);
             }
+            Event::Warning { path, message } => report(interactive, &path, &message),
             Event::Paused(p) => status.paused = p,
             Event::Volume(v) => status.volume = v,
             Event::Modes { shuffle, repeat } => {
@@ -795,6 +789,19 @@ pub fn play(
         return Err(crate::error::AlreadyReported(crate::error::code::FAILURE).into());
     }
     Ok(())
+}
+
+/// A per-file message on stderr, above the status line when there is one.
+fn report(interactive: bool, path: &Path, message: &str) {
+    if interactive {
+        let _ = crossterm::execute!(
+            io::stderr(),
+            terminal::Clear(terminal::ClearType::CurrentLine)
+        );
+        eprint!("\r{}: {message}\r\n", path.display());
+    } else {
+        eprintln!("{}: {message}", path.display());
+    }
 }
 
 /// Ctrl-C and SIGTERM without a terminal in raw mode: stop cleanly, so the position is saved

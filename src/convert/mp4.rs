@@ -1076,40 +1076,6 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     }
 
-    /// Encoding speed, in multiples of real time; run with
-    /// `cargo test --release --lib encode_speed -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn encode_speed() {
-        use crate::audio::Spec;
-        use crate::convert::encode::{Format, Settings, encoder};
-        let seconds = 60;
-        let samples = signal(44100 * seconds, 2, 1);
-        let mut runs = vec![(Format::Alac, Some(16)), (Format::Alac, Some(24))];
-        if cfg!(feature = "aac") {
-            runs.push((Format::Aac, None));
-        }
-        for (format, bits) in runs {
-            let spec = Spec {
-                rate: 44100,
-                channels: 2,
-                bits,
-            };
-            let out = Box::new(Cursor::new(Vec::with_capacity(20 << 20)));
-            let started = std::time::Instant::now();
-            let mut enc = encoder(&Settings::new(format), spec, out).unwrap();
-            for piece in samples.chunks(4410 * 2) {
-                enc.write(piece).unwrap();
-            }
-            enc.finish().unwrap();
-            let took = started.elapsed().as_secs_f64();
-            let speed = seconds as f64 / took;
-            eprintln!(
-                "{format:?} {bits:?}: {seconds} s of 44.1 kHz stereo in {took:.2} s, {speed:.0}x real time"
-            );
-        }
-    }
-
     #[test]
     fn past_4_gib_offsets_use_co64_and_mdat_a_64_bit_size() {
         const GAP: u64 = 5 << 30;

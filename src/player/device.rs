@@ -317,7 +317,7 @@ impl Output for DeviceOutput {
             }
         }
         // What the device has taken still sits in its own period buffers for a moment.
-        std::thread::sleep(Duration::from_millis(60));
+        std::thread::sleep(Duration::from_millis(150));
         Ok(())
     }
 

@@ -72,8 +72,13 @@ pub enum Event {
         heard: f64,
         finished: bool,
     },
-    /// A file could not be played; the queue goes on.
+    /// A file could not be played (or not to its end); the queue goes on.
     Error {
+        path: PathBuf,
+        message: String,
+    },
+    /// A file played, with something to report (cut short, damaged packets skipped).
+    Warning {
         path: PathBuf,
         message: String,
     },
@@ -301,7 +306,12 @@ impl Engine {
                 // (a skip back during the queue's last seconds must still work).
                 match self.play_out() {
                     Ok(true) => continue,
-                    Ok(false) => {}
+                    Ok(false) => {
+                        // Let the device's own buffer play out before the stream closes.
+                        if let Err(e) = self.out.drain() {
+                            self.emit(Event::OutputFailed(e.0));
+                        }
+                    }
                     Err(e) => self.emit(Event::OutputFailed(e.0)),
                 }
                 self.track_progress();
@@ -805,12 +815,12 @@ impl Engine {
     fn head_ended(&mut self, complete: bool) {
         let head = self.head.take().expect("head");
         if head.decoder.truncated() {
-            self.emit(Event::Error {
+            self.emit(Event::Warning {
                 path: self.queue.items()[head.index].path.clone(),
                 message: "the file ends early (truncated); played what is there".into(),
             });
         } else if head.decoder.bad_packets() > 0 {
-            self.emit(Event::Error {
+            self.emit(Event::Warning {
                 path: self.queue.items()[head.index].path.clone(),
                 message: format!(
                     "{} damaged packet(s) skipped while playing",

@@ -3,6 +3,11 @@
 
 use std::io::{Seek, Write};
 
+mod aiff;
+mod flac;
+mod mp3;
+mod wav;
+
 use crate::audio::Spec;
 
 mod aac;
@@ -67,7 +72,7 @@ impl Format {
 pub struct Settings {
     pub format: Format,
     /// MP3 CBR (32-320) or AAC (64-320) bitrate in kbps; `None` means the format's default:
-    /// 320 kbps CBR for MP3, 256 kbps for AAC.
+    /// for MP3 the highest the sample rate allows (320 kbps at 32-48 kHz), 256 kbps for AAC.
     pub bitrate: Option<u32>,
     /// MP3 VBR quality 0 (best) to 9; takes precedence over `bitrate` for MP3.
     pub vbr: Option<u8>,
@@ -118,11 +123,11 @@ pub fn encoder(
     out: Box<dyn Output>,
 ) -> Result<Box<dyn Encoder>, EncodeError> {
     match settings.format {
+        Format::Mp3 => Ok(Box::new(mp3::Mp3Encoder::new(settings, spec, out)?)),
+        Format::Flac => Ok(Box::new(flac::FlacEncoder::new(settings, spec, out)?)),
+        Format::Wav => Ok(Box::new(wav::WavEncoder::new(spec, out)?)),
+        Format::Aiff => Ok(Box::new(aiff::AiffEncoder::new(spec, out)?)),
         Format::Aac => aac::start(settings, spec, out),
         Format::Alac => alac::start(spec, out),
-        _ => {
-            let _ = (settings, spec, out);
-            Err(EncodeError::Unsupported("not yet".into()))
-        }
     }
 }
