@@ -156,7 +156,7 @@ fn counts_json(plan: &Plan) -> serde_json::Value {
         "lossy_reencode": plan.items.iter().filter(|i| i.kind != Kind::Keep
             && matches!(i.method, Method::Encode { lossy: true })).count(),
         "folders_rewritten": plan.rewrites(),
-        "playlists": plan.playlists.len(),
+        "playlists": plan.playlists.iter().filter(|p| p.changed).count(),
         "playlist_deletes": plan.playlist_deletes.len(),
         "clashes": plan.clashes.len(),
     })
@@ -236,7 +236,7 @@ fn print_plan(
             "reorder", f.path
         )?;
     }
-    for p in &plan.playlists {
+    for p in plan.playlists.iter().filter(|p| p.changed) {
         writeln!(out, "{:<9} {}  ({} entries)", "playlist", p.path, p.entries)?;
     }
     for p in &plan.playlist_deletes {
@@ -256,7 +256,7 @@ fn print_plan(
         plan.deletes.len(),
         plan.count(Kind::Keep),
         plan.rewrites(),
-        plan.playlists.len()
+        plan.playlists.iter().filter(|p| p.changed).count()
     )?;
     writeln!(
         out,
@@ -314,7 +314,7 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
     let template = PathTemplate::parse(&template_text)
         .map_err(|e| UsageError(format!("invalid --template: {e}")))?;
 
-    let lib = ctx.open_library()?;
+    let mut lib = ctx.open_library()?;
     let (tracks, lists) = select(&lib, args)?;
     if tracks.is_empty() && args.playlists.is_empty() && !args.query.is_empty() {
         return Err(UsageError("nothing matches".into()).into());
@@ -368,6 +368,17 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
         }
     }
 
+    if plan.is_empty() && previous.as_deref() == Some(profile.name.as_str()) {
+        // Nothing to do: the device is not written at all (not even the manifest).
+        let outcome = Outcome {
+            kept: plan.count(Kind::Keep),
+            tracks: manifest.files.len(),
+            bytes: manifest.files.values().map(|e| e.size).sum(),
+            ..Outcome::default()
+        };
+        record(&mut lib, &root, &profile, &outcome, "ok")?;
+        return summary(out, ctx, args, &outcome, &profile, &root, Duration::ZERO);
+    }
     let to_make = plan
         .items
         .iter()
@@ -421,24 +432,7 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
     } else {
         "ok".to_string()
     };
-    let target = root.to_string_lossy().into_owned();
-    let first = lib
-        .exports()?
-        .into_iter()
-        .find(|e| e.target == target)
-        .map_or(now(), |e| e.first_sync);
-    let mut lib = lib;
-    lib.write(|w| {
-        w.record_export(&ExportTarget {
-            target: target.clone(),
-            profile: profile.name.clone(),
-            first_sync: first,
-            last_sync: now(),
-            tracks: outcome.tracks as i64,
-            bytes: outcome.bytes as i64,
-            result: result.clone(),
-        })
-    })?;
+    record(&mut lib, &root, &profile, &outcome, &result)?;
     summary(out, ctx, args, &outcome, &profile, &root, started.elapsed())?;
     if outcome.full {
         return Err(anyhow::anyhow!(
@@ -457,6 +451,34 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
     if outcome.failed > 0 {
         return Err(AlreadyReported(code::FAILURE).into());
     }
+    Ok(())
+}
+
+/// Remembers the sync in the library (`tapedeck exports`).
+fn record(
+    lib: &mut Library,
+    root: &Path,
+    profile: &Profile,
+    o: &Outcome,
+    result: &str,
+) -> Result<()> {
+    let target = root.to_string_lossy().into_owned();
+    let first = lib
+        .exports()?
+        .into_iter()
+        .find(|e| e.target == target)
+        .map_or(now(), |e| e.first_sync);
+    lib.write(|w| {
+        w.record_export(&ExportTarget {
+            target: target.clone(),
+            profile: profile.name.clone(),
+            first_sync: first,
+            last_sync: now(),
+            tracks: o.tracks as i64,
+            bytes: o.bytes as i64,
+            result: result.to_string(),
+        })
+    })?;
     Ok(())
 }
 

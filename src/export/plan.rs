@@ -118,6 +118,8 @@ pub struct PlaylistPart {
     #[serde(skip)]
     pub tracks: Vec<usize>,
     pub entries: usize,
+    /// Whether the file on the device differs from what will be written (or is missing).
+    pub changed: bool,
 }
 
 /// The plan.
@@ -156,6 +158,15 @@ impl Plan {
 
     pub fn rewrites(&self) -> usize {
         self.folders.iter().filter(|f| f.rewrite).count()
+    }
+
+    /// Whether the sync would change anything on the device.
+    pub fn is_empty(&self) -> bool {
+        self.changes() == 0
+            && self.rewrites() == 0
+            && self.forget.is_empty()
+            && self.playlist_deletes.is_empty()
+            && self.playlists.iter().all(|p| !p.changed)
     }
 }
 
@@ -545,47 +556,55 @@ pub fn plan(input: &Input<'_>) -> Plan {
             .or_default()
             .push(path.as_str());
     }
-    let mut claimed: HashSet<&str> = HashSet::new();
-    // First pass: tracks whose entry is at their own path claim it before anyone else can.
-    for &i in &order {
-        let t = &input.tracks[i];
-        let fp = input
+    // Which file of ours each track comes from: first the entry at its own path with its
+    // audio, then any other entry with its audio (a rename), then an entry at its own path
+    // that no track's audio claims (the source's audio changed).
+    let fp_of = |i: usize| {
+        input
             .fingerprints
-            .get(&t.id)
+            .get(&input.tracks[i].id)
             .map(String::as_str)
-            .unwrap_or("");
-        if let Some(e) = m.files.get(&assigned[i])
-            && e.source == fp
+            .unwrap_or("")
+    };
+    let mut claimed: HashSet<&str> = HashSet::new();
+    let mut from_of: Vec<Option<String>> = vec![None; input.tracks.len()];
+    for &i in &order {
+        if let Some((k, e)) = m.files.get_key_value(&assigned[i])
+            && e.source == fp_of(i)
         {
-            claimed.insert(m.files.get_key_value(&assigned[i]).unwrap().0.as_str());
+            claimed.insert(k.as_str());
+            from_of[i] = Some(k.clone());
         }
     }
-    let mut item_of_track: Vec<Option<usize>> = vec![None; input.tracks.len()];
+    for &i in &order {
+        if from_of[i].is_some() {
+            continue;
+        }
+        if let Some(c) = by_source
+            .get(fp_of(i))
+            .and_then(|cs| cs.iter().find(|c| !claimed.contains(**c)).copied())
+        {
+            claimed.insert(c);
+            from_of[i] = Some(c.to_string());
+        }
+    }
+    for &i in &order {
+        if from_of[i].is_none()
+            && let Some((k, _)) = m.files.get_key_value(&assigned[i])
+            && !claimed.contains(k.as_str())
+        {
+            claimed.insert(k.as_str());
+            from_of[i] = Some(k.clone());
+        }
+    }
     for &i in &order {
         let t = &input.tracks[i];
-        let fp = input
-            .fingerprints
-            .get(&t.id)
-            .map(String::as_str)
-            .unwrap_or("");
         let (method, _) = methods[i];
         let settings = settings_key(p, t, method);
         let tags = tags_key(p, t);
         let path = assigned[i].clone();
-        let own = m
-            .files
-            .get(&path)
-            .filter(|e| e.source == fp)
-            .map(|_| path.clone());
-        let from: Option<String> = own.or_else(|| {
-            let c = by_source
-                .get(fp)?
-                .iter()
-                .find(|c| !claimed.contains(**c))
-                .copied()?;
-            claimed.insert(c);
-            Some(c.to_string())
-        });
+        let from = from_of[i].take();
+        let audio_changed = from.as_ref().is_some_and(|c| m.files[c].source != fp_of(i));
         let source_note = match method {
             Method::Encode { lossy: true } => Some(format!(
                 "lossy to lossy: {} is not played by the `{}` profile, so it is encoded again as {}",
@@ -607,7 +626,7 @@ pub fn plan(input: &Input<'_>) -> Plan {
                         }
                         (Kind::Add, None)
                     }
-                    Some(&size) if size != e.size => (Kind::Reencode, Some(c)),
+                    Some(&size) if size != e.size || audio_changed => (Kind::Reencode, Some(c)),
                     Some(_) if e.settings != settings => (Kind::Reencode, Some(c)),
                     Some(_) if e.tags != tags => (Kind::Retag, Some(c)),
                     Some(_) if c != path => (Kind::Rename, Some(c)),
@@ -633,7 +652,6 @@ pub fn plan(input: &Input<'_>) -> Plan {
             plan.bytes_freed += input.existing.get(c).copied().unwrap_or(0);
         }
         plan.bytes_needed += bytes;
-        item_of_track[i] = Some(plan.items.len());
         plan.items.push(Item {
             track: i,
             kind,
@@ -783,11 +801,19 @@ fn plan_playlists(plan: &mut Plan, input: &Input<'_>, assigned: &[String], namer
             };
             wanted_paths.insert(path.clone());
             let chunk: Vec<usize> = tracks.iter().skip(n * limit).take(limit).copied().collect();
+            let lines: Vec<PlaylistLine> = chunk
+                .iter()
+                .map(|&i| playlist_line(&input.tracks[i], &assigned[i]))
+                .collect();
+            let digest = playlist_digest(&render_playlist(p, &lines));
+            let changed = input.manifest.playlists.get(&path) != Some(&digest)
+                || !input.existing.contains_key(&path);
             plan.playlists.push(PlaylistPart {
                 path,
                 playlist: name.clone(),
                 entries: chunk.len(),
                 tracks: chunk,
+                changed,
             });
         }
     }
@@ -909,6 +935,23 @@ pub struct PlaylistLine {
     pub path: String,
     pub title: String,
     pub seconds: f64,
+}
+
+/// The entry for a track exported at `path`: "Artist - Title" and its length.
+pub fn playlist_line(t: &Track, path: &str) -> PlaylistLine {
+    PlaylistLine {
+        path: path.to_string(),
+        title: match &t.artist {
+            Some(a) => format!("{a} - {}", t.title),
+            None => t.title.clone(),
+        },
+        seconds: t.duration,
+    }
+}
+
+/// The manifest's record of a playlist file's content.
+pub fn playlist_digest(bytes: &[u8]) -> String {
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(bytes))
 }
 
 /// The bytes of one playlist file: extended M3U, paths relative to the playlist's folder (the

@@ -18,7 +18,9 @@ use rayon::prelude::*;
 
 use super::manifest::{self, FileEntry, FolderState, Journal, Manifest, Record};
 use super::mp3gain;
-use super::plan::{Item, Kind, Method, Plan, PlaylistLine, render_playlist};
+use super::plan::{
+    Item, Kind, Method, Plan, PlaylistLine, playlist_digest, playlist_line, render_playlist,
+};
 use super::profile::{Cover, Profile};
 use crate::audio::gain;
 use crate::convert::plan::Request;
@@ -893,20 +895,10 @@ impl Sync<'_> {
                 .iter()
                 .filter_map(|t| by_track.get(t))
                 .filter(|i| m.files.contains_key(&i.path))
-                .map(|i| {
-                    let t = &self.tracks[i.track];
-                    PlaylistLine {
-                        path: i.path.clone(),
-                        title: match &t.artist {
-                            Some(a) => format!("{a} - {}", t.title),
-                            None => t.title.clone(),
-                        },
-                        seconds: t.duration,
-                    }
-                })
+                .map(|i| playlist_line(&self.tracks[i.track], &i.path))
                 .collect();
             let bytes = render_playlist(self.profile, &lines);
-            let xxh3 = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes));
+            let xxh3 = playlist_digest(&bytes);
             let target = root.join(&part.path);
             if m.playlists.get(&part.path) == Some(&xxh3) && target.exists() {
                 continue;
