@@ -287,7 +287,7 @@ impl Sync<'_> {
         };
         // Retagging a file we encoded works on the device's copy, not a new encode.
         if let Some(input) = input {
-            fs::copy(input, dst).map_err(werr)?;
+            copy_hashed(input, dst).map_err(werr)?;
             retag(dst)?;
             return hashed(dst);
         }
@@ -301,7 +301,7 @@ impl Sync<'_> {
                 })
             }
             Method::CopyRetag => {
-                fs::copy(src, dst).map_err(werr)?;
+                copy_hashed(src, dst).map_err(werr)?;
                 retag(dst)?;
                 hashed(dst)
             }
@@ -719,19 +719,29 @@ impl Sync<'_> {
                             out.changed = true;
                         }
                         Err(e) => {
-                            let why = if io_full(&e)
-                                || e.kind() == std::io::ErrorKind::PermissionDenied
-                            {
-                                out.full |= io_full(&e);
-                                format!("cannot create the folder {}: {e}", d.display())
+                            out.full |= io_full(&e);
+                            let why = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                                format!(
+                                    "the device refused the folder name {} ({e}); pick a profile \
+                                     with stricter names, such as car-strict",
+                                    made.display()
+                                )
                             } else {
-                                format!("cannot create the folder {}: {e}", d.display())
+                                format!("cannot create the folder {}: {e}", made.display())
                             };
                             for &i in &folder.order {
                                 if let Some(s) = staged.remove(&i) {
                                     let _ = fs::remove_file(s.path);
-                                    out.failed += 1;
-                                    out.failures.push((plan.items[i].path.clone(), why.clone()));
+                                    if !io_full(&e) {
+                                        out.failed += 1;
+                                        out.failures.push((
+                                            self.tracks[plan.items[i].track]
+                                                .path
+                                                .display()
+                                                .to_string(),
+                                            why.clone(),
+                                        ));
+                                    }
                                 }
                             }
                             return Ok(());
