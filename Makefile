@@ -2,14 +2,16 @@
 #
 #   make demo     install what is missing, build, scan the bundled fixtures, list, render, convert
 #   make test     install what is missing, build, run every test
-#   make bench    scanner, query, player and convert benchmarks (prints figures)
+#   make bench    scanner, query, player, convert and export benchmarks (prints figures)
 #   make install  cargo install into ~/.cargo/bin
 
 SHELL := /bin/bash
 CARGO ?= cargo
 # Build-time needs: a C compiler (bundled SQLite, LAME, FDK AAC), pkg-config and ALSA headers.
-# Test oracles: ffmpeg, flac, lame, sox and python3-mutagen; pv paces the ALSA file device.
-DEB_PACKAGES := build-essential pkg-config libasound2-dev ffmpeg flac lame sox python3-mutagen pv
+# Test oracles: ffmpeg, flac, lame, sox and python3-mutagen; pv paces the ALSA file device;
+# dosfstools, mtools and fusefat give the export tests a real FAT32 file system.
+DEB_PACKAGES := build-essential pkg-config libasound2-dev ffmpeg flac lame sox python3-mutagen pv \
+	dosfstools mtools fusefat
 DEMO_DIR := $(CURDIR)/target/demo
 
 .PHONY: all deps build release test demo bench install fixtures clean
@@ -64,6 +66,7 @@ bench: deps
 	$(CARGO) bench --locked --bench query
 	$(CARGO) bench --locked --bench play
 	$(CARGO) bench --locked --bench convert
+	$(CARGO) bench --locked --bench export
 
 install: deps
 	$(CARGO) install --locked --path .

@@ -100,6 +100,7 @@ impl Manifest {
                     self.folders.remove(path);
                 }
             },
+            Record::Hold { .. } => {}
             Record::Playlist { path, xxh3 } => match xxh3 {
                 Some(h) => {
                     self.playlists.insert(path.clone(), h.clone());
@@ -127,13 +128,17 @@ pub enum Record {
     },
     /// A playlist file was written (`None`: removed).
     Playlist { path: String, xxh3: Option<String> },
+    /// Our file at `path` is about to be moved to `hold` (relative to the device root) while
+    /// its folder is rewritten; a run killed before it is put back moves it home.
+    Hold { path: String, hold: String },
 }
 
 /// xxh3-64 of a whole file, as hex.
 pub fn checksum(path: &Path) -> std::io::Result<String> {
     let mut f = File::open(path)?;
     let mut h = xxhash_rust::xxh3::Xxh3::new();
-    let mut buf = vec![0u8; 1 << 20];
+    let len = f.metadata().map_or(1 << 20, |m| m.len() + 1);
+    let mut buf = vec![0u8; len.clamp(4096, 1 << 20) as usize];
     loop {
         let n = f.read(&mut buf)?;
         if n == 0 {

@@ -97,6 +97,14 @@ pub fn recover(root: &Path, loaded: manifest::Loaded, profile: &str, clean: bool
                 None => !root.join(path).exists(),
             },
             Record::Folder { .. } => true,
+            Record::Hold { path, hold } => {
+                // Held away from its folder when the run stopped: back home.
+                let (home, held) = (root.join(path), root.join(hold));
+                if clean && held.exists() && !home.exists() {
+                    let _ = fs::rename(&held, &home);
+                }
+                true
+            }
         };
         if keep {
             m.apply(r);
@@ -193,12 +201,18 @@ fn io_full(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(28 | 122 | 27))
 }
 
-/// Copies `src` to `dst`, hashing as it goes; the copy is flushed to the device.
+/// Copies `src` to `dst`, hashing as it goes. (`std::fs::copy` also copies permissions,
+/// which fusefat refuses.)
 pub fn copy_hashed(src: &Path, dst: &Path) -> std::io::Result<(u64, String)> {
-    let mut input = File::open(src)?;
+    copy_from(File::open(src)?, dst)
+}
+
+fn copy_from(mut input: File, dst: &Path) -> std::io::Result<(u64, String)> {
     let mut out = File::create(dst)?;
     let mut h = xxhash_rust::xxh3::Xxh3::new();
-    let mut buf = vec![0u8; 1 << 20];
+    // No bigger than the file: zeroing a large buffer per small file costs more than the copy.
+    let len = input.metadata().map_or(1 << 20, |m| m.len() + 1);
+    let mut buf = vec![0u8; len.clamp(4096, 1 << 20) as usize];
     let mut n_total = 0u64;
     loop {
         let n = input.read(&mut buf)?;
@@ -263,12 +277,10 @@ impl Sync<'_> {
     ) -> Result<Staged, Failure> {
         let t = &self.tracks[item.track];
         let src = &t.path;
-        if let Err(e) = File::open(src) {
-            return Err(Failure {
-                message: format!("cannot read {}: {e}", src.display()),
-                full: false,
-            });
-        }
+        let source = File::open(src).map_err(|e| Failure {
+            message: format!("cannot read {}: {e}", src.display()),
+            full: false,
+        })?;
         let werr = |e: std::io::Error| Failure {
             full: io_full(&e) || e.kind() == std::io::ErrorKind::PermissionDenied,
             message: format!("cannot write to the device: {e}"),
@@ -293,7 +305,7 @@ impl Sync<'_> {
         }
         match item.method {
             Method::Copy => {
-                let (size, xxh3) = copy_hashed(src, dst).map_err(werr)?;
+                let (size, xxh3) = copy_from(source, dst).map_err(werr)?;
                 Ok(Staged {
                     path: dst.to_path_buf(),
                     size,
@@ -664,21 +676,32 @@ impl Sync<'_> {
                 state: Some(FolderState { holes: true }),
             });
         }
-        for path in &leaving {
-            if !wanted.contains(path.as_str()) {
+        let holds: Vec<(String, PathBuf)> = leaving
+            .iter()
+            .enumerate()
+            .map(|(n, path)| {
+                let hold = staging.join(format!(
+                    "hold-{:016x}-{n}",
+                    xxhash_rust::xxh3::xxh3_64(folder.path.as_bytes())
+                ));
+                (path.clone(), hold)
+            })
+            .collect();
+        for (path, hold) in &holds {
+            if wanted.contains(path.as_str()) {
+                let rel = hold.strip_prefix(root).unwrap_or(hold);
+                journal.push(&Record::Hold {
+                    path: path.clone(),
+                    hold: rel.to_string_lossy().into_owned(),
+                });
+            } else {
                 journal.push(&Record::Remove { path: path.clone() });
             }
         }
         journal.flush().map_err(jerr)?;
-        let mut held_n = 0usize;
-        for path in leaving {
+        for (path, hold) in holds {
             let here = root.join(&path);
             if wanted.contains(path.as_str()) {
-                held_n += 1;
-                let hold = staging.join(format!(
-                    "hold-{}-{held_n}",
-                    xxhash_rust::xxh3::xxh3_64(folder.path.as_bytes())
-                ));
                 match fs::rename(&here, &hold) {
                     Ok(()) => {
                         location.insert(path, hold);

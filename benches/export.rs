@@ -1,0 +1,255 @@
+//! Export benchmark (`cargo bench --bench export`, part of `make bench`).
+//!
+//! Synthetic MP3s (one short ffmpeg tone, copied with a byte of audio changed per copy so each
+//! has its own fingerprint, and a hand-made ID3v2.3 tag with distinct title, album and track)
+//! are scanned into a library and exported with the `stick` profile (MP3 copied as it is) by
+//! the release binary to a plain folder, not a FAT image:
+//!
+//! - a no-change re-sync of 5,000 exported tracks (target: under 1 s, start-up included);
+//! - export throughput when copying as-is, as a ratio to `cp -r` of the same files in the same
+//!   run (target: within 1.5x), for the 5,000 small files and for 100 files of 2 MB. Both sides
+//!   end with their data flushed (`sync -f` after `cp -r`), since export flushes what it writes
+//!   before it says the stick is safe to remove.
+//!
+//! Figures are printed with PASS or MISS, never asserted. `EXPORT_TRACKS` changes the count.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use common::{env_count, load_average, thousands, verdict};
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-export");
+    std::fs::create_dir_all(&root).unwrap();
+    let tracks = env_count("EXPORT_TRACKS", 5000);
+    println!(
+        "== export benchmark ({} tracks; load average {})",
+        thousands(tracks as f64),
+        load_average()
+    );
+    let exe = build_release();
+    let Some(small) = make_base(&root, "base-small.mp3", 0.3) else {
+        println!("  ffmpeg with libmp3lame is needed to make the sources; skipped");
+        return;
+    };
+    let big = make_base(&root, "base-big.mp3", 62.0).unwrap();
+
+    let music = root.join("small");
+    make_library(&small, &music, tracks, 50);
+    let db = root.join("small.db");
+    scan(&exe, &db, &music);
+    let size = dir_size(&music);
+
+    println!(
+        "\n-- copying as-is: {} small MP3s ({:.1} MB), stick profile",
+        thousands(tracks as f64),
+        size as f64 / 1e6
+    );
+    let (cp, export) = compare(&exe, &db, &music, &root);
+    throughput_line(size, cp, export);
+
+    println!(
+        "\n-- no-change re-sync of {} tracks",
+        thousands(tracks as f64)
+    );
+    let out = root.join("export-out");
+    let resync = (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            let output = Command::new(&exe)
+                .arg("--db")
+                .arg(&db)
+                .args(["export", "--json", "--to"])
+                .arg(&out)
+                .output()
+                .unwrap();
+            let secs = t.elapsed().as_secs_f64();
+            assert!(output.status.success(), "re-sync failed");
+            let v: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+            assert_eq!(v["kept"], tracks, "the re-sync should keep every track");
+            assert_eq!(v["added"], 0);
+            secs
+        })
+        .fold(f64::MAX, f64::min);
+    println!(
+        "  {:.3} s (best of 3, process start-up included)   target < 1 s: {}",
+        resync,
+        verdict(resync < 1.0)
+    );
+
+    let music = root.join("big");
+    make_library(&big, &music, 100, 20);
+    let db = root.join("big.db");
+    scan(&exe, &db, &music);
+    let size = dir_size(&music);
+    println!(
+        "\n-- copying as-is: 100 MP3s of {:.1} MB ({:.0} MB), stick profile",
+        size as f64 / 1e8,
+        size as f64 / 1e6
+    );
+    let (cp, export) = compare(&exe, &db, &music, &root);
+    throughput_line(size, cp, export);
+    let _ = std::fs::remove_dir_all(root.join("export-out"));
+    let _ = std::fs::remove_dir_all(root.join("cp-out"));
+}
+
+fn throughput_line(bytes: u64, cp: f64, export: f64) {
+    println!(
+        "  cp -r + sync: {:.2} s ({:.0} MB/s)   export: {:.2} s ({:.0} MB/s)",
+        cp,
+        bytes as f64 / 1e6 / cp,
+        export,
+        bytes as f64 / 1e6 / export
+    );
+    println!(
+        "  export / cp -r = {:.2}x   target <= 1.5x: {}",
+        export / cp,
+        verdict(export / cp <= 1.5)
+    );
+}
+
+/// `cp -r` then a flush, and a fresh export of the same files; best of 2 each, alternating.
+fn compare(exe: &Path, db: &Path, music: &Path, root: &Path) -> (f64, f64) {
+    let mut cp = f64::MAX;
+    let mut export = f64::MAX;
+    for _ in 0..2 {
+        let target = root.join("cp-out");
+        let _ = std::fs::remove_dir_all(&target);
+        sync_fs(root);
+        let t = Instant::now();
+        let ok = Command::new("cp")
+            .arg("-r")
+            .arg(music)
+            .arg(&target)
+            .status()
+            .unwrap()
+            .success();
+        sync_fs(&target);
+        cp = cp.min(t.elapsed().as_secs_f64());
+        assert!(ok);
+
+        let target = root.join("export-out");
+        let _ = std::fs::remove_dir_all(&target);
+        std::fs::create_dir_all(&target).unwrap();
+        sync_fs(root);
+        let t = Instant::now();
+        let ok = Command::new(exe)
+            .arg("--db")
+            .arg(db)
+            .args(["export", "-q", "--profile", "stick", "--to"])
+            .arg(&target)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        export = export.min(t.elapsed().as_secs_f64());
+        assert!(ok, "export failed");
+    }
+    (cp, export)
+}
+
+fn sync_fs(path: &Path) {
+    let _ = Command::new("sync").arg("-f").arg(path).status();
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.metadata().map_or(0, |m| m.len()))
+        .sum()
+}
+
+fn build_release() -> PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--locked", "--bin", "tapedeck"])
+        .status()
+        .expect("cargo build");
+    assert!(status.success());
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/tapedeck")
+}
+
+/// One untagged MP3 tone of `secs` seconds, made once.
+fn make_base(root: &Path, name: &str, secs: f64) -> Option<Vec<u8>> {
+    let path = root.join(name);
+    if !path.is_file() {
+        let ok = Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+            .arg(format!("sine=frequency=440:duration={secs}"))
+            .args(["-ac", "2", "-c:a", "libmp3lame", "-b:a", "256k"])
+            .args(["-id3v2_version", "0", "-write_id3v1", "0"])
+            .arg(&path)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            return None;
+        }
+    }
+    std::fs::read(&path).ok()
+}
+
+/// An ID3v2.3 tag with Latin-1 text frames.
+fn id3(frames: &[(&str, &str)]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (id, text) in frames {
+        body.extend_from_slice(id.as_bytes());
+        body.extend_from_slice(&(text.len() as u32 + 1).to_be_bytes());
+        body.extend_from_slice(&[0, 0, 0]);
+        body.extend_from_slice(text.as_bytes());
+    }
+    let n = body.len() as u32;
+    let mut tag = b"ID3\x03\x00\x00".to_vec();
+    tag.extend_from_slice(&[
+        ((n >> 21) & 0x7F) as u8,
+        ((n >> 14) & 0x7F) as u8,
+        ((n >> 7) & 0x7F) as u8,
+        (n & 0x7F) as u8,
+    ]);
+    tag.extend(body);
+    tag
+}
+
+/// `count` copies of `base`, `per_album` to an album folder, each with its own tags and one
+/// audio byte changed (so each has its own fingerprint). Made once.
+fn make_library(base: &[u8], dir: &Path, count: usize, per_album: usize) {
+    let marker = dir.join(format!(".made-{count}"));
+    if marker.exists() {
+        return;
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    for i in 0..count {
+        let album = i / per_album;
+        let n = i % per_album + 1;
+        let folder = dir.join(format!("Album {album:03}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        let mut audio = base.to_vec();
+        let at = audio.len() - 40;
+        audio[at] ^= (i & 0xFF) as u8;
+        audio[at + 1] ^= (i >> 8) as u8;
+        let mut file = id3(&[
+            ("TIT2", &format!("Song {i}")),
+            ("TPE1", &format!("Artist {}", album % 37)),
+            ("TALB", &format!("Album {album:03}")),
+            ("TRCK", &n.to_string()),
+        ]);
+        file.extend(audio);
+        std::fs::write(folder.join(format!("{n:02}.mp3")), file).unwrap();
+    }
+    std::fs::write(marker, b"").unwrap();
+}
+
+fn scan(exe: &Path, db: &Path, music: &Path) {
+    let _ = std::fs::remove_file(db);
+    let ok = Command::new(exe)
+        .arg("--db")
+        .arg(db)
+        .args(["scan", "-q"])
+        .arg(music)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "scan failed");
+}
