@@ -76,7 +76,10 @@ fn find_playlist(lib: &Library, name: &str) -> Result<crate::db::Playlist> {
 }
 
 /// The selected tracks (the query's, and every `-p` playlist's) and the playlists to write.
-fn select(lib: &Library, args: &ExportArgs) -> Result<(Vec<Track>, Vec<(String, Vec<i64>)>)> {
+/// Selected tracks, and playlists (name, track ids) to write.
+type Selected = (Vec<Track>, Vec<(String, Vec<i64>)>);
+
+fn select(lib: &Library, args: &ExportArgs) -> Result<Selected> {
     let mut tracks: Vec<Track> = Vec::new();
     let mut seen: HashSet<i64> = HashSet::new();
     let mut lists = Vec::new();

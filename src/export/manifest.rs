@@ -47,6 +47,10 @@ pub struct FolderState {
     /// the gap (FAT reuses free directory slots), so additions rewrite the folder.
     #[serde(default)]
     pub holes: bool,
+    /// tapedeck created it, so it removes it again once it is empty (a folder the user made is
+    /// left alone, even empty).
+    #[serde(default)]
+    pub created: bool,
 }
 
 /// The manifest.
@@ -60,7 +64,7 @@ pub struct Manifest {
     pub last_sync: i64,
     pub next_seq: u64,
     pub files: BTreeMap<String, FileEntry>,
-    /// Folders tapedeck created (removed again when they end up empty).
+    /// Folders tapedeck wrote into: whether it created them, and whether they have gaps.
     #[serde(default)]
     pub folders: BTreeMap<String, FolderState>,
     /// Playlist files tapedeck wrote: path to xxh3.
@@ -303,7 +307,10 @@ mod tests {
             },
             Record::Folder {
                 path: "A".into(),
-                state: Some(FolderState { holes: true }),
+                state: Some(FolderState {
+                    holes: true,
+                    created: true,
+                }),
             },
         ];
         for r in &recs {

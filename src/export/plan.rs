@@ -670,7 +670,7 @@ pub fn plan(input: &Input<'_>) -> Plan {
     }
 
     // Our files nothing wants any more.
-    for (path, _) in &m.files {
+    for path in m.files.keys() {
         if claimed.contains(path.as_str()) {
             continue;
         }

@@ -173,6 +173,9 @@ struct Staged {
     xxh3: String,
 }
 
+/// A file made (or not) for item `.0`, with notes about it.
+type Made = (usize, Result<Staged, Failure>, Vec<(String, String)>);
+
 /// Why making a file failed.
 struct Failure {
     message: String,
@@ -476,40 +479,39 @@ impl Sync<'_> {
                 })
                 .collect();
             let full = AtomicBool::new(false);
-            let made: Vec<(usize, Result<Staged, Failure>, Vec<(String, String)>)> =
-                pool.install(|| {
-                    todo.par_iter()
-                        .map(|(i, input, dst)| {
-                            let mut notes = Vec::new();
-                            if full.load(Ordering::Relaxed) || self.cancel.load(Ordering::Relaxed) {
-                                return (
-                                    *i,
-                                    Err(Failure {
-                                        message: "not written".into(),
-                                        full: false,
-                                    }),
-                                    notes,
-                                );
+            let made: Vec<Made> = pool.install(|| {
+                todo.par_iter()
+                    .map(|(i, input, dst)| {
+                        let mut notes = Vec::new();
+                        if full.load(Ordering::Relaxed) || self.cancel.load(Ordering::Relaxed) {
+                            return (
+                                *i,
+                                Err(Failure {
+                                    message: "not written".into(),
+                                    full: false,
+                                }),
+                                notes,
+                            );
+                        }
+                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            self.make(&plan.items[*i], input.as_deref(), dst, &mut notes)
+                        }))
+                        .unwrap_or_else(|_| {
+                            Err(failure(
+                                "the exporter failed unexpectedly on this file".into(),
+                            ))
+                        });
+                        if let Err(f) = &r {
+                            let _ = fs::remove_file(dst);
+                            if f.full {
+                                full.store(true, Ordering::Relaxed);
                             }
-                            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                self.make(&plan.items[*i], input.as_deref(), dst, &mut notes)
-                            }))
-                            .unwrap_or_else(|_| {
-                                Err(failure(
-                                    "the exporter failed unexpectedly on this file".into(),
-                                ))
-                            });
-                            if let Err(f) = &r {
-                                let _ = fs::remove_file(dst);
-                                if f.full {
-                                    full.store(true, Ordering::Relaxed);
-                                }
-                            }
-                            (self.progress)();
-                            (*i, r, notes)
-                        })
-                        .collect()
-                });
+                        }
+                        (self.progress)();
+                        (*i, r, notes)
+                    })
+                    .collect()
+            });
             let mut staged: HashMap<usize, Staged> = HashMap::new();
             for (i, r, notes) in made {
                 out.notes.extend(notes);
@@ -564,11 +566,9 @@ impl Sync<'_> {
         // back where they were; what cannot is written again next time.
         for (path, loc) in location.iter() {
             let home = root.join(path);
-            if *loc != home && loc.exists() {
-                if fs::rename(loc, &home).is_err() {
-                    let _ = fs::remove_file(loc);
-                    m.files.remove(path);
-                }
+            if *loc != home && loc.exists() && fs::rename(loc, &home).is_err() {
+                let _ = fs::remove_file(loc);
+                m.files.remove(path);
             }
         }
 
@@ -578,7 +578,12 @@ impl Sync<'_> {
         }
 
         // 4. Folders we made that are now empty.
-        let mut made: Vec<String> = m.folders.keys().cloned().collect();
+        let mut made: Vec<String> = m
+            .folders
+            .iter()
+            .filter(|(k, f)| f.created && !k.is_empty())
+            .map(|(k, _)| k.clone())
+            .collect();
         made.sort_by_key(|f| std::cmp::Reverse(f.matches('/').count()));
         for f in made {
             let dir = root.join(&f);
@@ -595,6 +600,22 @@ impl Sync<'_> {
                     m.folders.remove(&f);
                 }
             }
+        }
+
+        // Folders we did not create are remembered only while they hold files of ours.
+        let parents: BTreeSet<&str> = m
+            .files
+            .keys()
+            .map(|k| k.rsplit_once('/').map_or("", |(d, _)| d))
+            .collect();
+        let stale: Vec<String> = m
+            .folders
+            .iter()
+            .filter(|(k, f)| !f.created && !parents.contains(k.as_str()))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in stale {
+            m.folders.remove(&k);
         }
 
         out.kept = plan.count(Kind::Keep);
@@ -673,7 +694,10 @@ impl Sync<'_> {
         if folder.rewrite {
             journal.push(&Record::Folder {
                 path: folder.path.clone(),
-                state: Some(FolderState { holes: true }),
+                state: Some(FolderState {
+                    holes: true,
+                    ..m.folders.get(&folder.path).cloned().unwrap_or_default()
+                }),
             });
         }
         let holds: Vec<(String, PathBuf)> = leaving
@@ -734,10 +758,14 @@ impl Sync<'_> {
                     match fs::create_dir(&d) {
                         Ok(()) => {
                             let key = made.to_string_lossy().into_owned();
-                            m.folders.insert(key.clone(), FolderState::default());
+                            let state = FolderState {
+                                holes: false,
+                                created: true,
+                            };
+                            m.folders.insert(key.clone(), state.clone());
                             journal.push(&Record::Folder {
                                 path: key,
-                                state: Some(FolderState::default()),
+                                state: Some(state),
                             });
                             out.changed = true;
                         }

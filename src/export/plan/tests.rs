@@ -108,6 +108,7 @@ impl Device {
                 folder.path.clone(),
                 FolderState {
                     holes: folder.holes_after,
+                    created: true,
                 },
             );
         }
@@ -324,7 +325,8 @@ fn changes_give_exactly_the_expected_plan() {
     let stick = profile("stick");
     let base = album();
     type Change = fn(&mut Vec<Track>);
-    let cases: &[(&str, Change, &[(&str, &str)], usize)] = &[
+    type Case<'a> = (&'a str, Change, &'a [(&'a str, &'a str)], usize);
+    let cases: &[Case] = &[
         (
             "retitled: tags only, the name follows",
             |t| t[2].genre = Some("Jazz".into()),
