@@ -661,7 +661,7 @@ fn a_killed_export_leaves_nothing_partial_and_the_next_run_completes_it() {
     let stick = env.dir.path().join("stick");
     std::fs::create_dir_all(&stick).unwrap();
     let t = stick.to_str().unwrap();
-    for delay_ms in [300u64, 900] {
+    for delay_ms in [400u64, 2500] {
         let mut child = env
             .cmd()
             .args(["export", "--to", t, "--profile", "car", "-j", "1", "-q"])
@@ -808,6 +808,45 @@ fn playlists_point_at_the_exported_names_and_split_at_the_profile_limit() {
             ("folders_rewritten", 1),
         ],
     );
+}
+
+#[test]
+fn a_broken_source_costs_only_that_file() {
+    let env = Env::new();
+    if !have("ffmpeg") {
+        return;
+    }
+    small_album(&env, 2);
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/broken");
+    std::fs::copy(
+        fixtures.join("truncated.flac"),
+        env.music().join("truncated.flac"),
+    )
+    .unwrap();
+    env.scan();
+    let stick = env.dir.path().join("stick");
+    std::fs::create_dir_all(&stick).unwrap();
+    let out = env.run(&[
+        "export",
+        "--to",
+        stick.to_str().unwrap(),
+        "--profile",
+        "car",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("truncated.flac") && err.contains("ends early"),
+        "{err}"
+    );
+    let left: Vec<String> = files(&stick).into_keys().collect();
+    assert_eq!(
+        left,
+        ["Band/Record/01 Song 1.mp3", "Band/Record/02 Song 2.mp3"]
+    );
+    assert_eq!(files(&stick), manifest_files(&stick));
+    let history = env.ok(&["exports"]);
+    assert!(history.contains("1 failed"), "{history}");
 }
 
 #[test]

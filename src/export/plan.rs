@@ -316,6 +316,13 @@ pub fn method_for(profile: &Profile, t: &Track) -> (Method, String) {
     )
 }
 
+/// The sample rate a track is encoded at: the source's when the format carries it (else the
+/// nearest of its family), never above the profile's maximum.
+pub fn encode_rate(profile: &Profile, t: &Track) -> u32 {
+    let rate = output_rate(profile.format, t.sample_rate.unwrap_or(44100), None);
+    profile.max_sample_rate.map_or(rate, |m| rate.min(m))
+}
+
 /// The settings key of a track's file: what shapes its audio.
 pub fn settings_key(profile: &Profile, t: &Track, method: Method) -> String {
     match method {
@@ -332,9 +339,7 @@ pub fn settings_key(profile: &Profile, t: &Track, method: Method) -> String {
                 Format::Aac => k.push_str(&format!(" {}k", e.bitrate.unwrap_or(256))),
                 _ => {}
             }
-            let source = t.sample_rate.unwrap_or(44100);
-            let wanted = profile.max_sample_rate.filter(|m| source > *m);
-            k.push_str(&format!(" rate={}", output_rate(e.format, source, wanted)));
+            k.push_str(&format!(" rate={}", encode_rate(profile, t)));
             if let Some(b) = profile.bit_depth {
                 k.push_str(&format!(" bits={b}"));
             }

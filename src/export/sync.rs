@@ -14,8 +14,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use rayon::prelude::*;
-
 use super::manifest::{self, FileEntry, FolderState, Journal, Manifest, Record};
 use super::mp3gain;
 use super::plan::{
@@ -252,12 +250,7 @@ impl Sync<'_> {
         let p = self.profile;
         Request {
             encode: p.encode(),
-            sample_rate: match (p.max_sample_rate, t.sample_rate) {
-                (Some(max), Some(r)) if r > max => {
-                    Some(crate::convert::plan::output_rate(p.format, r, None).min(max))
-                }
-                _ => None,
-            },
+            sample_rate: Some(super::plan::encode_rate(p, t)).filter(|r| Some(*r) != t.sample_rate),
             bit_depth: p.bit_depth,
             apply_gain: p.gain.filter(|g| *g != gain::Mode::Off),
             allow_lossy_source: true,
@@ -429,138 +422,195 @@ impl Sync<'_> {
             location.remove(f);
         }
 
-        // 2. Folders, in chunks: make the new files, then commit each folder in play order.
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(self.workers.max(1))
-            .thread_name(|i| format!("export-{i}"))
-            .build()
-            .map_err(|e| format!("cannot start the workers: {e}"))?;
-        let mut chunks: Vec<Vec<usize>> = Vec::new();
-        let (mut files, mut bytes) = (0usize, 0u64);
-        for (n, f) in plan.folders.iter().enumerate() {
-            if chunks.is_empty() || files >= 64 || bytes >= 256_000_000 {
-                chunks.push(Vec::new());
-                files = 0;
-                bytes = 0;
-            }
-            chunks.last_mut().unwrap().push(n);
-            for &i in &f.order {
-                if needs_making(&plan.items[i]) {
-                    files += 1;
-                    bytes += plan.items[i].bytes;
+        // 2. New files are made on worker threads in play order, and the main thread commits
+        // each folder as soon as its files are ready, a batch at a time: one flush makes the
+        // batch's data durable before any rename refers to it.
+        let folder_of: HashMap<usize, usize> = plan
+            .folders
+            .iter()
+            .enumerate()
+            .flat_map(|(f, folder)| folder.order.iter().map(move |&i| (i, f)))
+            .collect();
+        let mut pending: Vec<usize> = vec![0; plan.folders.len()];
+        let mut jobs: Vec<(usize, Option<PathBuf>, PathBuf)> = Vec::new();
+        let mut first_jobs: Vec<(usize, Option<PathBuf>, PathBuf)> = Vec::new();
+        for (f, folder) in plan.folders.iter().enumerate() {
+            for &i in &folder.order {
+                let item = &plan.items[i];
+                if !needs_making(item) {
+                    continue;
+                }
+                pending[f] += 1;
+                let ext = item.path.rsplit_once('.').map_or("bin", |(_, e)| e);
+                let dst = staging.join(format!("{:06}.{ext}", jobs.len() + first_jobs.len() + 1));
+                if is_retag_of_encoded(item) {
+                    // Made first, from the device's copy, before any commit moves it.
+                    let input = item.from.as_ref().and_then(|f| location.get(f)).cloned();
+                    first_jobs.push((i, input, dst));
+                } else {
+                    jobs.push((i, None, dst));
                 }
             }
         }
-        let mut stage_n = 0usize;
-        for chunk in chunks {
-            if out.full || self.cancel.load(Ordering::Relaxed) {
-                break;
-            }
-            // Make the chunk's new files.
-            let todo: Vec<(usize, Option<PathBuf>, PathBuf)> = chunk
-                .iter()
-                .flat_map(|&f| plan.folders[f].order.iter().copied())
-                .filter(|&i| needs_making(&plan.items[i]))
-                .map(|i| {
-                    stage_n += 1;
-                    let item = &plan.items[i];
-                    let ext = item
-                        .path
-                        .rsplit_once('.')
-                        .map_or("bin", |(_, e)| e)
-                        .to_string();
-                    // Retagging a file we encoded works on the device's copy.
-                    let input = if is_retag_of_encoded(item) {
-                        item.from.as_ref().and_then(|f| location.get(f)).cloned()
-                    } else {
-                        None
-                    };
-                    (i, input, staging.join(format!("{stage_n:06}.{ext}")))
-                })
-                .collect();
-            let full = AtomicBool::new(false);
-            let made: Vec<Made> = pool.install(|| {
-                todo.par_iter()
-                    .map(|(i, input, dst)| {
-                        let mut notes = Vec::new();
-                        if full.load(Ordering::Relaxed) || self.cancel.load(Ordering::Relaxed) {
-                            return (
-                                *i,
-                                Err(Failure {
+        first_jobs.extend(jobs);
+        let jobs = first_jobs;
+        // Per folder: how much of its play order is committed, and whether a put failed.
+        let mut committed: Vec<usize> = vec![0; plan.folders.len()];
+        let mut failed_in: Vec<bool> = vec![false; plan.folders.len()];
+        let mut closed: Vec<bool> = vec![false; plan.folders.len()];
+        let mut finished: std::collections::HashSet<usize> = std::collections::HashSet::new();
+        let mut ready: Vec<usize> = (0..plan.folders.len()).collect();
+        let mut staged: HashMap<usize, Staged> = HashMap::new();
+        let full = AtomicBool::new(false);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let (tx, rx) = crossbeam_channel::unbounded::<Made>();
+        let this = &self;
+        let mut last_commit = Instant::now();
+        std::thread::scope(|scope| -> Result<(), String> {
+            for w in 0..self.workers.max(1) {
+                let tx = tx.clone();
+                let (jobs, full, next) = (&jobs, &full, &next);
+                std::thread::Builder::new()
+                    .name(format!("export-{w}"))
+                    .spawn_scoped(scope, move || {
+                        loop {
+                            let n = next.fetch_add(1, Ordering::Relaxed);
+                            let Some((i, input, dst)) = jobs.get(n) else {
+                                break;
+                            };
+                            let mut notes = Vec::new();
+                            if full.load(Ordering::Relaxed) || this.cancel.load(Ordering::Relaxed) {
+                                let skipped = Failure {
                                     message: "not written".into(),
                                     full: false,
-                                }),
-                                notes,
-                            );
-                        }
-                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            self.make(&plan.items[*i], input.as_deref(), dst, &mut notes)
-                        }))
-                        .unwrap_or_else(|_| {
-                            Err(failure(
-                                "the exporter failed unexpectedly on this file".into(),
-                            ))
-                        });
-                        if let Err(f) = &r {
-                            let _ = fs::remove_file(dst);
-                            if f.full {
-                                full.store(true, Ordering::Relaxed);
+                                };
+                                let _ = tx.send((*i, Err(skipped), notes));
+                                continue;
+                            }
+                            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                this.make(&this.plan.items[*i], input.as_deref(), dst, &mut notes)
+                            }))
+                            .unwrap_or_else(|_| {
+                                Err(failure(
+                                    "the exporter failed unexpectedly on this file".into(),
+                                ))
+                            });
+                            if let Err(f) = &r {
+                                let _ = fs::remove_file(dst);
+                                if f.full {
+                                    full.store(true, Ordering::Relaxed);
+                                }
+                            }
+                            (this.progress)();
+                            if tx.send((*i, r, notes)).is_err() {
+                                break;
                             }
                         }
-                        (self.progress)();
-                        (*i, r, notes)
                     })
-                    .collect()
-            });
-            let mut staged: HashMap<usize, Staged> = HashMap::new();
-            for (i, r, notes) in made {
-                out.notes.extend(notes);
-                match r {
-                    Ok(s) => {
-                        staged.insert(i, s);
-                    }
-                    Err(f) if f.message == "not written" => {}
-                    Err(f) if f.message == "interrupted" => out.interrupted = true,
-                    Err(f) => {
-                        if f.full {
-                            out.full = true;
-                        } else {
-                            out.failed += 1;
-                            out.failures.push((
-                                self.tracks[plan.items[i].track].path.display().to_string(),
-                                f.message,
-                            ));
+                    .map_err(|e| format!("cannot start the workers: {e}"))?;
+            }
+            drop(tx);
+            let mut ready_files = 0usize;
+            let mut done = false;
+            while !done {
+                match rx.recv_timeout(Duration::from_millis(200)) {
+                    Ok((i, r, notes)) => {
+                        out.notes.extend(notes);
+                        match r {
+                            Ok(st) => {
+                                staged.insert(i, st);
+                                ready_files += 1;
+                            }
+                            Err(f) if f.message == "not written" => {}
+                            Err(f) if f.message == "interrupted" => out.interrupted = true,
+                            Err(f) if f.full => out.full = true,
+                            Err(f) => {
+                                out.failed += 1;
+                                out.failures.push((
+                                    self.tracks[plan.items[i].track].path.display().to_string(),
+                                    f.message,
+                                ));
+                            }
                         }
+                        finished.insert(i);
+                        let f = folder_of[&i];
+                        pending[f] -= 1;
+                        ready.push(f);
+                    }
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => done = true,
+                }
+                let due = done
+                    || ready_files >= 32
+                    || (!ready.is_empty() && last_commit.elapsed() > Duration::from_secs(2));
+                if !due || ready.is_empty() {
+                    continue;
+                }
+                // The batch's new files reach the device before any rename refers to them.
+                if ready_files > 0 {
+                    let _ = flush_device(&root);
+                }
+                ready.sort_unstable();
+                ready.dedup();
+                for f in std::mem::take(&mut ready) {
+                    let folder = &plan.folders[f];
+                    let order = &folder.order;
+                    let start = committed[f];
+                    if closed[f] {
+                        continue;
+                    }
+                    // A rewrite goes in whole; otherwise the ready start of what is left.
+                    let end = if folder.rewrite {
+                        if pending[f] > 0 {
+                            continue;
+                        }
+                        order.len()
+                    } else {
+                        start
+                            + order[start..]
+                                .iter()
+                                .take_while(|&&i| {
+                                    !needs_making(&plan.items[i]) || finished.contains(&i)
+                                })
+                                .count()
+                    };
+                    if end == start && !(start == 0 && order.is_empty()) {
+                        continue;
+                    }
+                    committed[f] = end;
+                    closed[f] = end == order.len();
+                    self.commit_folder(
+                        folder,
+                        in_folder.get(&folder.path).map_or(&[][..], Vec::as_slice),
+                        Part {
+                            items: &order[start..end],
+                            first: start == 0,
+                            last: end == order.len(),
+                            failed: &mut failed_in[f],
+                        },
+                        &mut staged,
+                        &mut m,
+                        &mut location,
+                        &mut journal,
+                        &mut out,
+                    )?;
+                }
+                ready_files = 0;
+                last_commit = Instant::now();
+                if last_save.elapsed() > Duration::from_secs(20) {
+                    m.last_sync = self.now;
+                    if manifest::save(&root, &m).is_ok() {
+                        last_save = Instant::now();
                     }
                 }
             }
-            if self.cancel.load(Ordering::Relaxed) {
-                out.interrupted = true;
-            }
-            // The new files reach the device before any rename refers to them.
-            let _ = flush_device(&root);
-            for &f in &chunk {
-                self.commit_folder(
-                    &plan.folders[f],
-                    in_folder
-                        .get(&plan.folders[f].path)
-                        .map_or(&[][..], Vec::as_slice),
-                    &mut staged,
-                    &mut m,
-                    &mut location,
-                    &mut journal,
-                    &mut out,
-                )?;
-            }
-            for s in staged.into_values() {
-                let _ = fs::remove_file(s.path);
-            }
-            if last_save.elapsed() > Duration::from_secs(20) {
-                m.last_sync = self.now;
-                if manifest::save(&root, &m).is_ok() {
-                    last_save = Instant::now();
-                }
-            }
+            Ok(())
+        })?;
+        if self.cancel.load(Ordering::Relaxed) {
+            out.interrupted = true;
+        }
+        for st in staged.into_values() {
+            let _ = fs::remove_file(st.path);
         }
         // Files held for a rewrite whose folder was never committed (full, interrupted) go
         // back where they were; what cannot is written again next time.
@@ -651,6 +701,7 @@ impl Sync<'_> {
         &self,
         folder: &super::plan::Folder,
         ours_here: &[String],
+        part: Part<'_>,
         staged: &mut HashMap<usize, Staged>,
         m: &mut Manifest,
         location: &mut HashMap<String, PathBuf>,
@@ -663,87 +714,89 @@ impl Sync<'_> {
         let dir = root.join(&folder.path);
         let jerr =
             |e: std::io::Error| format!("cannot write the journal on {}: {e}", root.display());
-        // Our files now in this folder that must leave it (or, for a rewrite, step out).
-        let staying_in_place: BTreeSet<&str> = if folder.rewrite {
-            BTreeSet::new()
-        } else {
-            folder
-                .order
+        if part.first {
+            // Our files now in this folder that must leave it (or, for a rewrite, step out).
+            let staying_in_place: BTreeSet<&str> = if folder.rewrite {
+                BTreeSet::new()
+            } else {
+                folder
+                    .order
+                    .iter()
+                    .filter(|&&i| plan.items[i].kind == Kind::Keep)
+                    .map(|&i| plan.items[i].path.as_str())
+                    .collect()
+            };
+            let leaving: Vec<String> = ours_here
                 .iter()
-                .filter(|&&i| plan.items[i].kind == Kind::Keep)
-                .map(|&i| plan.items[i].path.as_str())
-                .collect()
-        };
-        let leaving: Vec<String> = ours_here
-            .iter()
-            .filter(|path| {
-                location.get(path.as_str()) == Some(&root.join(path.as_str()))
-                    && !staying_in_place.contains(path.as_str())
-                    && root.join(path.as_str()).exists()
-            })
-            .cloned()
-            .collect();
-        // Which of the leaving files are needed again (kept, renamed, or the input of a retag
-        // of an encoded file, which is already made by now).
-        let wanted: BTreeSet<&str> = plan
-            .items
-            .iter()
-            .filter(|i| matches!(i.kind, Kind::Keep | Kind::Rename) || is_retag_of_encoded(i))
-            .filter_map(|i| i.from.as_deref())
-            .collect();
-        if folder.rewrite {
-            journal.push(&Record::Folder {
-                path: folder.path.clone(),
-                state: Some(FolderState {
-                    holes: true,
-                    ..m.folders.get(&folder.path).cloned().unwrap_or_default()
-                }),
-            });
-        }
-        let holds: Vec<(String, PathBuf)> = leaving
-            .iter()
-            .enumerate()
-            .map(|(n, path)| {
-                let hold = staging.join(format!(
-                    "hold-{:016x}-{n}",
-                    xxhash_rust::xxh3::xxh3_64(folder.path.as_bytes())
-                ));
-                (path.clone(), hold)
-            })
-            .collect();
-        for (path, hold) in &holds {
-            if wanted.contains(path.as_str()) {
-                let rel = hold.strip_prefix(root).unwrap_or(hold);
-                journal.push(&Record::Hold {
-                    path: path.clone(),
-                    hold: rel.to_string_lossy().into_owned(),
+                .filter(|path| {
+                    location.get(path.as_str()) == Some(&root.join(path.as_str()))
+                        && !staying_in_place.contains(path.as_str())
+                        && root.join(path.as_str()).exists()
+                })
+                .cloned()
+                .collect();
+            // Which of the leaving files are needed again (kept, renamed, or the input of a retag
+            // of an encoded file, which is already made by now).
+            let wanted: BTreeSet<&str> = plan
+                .items
+                .iter()
+                .filter(|i| matches!(i.kind, Kind::Keep | Kind::Rename) || is_retag_of_encoded(i))
+                .filter_map(|i| i.from.as_deref())
+                .collect();
+            if folder.rewrite {
+                journal.push(&Record::Folder {
+                    path: folder.path.clone(),
+                    state: Some(FolderState {
+                        holes: true,
+                        ..m.folders.get(&folder.path).cloned().unwrap_or_default()
+                    }),
                 });
-            } else {
-                journal.push(&Record::Remove { path: path.clone() });
             }
-        }
-        journal.flush().map_err(jerr)?;
-        for (path, hold) in holds {
-            let here = root.join(&path);
-            if wanted.contains(path.as_str()) {
-                match fs::rename(&here, &hold) {
-                    Ok(()) => {
-                        location.insert(path, hold);
-                    }
-                    Err(e) => out.failures.push((path, format!("cannot move it: {e}"))),
+            let holds: Vec<(String, PathBuf)> = leaving
+                .iter()
+                .enumerate()
+                .map(|(n, path)| {
+                    let hold = staging.join(format!(
+                        "hold-{:016x}-{n}",
+                        xxhash_rust::xxh3::xxh3_64(folder.path.as_bytes())
+                    ));
+                    (path.clone(), hold)
+                })
+                .collect();
+            for (path, hold) in &holds {
+                if wanted.contains(path.as_str()) {
+                    let rel = hold.strip_prefix(root).unwrap_or(hold);
+                    journal.push(&Record::Hold {
+                        path: path.clone(),
+                        hold: rel.to_string_lossy().into_owned(),
+                    });
+                } else {
+                    journal.push(&Record::Remove { path: path.clone() });
                 }
-            } else {
-                match fs::remove_file(&here) {
-                    Ok(()) => {
-                        m.files.remove(&path);
-                        location.remove(&path);
-                        out.changed = true;
+            }
+            journal.flush().map_err(jerr)?;
+            for (path, hold) in holds {
+                let here = root.join(&path);
+                if wanted.contains(path.as_str()) {
+                    match fs::rename(&here, &hold) {
+                        Ok(()) => {
+                            location.insert(path, hold);
+                        }
+                        Err(e) => out.failures.push((path, format!("cannot move it: {e}"))),
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        m.files.remove(&path);
-                        location.remove(&path);
+                } else {
+                    match fs::remove_file(&here) {
+                        Ok(()) => {
+                            m.files.remove(&path);
+                            location.remove(&path);
+                            out.changed = true;
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                            m.files.remove(&path);
+                            location.remove(&path);
+                        }
+                        Err(e) => out.failures.push((path, format!("cannot remove it: {e}"))),
                     }
-                    Err(e) => out.failures.push((path, format!("cannot remove it: {e}"))),
                 }
             }
         }
@@ -751,8 +804,8 @@ impl Sync<'_> {
         // Put everything in, in play order.
         if !dir.exists() {
             let mut made = PathBuf::new();
-            for part in folder.path.split('/').filter(|s| !s.is_empty()) {
-                made.push(part);
+            for name in folder.path.split('/').filter(|s| !s.is_empty()) {
+                made.push(name);
                 let d = root.join(&made);
                 if !d.exists() {
                     match fs::create_dir(&d) {
@@ -780,7 +833,7 @@ impl Sync<'_> {
                             } else {
                                 format!("cannot create the folder {}: {e}", made.display())
                             };
-                            for &i in &folder.order {
+                            for &i in part.items {
                                 if let Some(s) = staged.remove(&i) {
                                     let _ = fs::remove_file(s.path);
                                     if !io_full(&e) {
@@ -808,7 +861,7 @@ impl Sync<'_> {
             old: Option<String>,
         }
         let mut puts: Vec<Put> = Vec::new();
-        for &i in &folder.order {
+        for &i in part.items {
             let item = &plan.items[i];
             let (from, size, xxh3, old) = match item.kind {
                 Kind::Keep if !folder.rewrite => continue,
@@ -858,7 +911,6 @@ impl Sync<'_> {
             });
         }
         journal.flush().map_err(jerr)?;
-        let mut failed_here = false;
         for put in puts {
             let item = &plan.items[put.item];
             let target = root.join(&item.path);
@@ -893,7 +945,7 @@ impl Sync<'_> {
                     }
                 }
                 Err(e) => {
-                    failed_here = true;
+                    *part.failed = true;
                     let full = io_full(&e);
                     out.full |= full;
                     let why = if e.kind() == std::io::ErrorKind::PermissionDenied
@@ -931,12 +983,14 @@ impl Sync<'_> {
                 }
             }
         }
-        if folder.rewrite {
-            out.folders_rewritten += 1;
+        if part.last {
+            if folder.rewrite {
+                out.folders_rewritten += 1;
+            }
+            let holes = folder.holes_after || *part.failed;
+            let state = m.folders.entry(folder.path.clone()).or_default();
+            state.holes = holes;
         }
-        let holes = folder.holes_after || failed_here;
-        let state = m.folders.entry(folder.path.clone()).or_default();
-        state.holes = holes;
         manifest::sync_dir(&dir);
         Ok(())
     }
@@ -994,6 +1048,19 @@ impl Sync<'_> {
         }
         Ok(())
     }
+}
+
+/// Which part of a folder a commit puts in place: a rewrite is committed whole; otherwise
+/// files are appended in play order as they become ready.
+struct Part<'a> {
+    /// Items to put, in play order.
+    items: &'a [usize],
+    /// The folder's first commit (what leaves it goes now).
+    first: bool,
+    /// The folder's last commit (its state is recorded).
+    last: bool,
+    /// Whether any put into the folder failed (so far).
+    failed: &'a mut bool,
 }
 
 /// Whether an item retags a file we encoded (made from the device's copy, not the source).
