@@ -511,6 +511,7 @@ impl Sync<'_> {
             }
             drop(tx);
             let mut ready_files = 0usize;
+            let mut ready_bytes = 0u64;
             let mut done = false;
             while !done {
                 match rx.recv_timeout(Duration::from_millis(200)) {
@@ -518,8 +519,9 @@ impl Sync<'_> {
                         out.notes.extend(notes);
                         match r {
                             Ok(st) => {
-                                staged.insert(i, st);
                                 ready_files += 1;
+                                ready_bytes += st.size;
+                                staged.insert(i, st);
                             }
                             Err(f) if f.message == "not written" => {}
                             Err(f) if f.message == "interrupted" => out.interrupted = true,
@@ -540,8 +542,11 @@ impl Sync<'_> {
                     Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                     Err(crossbeam_channel::RecvTimeoutError::Disconnected) => done = true,
                 }
+                // Few flushes for many small files; at most a couple of seconds of work, or
+                // 64 MB, lost to a kill.
                 let due = done
-                    || ready_files >= 32
+                    || ready_files >= 512
+                    || ready_bytes >= 64_000_000
                     || (!ready.is_empty() && last_commit.elapsed() > Duration::from_secs(2));
                 if !due || ready.is_empty() {
                     continue;
@@ -596,6 +601,7 @@ impl Sync<'_> {
                     )?;
                 }
                 ready_files = 0;
+                ready_bytes = 0;
                 last_commit = Instant::now();
                 if last_save.elapsed() > Duration::from_secs(20) {
                     m.last_sync = self.now;
@@ -991,7 +997,6 @@ impl Sync<'_> {
             let state = m.folders.entry(folder.path.clone()).or_default();
             state.holes = holes;
         }
-        manifest::sync_dir(&dir);
         Ok(())
     }
 
