@@ -13,12 +13,12 @@ pub fn init() {
 
 /// Prints `label` with the elapsed time, when timing was asked for.
 pub fn mark(label: &str) {
-    if let Some(start) = START.get() {
-        if std::env::var_os("TAPEDECK_TIMING").is_some() {
-            eprintln!(
-                "timing: {label}: {:.1} ms",
-                start.elapsed().as_secs_f64() * 1000.0
-            );
-        }
+    if let Some(start) = START.get()
+        && std::env::var_os("TAPEDECK_TIMING").is_some()
+    {
+        eprintln!(
+            "timing: {label}: {:.1} ms",
+            start.elapsed().as_secs_f64() * 1000.0
+        );
     }
 }

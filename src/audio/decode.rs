@@ -286,10 +286,11 @@ impl Decoder {
             out.extend_from_slice(&self.scratch[a..b]);
             return Ok((to - from) as usize);
         }
-        if let Some(total) = self.total {
-            if self.position() < total && self.keep_to == u64::MAX {
-                self.truncated = true;
-            }
+        if let Some(total) = self.total
+            && self.position() < total
+            && self.keep_to == u64::MAX
+        {
+            self.truncated = true;
         }
         Ok(0)
     }

@@ -112,13 +112,13 @@ pub fn decide(settings: &Settings, tags: &Tags, in_album_order: bool) -> Applied
     let (source, gain, peak) = picked.unwrap_or((Source::Fallback, settings.fallback_db, None));
     let mut db = gain + settings.preamp_db;
     let mut limited = false;
-    if settings.prevent_clipping {
-        if let Some(peak) = peak.filter(|p| p.is_finite() && *p > 0.0) {
-            let ceiling = -20.0 * peak.log10();
-            if db > ceiling {
-                db = ceiling;
-                limited = true;
-            }
+    if settings.prevent_clipping
+        && let Some(peak) = peak.filter(|p| p.is_finite() && *p > 0.0)
+    {
+        let ceiling = -20.0 * peak.log10();
+        if db > ceiling {
+            db = ceiling;
+            limited = true;
         }
     }
     let scale = if db == 0.0 {

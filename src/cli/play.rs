@@ -645,14 +645,14 @@ pub fn play(
             loop {
                 match term_event::poll(Duration::from_millis(200)) {
                     Ok(true) => {
-                        if let Ok(term_event::Event::Key(key)) = term_event::read() {
-                            if let Some(c) = key_command(key) {
-                                if matches!(c, Command::Next | Command::Previous) {
-                                    skipping.store(true, Ordering::Release);
-                                }
-                                if commands.send(c).is_err() {
-                                    return;
-                                }
+                        if let Ok(term_event::Event::Key(key)) = term_event::read()
+                            && let Some(c) = key_command(key)
+                        {
+                            if matches!(c, Command::Next | Command::Previous) {
+                                skipping.store(true, Ordering::Release);
+                            }
+                            if commands.send(c).is_err() {
+                                return;
                             }
                         }
                     }

@@ -90,7 +90,7 @@ pub fn output_rate(format: Format, source: u32, wanted: Option<u32>) -> u32 {
     };
     if allowed.contains(&source) {
         source
-    } else if source % 11025 == 0 {
+    } else if source.is_multiple_of(11025) {
         44100
     } else {
         48000

@@ -142,7 +142,7 @@ impl Iterator for Feed {
         match buffer.pop_front() {
             Some(s) => {
                 shared.taken.fetch_add(1, Ordering::AcqRel);
-                if buffer.len() % 1024 == 0 {
+                if buffer.len().is_multiple_of(1024) {
                     shared.changed.notify_all();
                 }
                 Some(s)

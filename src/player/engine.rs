@@ -465,10 +465,10 @@ impl Engine {
                             s.index -= 1;
                         }
                     }
-                    if let Some(h) = &mut self.head {
-                        if h.index > index {
-                            h.index -= 1;
-                        }
+                    if let Some(h) = &mut self.head
+                        && h.index > index
+                    {
+                        h.index -= 1;
                     }
                     if head_was == Some(index) {
                         self.replan_from_audible();
@@ -828,11 +828,12 @@ impl Engine {
                 ),
             });
         }
-        if let Some(seg) = self.segments.back_mut() {
-            if seg.index == head.index && !seg.closed {
-                seg.closed = true;
-                seg.complete = complete;
-            }
+        if let Some(seg) = self.segments.back_mut()
+            && seg.index == head.index
+            && !seg.closed
+        {
+            seg.closed = true;
+            seg.complete = complete;
         }
         if complete {
             self.failures = 0;
@@ -900,16 +901,14 @@ impl Engine {
         let due = self
             .last_position
             .is_none_or(|t| t.elapsed() >= Duration::from_millis(200));
-        if due {
-            if let Some((index, secs)) = self.audible() {
-                let duration = self.queue.items().get(index).map_or(0.0, |i| i.duration);
-                self.emit(Event::Position {
-                    index,
-                    secs,
-                    duration,
-                });
-                self.last_position = Some(Instant::now());
-            }
+        if due && let Some((index, secs)) = self.audible() {
+            let duration = self.queue.items().get(index).map_or(0.0, |i| i.duration);
+            self.emit(Event::Position {
+                index,
+                secs,
+                duration,
+            });
+            self.last_position = Some(Instant::now());
         }
     }
 }

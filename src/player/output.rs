@@ -65,10 +65,10 @@ impl MemoryOutput {
 impl Output for MemoryOutput {
     fn open(&mut self, wanted: Spec) -> Result<Spec, OutputError> {
         let mut spec = wanted;
-        if let Some(rates) = &self.rates {
-            if !rates.contains(&wanted.rate) {
-                spec.rate = rates[0];
-            }
+        if let Some(rates) = &self.rates
+            && !rates.contains(&wanted.rate)
+        {
+            spec.rate = rates[0];
         }
         self.channels = spec.channels;
         self.played = 0;

@@ -611,18 +611,19 @@ pub fn mp4_trim<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Optio
             },
             None => None,
         };
-        if let Some((skip, duration)) = edit {
-            if movie_scale > 0 && duration > 0 {
-                let frames = (u128::from(duration) * u128::from(media_scale)
-                    / u128::from(movie_scale)) as u64;
-                let trims = skip > 0 || frames < media_len;
-                if trims || smpb.is_none() {
-                    return Ok(Some(Mp4Trim {
-                        skip,
-                        frames,
-                        timescale: media_scale,
-                    }));
-                }
+        if let Some((skip, duration)) = edit
+            && movie_scale > 0
+            && duration > 0
+        {
+            let frames =
+                (u128::from(duration) * u128::from(media_scale) / u128::from(movie_scale)) as u64;
+            let trims = skip > 0 || frames < media_len;
+            if trims || smpb.is_none() {
+                return Ok(Some(Mp4Trim {
+                    skip,
+                    frames,
+                    timescale: media_scale,
+                }));
             }
         }
         return Ok(smpb.map(|(skip, frames)| Mp4Trim {
@@ -701,10 +702,10 @@ fn mp4_itunsmpb<F: Read + Seek>(file: &mut F, moov: (u64, u64)) -> io::Result<Op
                 .split_whitespace()
                 .map_while(|f| u64::from_str_radix(f, 16).ok())
                 .collect();
-            if let [_, delay, _padding, length, ..] = fields[..] {
-                if length > 0 {
-                    return Ok(Some((delay, length)));
-                }
+            if let [_, delay, _padding, length, ..] = fields[..]
+                && length > 0
+            {
+                return Ok(Some((delay, length)));
             }
         }
     }
