@@ -171,13 +171,7 @@ mod imp {
 
     impl Encoder for AacEncoder {
         fn write(&mut self, samples: &[f32]) -> Result<(), EncodeError> {
-            if !samples.len().is_multiple_of(self.channels) {
-                return Err(EncodeError::Encoder(format!(
-                    "{} samples is not a whole number of {}-channel frames",
-                    samples.len(),
-                    self.channels
-                )));
-            }
+            crate::convert::encode::check_whole_frames(samples, self.channels as u16)?;
             self.pending
                 .extend(samples.iter().map(|&s| to_int(s, 16) as i16));
             self.frames += (samples.len() / self.channels) as u64;

@@ -6,8 +6,8 @@
 
 use std::io::{Seek, SeekFrom, Write};
 
-use super::wav::{check_shape, check_whole_frames, pcm_bits};
 use super::{EncodeError, Encoder, Output};
+use super::{check_shape, check_whole_frames, pcm_bits};
 use crate::audio::{Spec, to_int};
 
 /// Bytes from the start of the file to the first sample: FORM header (12), COMM chunk (8 + 18),
@@ -32,7 +32,7 @@ pub struct AiffEncoder {
 
 impl AiffEncoder {
     pub fn new(spec: Spec, mut out: Box<dyn Output>) -> Result<AiffEncoder, EncodeError> {
-        check_shape(&spec, "AIFF", super::wav::MAX_PCM_CHANNELS)?;
+        check_shape(&spec, "AIFF", super::MAX_PCM_CHANNELS)?;
         let bits = pcm_bits(&spec, "AIFF")?;
         let start = out.stream_position()?;
         let mut header = Vec::with_capacity(HEADER_LEN as usize);
@@ -125,7 +125,7 @@ impl Encoder for AiffEncoder {
 
 #[cfg(test)]
 mod tests {
-    use super::super::wav::testkit::*;
+    use super::super::testkit::*;
     use super::*;
     use crate::convert::encode::{Format, Settings, encoder};
 

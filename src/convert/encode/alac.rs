@@ -225,13 +225,7 @@ impl AlacEncoder {
 
 impl Encoder for AlacEncoder {
     fn write(&mut self, samples: &[f32]) -> Result<(), EncodeError> {
-        if !samples.len().is_multiple_of(self.channels) {
-            return Err(EncodeError::Encoder(format!(
-                "{} samples is not a whole number of {}-channel frames",
-                samples.len(),
-                self.channels
-            )));
-        }
+        crate::convert::encode::check_whole_frames(samples, self.channels as u16)?;
         for frame in samples.chunks_exact(self.channels) {
             for &c in self.order {
                 self.pending.push(to_int(frame[c], self.bits));

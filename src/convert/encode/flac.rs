@@ -37,8 +37,8 @@ use flacenc::config;
 use flacenc::error::{Verified, Verify};
 use flacenc::source::{Context, Fill, FrameBuf};
 
-use super::wav::{check_shape, check_whole_frames, pcm_bits};
 use super::{EncodeError, Encoder, Output, Settings};
+use super::{check_shape, check_whole_frames, pcm_bits};
 use crate::audio::{Spec, to_int};
 
 /// "fLaC", the last-metadata-block flag with type 0 (STREAMINFO), and its 34-byte length.
@@ -247,7 +247,7 @@ impl Encoder for FlacEncoder {
 mod tests {
     use std::process::Command;
 
-    use super::super::wav::testkit::*;
+    use super::super::testkit::*;
     use super::*;
     use crate::convert::encode::{Format, encoder};
 

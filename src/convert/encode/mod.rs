@@ -8,6 +8,9 @@ mod flac;
 mod mp3;
 mod wav;
 
+#[cfg(test)]
+mod testkit;
+
 use crate::audio::Spec;
 
 mod aac;
@@ -89,6 +92,48 @@ impl Settings {
             flac_level: 5,
         }
     }
+}
+
+/// The bit depth a PCM or lossless format writes: `spec.bits`, 16 when the source has none (a
+/// lossy or float source), and only 16 or 24.
+pub(super) fn pcm_bits(spec: &Spec, format: &str) -> Result<u16, EncodeError> {
+    match spec.bits.unwrap_or(16) {
+        bits @ (16 | 24) => Ok(bits),
+        bits => Err(EncodeError::Unsupported(format!(
+            "{format} is written at 16 or 24 bits per sample, not {bits}"
+        ))),
+    }
+}
+
+/// The most channels WAV and AIFF are written with: far beyond music, well inside the 16-bit
+/// block alignment WAV stores.
+pub(super) const MAX_PCM_CHANNELS: u16 = 64;
+
+/// Refuses a sample rate or channel count the format cannot describe.
+pub(super) fn check_shape(spec: &Spec, format: &str, max_channels: u16) -> Result<(), EncodeError> {
+    if spec.rate == 0 {
+        return Err(EncodeError::Unsupported(format!(
+            "{format} needs a sample rate above 0 Hz"
+        )));
+    }
+    if spec.channels == 0 || spec.channels > max_channels {
+        return Err(EncodeError::Unsupported(format!(
+            "{format} holds 1 to {max_channels} channels, not {}",
+            spec.channels
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a write that does not hold a whole number of frames.
+pub(super) fn check_whole_frames(samples: &[f32], channels: u16) -> Result<(), EncodeError> {
+    if !samples.len().is_multiple_of(usize::from(channels)) {
+        return Err(EncodeError::Encoder(format!(
+            "{} samples are not a whole number of {channels}-channel frames",
+            samples.len()
+        )));
+    }
+    Ok(())
 }
 
 /// Where an encoder writes: a file in practice, a `Cursor<Vec<u8>>` in tests.

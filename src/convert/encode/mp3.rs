@@ -174,7 +174,7 @@ impl Mp3Encoder {
 
 impl Encoder for Mp3Encoder {
     fn write(&mut self, samples: &[f32]) -> Result<(), EncodeError> {
-        super::wav::check_whole_frames(samples, self.channels)?;
+        super::check_whole_frames(samples, self.channels)?;
         let ch = usize::from(self.channels);
         for chunk in samples.chunks(CHUNK_FRAMES * ch) {
             let frames = chunk.len() / ch;
@@ -221,7 +221,7 @@ mod tests {
     use std::path::Path;
     use std::process::Command;
 
-    use super::super::wav::testkit::*;
+    use super::super::testkit::*;
     use super::*;
     use crate::convert::encode::{Format, encoder};
 
