@@ -48,6 +48,29 @@ pub struct Tags {
     pub album_peak: Option<f64>,
 }
 
+impl From<&crate::model::Track> for Tags {
+    fn from(t: &crate::model::Track) -> Tags {
+        Tags {
+            track_gain: t.rg_track_gain,
+            track_peak: t.rg_track_peak,
+            album_gain: t.rg_album_gain,
+            album_peak: t.rg_album_peak,
+        }
+    }
+}
+
+/// The gain to bake into a file's samples (convert `--apply-gain`, export profiles): the
+/// chosen value with no preamp or fallback, limited to the tagged peak.
+pub fn bake(mode: Mode, tags: &Tags) -> Applied {
+    let settings = Settings {
+        mode,
+        preamp_db: 0.0,
+        fallback_db: 0.0,
+        prevent_clipping: true,
+    };
+    decide(&settings, tags, true)
+}
+
 /// Where the applied gain came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {

@@ -149,12 +149,7 @@ fn item_from_track(t: &Track) -> Item {
         album_key: album_key(t),
         duration: t.duration,
         format: t.format.clone(),
-        gain: gain::Tags {
-            track_gain: t.rg_track_gain,
-            track_peak: t.rg_track_peak,
-            album_gain: t.rg_album_gain,
-            album_peak: t.rg_album_peak,
-        },
+        gain: t.into(),
     }
 }
 

@@ -136,8 +136,8 @@ pub trait Target {
 }
 
 /// Album-wide numbering: multi-disc albums get a disc prefix, and track numbers are padded to
-/// the album's width, even when a track's own tags lack the totals.
-fn numbering(tracks: &[Track]) -> Vec<Numbering> {
+/// the album's width, even when a track's own tags lack the totals. Shared with export.
+pub fn numbering(tracks: &[Track]) -> Vec<Numbering> {
     let key = |t: &Track| {
         (
             t.albumartist

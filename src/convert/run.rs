@@ -67,24 +67,9 @@ pub fn convert_one(
         channels: source.channels,
         bits: Some(bits),
     };
-    let scale = match request.apply_gain {
-        Some(mode) => {
-            let settings = gain::Settings {
-                mode,
-                preamp_db: 0.0,
-                fallback_db: 0.0,
-                prevent_clipping: true,
-            };
-            let tags = gain::Tags {
-                track_gain: track.rg_track_gain,
-                track_peak: track.rg_track_peak,
-                album_gain: track.rg_album_gain,
-                album_peak: track.rg_album_peak,
-            };
-            gain::decide(&settings, &tags, true).scale
-        }
-        None => 1.0,
-    };
+    let scale = request
+        .apply_gain
+        .map_or(1.0, |mode| gain::bake(mode, &track.into()).scale);
     let mut resampler = if rate != source.rate {
         Some(Resampler::new(source.rate, rate, source.channels)?)
     } else {

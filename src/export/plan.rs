@@ -16,7 +16,7 @@ use crate::audio::gain;
 use crate::convert::encode::Format;
 use crate::convert::plan::{is_lossless_codec, output_rate};
 use crate::model::{Track, fold};
-use crate::names::{self, Charset, Namer, Numbering, PathTemplate};
+use crate::names::{self, Charset, Namer, PathTemplate};
 
 /// How a track's file is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -211,37 +211,6 @@ fn order_key(t: &Track) -> OrderKey {
     )
 }
 
-/// Album-wide numbering: a disc prefix on multi-disc albums, track numbers padded to the
-/// album's width.
-fn numbering(tracks: &[Track]) -> Vec<Numbering> {
-    let key = |t: &Track| {
-        (
-            t.albumartist
-                .clone()
-                .or(t.artist.clone())
-                .unwrap_or_default(),
-            t.album.clone().unwrap_or_default(),
-            t.path.parent().map(Path::to_path_buf),
-        )
-    };
-    let mut albums: HashMap<_, (u32, u32)> = HashMap::new();
-    for t in tracks {
-        let e = albums.entry(key(t)).or_insert((1, 0));
-        e.0 = e.0.max(t.disc.unwrap_or(1)).max(t.disctotal.unwrap_or(1));
-        e.1 = e.1.max(t.track.unwrap_or(0)).max(t.tracktotal.unwrap_or(0));
-    }
-    tracks
-        .iter()
-        .map(|t| {
-            let (discs, most) = albums[&key(t)];
-            let mut n = Numbering::new(t.track, t.tracktotal, t.disc, t.disctotal);
-            n.multi_disc = discs > 1;
-            n.track_width = n.track_width.max(most.to_string().len()).max(2);
-            n
-        })
-        .collect()
-}
-
 /// The gain steps (1.5 dB each) that bring an MP3 to its ReplayGain, rounded to the nearest
 /// step but never above what the tagged peak allows.
 pub fn gain_steps(mode: gain::Mode, t: &Track) -> i32 {
@@ -264,19 +233,7 @@ pub fn gain_steps(mode: gain::Mode, t: &Track) -> i32 {
 
 /// The ReplayGain decision for baking into a track (no preamp; peak-limited).
 pub fn gain_for(mode: gain::Mode, t: &Track) -> gain::Applied {
-    let settings = gain::Settings {
-        mode,
-        preamp_db: 0.0,
-        fallback_db: 0.0,
-        prevent_clipping: true,
-    };
-    let tags = gain::Tags {
-        track_gain: t.rg_track_gain,
-        track_peak: t.rg_track_peak,
-        album_gain: t.rg_album_gain,
-        album_peak: t.rg_album_peak,
-    };
-    gain::decide(&settings, &tags, true)
+    gain::bake(mode, &t.into())
 }
 
 /// How the profile makes this track's file, and the extension it gets.
@@ -468,7 +425,7 @@ pub fn plan(input: &Input<'_>) -> Plan {
     let mut order: Vec<usize> = (0..input.tracks.len()).collect();
     let keys: Vec<OrderKey> = input.tracks.iter().map(order_key).collect();
     order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
-    let numbers = numbering(input.tracks);
+    let numbers = crate::convert::plan::numbering(input.tracks);
 
     // What each track wants: method, extension, path.
     let methods: Vec<(Method, String)> = input.tracks.iter().map(|t| method_for(p, t)).collect();
