@@ -4,14 +4,14 @@
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 
-use super::{SelectArgs, Settings, now, playlist};
+use super::{SelectArgs, Settings, now, playlist, progress};
 use crate::audio::gain;
 use crate::convert::encode::{self, Format};
 use crate::convert::plan::{self, Action, Job, Request, Target};
@@ -302,10 +302,10 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
         .thread_name(|i| format!("convert-{i}"))
         .build()
         .context("cannot start the workers")?;
-    let cancel = Arc::new(AtomicBool::new(false));
-    interrupt::install(cancel.clone());
-    let bar = progress_bar(
+    let cancel = super::interrupt::flag();
+    let bar = progress::counting_bar(
         todo.len() as u64,
+        "tracks",
         !ctx.quiet && std::io::stderr().is_terminal(),
     );
     let started = Instant::now();
@@ -428,46 +428,6 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
 fn hms(secs: f64) -> String {
     let s = secs.round() as u64;
     format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-}
-
-fn progress_bar(len: u64, show: bool) -> Option<indicatif::ProgressBar> {
-    if !show {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} tracks  {msg}  {elapsed} elapsed, ETA {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.enable_steady_tick(Duration::from_millis(250));
-    Some(bar)
-}
-
-/// Ctrl-C during a conversion: workers stop between chunks and remove their temporary files.
-mod interrupt {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Arc, OnceLock};
-
-    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
-
-    extern "C" fn on_signal(_: libc::c_int) {
-        if let Some(f) = FLAG.get() {
-            f.store(true, Ordering::Release);
-        }
-    }
-
-    pub fn install(flag: Arc<AtomicBool>) {
-        if FLAG.set(flag).is_ok() {
-            let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-            // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-            unsafe {
-                libc::signal(libc::SIGINT, handler);
-                libc::signal(libc::SIGTERM, handler);
-            }
-        }
-    }
 }
 
 /// `tapedeck converted`.

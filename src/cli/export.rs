@@ -5,13 +5,11 @@
 use std::collections::{HashMap, HashSet};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::{SelectArgs, Settings, now, playlist};
+use super::{SelectArgs, Settings, now, playlist, progress};
 use crate::db::query::Selection;
 use crate::db::{ExportTarget, Library};
 use crate::error::{AlreadyReported, UsageError, code};
@@ -387,8 +385,9 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
         .iter()
         .filter(|i| matches!(i.kind, Kind::Add | Kind::Reencode | Kind::Retag))
         .count();
-    let bar = progress_bar(
+    let bar = progress::counting_bar(
         to_make as u64,
+        "files",
         !ctx.quiet && !args.json && std::io::stderr().is_terminal(),
     );
     let tick = || {
@@ -396,8 +395,7 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
             b.inc(1);
         }
     };
-    let cancel = Arc::new(AtomicBool::new(false));
-    interrupt::install(cancel.clone());
+    let cancel = super::interrupt::flag();
     let workers = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -533,47 +531,6 @@ fn summary(
         }
     }
     Ok(())
-}
-
-fn progress_bar(len: u64, show: bool) -> Option<indicatif::ProgressBar> {
-    if !show || len == 0 {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} files  {elapsed} elapsed, ETA {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.enable_steady_tick(Duration::from_millis(250));
-    Some(bar)
-}
-
-/// Ctrl-C during an export: workers stop between files (encoders between chunks), finished
-/// files are committed, and the manifest is written.
-mod interrupt {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Arc, OnceLock};
-
-    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
-
-    extern "C" fn on_signal(_: libc::c_int) {
-        if let Some(f) = FLAG.get() {
-            f.store(true, Ordering::Release);
-        }
-    }
-
-    pub fn install(flag: Arc<AtomicBool>) {
-        if FLAG.set(flag).is_ok() {
-            let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-            // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-            unsafe {
-                libc::signal(libc::SIGINT, handler);
-                libc::signal(libc::SIGTERM, handler);
-            }
-        }
-    }
 }
 
 /// `tapedeck exports`.

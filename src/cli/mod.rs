@@ -4,6 +4,7 @@
 
 mod convert;
 mod export;
+mod interrupt;
 mod output;
 mod play;
 mod playlist;

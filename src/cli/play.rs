@@ -669,12 +669,12 @@ pub fn play(
     let mut n = 0;
     let mut completed = false;
     let events = handle.events.clone();
-    interrupt::install();
+    let interrupted = super::interrupt::flag();
     loop {
         let event = match events.recv_timeout(Duration::from_millis(100)) {
             Ok(e) => e,
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                if interrupt::take() {
+                if interrupted.swap(false, Ordering::AcqRel) {
                     handle.send(Command::Stop);
                 }
                 continue;
@@ -796,31 +796,6 @@ fn report(interactive: bool, path: &Path, message: &str) {
         eprint!("\r{}: {message}\r\n", path.display());
     } else {
         eprintln!("{}: {message}", path.display());
-    }
-}
-
-/// Ctrl-C and SIGTERM without a terminal in raw mode: stop cleanly, so the position is saved
-/// and the output closed. (In raw mode Ctrl-C arrives as a key.)
-mod interrupt {
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    static HIT: AtomicBool = AtomicBool::new(false);
-
-    extern "C" fn on_signal(_: libc::c_int) {
-        HIT.store(true, Ordering::Release);
-    }
-
-    pub fn install() {
-        let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        unsafe {
-            libc::signal(libc::SIGINT, handler);
-            libc::signal(libc::SIGTERM, handler);
-        }
-    }
-
-    pub fn take() -> bool {
-        HIT.swap(false, Ordering::AcqRel)
     }
 }
 

@@ -1,5 +1,6 @@
-//! The scan's progress display: a bar on a terminal, nothing when piped. Per-file problems are
-//! printed as they are found, above the bar, unless the user asked for quiet.
+//! Progress displays: a bar on a terminal, nothing when piped. The scan's shows files seen and
+//! prints per-file problems above it as they are found (unless the user asked for quiet);
+//! convert and export count what they have done.
 
 use std::path::Path;
 use std::time::Duration;
@@ -68,4 +69,20 @@ impl Progress for ScanProgress {
                 .suspend(|| eprintln!("warning: {}: {reason}", path.display()));
         }
     }
+}
+
+/// A bar counting `len` items of `unit` (with elapsed time and ETA, and room for a message such
+/// as the speed); `None` when it should not show or there is nothing to count.
+pub fn counting_bar(len: u64, unit: &str, show: bool) -> Option<ProgressBar> {
+    if !show || len == 0 {
+        return None;
+    }
+    let bar = ProgressBar::new(len);
+    let template =
+        format!("{{bar:30}} {{pos}}/{{len}} {unit}  {{msg}}  {{elapsed}} elapsed, ETA {{eta}}");
+    bar.set_style(
+        ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(250));
+    Some(bar)
 }
