@@ -208,17 +208,12 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
     let mut lib = ctx.open_library()?;
     let root = target_dir(&args.to, args.dry_run)?;
     let (q, within) = playlist::resolve(&lib, &args.select)?;
-    let mut tracks = Vec::new();
-    let sel = Selection {
+    let tracks = lib.tracks(&Selection {
         query: Some(&q),
         random: false,
         limit: None,
         within,
-    };
-    lib.for_each_track(&sel, |t| {
-        tracks.push(t);
-        Ok(())
-    })??;
+    })?;
     if tracks.is_empty() {
         return Err(UsageError("nothing matches".into()).into());
     }

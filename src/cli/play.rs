@@ -1,6 +1,7 @@
 //! `tapedeck play`, `render` and `devices`: building the queue from a query, playlist or paths,
 //! driving the engine, the terminal controls and status line, and play history.
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -183,6 +184,29 @@ fn item_from_file(path: &Path) -> Item {
     item
 }
 
+/// Queue items for files: library tracks (read in one query, so they keep their history) or,
+/// for files outside the library, tags read on the spot. `None` for a file that is gone.
+fn items_for_paths(lib: &Library, paths: &[PathBuf]) -> Result<Vec<Option<Item>>> {
+    let ids = paths
+        .iter()
+        .map(|p| lib.track_id_by_path(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let known: HashMap<i64, Track> = lib
+        .tracks_by_ids(&ids.iter().flatten().copied().collect::<Vec<_>>())?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect();
+    Ok(paths
+        .iter()
+        .zip(ids)
+        .map(|(path, id)| match id.and_then(|id| known.get(&id)) {
+            Some(t) => Some(item_from_track(t)),
+            None if path.exists() => Some(item_from_file(path)),
+            None => None,
+        })
+        .collect())
+}
+
 /// Music files under a folder, in name order.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     walkdir::WalkDir::new(dir)
@@ -216,25 +240,22 @@ fn build_items(lib: &Library, args: &QueueArgs) -> Result<Vec<Item>> {
             );
         }
     }
-    let mut items = Vec::new();
+    let mut files = Vec::new();
     for path in &paths {
-        let files = if path.is_dir() {
-            files_under(path)
+        if path.is_dir() {
+            files.extend(files_under(path));
         } else {
-            vec![path.clone()]
-        };
-        for f in files {
-            let abs = std::fs::canonicalize(&f).unwrap_or(f);
-            let known = match lib.track_id_by_path(&abs)? {
-                Some(id) => lib.tracks_by_ids(&[id])?.pop(),
-                None => None,
-            };
-            items.push(match known {
-                Some(t) => item_from_track(&t),
-                None => item_from_file(&abs),
-            });
+            files.push(path.clone());
         }
     }
+    let files: Vec<PathBuf> = files
+        .into_iter()
+        .map(|f| std::fs::canonicalize(&f).unwrap_or(f))
+        .collect();
+    let mut items: Vec<Item> = items_for_paths(lib, &files)?
+        .into_iter()
+        .flatten()
+        .collect();
     let wants_query = !query_terms.is_empty() || args.playlist.is_some() || paths.is_empty();
     if wants_query {
         let select = SelectArgs {
@@ -249,10 +270,7 @@ fn build_items(lib: &Library, args: &QueueArgs) -> Result<Vec<Item>> {
             limit: None,
             within,
         };
-        lib.for_each_track(&sel, |t| {
-            items.push(item_from_track(&t));
-            Ok(())
-        })??;
+        items.extend(lib.tracks(&sel)?.iter().map(item_from_track));
     }
     if items.is_empty() {
         let what = if args.terms.is_empty() && args.playlist.is_none() {
@@ -282,17 +300,13 @@ fn load_resume(lib: &Library) -> Result<(Vec<Item>, usize, f64, Repeat)> {
         serde_json::from_str(&state).context("the saved queue is unreadable")?;
     let mut items = Vec::new();
     let mut index = 0;
-    for (i, path) in saved.paths.iter().enumerate() {
+    let found = items_for_paths(lib, &saved.paths)?;
+    for (i, (path, item)) in saved.paths.iter().zip(found).enumerate() {
         if i == saved.index {
             index = items.len();
         }
-        let known = match lib.track_id_by_path(path)? {
-            Some(id) => lib.tracks_by_ids(&[id])?.pop(),
-            None => None,
-        };
-        match known {
-            Some(t) => items.push(item_from_track(&t)),
-            None if path.exists() => items.push(item_from_file(path)),
+        match item {
+            Some(item) => items.push(item),
             None => eprintln!("warning: {} is gone; left out of the queue", path.display()),
         }
     }

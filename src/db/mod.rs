@@ -485,8 +485,13 @@ impl Library {
 
     /// Every track, in album order.
     pub fn all_tracks(&self) -> Result<Vec<Track>> {
+        self.tracks(&query::Selection::default())
+    }
+
+    /// Every track the selection picks, in its order.
+    pub fn tracks(&self, sel: &query::Selection<'_>) -> Result<Vec<Track>> {
         let mut out = Vec::new();
-        self.for_each_track(&query::Selection::default(), |t| {
+        self.for_each_track(sel, |t| {
             out.push(t);
             Ok(())
         })?
@@ -759,19 +764,12 @@ impl Library {
     /// The tracks with these ids, in this order (missing ids are left out).
     pub fn tracks_by_ids(&self, ids: &[i64]) -> Result<Vec<Track>> {
         self.load_selection(ids)?;
-        let sel = query::Selection {
+        self.tracks(&query::Selection {
             query: None,
             random: false,
             limit: None,
             within: true,
-        };
-        let mut out = Vec::new();
-        self.for_each_track(&sel, |t| {
-            out.push(t);
-            Ok(())
-        })?
-        .map_err(|e| DbError::ToSqlConversionFailure(Box::new(e)))?;
-        Ok(out)
+        })
     }
 
     pub fn load_selection(&self, ids: &[i64]) -> Result<()> {

@@ -28,13 +28,18 @@ pub trait Output: Send {
     fn write(&mut self, samples: &[f32]) -> Result<usize, OutputError>;
     /// Frames played since the stream was opened.
     fn played(&self) -> u64;
-    /// Discards what was written but not yet played (seek, skip).
-    fn discard(&mut self);
-    fn set_paused(&mut self, paused: bool);
+    /// Discards what was written but not yet played (seek, skip). Outputs that play what they
+    /// are given at once hold nothing to discard.
+    fn discard(&mut self) {}
+    fn set_paused(&mut self, _paused: bool) {}
     /// Waits until everything written has been played.
-    fn drain(&mut self) -> Result<(), OutputError>;
+    fn drain(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
     /// Ends the stream (flushes a file).
-    fn close(&mut self) -> Result<(), OutputError>;
+    fn close(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
 }
 
 /// Collects every sample in memory, as fast as it comes. Tests read `samples`; `rates`, when
@@ -84,18 +89,6 @@ impl Output for MemoryOutput {
 
     fn played(&self) -> u64 {
         self.played
-    }
-
-    fn discard(&mut self) {}
-
-    fn set_paused(&mut self, _paused: bool) {}
-
-    fn drain(&mut self) -> Result<(), OutputError> {
-        Ok(())
-    }
-
-    fn close(&mut self) -> Result<(), OutputError> {
-        Ok(())
     }
 }
 
@@ -164,14 +157,6 @@ impl Output for WavOutput {
 
     fn played(&self) -> u64 {
         self.played
-    }
-
-    fn discard(&mut self) {}
-
-    fn set_paused(&mut self, _paused: bool) {}
-
-    fn drain(&mut self) -> Result<(), OutputError> {
-        Ok(())
     }
 
     fn close(&mut self) -> Result<(), OutputError> {
