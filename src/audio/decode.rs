@@ -43,6 +43,16 @@ fn describe(e: &SymError) -> String {
 /// Consecutive undecodable packets after which a file counts as broken rather than scratched.
 const MAX_BAD_RUN: u32 = 64;
 
+/// Counts a packet that could not be read or decoded; too many in a row end the file.
+fn skip_bad_packet(total: &mut u32, run: &mut u32) -> Result<(), DecodeError> {
+    *total += 1;
+    *run += 1;
+    if *run > MAX_BAD_RUN {
+        return Err(DecodeError("too much corrupt data".into()));
+    }
+    Ok(())
+}
+
 /// An open, decoding file.
 pub struct Decoder {
     reader: Box<dyn FormatReader>,
@@ -238,11 +248,7 @@ impl Decoder {
                     return Err(DecodeError("the stream changes shape mid-way".into()));
                 }
                 Err(SymError::DecodeError(_)) => {
-                    self.bad_packets += 1;
-                    bad_run += 1;
-                    if bad_run > MAX_BAD_RUN {
-                        return Err(DecodeError("too much corrupt data".into()));
-                    }
+                    skip_bad_packet(&mut self.bad_packets, &mut bad_run)?;
                     continue;
                 }
                 Err(e) => return Err(DecodeError(describe(&e))),
@@ -253,11 +259,7 @@ impl Decoder {
             let buf = match self.decoder.decode(&packet) {
                 Ok(buf) => buf,
                 Err(SymError::DecodeError(_)) | Err(SymError::IoError(_)) => {
-                    self.bad_packets += 1;
-                    bad_run += 1;
-                    if bad_run > MAX_BAD_RUN {
-                        return Err(DecodeError("too much corrupt data".into()));
-                    }
+                    skip_bad_packet(&mut self.bad_packets, &mut bad_run)?;
                     continue;
                 }
                 Err(e) => return Err(DecodeError(describe(&e))),

@@ -172,7 +172,7 @@ impl Source for Feed {
 
 /// A sound card output.
 pub struct DeviceOutput {
-    name: Option<String>,
+    device: rodio::Device,
     sink: Option<MixerDeviceSink>,
     shared: Option<Arc<Shared>>,
     spec: Option<Spec>,
@@ -181,12 +181,11 @@ pub struct DeviceOutput {
 }
 
 impl DeviceOutput {
-    /// Checks that the device exists and can be opened, so a missing sound card is a clear
-    /// error before anything else happens.
+    /// Finds the device (once), so a missing sound card is a clear error before anything else
+    /// happens.
     pub fn new(name: Option<&str>) -> Result<DeviceOutput, OutputError> {
-        find_device(name)?;
         Ok(DeviceOutput {
-            name: name.map(str::to_string),
+            device: find_device(name)?,
             sink: None,
             shared: None,
             spec: None,
@@ -213,7 +212,7 @@ fn open_error(e: impl std::fmt::Display) -> OutputError {
 impl Output for DeviceOutput {
     fn open(&mut self, wanted: Spec) -> Result<Spec, OutputError> {
         self.shut();
-        let device = find_device(self.name.as_deref())?;
+        let device = self.device.clone();
         let rate = NonZero::new(wanted.rate).ok_or_else(|| open_error("zero sample rate"))?;
         let channels = NonZero::new(wanted.channels).ok_or_else(|| open_error("no channels"))?;
         let exact = DeviceSinkBuilder::from_device(device.clone())
