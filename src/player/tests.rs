@@ -5,10 +5,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::engine::{self, Command, Event, Options};
-use super::output::MemoryOutput;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::output::{MemoryOutput, Output, OutputError};
 use super::queue::{Item, Queue, Repeat, Shuffle};
 use crate::audio::decode::decode_all;
-use crate::audio::gain;
+use crate::audio::{Spec, gain};
 
 fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -212,13 +215,171 @@ fn start_at_skips_into_the_first_track_exactly() {
     );
 }
 
+/// Plays what it is given at once, but only up to `limit` frames: the engine stays mid-track,
+/// answering commands, until the test raises the limit.
+struct StallingOutput {
+    samples: Arc<Mutex<Vec<f32>>>,
+    limit: Arc<AtomicU64>,
+    played: u64,
+    channels: usize,
+}
+
+impl Output for StallingOutput {
+    fn open(&mut self, wanted: Spec) -> Result<Spec, OutputError> {
+        self.channels = usize::from(wanted.channels);
+        self.played = 0;
+        Ok(wanted)
+    }
+
+    fn write(&mut self, samples: &[f32]) -> Result<usize, OutputError> {
+        let room = self
+            .limit
+            .load(Ordering::Acquire)
+            .saturating_sub(self.played) as usize;
+        let n = (samples.len() / self.channels).min(room) * self.channels;
+        if n == 0 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        self.samples
+            .lock()
+            .unwrap()
+            .extend_from_slice(&samples[..n]);
+        self.played += (n / self.channels) as u64;
+        Ok(n)
+    }
+
+    fn played(&self) -> u64 {
+        self.played
+    }
+}
+
+/// Starts two tracks on a stalling output, waits until the first is audible, sends `command`,
+/// then lets everything play. Returns the samples and the events.
+fn interrupt_with(command: Command, stall_at: u64) -> (Vec<f32>, Vec<Event>) {
+    let items = vec![
+        item(fixture("library/flac/picture.flac")),
+        item(fixture("library/untagged/no-tags.flac")),
+    ];
+    let samples = Arc::new(Mutex::new(Vec::new()));
+    let limit = Arc::new(AtomicU64::new(stall_at));
+    let out = StallingOutput {
+        samples: samples.clone(),
+        limit: limit.clone(),
+        played: 0,
+        channels: 2,
+    };
+    let handle = engine::start(
+        Queue::new(items, Shuffle::Off, Repeat::Off, 1),
+        Box::new(out),
+        no_gain(),
+    );
+    let mut events = Vec::new();
+    loop {
+        let e = handle
+            .events
+            .recv_timeout(Duration::from_secs(20))
+            .expect("engine stalled");
+        let started = matches!(e, Event::Started { .. });
+        events.push(e);
+        if started {
+            break;
+        }
+    }
+    // Wait until the output has taken all it will, so the command lands at a known frame.
+    while samples.lock().unwrap().len() < stall_at as usize * 2 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    handle.send(command);
+    // Let the command land before the output takes more.
+    std::thread::sleep(Duration::from_millis(100));
+    limit.store(u64::MAX, Ordering::Release);
+    loop {
+        let e = handle
+            .events
+            .recv_timeout(Duration::from_secs(20))
+            .expect("engine stalled");
+        let end = e == Event::Ended;
+        events.push(e);
+        if end {
+            break;
+        }
+    }
+    handle.join();
+    let s = samples.lock().unwrap().clone();
+    (s, events)
+}
+
+fn finished(events: &[Event]) -> Vec<(usize, bool, f64)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Finished {
+                index,
+                finished,
+                heard,
+                ..
+            } => Some((*index, *finished, *heard)),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn stop_ends_the_engine_and_reports_the_track_unfinished() {
-    let items = vec![item(fixture("library/flac/picture.flac"))];
-    let out = MemoryOutput::new();
-    let queue = Queue::new(items, Shuffle::Off, Repeat::Off, 1);
-    let handle = engine::start(queue, Box::new(out), no_gain());
-    handle.send(Command::Stop);
-    let events: Vec<Event> = handle.events.iter().collect();
+    let (samples, events) = interrupt_with(Command::Stop, 11025);
+    let first = concat(&["library/flac/picture.flac"]);
+    assert!(
+        samples[..] == first[..11025 * 2],
+        "only what was heard before the stop"
+    );
+    let f = finished(&events);
+    assert_eq!(f.len(), 1, "{events:?}");
+    assert_eq!((f[0].0, f[0].1), (0, false));
+    assert!((f[0].2 - 0.25).abs() < 1e-6, "heard {}", f[0].2);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::Started { .. }))
+            .count(),
+        1
+    );
     assert_eq!(events.last(), Some(&Event::Ended));
+}
+
+#[test]
+fn next_cuts_the_track_and_the_next_one_plays_whole() {
+    let (samples, events) = interrupt_with(Command::Next, 11025);
+    let mut expected = concat(&["library/flac/picture.flac"])[..11025 * 2].to_vec();
+    expected.extend(concat(&["library/untagged/no-tags.flac"]));
+    assert!(samples == expected);
+    let f: Vec<(usize, bool)> = finished(&events).iter().map(|f| (f.0, f.1)).collect();
+    assert_eq!(f, [(0, false), (1, true)], "{events:?}");
+}
+
+#[test]
+fn a_seek_continues_the_same_playback_from_the_exact_frame() {
+    let (samples, events) = interrupt_with(Command::SeekTo(0.5), 11025);
+    let first = concat(&["library/flac/picture.flac"]);
+    let mut expected = first[..11025 * 2].to_vec();
+    expected.extend_from_slice(&first[22050 * 2..]);
+    expected.extend(concat(&["library/untagged/no-tags.flac"]));
+    let diff = samples.iter().zip(&expected).position(|(a, b)| a != b);
+    assert!(
+        samples == expected,
+        "{} samples, expected {}; first difference at {diff:?}",
+        samples.len(),
+        expected.len()
+    );
+    // One playback of the first track: announced once, finished once, heard 0.25 + 0.5 s.
+    let f = finished(&events);
+    assert_eq!(
+        f.iter().map(|f| (f.0, f.1)).collect::<Vec<_>>(),
+        [(0, true), (1, true)]
+    );
+    assert!((f[0].2 - 0.75).abs() < 1e-6, "heard {}", f[0].2);
+    let started = events
+        .iter()
+        .filter(|e| matches!(e, Event::Started { index: 0, .. }))
+        .count();
+    assert_eq!(started, 1, "{events:?}");
 }
