@@ -32,7 +32,8 @@ fn main() {
         "== convert benchmark ({FILES} x {SECONDS} s FLAC; {cores} cores; load average {})",
         load_average()
     );
-    let exe = build_release();
+    // cargo bench builds the binary with the bench (optimised) profile.
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_tapedeck"));
     let sources = make_sources(&src);
     if sources.is_empty() {
         println!("  ffmpeg is needed to make the sources; skipped");
@@ -97,15 +98,6 @@ fn main() {
         let t = best(|| convert(&exe, &db, &root, &a));
         println!("  FLAC to {name:<12} {:>6.0}x", audio / t);
     }
-}
-
-fn build_release() -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--locked", "--bin", "tapedeck"])
-        .status()
-        .expect("cargo build");
-    assert!(status.success());
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/tapedeck")
 }
 
 fn make_sources(dir: &Path) -> Vec<PathBuf> {

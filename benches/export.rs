@@ -30,7 +30,8 @@ fn main() {
         thousands(tracks as f64),
         load_average()
     );
-    let exe = build_release();
+    // cargo bench builds the binary with the bench (optimised) profile.
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_tapedeck"));
     let Some(small) = make_base(&root, "base-small.mp3", 0.3) else {
         println!("  ffmpeg with libmp3lame is needed to make the sources; skipped");
         return;
@@ -162,15 +163,6 @@ fn dir_size(dir: &Path) -> u64 {
         .filter(|e| e.file_type().is_file())
         .map(|e| e.metadata().map_or(0, |m| m.len()))
         .sum()
-}
-
-fn build_release() -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--locked", "--bin", "tapedeck"])
-        .status()
-        .expect("cargo build");
-    assert!(status.success());
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/tapedeck")
 }
 
 /// One untagged MP3 tone of `secs` seconds, made once.

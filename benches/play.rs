@@ -32,7 +32,8 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-play");
     std::fs::create_dir_all(&root).unwrap();
     println!("== player benchmark (load average {})", load_average());
-    let exe = build_release();
+    // cargo bench builds the binary with the bench (optimised) profile.
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_tapedeck"));
     let sources = make_sources(&root);
     decode_speed(&sources);
     let alsa = root.join("null.conf");
@@ -45,15 +46,6 @@ fn main() {
         start_up(&root, &exe, &alsa, &flac.1);
         cpu_per_minute(&root, &exe, &alsa, &flac.1);
     }
-}
-
-fn build_release() -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--locked", "--bin", "tapedeck"])
-        .status()
-        .expect("cargo build");
-    assert!(status.success());
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/tapedeck")
 }
 
 /// One minute of audio in every format (made once, kept between runs).
@@ -114,7 +106,7 @@ fn decode_speed(sources: &[(&'static str, PathBuf)]) {
 }
 
 /// Writes the synthetic library plus one real track (made once).
-fn library(root: &Path, real: &Path) -> PathBuf {
+fn library(root: &Path, exe: &Path, real: &Path) -> PathBuf {
     let db = root.join("library.db");
     let marker = root.join("library.marker");
     let want = format!("tracks={LIBRARY_TRACKS} real={}", real.display());
@@ -172,14 +164,13 @@ fn library(root: &Path, real: &Path) -> PathBuf {
         .unwrap();
     }
     drop(lib);
-    let status =
-        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/tapedeck"))
-            .args(["-q", "--db"])
-            .arg(&db)
-            .arg("scan")
-            .arg(real.parent().unwrap())
-            .status()
-            .unwrap();
+    let status = Command::new(exe)
+        .args(["-q", "--db"])
+        .arg(&db)
+        .arg("scan")
+        .arg(real.parent().unwrap())
+        .status()
+        .unwrap();
     assert!(status.success());
     std::fs::write(&marker, want).unwrap();
     db
@@ -196,7 +187,7 @@ fn start_up(root: &Path, exe: &Path, alsa: &Path, flac: &Path) {
     if !real.is_file() {
         std::fs::copy(flac, &real).unwrap();
     }
-    let db = library(root, &real);
+    let db = library(root, exe, &real);
     let mut times = Vec::new();
     for _ in 0..5 {
         let out = Command::new(exe)
