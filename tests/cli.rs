@@ -5,59 +5,15 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+mod common;
 
-/// A temporary music folder and library.
-struct Env {
-    dir: tempfile::TempDir,
-}
+use common::{Env, FIXTURES};
 
 impl Env {
-    fn new() -> Env {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn music(&self) -> PathBuf {
-        let p = self.dir.path().join("music");
-        std::fs::create_dir_all(&p).unwrap();
-        p
-    }
-
-    fn db(&self) -> PathBuf {
-        self.dir.path().join("library.db")
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_tapedeck"));
-        c.env("TAPEDECK_DB", self.db()).env_remove("XDG_DATA_HOME");
-        c
-    }
-
-    fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> Output {
-        self.cmd().args(args).output().unwrap()
-    }
-
-    /// Runs and requires success, returning stdout.
-    fn ok<S: AsRef<OsStr>>(&self, args: &[S]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "tapedeck {:?} failed: {}\n{}",
-            args.iter()
-                .map(|a| a.as_ref().to_string_lossy().into_owned())
-                .collect::<Vec<_>>(),
-            String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
     fn scan(&self, extra: &[&str]) -> Value {
         let mut args = vec!["scan", "--json"];
         args.extend(extra);

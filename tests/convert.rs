@@ -3,59 +3,19 @@
 //! hostile tags, collisions, refusals, and interrupt-and-rerun.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 use tapedeck::audio::decode::{Decoder, decode_all};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+mod common;
 
-fn fixture(rel: &str) -> PathBuf {
-    Path::new(FIXTURES).join(rel)
-}
-
-struct Env {
-    dir: tempfile::TempDir,
-}
+use common::{Env, fixture};
 
 impl Env {
-    fn new() -> Env {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn music(&self) -> PathBuf {
-        let p = self.dir.path().join("music");
-        std::fs::create_dir_all(&p).unwrap();
-        p
-    }
-
     fn out_dir(&self) -> PathBuf {
         self.dir.path().join("out")
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_tapedeck"));
-        c.env("TAPEDECK_DB", self.dir.path().join("library.db"))
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd().args(args).output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "tapedeck {args:?} failed: {}\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8(out.stdout).unwrap()
     }
 
     fn add(&self, rel: &str, name: &str) -> PathBuf {

@@ -5,52 +5,16 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-struct Env {
-    dir: tempfile::TempDir,
-}
+mod common;
+
+use common::Env;
 
 impl Env {
-    fn new() -> Env {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn music(&self) -> PathBuf {
-        let p = self.dir.path().join("music");
-        std::fs::create_dir_all(&p).unwrap();
-        p
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_tapedeck"));
-        c.env("TAPEDECK_DB", self.dir.path().join("library.db"))
-            .env("TAPEDECK_CONFIG", self.dir.path().join("profiles.toml"))
-            .env_remove("XDG_DATA_HOME");
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd().args(args).output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "tapedeck {args:?} failed ({:?}): {}\n{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
     fn scan(&self) {
         self.ok(&["scan", "-q", self.music().to_str().unwrap()]);
     }

@@ -7,62 +7,38 @@ use std::time::Duration;
 
 use tapedeck::audio::decode::decode_all;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+mod common;
 
-fn fixture(rel: &str) -> PathBuf {
-    Path::new(FIXTURES).join(rel)
-}
-
-struct Env {
-    dir: tempfile::TempDir,
-}
+use common::{Env, fixture, succeeded};
 
 impl Env {
-    fn new() -> Env {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
     fn capture(&self) -> PathBuf {
         self.dir.path().join("capture.raw")
     }
 
-    /// The binary with its own library and ALSA writing to `capture.raw` (or a config of the
-    /// test's choosing).
+    /// The binary with ALSA configured by `conf` (and writing to `capture.raw` when `conf`
+    /// uses the file device).
     fn cmd_with_alsa(&self, conf: &Path) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_tapedeck"));
-        c.env("TAPEDECK_DB", self.dir.path().join("library.db"))
-            .env(
-                "ALSA_CONFIG_PATH",
-                format!("/usr/share/alsa/alsa.conf:{}", conf.display()),
-            )
-            .env("ALSA_OUT_FILE", self.capture())
-            .stdin(Stdio::null());
+        let mut c = self.cmd();
+        c.env(
+            "ALSA_CONFIG_PATH",
+            format!("/usr/share/alsa/alsa.conf:{}", conf.display()),
+        )
+        .env("ALSA_OUT_FILE", self.capture());
         c
     }
 
-    fn cmd(&self) -> Command {
+    /// The binary playing into `capture.raw` (tests/alsa/capture.conf).
+    fn player(&self) -> Command {
         self.cmd_with_alsa(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/alsa/capture.conf"))
     }
 
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.cmd().args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "tapedeck {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Plays `args` and returns the captured samples from the first non-zero one (the device
-    /// starts with a few periods of silence).
+    /// Plays `args` and returns every captured sample.
     fn play(&self, args: &[&str]) -> Vec<f32> {
         let _ = std::fs::remove_file(self.capture());
         let mut full = vec!["play"];
         full.extend(args);
-        self.ok(&full);
+        succeeded(&full, self.player().args(&full).output().unwrap());
         read_f32(&self.capture())
     }
 }

@@ -1,0 +1,73 @@
+//! What the end-to-end tests share: the fixtures, and a throwaway environment (temporary
+//! folder, library and config) in which the real binary runs. Each test file adds the methods
+//! of its own command.
+
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(FIXTURES).join(rel)
+}
+
+/// A temporary folder holding the library, the config and any music a test makes.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// The music folder (created on first use).
+    pub fn music(&self) -> PathBuf {
+        let p = self.dir.path().join("music");
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("library.db")
+    }
+
+    /// The binary with this environment's library and config, and no terminal input.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tapedeck"));
+        c.env("TAPEDECK_DB", self.db())
+            .env("TAPEDECK_CONFIG", self.dir.path().join("profiles.toml"))
+            .env_remove("XDG_DATA_HOME")
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    /// Runs and requires success, returning stdout.
+    pub fn ok<S: AsRef<OsStr>>(&self, args: &[S]) -> String {
+        succeeded(args, self.run(args))
+    }
+}
+
+/// Requires `out` to be a success, returning its stdout.
+pub fn succeeded<S: AsRef<OsStr>>(args: &[S], out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "tapedeck {:?} failed ({:?}): {}\n{}",
+        args.iter()
+            .map(|a| a.as_ref().to_string_lossy().into_owned())
+            .collect::<Vec<_>>(),
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
