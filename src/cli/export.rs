@@ -58,23 +58,8 @@ fn profiles() -> Result<Vec<Profile>> {
     profile::load(profile::config_path().as_deref()).map_err(|e| UsageError(e).into())
 }
 
-fn find_playlist(lib: &Library, name: &str) -> Result<crate::db::Playlist> {
-    if let Some(p) = lib.playlist(name)? {
-        return Ok(p);
-    }
-    let names: Vec<String> = lib.playlists()?.into_iter().map(|p| p.name).collect();
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let hint = crate::template::closest(name, &refs)
-        .map(|n| format!(" (did you mean `{n}`?)"))
-        .unwrap_or_default();
-    Err(UsageError(format!(
-        "no playlist named `{name}`{hint}; `tapedeck playlist ls` lists them"
-    ))
-    .into())
-}
-
-/// The selected tracks (the query's, and every `-p` playlist's) and the playlists to write.
-/// Selected tracks, and playlists (name, track ids) to write.
+/// The selected tracks (the query's, and every `-p` playlist's), and the playlists (name, track
+/// ids) to write.
 type Selected = (Vec<Track>, Vec<(String, Vec<i64>)>);
 
 fn select(lib: &Library, args: &ExportArgs) -> Result<Selected> {
@@ -82,7 +67,7 @@ fn select(lib: &Library, args: &ExportArgs) -> Result<Selected> {
     let mut seen: HashSet<i64> = HashSet::new();
     let mut lists = Vec::new();
     for name in &args.playlists {
-        let p = find_playlist(lib, name)?;
+        let p = playlist::find(lib, name)?;
         let ids = playlist::playlist_ids(lib, &p)?;
         for t in lib.tracks_by_ids(&ids)? {
             if seen.insert(t.id) {

@@ -368,13 +368,13 @@ pub fn devices(json: bool, out: &mut dyn Write) -> Result<()> {
 
 /// `tapedeck render`: the play pipeline into a WAV file, as fast as it goes.
 pub fn render(ctx: &Settings, args: &QueueArgs, output: &Path, out: &mut dyn Write) -> Result<()> {
+    if args.repeat != Repeat::Off {
+        return Err(UsageError("--repeat would render forever; leave it out".into()).into());
+    }
     let lib = ctx.open_library()?;
     let items = build_items(&lib, args)?;
     let count = items.len();
     let queue = Queue::new(items, args.shuffle_mode(), Repeat::Off, seed());
-    if args.repeat != Repeat::Off {
-        return Err(UsageError("--repeat would render forever; leave it out".into()).into());
-    }
     let options = Options {
         gain: args.gain(),
         start_at: args.start_at.unwrap_or(0.0),

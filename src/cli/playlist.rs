@@ -90,7 +90,8 @@ pub enum PlaylistCmd {
     },
 }
 
-fn find(lib: &Library, name: &str) -> Result<Playlist> {
+/// The playlist called `name`, or a usage error with the closest name.
+pub(super) fn find(lib: &Library, name: &str) -> Result<Playlist> {
     match lib.playlist(name)? {
         Some(p) => Ok(p),
         None => {
