@@ -7,7 +7,7 @@
 //! where its data ends and says so.
 
 use std::fs::File;
-use std::io::{self, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use symphonia::core::codecs::CodecParameters;
@@ -83,7 +83,15 @@ impl Decoder {
             .metadata()
             .map_err(|e| DecodeError(e.to_string()))?
             .len();
-        let trim = mp4_trim(&mut io::BufReader::new(&mut file), len).unwrap_or(None);
+        // Only an MP4 (which starts with its `ftyp` box) has an edit list to apply; other files
+        // are not walked as boxes.
+        let mut head = [0u8; 8];
+        let is_mp4 = file.read_exact(&mut head).is_ok() && &head[4..] == b"ftyp";
+        let trim = if is_mp4 {
+            mp4_trim(&mut io::BufReader::new(&mut file), len).unwrap_or(None)
+        } else {
+            None
+        };
         file.seek(SeekFrom::Start(0))
             .map_err(|e| DecodeError(e.to_string()))?;
         let mss = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
