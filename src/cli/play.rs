@@ -674,7 +674,7 @@ pub fn play(
     let mut status = Status {
         volume,
         repeat: repeat.name(),
-        shuffle: args.shuffle && !resume,
+        shuffle: !resume && args.shuffle_mode() != Shuffle::Off,
         ..Status::default()
     };
     let mut last = (0usize, 0.0f64);
