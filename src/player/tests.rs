@@ -383,3 +383,29 @@ fn a_seek_continues_the_same_playback_from_the_exact_frame() {
         .count();
     assert_eq!(started, 1, "{events:?}");
 }
+
+#[test]
+fn queue_edits_take_effect_while_a_track_plays() {
+    let first = concat(&["library/flac/picture.flac"]);
+    let second = concat(&["library/untagged/no-tags.flac"]);
+    // Removing the track after the playing one: it was being decoded ahead, and is dropped.
+    let (samples, events) = interrupt_with(Command::Remove(1), 11025);
+    assert!(samples == first, "only the first track plays");
+    let f: Vec<(usize, bool)> = finished(&events).iter().map(|f| (f.0, f.1)).collect();
+    assert_eq!(f, [(0, true)], "{events:?}");
+    // Enqueuing adds at the end.
+    let third = item(fixture("library/wav/list-info.wav"));
+    let (samples, events) = interrupt_with(Command::Enqueue(third), 11025);
+    let mut expected = first.clone();
+    expected.extend(&second);
+    expected.extend(concat(&["library/wav/list-info.wav"]));
+    assert!(samples == expected);
+    assert_eq!(finished(&events).len(), 3);
+    // Jumping plays that item now, cutting the current one.
+    let (samples, events) = interrupt_with(Command::Jump(1), 11025);
+    let mut expected = first[..11025 * 2].to_vec();
+    expected.extend(&second);
+    assert!(samples == expected);
+    let f: Vec<(usize, bool)> = finished(&events).iter().map(|f| (f.0, f.1)).collect();
+    assert_eq!(f, [(0, false), (1, true)], "{events:?}");
+}
