@@ -5,7 +5,9 @@
 
 use std::io;
 
+use crate::convert::run::ConvertError;
 use crate::scan::ScanError;
+use crate::target;
 
 /// Exit codes. Scripts may rely on these.
 pub mod code {
@@ -15,7 +17,8 @@ pub mod code {
     pub const FAILURE: u8 = 1;
     /// The command line was wrong (clap uses the same code).
     pub const USAGE: u8 = 2;
-    /// The library is busy: another scan holds its lock.
+    /// The library or a target is busy: another scan holds the library's lock, or another
+    /// convert or export writes into the same folder.
     pub const BUSY: u8 = 3;
 }
 
@@ -50,6 +53,17 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             return code::USAGE;
         }
         if let Some(ScanError::Busy(_)) = cause.downcast_ref::<ScanError>() {
+            return code::BUSY;
+        }
+        if let Some(e) = cause.downcast_ref::<target::Error>() {
+            return match e {
+                target::Error::Busy { .. } => code::BUSY,
+                _ => code::FAILURE,
+            };
+        }
+        if let Some(ConvertError::Write(target::Error::Busy { .. })) =
+            cause.downcast_ref::<ConvertError>()
+        {
             return code::BUSY;
         }
     }

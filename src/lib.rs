@@ -18,5 +18,6 @@ pub mod playlist_file;
 pub mod query;
 pub mod scan;
 pub mod tags;
+pub mod target;
 pub mod template;
 pub mod timing;

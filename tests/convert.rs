@@ -38,9 +38,11 @@ impl Env {
     }
 }
 
+/// The files under `dir`, tapedeck's own folder (`.tapedeck`, its lock and record) left out.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = walkdir::WalkDir::new(dir)
         .into_iter()
+        .filter_entry(|e| e.file_name() != ".tapedeck")
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_file())
         .map(|e| e.into_path())

@@ -696,8 +696,15 @@ fn files_tapedeck_did_not_write_are_left_alone() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not written by tapedeck"), "{err}");
     assert!(stick.join("Band/Record/01 Song 1 (2).mp3").exists());
+    // Deselecting most tracks is a large deletion: refused (without a terminal) unless asked.
+    let before = files(&stick);
+    let out = env.run(&["export", "title:Song 2", "--to", t]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("would delete 2 of the 3 files") && err.contains("--delete"), "{err}");
+    assert_eq!(files(&stick), before);
     // Deselecting tracks removes only what tapedeck wrote.
-    let out = env.ok(&["export", "title:Song 2", "--to", t]);
+    let out = env.ok(&["export", "title:Song 2", "--to", t, "--delete"]);
     assert!(out.contains("2 deleted"), "{out}");
     assert_eq!(std::fs::read(&theirs).unwrap(), b"the user's own file");
     assert_eq!(std::fs::read(stick.join("notes.txt")).unwrap(), b"keep me");

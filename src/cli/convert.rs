@@ -14,13 +14,15 @@ use rayon::prelude::*;
 use super::{SelectArgs, Settings, now, playlist, progress};
 use crate::audio::gain;
 use crate::convert::encode::{self, Format};
-use crate::convert::plan::{self, Action, Job, Request, Target};
-use crate::convert::run;
+use crate::convert::output::{self, OutputDir};
+use crate::convert::plan::{self, Action, Job, Request};
+use crate::convert::run::{self, ConvertError};
 use crate::db::query::Selection;
-use crate::db::{ConvertedFile, Library};
+use crate::db::ConvertedFile;
 use crate::error::UsageError;
 use crate::model::Track;
 use crate::names::{self, NameRules, PathTemplate};
+use crate::target::Scratch;
 use crate::query::{Field, display_value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -158,41 +160,8 @@ fn request(args: &ConvertArgs) -> Result<Request> {
     })
 }
 
-/// The target folder as the planner sees it: files on disk, and what the library remembers
-/// writing there.
-struct DiskTarget<'a> {
-    root: &'a Path,
-    lib: &'a Library,
-}
-
-impl Target for DiskTarget<'_> {
-    fn exists(&self, rel: &Path) -> bool {
-        self.root.join(rel).symlink_metadata().is_ok()
-    }
-
-    fn written(&self, rel: &Path) -> Option<(Option<i64>, Vec<u8>, String, i64)> {
-        let f = self.lib.converted_file(&self.root.join(rel)).ok()??;
-        Some((f.track_id, f.fingerprint, f.settings, f.size))
-    }
-
-    fn size(&self, rel: &Path) -> Option<i64> {
-        self.root.join(rel).metadata().ok().map(|m| m.len() as i64)
-    }
-}
-
 fn field_text(t: &Track, name: &str) -> Option<String> {
     Field::lookup(name).and_then(|f| display_value(t, f))
-}
-
-/// Resolves the target folder: created when missing, absolute.
-fn target_dir(to: &Path, dry_run: bool) -> Result<PathBuf> {
-    if !dry_run {
-        std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
-    }
-    if to.exists() && !to.is_dir() {
-        return Err(UsageError(format!("--to {}: not a folder", to.display())).into());
-    }
-    Ok(std::path::absolute(to).unwrap_or_else(|_| to.to_path_buf()))
 }
 
 pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Result<()> {
@@ -206,7 +175,25 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
     let template = PathTemplate::parse(&args.template)
         .map_err(|e| UsageError(format!("invalid --template: {e}")))?;
     let mut lib = ctx.open_library()?;
-    let root = target_dir(&args.to, args.dry_run)?;
+    if args.to.exists() && !args.to.is_dir() {
+        return Err(UsageError(format!("--to {}: not a folder", args.to.display())).into());
+    }
+    let absolute = std::path::absolute(&args.to).unwrap_or_else(|_| args.to.clone());
+    let legacy: Vec<(PathBuf, ConvertedFile)> = lib.converted_files_under(&absolute)?;
+    let legacy: HashMap<PathBuf, ConvertedFile> = legacy.into_iter().collect();
+    let dir = OutputDir::open(
+        &args.to,
+        args.dry_run,
+        Box::new(move |p: &Path| {
+            legacy
+                .get(p)
+                .map(|f| (f.track_id, f.fingerprint.clone(), f.settings.clone(), f.size))
+        }),
+    )?;
+    let root = dir.root(&args.to);
+    for r in &dir.rejected {
+        eprintln!("warning: {}: {r}", root.display());
+    }
     let (q, within) = playlist::resolve(&lib, &args.select)?;
     let tracks = lib.tracks(&Selection {
         query: Some(&q),
@@ -231,10 +218,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
         &template,
         &rules,
         &field_text,
-        &DiskTarget {
-            root: &root,
-            lib: &lib,
-        },
+        &dir,
     );
     let count = |a: fn(&Action) -> bool| jobs.iter().filter(|j| a(&j.action)).count();
     let to_convert = count(|a| *a == Action::Convert);
@@ -279,15 +263,6 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
         .iter()
         .filter(|j| j.action == Action::Convert)
         .collect();
-    let mut folders: Vec<PathBuf> = todo
-        .iter()
-        .filter_map(|j| root.join(&j.output).parent().map(Path::to_path_buf))
-        .collect();
-    folders.sort();
-    folders.dedup();
-    for f in &folders {
-        run::clean_parts(f);
-    }
     let workers = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -305,18 +280,34 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
     );
     let started = Instant::now();
     let done_audio = Mutex::new(0.0f64);
-    let results: Vec<(usize, Result<run::Converted, String>)> = pool.install(|| {
+    let scratch = Scratch::new().context("cannot make a scratch folder")?;
+    let results: Vec<(usize, Result<run::Converted, ConvertError>)> = pool.install(|| {
         todo.par_iter()
             .enumerate()
             .map(|(i, job)| {
                 if cancel.load(Ordering::Relaxed) {
-                    return (i, Err("interrupted".to_string()));
+                    return (i, Err(ConvertError::Interrupted));
                 }
-                let target = root.join(&job.output);
+                let made = scratch.path(i, args.format.extension());
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    run::convert_one(&job.track, &target, &request, &cancel)
+                    let c = run::convert_one(&job.track, &made, &request, &cancel)?;
+                    // Replacing is allowed only where the plan found a file of ours.
+                    let replace = output::replaceable(&dir, &job.output);
+                    let entry = output::entry(
+                        job.track.id,
+                        fingerprints.get(&job.track.id).map_or(&[][..], Vec::as_slice),
+                        &key,
+                    );
+                    let size = dir.install(&made, &job.output, entry, replace);
+                    scratch.discard(&made);
+                    Ok(run::Converted { size: size?, ..c })
                 }))
-                .unwrap_or_else(|_| Err("the converter failed unexpectedly on this file".into()));
+                .unwrap_or_else(|_| {
+                    scratch.discard(&made);
+                    Err(ConvertError::Failed(
+                        "the converter failed unexpectedly on this file".into(),
+                    ))
+                });
                 if let Some(bar) = &bar {
                     let mut audio = done_audio.lock().unwrap();
                     *audio += job.track.duration;
@@ -337,6 +328,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
     let mut audio = 0.0;
     let mut bytes = 0u64;
     let mut interrupted = false;
+    let mut gone = None;
     lib.write(|w| {
         for (i, r) in &results {
             let job = todo[*i];
@@ -359,7 +351,11 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
                         now(),
                     )?;
                 }
-                Err(e) if e == "interrupted" => interrupted = true,
+                Err(ConvertError::Interrupted) => interrupted = true,
+                Err(e @ ConvertError::Write(crate::target::Error::Gone { .. })) => {
+                    failed += 1;
+                    gone = Some(e.to_string());
+                }
                 Err(e) => {
                     failed += 1;
                     eprintln!("{}: {e}", job.track.path.display());
@@ -407,6 +403,9 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
             ));
         }
         writeln!(out, "{line}, into {}", root.display())?;
+    }
+    if let Some(g) = gone {
+        return Err(anyhow::anyhow!("{g}"));
     }
     if interrupted {
         return Err(anyhow::anyhow!(

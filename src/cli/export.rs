@@ -17,6 +17,7 @@ use crate::export::manifest;
 use crate::export::plan::{self, Kind, Method, Plan, mb};
 use crate::export::profile::{self, Profile};
 use crate::export::sync::{self, Outcome};
+use crate::target::Target;
 use crate::model::Track;
 use crate::names::PathTemplate;
 use crate::query::{Field, display_value};
@@ -47,6 +48,14 @@ pub struct ExportArgs {
     /// Print the plan or the summary as JSON
     #[arg(long)]
     pub json: bool,
+    /// Go ahead when the sync would delete more than half of the files tapedeck wrote on the
+    /// device (or all of them, as an empty selection does)
+    #[arg(long)]
+    pub delete: bool,
+    /// Export into a folder whose earlier export is not there any more (no manifest), although
+    /// it is not a mount point now: without this, such a run is refused (is the stick mounted?)
+    #[arg(long)]
+    pub fresh: bool,
 }
 
 fn field_text(t: &Track, name: &str) -> Option<String> {
@@ -269,8 +278,12 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
         ))
         .into());
     }
-    let root = std::path::absolute(&args.to).unwrap_or_else(|_| args.to.clone());
-    let loaded = manifest::load(&root).map_err(anyhow::Error::msg)?;
+    let mut target = Target::open(&args.to)?;
+    if !args.dry_run {
+        target.lock()?;
+    }
+    let root = target.root().to_path_buf();
+    let loaded = manifest::load(&target).map_err(anyhow::Error::msg)?;
     let previous = loaded.manifest.as_ref().map(|m| m.profile.clone());
     let previous_template = loaded.manifest.as_ref().and_then(|m| m.template.clone());
     let name = args
@@ -301,6 +314,21 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
         .map_err(|e| UsageError(format!("invalid --template: {e}")))?;
 
     let mut lib = ctx.open_library()?;
+    // A folder that held an export and now holds no manifest, and is no mount point: most
+    // likely the stick is not mounted and this is the bare mount point on the system disk.
+    if loaded.manifest.is_none() && !target.is_mount_point() && !args.fresh {
+        let key = root.to_string_lossy();
+        if let Some(e) = lib.exports()?.into_iter().find(|e| e.target == key && e.tracks > 0) {
+            return Err(anyhow::anyhow!(
+                "{}: the export of {} put {} tracks here, but there is no tapedeck manifest now \
+                 and the folder is not a mount point: is the stick mounted? Nothing was written \
+                 (pass --fresh to export into this folder anyway)",
+                root.display(),
+                crate::query::civil_date_time(e.last_sync),
+                e.tracks
+            ));
+        }
+    }
     let (tracks, lists) = select(&lib, args)?;
     if tracks.is_empty() && args.playlists.is_empty() && !args.query.is_empty() {
         return Err(UsageError("nothing matches".into()).into());
@@ -312,28 +340,77 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
         .map(|i| (i.id, hex(&i.fingerprint)))
         .collect();
 
-    let mut manifest = sync::recover(&root, loaded, &profile.name, !args.dry_run);
+    let (mut manifest, problems) = sync::recover(&target, loaded, &profile.name, !args.dry_run);
+    for p in &problems {
+        eprintln!("warning: {}: {p}", root.display());
+    }
     manifest.template = (template_text != profile.template).then(|| template_text.clone());
-    let existing = sync::scan_device(&root);
-    let free = sync::free_space(&root);
-    let plan = plan::plan(&plan::Input {
-        tracks: &tracks,
-        fingerprints: &fingerprints,
-        playlists: &lists,
-        manifest: &manifest,
-        profile: &profile,
-        template: &template,
-        fields: &field_text,
-        existing: &existing,
-        free,
-        fold_case: true,
-    });
+    let (existing, links) = sync::scan_device(&target)?;
+    for l in &links {
+        eprintln!(
+            "warning: {}: a symbolic link on the device; tapedeck never writes through it or over it",
+            root.join(l).display()
+        );
+    }
+    let free = target.free_space();
+    let plan_with = |manifest: &manifest::Manifest| {
+        plan::plan(&plan::Input {
+            tracks: &tracks,
+            fingerprints: &fingerprints,
+            playlists: &lists,
+            manifest,
+            profile: &profile,
+            template: &template,
+            fields: &field_text,
+            existing: &existing,
+            free,
+            fold_case: true,
+        })
+    };
+    // Files of ours that changed since they were written are the user's now: planned around,
+    // never replaced, moved or removed. Only the files the plan touches are read in full.
+    let mut plan = plan_with(&manifest);
+    loop {
+        let touch = sync::touched(&plan, &manifest);
+        let changed = sync::verify(&target, &manifest, &existing, &links, &touch);
+        if changed.is_empty() {
+            break;
+        }
+        for (path, why) in &changed {
+            eprintln!(
+                "warning: {}: changed since tapedeck wrote it ({why}); it is yours now and is \
+                 left alone",
+                root.join(path).display()
+            );
+        }
+        sync::disown(&mut manifest, &changed);
+        plan = plan_with(&manifest);
+    }
     if args.dry_run {
         print_plan(out, &plan, &tracks, &profile, &root, args.json)?;
         if !plan.problems.is_empty() {
             return Err(AlreadyReported(code::FAILURE).into());
         }
         return Ok(());
+    }
+    // Large deletions are asked for.
+    let ours = manifest.files.len();
+    let deleting = plan.deletes.len();
+    if deleting > 0 && (deleting == ours || deleting * 2 > ours) && !args.delete {
+        let what = if tracks.is_empty() {
+            "the selection is empty, so "
+        } else {
+            ""
+        };
+        let ask = format!(
+            "{what}this sync would delete {deleting} of the {ours} files tapedeck wrote on {}",
+            root.display()
+        );
+        if !confirm(&ask)? {
+            return Err(anyhow::anyhow!(
+                "{ask}; nothing was changed (`--dry-run` shows the plan; pass --delete to go ahead)"
+            ));
+        }
     }
     for c in &plan.clashes {
         eprintln!("warning: {c}");
@@ -387,7 +464,7 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
         .max(1);
     let started = Instant::now();
     let run = sync::Sync {
-        root: &root,
+        target: &target,
         plan: &plan,
         tracks: &tracks,
         fingerprints: &fingerprints,
@@ -402,12 +479,15 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let (outcome, _) = run.map_err(anyhow::Error::msg)?;
+    let (outcome, _) = run?;
     for (file, why) in &outcome.notes {
         eprintln!("note: {file}: {why}");
     }
     for (file, why) in &outcome.failures {
         eprintln!("{file}: {why}");
+    }
+    if outcome.gone {
+        return Err(crate::target::Error::Gone { root: root.clone() }.into());
     }
     let result = if outcome.full {
         "full".to_string()
@@ -438,6 +518,17 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
         return Err(AlreadyReported(code::FAILURE).into());
     }
     Ok(())
+}
+
+/// Asks on a terminal whether to go ahead (`false` without a terminal).
+fn confirm(question: &str) -> Result<bool> {
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Ok(false);
+    }
+    eprint!("{question}. Go ahead? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 /// Remembers the sync in the library (`tapedeck exports`).

@@ -1,7 +1,8 @@
 //! What a `convert` run will do, decided before anything is written: for each selected track,
 //! the output path (template, sanitised, unique), the output's shape (rate, bit depth), and
 //! whether it is converted, skipped as already done, or refused. Pure: what exists on the
-//! target and what earlier runs wrote is asked through a [`Target`].
+//! target and what earlier runs wrote is asked through an [`OutputFolder`]. A file is replaced
+//! only when it is still exactly what an earlier run wrote from the same track.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -124,15 +125,22 @@ pub struct Job {
     pub action: Action,
 }
 
-/// What the planner needs to know about the target.
-pub trait Target {
-    /// Whether a file or folder exists at this relative path.
+/// What an earlier run recorded writing at a path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub track_id: Option<i64>,
+    pub fingerprint: Vec<u8>,
+    pub settings: String,
+}
+
+/// What the planner needs to know about the output folder.
+pub trait OutputFolder {
+    /// Whether anything (file, folder, link) exists at this relative path.
     fn exists(&self, rel: &Path) -> bool;
-    /// What an earlier run recorded about the file at this relative path: (source track id,
-    /// source fingerprint, settings key, size), when that run wrote it.
-    fn written(&self, rel: &Path) -> Option<(Option<i64>, Vec<u8>, String, i64)>;
-    /// The size of the file at this relative path.
-    fn size(&self, rel: &Path) -> Option<i64>;
+    /// What an earlier run recorded writing at this relative path, when the file there is
+    /// still what it wrote: the same size, and with `verify` the same checksum (asked only
+    /// before a file would be replaced).
+    fn written(&self, rel: &Path, verify: bool) -> Option<Written>;
 }
 
 /// Album-wide numbering: multi-disc albums get a disc prefix, and track numbers are padded to
@@ -174,7 +182,7 @@ pub fn plan(
     template: &PathTemplate,
     rules: &NameRules,
     fields: &dyn Fn(&Track, &str) -> Option<String>,
-    target: &dyn Target,
+    target: &dyn OutputFolder,
 ) -> Vec<Job> {
     let key = request.key();
     let ext = request.encode.format.extension();
@@ -189,9 +197,16 @@ pub fn plan(
     let mut namer = Namer::new(rules.clone());
     for (t, w) in tracks.iter().zip(&wanted) {
         if target.exists(w) {
-            let ours = target.written(w).is_some_and(|(id, fp, _, _)| {
-                id == Some(t.id) || fingerprints.get(&t.id) == Some(&fp)
-            });
+            let from_this = |r: &Written| {
+                r.track_id == Some(t.id) || fingerprints.get(&t.id) == Some(&r.fingerprint)
+            };
+            // A file that would be skipped is only read for its size; one that would be
+            // replaced is checked in full first.
+            let ours = match target.written(w, false) {
+                Some(r) if from_this(&r) && r.settings == key => true,
+                Some(r) if from_this(&r) => target.written(w, true).is_some(),
+                _ => false,
+            };
             if !ours {
                 namer.reserve(w.clone());
             }
@@ -219,13 +234,9 @@ pub fn plan(
                 )
             })
         } else {
-            let done = target
-                .written(&output)
-                .is_some_and(|(_, fp, settings, size)| {
-                    fingerprints.get(&track.id) == Some(&fp)
-                        && settings == key
-                        && target.size(&output) == Some(size)
-                });
+            let done = target.written(&output, false).is_some_and(|r| {
+                fingerprints.get(&track.id) == Some(&r.fingerprint) && r.settings == key
+            });
             if done { Action::Skip } else { Action::Convert }
         };
         jobs.push(Job {
@@ -243,20 +254,25 @@ mod tests {
     use std::cell::RefCell;
     use std::collections::HashSet;
 
+    /// The output folder: files, and what earlier runs wrote (track, fingerprint, settings,
+    /// and whether the file's contents are still what was written).
     struct FakeTarget {
         files: HashSet<PathBuf>,
-        written: RefCell<HashMap<PathBuf, (Option<i64>, Vec<u8>, String, i64)>>,
+        written: RefCell<HashMap<PathBuf, (Option<i64>, Vec<u8>, String, bool)>>,
     }
 
-    impl Target for FakeTarget {
+    impl OutputFolder for FakeTarget {
         fn exists(&self, rel: &Path) -> bool {
             self.files.contains(rel)
         }
-        fn written(&self, rel: &Path) -> Option<(Option<i64>, Vec<u8>, String, i64)> {
-            self.written.borrow().get(rel).cloned()
-        }
-        fn size(&self, rel: &Path) -> Option<i64> {
-            self.files.contains(rel).then_some(100)
+        fn written(&self, rel: &Path, verify: bool) -> Option<Written> {
+            let w = self.written.borrow();
+            let (id, fp, settings, intact) = w.get(rel)?;
+            (!verify || *intact).then(|| Written {
+                track_id: *id,
+                fingerprint: fp.clone(),
+                settings: settings.clone(),
+            })
         }
     }
 
@@ -400,12 +416,12 @@ mod tests {
         target
             .written
             .borrow_mut()
-            .insert(a.clone(), (Some(1), vec![1], req.key(), 100));
+            .insert(a.clone(), (Some(1), vec![1], req.key(), true));
         // B was written with other settings: redo it, in place (it is ours).
         target
             .written
             .borrow_mut()
-            .insert(b.clone(), (Some(2), vec![2], "format=flac".into(), 100));
+            .insert(b.clone(), (Some(2), vec![2], "format=flac".into(), true));
         let jobs = run(tracks.clone(), &req, &target);
         assert_eq!(
             (jobs[0].output.clone(), jobs[0].action.clone()),
@@ -413,12 +429,17 @@ mod tests {
         );
         assert_eq!(
             (jobs[1].output.clone(), jobs[1].action.clone()),
-            (b, Action::Convert)
+            (b.clone(), Action::Convert)
         );
         // A different bitrate is a different output.
         let mut other = req.clone();
         other.encode.bitrate = Some(192);
-        assert_eq!(run(tracks, &other, &target)[0].action, Action::Convert);
+        assert_eq!(run(tracks.clone(), &other, &target)[0].action, Action::Convert);
+        // B's file was changed by the user since: it is theirs, and B gets another name.
+        target.written.borrow_mut().get_mut(&b).unwrap().3 = false;
+        let jobs = run(tracks, &req, &target);
+        assert_eq!(jobs[1].action, Action::Convert);
+        assert_ne!(jobs[1].output, b);
     }
 
     #[test]

@@ -1,10 +1,10 @@
-//! Converting one file: decode, bake gain, resample, encode into a temporary file beside the
-//! target, carry the tags over, then rename into place. The target name never holds a partial
-//! file: an error or an interruption removes the temporary file.
+//! Converting one file: decode, bake gain, resample, encode into a file in the run's private
+//! scratch folder and carry the tags over. Putting it in place on the target is the caller's
+//! (through `crate::target`); an error or an interruption removes the scratch file.
 
 use std::fs::{self, File};
 use std::io::BufWriter;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::encode;
@@ -15,8 +15,25 @@ use crate::audio::{Spec, gain};
 use crate::model::Track;
 use crate::tags::{self, CoverPolicy, TransferOptions};
 
-/// The suffix of temporary files (hidden, so a scan or a player ignores them).
-pub const PART_SUFFIX: &str = ".tapedeck-part";
+/// Why converting one file failed. Callers match on the variant.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    /// Ctrl-C: stopped between chunks.
+    #[error("interrupted")]
+    Interrupted,
+    /// The source or the encoder failed (the message says how).
+    #[error("{0}")]
+    Failed(String),
+    /// Writing the output failed.
+    #[error(transparent)]
+    Write(#[from] crate::target::Error),
+}
+
+impl From<String> for ConvertError {
+    fn from(s: String) -> ConvertError {
+        ConvertError::Failed(s)
+    }
+}
 
 /// What converting one file produced.
 #[derive(Debug, Clone)]
@@ -26,19 +43,10 @@ pub struct Converted {
     pub seconds: f64,
 }
 
-/// The temporary name for `target`: a hidden file in the same folder.
-pub fn part_path(target: &Path) -> PathBuf {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    target.with_file_name(format!(".{name}{PART_SUFFIX}"))
-}
+/// Removes the file unless disarmed.
+struct Guard<'a>(&'a Path, bool);
 
-/// Removes the temporary file unless disarmed.
-struct PartGuard<'a>(&'a Path, bool);
-
-impl Drop for PartGuard<'_> {
+impl Drop for Guard<'_> {
     fn drop(&mut self) {
         if !self.1 {
             let _ = fs::remove_file(self.0);
@@ -46,17 +54,27 @@ impl Drop for PartGuard<'_> {
     }
 }
 
-/// Converts `track` into `target` (an absolute path). `cancel` stops it between chunks.
+/// Converts `track` into a new file at `path`, a name in a [`crate::target::Scratch`] folder
+/// (private to this run, on the computer): the caller copies it onto its target. `cancel` stops
+/// it between chunks; on any error the file is removed.
 pub fn convert_one(
     track: &Track,
-    target: &Path,
+    path: &Path,
     request: &Request,
     cancel: &AtomicBool,
-) -> Result<Converted, String> {
-    if let Some(parent) = target.parent() {
-        fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    }
+) -> Result<Converted, ConvertError> {
+    let mut guard = Guard(path, false);
+    let r = encode_into(track, path, request, cancel)?;
+    guard.1 = true;
+    Ok(r)
+}
+
+fn encode_into(
+    track: &Track,
+    path: &Path,
+    request: &Request,
+    cancel: &AtomicBool,
+) -> Result<Converted, ConvertError> {
     let mut decoder = Decoder::open(&track.path).map_err(|e| e.0)?;
     let source = decoder.spec();
     let format = request.encode.format;
@@ -75,9 +93,8 @@ pub fn convert_one(
     } else {
         None
     };
-    let part = part_path(target);
-    let mut guard = PartGuard(&part, false);
-    let file = File::create(&part).map_err(|e| format!("cannot write {}: {e}", part.display()))?;
+    let werr = |e: std::io::Error| ConvertError::Write(crate::target::Error::io(path, e));
+    let file = File::create_new(path).map_err(werr)?;
     let mut encoder = encode::encoder(
         &request.encode,
         spec,
@@ -89,7 +106,7 @@ pub fn convert_one(
     let mut frames: u64 = 0;
     loop {
         if cancel.load(Ordering::Relaxed) {
-            return Err("interrupted".into());
+            return Err(ConvertError::Interrupted);
         }
         decoded.clear();
         let n = decoder.read(&mut decoded).map_err(|e| e.0)?;
@@ -113,7 +130,9 @@ pub fn convert_one(
         }
     }
     if decoder.truncated() {
-        return Err("the file ends early (truncated); not converted".into());
+        return Err("the file ends early (truncated); not converted"
+            .to_string()
+            .into());
     }
     encoder.finish().map_err(|e| e.to_string())?;
     let options = TransferOptions {
@@ -125,33 +144,10 @@ pub fn convert_one(
             None => CoverPolicy::Keep,
         },
     };
-    tags::transfer(&track.path, &part, &options).map_err(|e| e.to_string())?;
-    let file = File::options()
-        .write(true)
-        .open(&part)
-        .map_err(|e| format!("cannot write {}: {e}", part.display()))?;
-    file.sync_all()
-        .map_err(|e| format!("cannot write {}: {e}", part.display()))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    fs::rename(&part, target).map_err(|e| format!("cannot write {}: {e}", target.display()))?;
-    guard.1 = true;
+    tags::transfer(&track.path, path, &options).map_err(|e| e.to_string())?;
+    let size = fs::metadata(path).map_err(werr)?.len();
     Ok(Converted {
         size,
         seconds: frames as f64 / f64::from(rate),
     })
-}
-
-/// Removes temporary files left in `dir` by an interrupted run (not recursive: the folders a
-/// plan writes to are cleaned one by one).
-pub fn clean_parts(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') && name.ends_with(PART_SUFFIX) {
-            let _ = fs::remove_file(e.path());
-        }
-    }
 }

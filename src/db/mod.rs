@@ -683,6 +683,32 @@ impl Library {
 
     /// The id of the track stored at exactly this path.
     /// What the library remembers about a file `convert` wrote at `output`.
+    /// Every converted file recorded beneath `root` (an absolute folder), with its path.
+    pub fn converted_files_under(&self, root: &Path) -> Result<Vec<(PathBuf, ConvertedFile)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT output, fingerprint, settings, track_id, size FROM converted_files",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                path_from(r.get_ref(0)?)?,
+                ConvertedFile {
+                    fingerprint: r.get(1)?,
+                    settings: r.get(2)?,
+                    track_id: r.get(3)?,
+                    size: r.get(4)?,
+                },
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (p, f) = row?;
+            if p.starts_with(root) {
+                out.push((p, f));
+            }
+        }
+        Ok(out)
+    }
+
     pub fn converted_file(&self, output: &Path) -> Result<Option<ConvertedFile>> {
         self.conn
             .prepare_cached(

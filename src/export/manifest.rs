@@ -3,23 +3,25 @@
 //! (`.tapedeck/journal.jsonl`), where each change is recorded before it is made, so a run that
 //! is killed (or a stick pulled) at any moment is completed or undone by the next one.
 //!
+//! Every path read from either is checked before use ([`check_path`]): a line or entry that
+//! could reach outside the device, or into tapedeck's own folder, is ignored and reported.
+//!
 //! The manifest is replaced atomically: written to a temporary file, flushed to the device,
 //! then renamed over the old one. Journal lines are appended and flushed in batches, always
 //! before the renames and removals they describe.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::io::Write;
 
 use serde::{Deserialize, Serialize};
+
+use crate::target::{Error, RelPath, Target};
 
 /// The folder on the device that holds tapedeck's own files.
 pub const DIR: &str = ".tapedeck";
 pub const MANIFEST: &str = "manifest.json";
 pub const JOURNAL: &str = "journal.jsonl";
-/// Where new files are made before they are moved into place.
-pub const STAGING: &str = "tmp";
 pub const VERSION: u32 = 1;
 
 /// One file tapedeck wrote, keyed in [`Manifest::files`] by its path relative to the device
@@ -137,26 +139,13 @@ pub enum Record {
     Hold { path: String, hold: String },
 }
 
-/// xxh3-64 of a whole file, as hex.
-pub fn checksum(path: &Path) -> std::io::Result<String> {
-    let mut f = File::open(path)?;
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    let len = f.metadata().map_or(1 << 20, |m| m.len() + 1);
-    let mut buf = vec![0u8; len.clamp(4096, 1 << 20) as usize];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(format!("{:016x}", h.digest()))
+/// The `.tapedeck` folder, the manifest and the journal, as paths beneath the device root.
+fn rel(name: &str) -> RelPath {
+    RelPath::parse(&format!("{DIR}/{name}")).expect("a constant path")
 }
 
-/// The `.tapedeck` folder of a device root.
-pub fn dir(root: &Path) -> PathBuf {
-    root.join(DIR)
-}
+/// The largest manifest or journal read (a hostile device could offer any size).
+const MAX_STATE: u64 = 512 << 20;
 
 /// What [`load`] found.
 #[derive(Debug)]
@@ -164,25 +153,96 @@ pub struct Loaded {
     pub manifest: Option<Manifest>,
     /// Journal records not yet folded into the manifest (a run that did not finish).
     pub journal: Vec<Record>,
+    /// Entries and journal lines ignored because a path in them is not a plain path beneath
+    /// the device root (or points into tapedeck's own folder): each named, with why.
+    pub rejected: Vec<String>,
+}
+
+/// Whether a manifest or journal path may be used: a plain relative path beneath the root,
+/// outside tapedeck's own folder.
+pub fn check_path(path: &str) -> Result<RelPath, String> {
+    let r = RelPath::parse(path).map_err(|e| e.to_string())?;
+    if r.parts().next() == Some(DIR) {
+        return Err(format!("{path:?} points into tapedeck's own folder"));
+    }
+    Ok(r)
+}
+
+/// Whether a hold path may be used: a name directly in the staging folder.
+pub fn check_hold(path: &str) -> Result<RelPath, String> {
+    let r = RelPath::parse(path).map_err(|e| e.to_string())?;
+    if r.parent().as_ref().map(RelPath::as_str) != Some(STAGING_PATH) {
+        return Err(format!("{path:?} is not in {STAGING_PATH}"));
+    }
+    Ok(r)
+}
+
+/// The staging folder on the device, relative to its root.
+pub const STAGING_PATH: &str = crate::target::STAGING;
+
+impl Record {
+    /// Checks every path the record names.
+    fn check(&self) -> Result<(), String> {
+        match self {
+            Record::Put { path, .. }
+            | Record::Remove { path }
+            | Record::Folder { path, .. }
+            | Record::Playlist { path, .. } => check_path(path).map(|_| ()),
+            Record::Hold { path, hold } => {
+                check_path(path)?;
+                check_hold(hold).map(|_| ())
+            }
+        }
+    }
+}
+
+impl Manifest {
+    /// Drops entries whose paths could leave the root, naming each in `rejected`.
+    fn keep_valid(&mut self, rejected: &mut Vec<String>) {
+        let mut drop_bad = |keys: Vec<String>, what: &str| -> Vec<String> {
+            let mut bad = Vec::new();
+            for k in keys {
+                if let Err(why) = check_path(&k) {
+                    rejected.push(format!("manifest {what} entry ignored: {why}"));
+                    bad.push(k);
+                }
+            }
+            bad
+        };
+        for k in drop_bad(self.files.keys().cloned().collect(), "file") {
+            self.files.remove(&k);
+        }
+        for k in drop_bad(self.folders.keys().filter(|k| !k.is_empty()).cloned().collect(), "folder") {
+            self.folders.remove(&k);
+        }
+        for k in drop_bad(self.playlists.keys().cloned().collect(), "playlist") {
+            self.playlists.remove(&k);
+        }
+    }
 }
 
 /// Reads the manifest and the journal. A missing manifest is `None`; a damaged one is an error
 /// that names it (a half-written one is never seen: it is replaced by rename). A journal line cut
-/// short by a pulled stick ends the journal.
-pub fn load(root: &Path) -> Result<Loaded, String> {
-    let d = dir(root);
-    let path = d.join(MANIFEST);
-    let manifest = match fs::read(&path) {
-        Ok(bytes) => Some(serde_json::from_slice::<Manifest>(&bytes).map_err(|e| {
+/// short by a pulled stick ends the journal. Paths are checked: an entry or line naming a path
+/// that is not plain and beneath the root is ignored and named in [`Loaded::rejected`].
+pub fn load(t: &Target) -> Result<Loaded, String> {
+    let path = t.display(&rel(MANIFEST));
+    let mut rejected = Vec::new();
+    let manifest = match t.read(&rel(MANIFEST), MAX_STATE) {
+        Ok(Some(bytes)) => Some(serde_json::from_slice::<Manifest>(&bytes).map_err(|e| {
             format!(
                 "the manifest {} is damaged ({e}); move it away to start this device afresh \
                  (files tapedeck wrote will then count as someone else's)",
                 path.display()
             )
         })?),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        Ok(None) => None,
+        Err(e) => return Err(format!("cannot read the manifest: {e}")),
     };
+    let manifest = manifest.map(|mut m| {
+        m.keep_valid(&mut rejected);
+        m
+    });
     if let Some(m) = &manifest
         && m.version > VERSION
     {
@@ -192,34 +252,38 @@ pub fn load(root: &Path) -> Result<Loaded, String> {
             m.version
         ));
     }
-    let journal = match fs::read(d.join(JOURNAL)) {
-        Ok(bytes) => bytes
-            .split(|&b| b == b'\n')
-            .map_while(|line| serde_json::from_slice::<Record>(line).ok())
-            .collect(),
-        Err(_) => Vec::new(),
+    let bytes = match t.read(&rel(JOURNAL), MAX_STATE) {
+        Ok(b) => b.unwrap_or_default(),
+        Err(e) => return Err(format!("cannot read the journal: {e}")),
     };
-    Ok(Loaded { manifest, journal })
+    let mut journal = Vec::new();
+    for line in bytes.split(|&b| b == b'\n') {
+        let Ok(r) = serde_json::from_slice::<Record>(line) else {
+            break;
+        };
+        match r.check() {
+            Ok(()) => journal.push(r),
+            Err(why) => rejected.push(format!("journal line ignored: {why}")),
+        }
+    }
+    Ok(Loaded {
+        manifest,
+        journal,
+        rejected,
+    })
 }
 
 /// Writes the manifest atomically: a temporary file, flushed, renamed over the old one, and
 /// the folder flushed. The journal is emptied afterwards (its records are now in the manifest).
-pub fn save(root: &Path, m: &Manifest) -> std::io::Result<()> {
-    let d = dir(root);
-    fs::create_dir_all(&d)?;
-    let tmp = d.join("manifest.json.tmp");
-    let json = serde_json::to_vec(m).map_err(std::io::Error::other)?;
-    {
-        let mut f = File::create(&tmp)?;
-        f.write_all(&json)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, d.join(MANIFEST))?;
-    sync_dir(&d);
-    let j = d.join(JOURNAL);
-    if j.exists() {
-        let f = OpenOptions::new().write(true).truncate(true).open(&j)?;
-        f.sync_all()?;
+pub fn save(t: &Target, m: &Manifest) -> Result<(), Error> {
+    t.ensure_dir(&RelPath::parse(DIR).expect("a constant path"))?;
+    let json = serde_json::to_vec(m).map_err(|e| Error::io(t.root(), std::io::Error::other(e)))?;
+    t.write_atomic(&rel(MANIFEST), &json, true)?;
+    t.sync_dir(Some(&RelPath::parse(DIR).expect("a constant path")));
+    if t.meta(&rel(JOURNAL))?.is_some() {
+        let f = t.open_append(&rel(JOURNAL))?;
+        f.set_len(0).map_err(|e| Error::io(t.display(&rel(JOURNAL)), e))?;
+        f.sync_all().map_err(|e| Error::io(t.display(&rel(JOURNAL)), e))?;
     }
     Ok(())
 }
@@ -228,19 +292,16 @@ pub fn save(root: &Path, m: &Manifest) -> std::io::Result<()> {
 pub struct Journal {
     file: File,
     pending: Vec<u8>,
+    path: std::path::PathBuf,
 }
 
 impl Journal {
-    pub fn open(root: &Path) -> std::io::Result<Journal> {
-        let d = dir(root);
-        fs::create_dir_all(&d)?;
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(d.join(JOURNAL))?;
+    pub fn open(t: &Target) -> Result<Journal, Error> {
+        t.ensure_dir(&RelPath::parse(DIR).expect("a constant path"))?;
         Ok(Journal {
-            file,
+            file: t.open_append(&rel(JOURNAL))?,
             pending: Vec::new(),
+            path: t.display(&rel(JOURNAL)),
         })
     }
 
@@ -251,21 +312,16 @@ impl Journal {
     }
 
     /// Writes the queued records and waits until the device has them.
-    pub fn flush(&mut self) -> std::io::Result<()> {
+    pub fn flush(&mut self) -> Result<(), Error> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        self.file.write_all(&self.pending)?;
-        self.file.sync_data()?;
+        self.file
+            .write_all(&self.pending)
+            .and_then(|_| self.file.sync_data())
+            .map_err(|e| Error::io(&self.path, e))?;
         self.pending.clear();
         Ok(())
-    }
-}
-
-/// Flushes a folder's entries (best effort: some file systems refuse fsync on folders).
-pub fn sync_dir(dir: &Path) {
-    if let Ok(f) = File::open(dir) {
-        let _ = f.sync_all();
     }
 }
 
@@ -288,7 +344,8 @@ mod tests {
     #[test]
     fn save_load_and_journal_round_trip() {
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
+        let t = Target::open(dir.path()).unwrap();
+        let root = &t;
         assert!(load(root).unwrap().manifest.is_none());
         let mut m = Manifest::new("car");
         m.apply(&Record::Put {
@@ -320,7 +377,7 @@ mod tests {
         // A line cut short by a pulled stick ends the journal.
         std::fs::OpenOptions::new()
             .append(true)
-            .open(root.join(DIR).join(JOURNAL))
+            .open(dir.path().join(DIR).join(JOURNAL))
             .unwrap()
             .write_all(b"{\"op\":\"put\",\"pa")
             .unwrap();
@@ -345,7 +402,42 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join(DIR)).unwrap();
         std::fs::write(dir.path().join(DIR).join(MANIFEST), b"{nope").unwrap();
-        let e = load(dir.path()).unwrap_err();
+        let e = load(&Target::open(dir.path()).unwrap()).unwrap_err();
         assert!(e.contains("manifest") && e.contains("damaged"), "{e}");
+    }
+
+    #[test]
+    fn paths_that_leave_the_root_are_ignored_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Target::open(dir.path()).unwrap();
+        let mut m = Manifest::new("car");
+        m.files.insert("A/ok.mp3".into(), entry(1));
+        m.files.insert("../escape.mp3".into(), entry(2));
+        m.files.insert(".tapedeck/manifest.json".into(), entry(3));
+        m.folders.insert("../x".into(), FolderState::default());
+        m.playlists.insert("/etc/passwd".into(), "00".into());
+        save(&t, &m).unwrap();
+        let lines = [
+            r#"{"op":"hold","path":"stolen.txt","hold":"../victim/taxes.txt"}"#,
+            r#"{"op":"hold","path":"../victim/taxes.txt","hold":".tapedeck/tmp/hold-1"}"#,
+            r#"{"op":"hold","path":"a.mp3","hold":"elsewhere/hold-1"}"#,
+            r#"{"op":"remove","path":"a/../../b"}"#,
+            r#"{"op":"remove","path":"A/ok.mp3"}"#,
+        ];
+        std::fs::write(dir.path().join(DIR).join(JOURNAL), lines.join("
+") + "
+").unwrap();
+        let loaded = load(&t).unwrap();
+        let m = loaded.manifest.unwrap();
+        assert_eq!(m.files.keys().collect::<Vec<_>>(), ["A/ok.mp3"]);
+        assert!(m.folders.is_empty() && m.playlists.is_empty());
+        assert_eq!(
+            loaded.journal,
+            [Record::Remove {
+                path: "A/ok.mp3".into()
+            }]
+        );
+        assert_eq!(loaded.rejected.len(), 8, "{:?}", loaded.rejected);
+        assert!(loaded.rejected.iter().any(|r| r.contains("../victim/taxes.txt")));
     }
 }

@@ -1,17 +1,20 @@
-//! Carrying out a plan on the device: new files are made complete in `.tapedeck/tmp` (copied,
-//! retagged, gain-adjusted or encoded on a worker pool), then each folder is committed in play
-//! order by renaming files into it, with every change written to the journal first. Also the
-//! repair at the start of a run (journal replayed, leftovers removed), playlists, removal of
-//! empty folders we made, and the final flush.
+//! Carrying out a plan on the device, every change through the device's [`Target`]: new files
+//! are made off the device (retagged, gain-adjusted or encoded on a worker pool, in the run's
+//! [`Scratch`] folder on the computer), then each batch is copied onto the device in one
+//! sequential write into `.tapedeck/tmp`, flushed, and each folder committed in play order by
+//! renaming files into it, with every change written to the journal first. Also the repair at
+//! the start of a run (journal replayed, leftovers removed), the ownership check before
+//! anything of ours is replaced, moved or removed, playlists, removal of empty folders we made,
+//! and the final flush.
 //!
 //! Files tapedeck did not write are never opened for writing, renamed or removed: every
-//! removal and every rename over a name is of a path the manifest lists.
+//! removal and every rename over a name is of a path the manifest lists, and a listed file that
+//! changed since it was written is the user's (see [`verify`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs::{self, File};
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::manifest::{self, FileEntry, FolderState, Journal, Manifest, Record};
@@ -22,84 +25,62 @@ use super::plan::{
 use super::profile::{Cover, Profile};
 use crate::audio::gain;
 use crate::convert::plan::Request;
-use crate::convert::run;
+use crate::convert::run::{self, ConvertError};
 use crate::model::Track;
 use crate::tags::{self, CoverPolicy, TransferOptions};
+use crate::target::{self, Error, Kind as EntryKind, Ownership, RelPath, Scratch, Target};
 
-/// The files on the device (relative `/`-separated path to size), tapedeck's folder left out.
-pub fn scan_device(root: &Path) -> HashMap<String, u64> {
-    let mut out = HashMap::new();
-    let walk = walkdir::WalkDir::new(root)
-        .min_depth(1)
-        .follow_links(false)
-        .into_iter()
-        .filter_entry(|e| !(e.depth() == 1 && e.file_name() == manifest::DIR));
-    for e in walk.flatten() {
-        if !e.file_type().is_file() {
-            continue;
-        }
-        let Ok(rel) = e.path().strip_prefix(root) else {
-            continue;
-        };
-        let key = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join("/");
-        let size = e.metadata().map(|m| m.len()).unwrap_or(0);
-        out.insert(key, size);
-    }
-    out
+/// A path the plan or the manifest names, checked again at the point of use.
+fn rp(path: &str) -> Result<RelPath, Error> {
+    Ok(RelPath::parse(path)?)
 }
 
-/// Free bytes on the file system holding `root`; `None` when it cannot tell (fusefat answers
-/// 0 of 0).
-pub fn free_space(root: &Path) -> Option<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(root.as_os_str().as_bytes()).ok()?;
-    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a valid C string and `s` a valid out-pointer.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 || s.f_blocks == 0 {
-        return None;
+/// The files on the device (relative `/`-separated path to size), tapedeck's folder left out,
+/// and the symbolic links found (listed with size 0, so no name is ever planned over one).
+pub fn scan_device(t: &Target) -> Result<(HashMap<String, u64>, Vec<String>), Error> {
+    let (mut files, links) = t.list_files()?;
+    for l in &links {
+        files.insert(l.clone(), 0);
     }
-    Some(s.f_bavail as u64 * s.f_frsize as u64)
-}
-
-/// Flushes everything written on the file system holding `root`.
-pub fn flush_device(root: &Path) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let f = File::open(root)?;
-    // SAFETY: a valid open file descriptor.
-    if unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
+    Ok((files, links))
 }
 
 /// The manifest as it stands after replaying the journal of a run that did not finish. A
 /// recorded put counts when the file is there with the recorded checksum; a recorded removal
-/// counts when the file is gone (else the file stays ours). With `clean`, what an interrupted
-/// run left in the staging folder is removed (nothing is removed on a dry run).
-pub fn recover(root: &Path, loaded: manifest::Loaded, profile: &str, clean: bool) -> Manifest {
+/// counts when the file is gone (else the file stays ours). With `clean`, a file held away from
+/// its folder goes home, and what an interrupted run left in the staging folder is removed
+/// (nothing is changed on a dry run). Problems (links where files should be) are returned.
+pub fn recover(
+    t: &Target,
+    loaded: manifest::Loaded,
+    profile: &str,
+    clean: bool,
+) -> (Manifest, Vec<String>) {
+    let mut problems = loaded.rejected;
     let mut m = loaded.manifest.unwrap_or_else(|| Manifest::new(profile));
     for r in &loaded.journal {
         let keep = match r {
-            Record::Put { path, entry } => {
-                let p = root.join(path);
-                p.metadata().is_ok_and(|md| md.len() == entry.size)
-                    && manifest::checksum(&p).is_ok_and(|h| h == entry.xxh3)
-            }
-            Record::Remove { path } => !root.join(path).exists(),
-            Record::Playlist { path, xxh3 } => match xxh3 {
-                Some(h) => manifest::checksum(&root.join(path)).is_ok_and(|c| &c == h),
-                None => !root.join(path).exists(),
+            Record::Put { path, entry } => rp(path).is_ok_and(|p| {
+                t.ownership(&p, entry.size, &entry.xxh3)
+                    .is_ok_and(|o| o == Ownership::Ours)
+            }),
+            Record::Remove { path } => rp(path).is_ok_and(|p| t.meta(&p).is_ok_and(|m| m.is_none())),
+            Record::Playlist { path, xxh3 } => match (rp(path), xxh3) {
+                (Ok(p), Some(h)) => t.checksum(&p).is_ok_and(|(_, c)| &c == h),
+                (Ok(p), None) => t.meta(&p).is_ok_and(|m| m.is_none()),
+                (Err(_), _) => false,
             },
             Record::Folder { .. } => true,
             Record::Hold { path, hold } => {
                 // Held away from its folder when the run stopped: back home.
-                let (home, held) = (root.join(path), root.join(hold));
-                if clean && held.exists() && !home.exists() {
-                    let _ = fs::rename(&held, &home);
+                if clean && let (Ok(home), Ok(held)) = (rp(path), rp(hold)) {
+                    let there = |p: &RelPath| t.meta(p).ok().flatten();
+                    if there(&held).is_some_and(|m| m.kind == EntryKind::File)
+                        && there(&home).is_none()
+                        && let Err(e) = t.rename(&held, &home, false)
+                    {
+                        problems.push(format!("cannot put {path} back: {e}"));
+                    }
                 }
                 true
             }
@@ -108,15 +89,103 @@ pub fn recover(root: &Path, loaded: manifest::Loaded, profile: &str, clean: bool
             m.apply(r);
         }
     }
-    if clean {
-        let staging = manifest::dir(root).join(manifest::STAGING);
-        if let Ok(entries) = fs::read_dir(&staging) {
-            for e in entries.flatten() {
-                let _ = fs::remove_file(e.path());
+    if clean && let Ok(staging) = rp(target::STAGING) {
+        if let Ok(entries) = t.list(Some(&staging)) {
+            for (name, _) in entries {
+                if let Ok(p) = staging.join(&name)
+                    && let Err(e) = t.remove_file(&p)
+                {
+                    problems.push(format!("cannot clear the staging folder: {e}"));
+                }
             }
+        } else if let Ok(Some(meta)) = t.meta(&staging)
+            && meta.kind == EntryKind::Link
+        {
+            problems.push(format!(
+                "{}: a symbolic link where tapedeck keeps its staging folder; left alone",
+                t.display(&staging).display()
+            ));
         }
     }
-    m
+    (m, problems)
+}
+
+/// Files of ours on the device that are not what tapedeck wrote any more: a different size
+/// (or a link, or a folder) from the listing, or, for the `touch`ed paths (those a plan would
+/// replace, move or remove), a different checksum. Each is returned with why; the caller drops
+/// them from the manifest (they are the user's now) and plans again.
+pub fn verify(
+    t: &Target,
+    m: &Manifest,
+    existing: &HashMap<String, u64>,
+    links: &[String],
+    touch: &BTreeSet<String>,
+) -> Vec<(String, &'static str)> {
+    let links: HashSet<&str> = links.iter().map(String::as_str).collect();
+    let mut changed = Vec::new();
+    for (path, e) in &m.files {
+        if links.contains(path.as_str()) {
+            changed.push((path.clone(), "now a symbolic link"));
+            continue;
+        }
+        match existing.get(path) {
+            None => {}
+            Some(&size) if size != e.size => changed.push((path.clone(), "its size changed")),
+            Some(_) if touch.contains(path) => match rp(path).and_then(|p| t.ownership(&p, e.size, &e.xxh3)) {
+                Ok(Ownership::Ours | Ownership::Missing) => {}
+                Ok(Ownership::Changed(why)) => changed.push((path.clone(), why)),
+                Err(_) => changed.push((path.clone(), "it cannot be read")),
+            },
+            Some(_) => {}
+        }
+    }
+    for (path, digest) in &m.playlists {
+        if links.contains(path.as_str()) {
+            changed.push((path.clone(), "now a symbolic link"));
+        } else if existing.contains_key(path)
+            && touch.contains(path)
+            && !rp(path)
+                .and_then(|p| t.checksum(&p))
+                .is_ok_and(|(_, h)| &h == digest)
+        {
+            changed.push((path.clone(), "its contents changed"));
+        }
+    }
+    changed
+}
+
+/// The paths of ours a plan would replace, move or remove.
+pub fn touched(plan: &Plan, m: &Manifest) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = plan.deletes.iter().map(|d| d.path.clone()).collect();
+    out.extend(
+        plan.items
+            .iter()
+            .filter(|i| i.kind != Kind::Keep)
+            .filter_map(|i| i.from.clone()),
+    );
+    let rewritten: HashSet<&str> = plan
+        .folders
+        .iter()
+        .filter(|f| f.rewrite)
+        .map(|f| f.path.as_str())
+        .collect();
+    out.extend(
+        m.files
+            .keys()
+            .filter(|k| rewritten.contains(k.rsplit_once('/').map_or("", |(d, _)| d)))
+            .cloned(),
+    );
+    out.extend(plan.playlist_deletes.iter().cloned());
+    out.extend(plan.playlists.iter().filter(|p| p.changed).map(|p| p.path.clone()));
+    out
+}
+
+/// Drops files that are the user's now from the manifest (they become names a plan avoids).
+pub fn disown(m: &mut Manifest, changed: &[(String, &'static str)]) {
+    for (path, _) in changed {
+        m.files.remove(path);
+        m.playlists.remove(path);
+    }
 }
 
 /// What a sync did.
@@ -135,6 +204,8 @@ pub struct Outcome {
     /// The device filled up; what was finished is kept.
     pub full: bool,
     pub interrupted: bool,
+    /// The device vanished or was remounted: the run stopped and wrote nothing more.
+    pub gone: bool,
     /// Tracks on the device after the sync, and their size.
     pub tracks: usize,
     pub bytes: u64,
@@ -151,7 +222,7 @@ pub struct Outcome {
 
 /// Everything a sync needs.
 pub struct Sync<'a> {
-    pub root: &'a Path,
+    pub target: &'a Target,
     pub plan: &'a Plan,
     pub tracks: &'a [Track],
     pub fingerprints: &'a HashMap<i64, String>,
@@ -164,75 +235,62 @@ pub struct Sync<'a> {
     pub now: i64,
 }
 
-/// A finished file in the staging folder.
+/// A file ready to go onto the device.
+enum Made {
+    /// A byte copy of this source file (nothing to prepare).
+    Source(PathBuf),
+    /// Prepared in the scratch folder.
+    Scratch(PathBuf),
+}
+
+/// A finished file in the device's staging folder.
 struct Staged {
-    path: PathBuf,
+    path: RelPath,
     size: u64,
     xxh3: String,
 }
 
-/// A file made (or not) for item `.0`, with notes about it.
-type Made = (usize, Result<Staged, Failure>, Vec<(String, String)>);
-
 /// Why making a file failed.
-struct Failure {
-    message: String,
-    /// The device ran out of space.
-    full: bool,
+enum Failure {
+    /// Not attempted (the device filled, or Ctrl-C).
+    Skipped,
+    Interrupted,
+    Full,
+    Gone,
+    Other(String),
 }
 
-fn failure(message: String) -> Failure {
-    let full = is_full_message(&message);
-    Failure { message, full }
-}
-
-/// Whether an error message says the device is full. fusefat reports a full device as
-/// "Operation not permitted" on write, so that counts too when writing into our staging folder
-/// (whose names it always accepts).
-fn is_full_message(m: &str) -> bool {
-    m.contains("os error 28")
-        || m.contains("No space left")
-        || m.contains("os error 122")
-        || m.contains("os error 27")
-        || m.contains("os error 1)")
-        || m.contains("Operation not permitted")
-}
-
-fn io_full(e: &std::io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(28 | 122 | 27))
-}
-
-/// Copies `src` to `dst`, hashing as it goes. (`std::fs::copy` also copies permissions,
-/// which fusefat refuses.)
-pub fn copy_hashed(src: &Path, dst: &Path) -> std::io::Result<(u64, String)> {
-    copy_from(File::open(src)?, dst)
-}
-
-fn copy_from(mut input: File, dst: &Path) -> std::io::Result<(u64, String)> {
-    let mut out = File::create(dst)?;
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    // No bigger than the file: zeroing a large buffer per small file costs more than the copy.
-    let len = input.metadata().map_or(1 << 20, |m| m.len() + 1);
-    let mut buf = vec![0u8; len.clamp(4096, 1 << 20) as usize];
-    let mut n_total = 0u64;
-    loop {
-        let n = input.read(&mut buf)?;
-        if n == 0 {
-            break;
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        match e {
+            Error::Full { .. } => Failure::Full,
+            Error::Gone { .. } => Failure::Gone,
+            Error::Interrupted => Failure::Interrupted,
+            e => Failure::Other(e.to_string()),
         }
-        h.update(&buf[..n]);
-        out.write_all(&buf[..n])?;
-        n_total += n as u64;
     }
-    out.flush()?;
-    Ok((n_total, format!("{:016x}", h.digest())))
+}
+
+impl From<ConvertError> for Failure {
+    fn from(e: ConvertError) -> Failure {
+        match e {
+            ConvertError::Interrupted => Failure::Interrupted,
+            ConvertError::Write(e) => e.into(),
+            ConvertError::Failed(m) => Failure::Other(m),
+        }
+    }
+}
+
+/// Copies a file, with `std::io::copy` (no permissions copied, which fusefat refuses).
+fn copy_file(src: &std::path::Path, dst: &std::path::Path) -> Result<(), Failure> {
+    let mut input = File::open(src)
+        .map_err(|e| Failure::Other(format!("cannot read {}: {e}", src.display())))?;
+    let mut out = File::create_new(dst).map_err(|e| Failure::from(Error::io(dst, e)))?;
+    std::io::copy(&mut input, &mut out).map_err(|e| Failure::from(Error::io(dst, e)))?;
+    Ok(())
 }
 
 impl Sync<'_> {
-    fn staging(&self) -> PathBuf {
-        manifest::dir(self.root).join(manifest::STAGING)
-    }
-
     fn transfer_options(&self) -> TransferOptions {
         TransferOptions {
             id3v23: self.profile.id3v23,
@@ -263,64 +321,43 @@ impl Sync<'_> {
         }
     }
 
-    /// Makes the file for `item` at `dst` in the staging folder.
+    /// Makes the file for `item` (in the scratch folder at `dst`, unless it is a plain copy).
+    /// `input` is the device's copy to retag, for a file we encoded.
     fn make(
         &self,
         item: &Item,
-        input: Option<&Path>,
-        dst: &Path,
+        input: Option<&RelPath>,
+        dst: &std::path::Path,
         notes: &mut Vec<(String, String)>,
-    ) -> Result<Staged, Failure> {
+    ) -> Result<Made, Failure> {
         let t = &self.tracks[item.track];
         let src = &t.path;
-        let source = File::open(src).map_err(|e| Failure {
-            message: format!("cannot read {}: {e}", src.display()),
-            full: false,
-        })?;
-        let werr = |e: std::io::Error| Failure {
-            full: io_full(&e) || e.kind() == std::io::ErrorKind::PermissionDenied,
-            message: format!("cannot write to the device: {e}"),
-        };
-        let retag = |dst: &Path| {
-            tags::transfer(src, dst, &self.transfer_options()).map_err(|e| failure(e.to_string()))
-        };
-        let hashed = |dst: &Path| -> Result<Staged, Failure> {
-            let size = dst.metadata().map_err(werr)?.len();
-            let xxh3 = manifest::checksum(dst).map_err(werr)?;
-            Ok(Staged {
-                path: dst.to_path_buf(),
-                size,
-                xxh3,
-            })
+        let retag = |dst: &std::path::Path| {
+            tags::transfer(src, dst, &self.transfer_options())
+                .map_err(|e| Failure::Other(e.to_string()))
         };
         // Retagging a file we encoded works on the device's copy, not a new encode.
         if let Some(input) = input {
-            copy_hashed(input, dst).map_err(werr)?;
+            let mut from = self.target.open_read(input)?;
+            let mut out = File::create_new(dst).map_err(|e| Failure::from(Error::io(dst, e)))?;
+            std::io::copy(&mut from, &mut out).map_err(|e| Failure::from(Error::io(dst, e)))?;
             retag(dst)?;
-            return hashed(dst);
+            return Ok(Made::Scratch(dst.to_path_buf()));
         }
         match item.method {
-            Method::Copy => {
-                let (size, xxh3) = copy_from(source, dst).map_err(werr)?;
-                Ok(Staged {
-                    path: dst.to_path_buf(),
-                    size,
-                    xxh3,
-                })
-            }
+            Method::Copy => Ok(Made::Source(src.clone())),
             Method::CopyRetag => {
-                copy_hashed(src, dst).map_err(werr)?;
+                copy_file(src, dst)?;
                 retag(dst)?;
-                hashed(dst)
+                Ok(Made::Scratch(dst.to_path_buf()))
             }
             Method::CopyGain { steps } => {
-                let mut data = fs::read(src)
-                    .map_err(|e| failure(format!("cannot read {}: {e}", src.display())))?;
+                let mut data = std::fs::read(src)
+                    .map_err(|e| Failure::Other(format!("cannot read {}: {e}", src.display())))?;
                 match mp3gain::apply(&mut data, steps) {
                     Ok(_) => {
-                        fs::write(dst, &data).map_err(werr)?;
+                        std::fs::write(dst, &data).map_err(|e| Failure::from(Error::io(dst, e)))?;
                         retag(dst)?;
-                        hashed(dst)
                     }
                     Err(why) => {
                         notes.push((
@@ -330,101 +367,179 @@ impl Sync<'_> {
                             ),
                         ));
                         self.encode(t, dst)?;
-                        hashed(dst)
                     }
                 }
+                Ok(Made::Scratch(dst.to_path_buf()))
             }
             Method::Encode { .. } => {
                 self.encode(t, dst)?;
-                hashed(dst)
+                Ok(Made::Scratch(dst.to_path_buf()))
             }
         }
     }
 
-    fn encode(&self, t: &Track, dst: &Path) -> Result<(), Failure> {
-        run::convert_one(t, dst, &self.request(t), self.cancel).map_err(failure)?;
+    fn encode(&self, t: &Track, dst: &std::path::Path) -> Result<(), Failure> {
+        run::convert_one(t, dst, &self.request(t), self.cancel)?;
         if self.profile.cover == Cover::Drop {
             let opts = TransferOptions {
                 cover: CoverPolicy::Drop,
                 ..self.transfer_options()
             };
-            tags::transfer(&t.path, dst, &opts).map_err(|e| failure(e.to_string()))?;
+            tags::transfer(&t.path, dst, &opts).map_err(|e| Failure::Other(e.to_string()))?;
         }
         Ok(())
     }
 
     /// Runs the plan.
-    pub fn run(mut self) -> Result<(Outcome, Manifest), String> {
-        let mut out = Outcome::default();
-        let root = self.root.to_path_buf();
-        let staging = self.staging();
-        fs::create_dir_all(&staging)
-            .map_err(|e| format!("cannot write to {}: {e}", root.display()))?;
-        let reserve = manifest::dir(&root).join("reserve");
-        make_reserve(&reserve, &root);
-        let mut journal =
-            Journal::open(&root).map_err(|e| format!("cannot write to {}: {e}", root.display()))?;
-        let plan = self.plan;
+    pub fn run(mut self) -> Result<(Outcome, Manifest), Error> {
+        let t = self.target;
+        t.check_present()?;
+        let staging = rp(target::STAGING)?;
+        t.ensure_dir(&staging)?;
+        let reserve = rp(&format!("{}/reserve", manifest::DIR))?;
+        make_reserve(t, &reserve);
+        let scratch = Scratch::new().map_err(|e| Error::io("the scratch folder", e))?;
+        let journal = Journal::open(t)?;
         let mut m = std::mem::replace(&mut self.manifest, Manifest::new(""));
         m.profile = self.profile.name.clone();
-        let mut last_save = Instant::now();
-
         // Where each of our files is now (it moves to the staging folder while its folder is
         // rewritten, or on its way to another folder).
-        let mut location: HashMap<String, PathBuf> =
-            m.files.keys().map(|k| (k.clone(), root.join(k))).collect();
+        let location: HashMap<String, RelPath> = m
+            .files
+            .keys()
+            .filter_map(|k| rp(k).ok().map(|p| (k.clone(), p)))
+            .collect();
         let mut in_folder: HashMap<String, Vec<String>> = HashMap::new();
         for k in m.files.keys() {
             let d = k.rsplit_once('/').map_or("", |(d, _)| d);
             in_folder.entry(d.to_string()).or_default().push(k.clone());
         }
+        let mut run = Run {
+            sync: &self,
+            m,
+            location,
+            in_folder,
+            journal,
+            out: Outcome::default(),
+            staged: HashMap::new(),
+            staging,
+            copied: 0,
+        };
+        let result = (|| -> Result<(), Error> {
+            run.delete_unwanted()?;
+            run.make_and_commit(&scratch)?;
+            run.put_back_held();
+            if !run.out.full && !run.out.interrupted {
+                run.write_playlists()?;
+            }
+            run.remove_empty_folders();
+            Ok(())
+        })();
+        match result {
+            Ok(()) => {}
+            Err(Error::Gone { .. }) => {
+                run.out.gone = true;
+                return Ok((run.out, run.m));
+            }
+            Err(e) => return Err(e),
+        }
+        run.finish(&reserve)?;
+        Ok((run.out, run.m))
+    }
+}
 
-        // 1. Deletions first, to make room.
+/// The state of one sync while it runs.
+struct Run<'s, 'a> {
+    sync: &'s Sync<'a>,
+    m: Manifest,
+    location: HashMap<String, RelPath>,
+    in_folder: HashMap<String, Vec<String>>,
+    journal: Journal,
+    out: Outcome,
+    /// Items whose file is in the device's staging folder, ready to be renamed into place.
+    staged: HashMap<usize, Staged>,
+    staging: RelPath,
+    /// Files copied into the staging folder so far (their names).
+    copied: usize,
+}
+
+impl Run<'_, '_> {
+    fn target(&self) -> &Target {
+        self.sync.target
+    }
+
+    fn track_name(&self, item: usize) -> String {
+        self.sync.tracks[self.sync.plan.items[item].track]
+            .path
+            .display()
+            .to_string()
+    }
+
+    /// 1. Deletions first, to make room. Each file is checked again for its size just before
+    /// (its checksum was checked when planning).
+    fn delete_unwanted(&mut self) -> Result<(), Error> {
+        let plan = self.sync.plan;
         for d in &plan.deletes {
-            journal.push(&Record::Remove {
+            self.journal.push(&Record::Remove {
                 path: d.path.clone(),
             });
         }
         for pl in &plan.playlist_deletes {
-            journal.push(&Record::Playlist {
+            self.journal.push(&Record::Playlist {
                 path: pl.clone(),
                 xxh3: None,
             });
         }
-        journal
-            .flush()
-            .map_err(|e| format!("cannot write the journal on {}: {e}", root.display()))?;
+        self.journal.flush()?;
         for d in &plan.deletes {
-            match fs::remove_file(root.join(&d.path)) {
+            let p = rp(&d.path)?;
+            let expected = self.m.files.get(&d.path).map(|e| e.size);
+            let r = match self.target().meta(&p)? {
+                Some(meta) if meta.kind == EntryKind::File && Some(meta.size) == expected => {
+                    self.target().remove_file(&p)
+                }
+                None => Ok(()),
+                Some(_) => Err(Error::NotOurs {
+                    path: self.target().display(&p),
+                    why: "it changed since tapedeck wrote it",
+                }),
+            };
+            match r {
                 Ok(()) => {
-                    out.deleted += 1;
-                    out.changed = true;
-                    m.files.remove(&d.path);
-                    location.remove(&d.path);
+                    self.out.deleted += 1;
+                    self.out.changed = true;
+                    self.m.files.remove(&d.path);
+                    self.location.remove(&d.path);
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    m.files.remove(&d.path);
-                    location.remove(&d.path);
+                Err(e @ Error::Gone { .. }) => return Err(e),
+                Err(e) => {
+                    self.m.files.remove(&d.path);
+                    self.location.remove(&d.path);
+                    self.out.failures.push((d.path.clone(), format!("not removed: {e}")));
                 }
-                Err(e) => out
-                    .failures
-                    .push((d.path.clone(), format!("cannot remove it: {e}"))),
             }
         }
         for pl in &plan.playlist_deletes {
-            if fs::remove_file(root.join(pl)).is_ok() {
-                out.changed = true;
+            if let Ok(p) = rp(pl)
+                && self.target().remove_file(&p).is_ok()
+            {
+                self.out.changed = true;
             }
-            m.playlists.remove(pl);
+            self.m.playlists.remove(pl);
         }
         for f in &plan.forget {
-            m.files.remove(f);
-            location.remove(f);
+            self.m.files.remove(f);
+            self.location.remove(f);
         }
+        Ok(())
+    }
 
-        // 2. New files are made on worker threads in play order, and the main thread commits
-        // each folder as soon as its files are ready, a batch at a time: one flush makes the
-        // batch's data durable before any rename refers to it.
+    /// 2. New files are made on worker threads in play order, and the main thread commits each
+    /// folder as soon as its files are ready, a batch at a time: the batch is copied into the
+    /// staging folder in one sequential write and flushed before any rename refers to it.
+    fn make_and_commit(&mut self, scratch: &Scratch) -> Result<(), Error> {
+        let sync = self.sync;
+        let plan = sync.plan;
         let folder_of: HashMap<usize, usize> = plan
             .folders
             .iter()
@@ -432,8 +547,8 @@ impl Sync<'_> {
             .flat_map(|(f, folder)| folder.order.iter().map(move |&i| (i, f)))
             .collect();
         let mut pending: Vec<usize> = vec![0; plan.folders.len()];
-        let mut jobs: Vec<(usize, Option<PathBuf>, PathBuf)> = Vec::new();
-        let mut first_jobs: Vec<(usize, Option<PathBuf>, PathBuf)> = Vec::new();
+        let mut jobs: Vec<(usize, Option<RelPath>, PathBuf)> = Vec::new();
+        let mut first_jobs: Vec<(usize, Option<RelPath>, PathBuf)> = Vec::new();
         for (f, folder) in plan.folders.iter().enumerate() {
             for &i in &folder.order {
                 let item = &plan.items[i];
@@ -442,10 +557,10 @@ impl Sync<'_> {
                 }
                 pending[f] += 1;
                 let ext = item.path.rsplit_once('.').map_or("bin", |(_, e)| e);
-                let dst = staging.join(format!("{:06}.{ext}", jobs.len() + first_jobs.len() + 1));
+                let dst = scratch.path(jobs.len() + first_jobs.len() + 1, ext);
                 if is_retag_of_encoded(item) {
                     // Made first, from the device's copy, before any commit moves it.
-                    let input = item.from.as_ref().and_then(|f| location.get(f)).cloned();
+                    let input = item.from.as_ref().and_then(|f| self.location.get(f)).cloned();
                     first_jobs.push((i, input, dst));
                 } else {
                     jobs.push((i, None, dst));
@@ -457,19 +572,20 @@ impl Sync<'_> {
         // Per folder: how much of its play order is committed, and whether a put failed.
         let mut committed: Vec<usize> = vec![0; plan.folders.len()];
         let mut failed_in: Vec<bool> = vec![false; plan.folders.len()];
+        let mut cleared: Vec<bool> = vec![false; plan.folders.len()];
         let mut closed: Vec<bool> = vec![false; plan.folders.len()];
-        let mut finished: std::collections::HashSet<usize> = std::collections::HashSet::new();
+        let mut finished: HashSet<usize> = HashSet::new();
         let mut ready: Vec<usize> = (0..plan.folders.len()).collect();
-        let mut staged: HashMap<usize, Staged> = HashMap::new();
-        let full = AtomicBool::new(false);
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let (tx, rx) = crossbeam_channel::unbounded::<Made>();
-        let this = &self;
+        let mut made: HashMap<usize, Made> = HashMap::new();
+        let stop = AtomicBool::new(false);
+        let next = AtomicUsize::new(0);
+        let (tx, rx) = crossbeam_channel::unbounded::<(usize, Result<Made, Failure>, Vec<_>)>();
         let mut last_commit = Instant::now();
-        std::thread::scope(|scope| -> Result<(), String> {
-            for w in 0..self.workers.max(1) {
+        let mut last_save = Instant::now();
+        std::thread::scope(|scope| -> Result<(), Error> {
+            for w in 0..sync.workers.max(1) {
                 let tx = tx.clone();
-                let (jobs, full, next) = (&jobs, &full, &next);
+                let (jobs, stop, next) = (&jobs, &stop, &next);
                 std::thread::Builder::new()
                     .name(format!("export-{w}"))
                     .spawn_scoped(scope, move || {
@@ -479,390 +595,333 @@ impl Sync<'_> {
                                 break;
                             };
                             let mut notes = Vec::new();
-                            if full.load(Ordering::Relaxed) || this.cancel.load(Ordering::Relaxed) {
-                                let skipped = Failure {
-                                    message: "not written".into(),
-                                    full: false,
-                                };
-                                let _ = tx.send((*i, Err(skipped), notes));
+                            if stop.load(Ordering::Relaxed) || sync.cancel.load(Ordering::Relaxed) {
+                                let _ = tx.send((*i, Err(Failure::Skipped), notes));
                                 continue;
                             }
                             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                this.make(&this.plan.items[*i], input.as_deref(), dst, &mut notes)
+                                sync.make(&plan.items[*i], input.as_ref(), dst, &mut notes)
                             }))
                             .unwrap_or_else(|_| {
-                                Err(failure(
+                                Err(Failure::Other(
                                     "the exporter failed unexpectedly on this file".into(),
                                 ))
                             });
-                            if let Err(f) = &r {
-                                let _ = fs::remove_file(dst);
-                                if f.full {
-                                    full.store(true, Ordering::Relaxed);
-                                }
+                            if r.is_err() {
+                                scratch.discard(dst);
                             }
-                            (this.progress)();
+                            (sync.progress)();
                             if tx.send((*i, r, notes)).is_err() {
                                 break;
                             }
                         }
                     })
-                    .map_err(|e| format!("cannot start the workers: {e}"))?;
+                    .map_err(|e| Error::io("the workers", e))?;
             }
             drop(tx);
             let mut ready_files = 0usize;
             let mut ready_bytes = 0u64;
             let mut done = false;
-            while !done {
-                match rx.recv_timeout(Duration::from_millis(200)) {
-                    Ok((i, r, notes)) => {
-                        out.notes.extend(notes);
-                        match r {
-                            Ok(st) => {
-                                ready_files += 1;
-                                ready_bytes += st.size;
-                                staged.insert(i, st);
+            let result = (|| -> Result<(), Error> {
+                while !done {
+                    match rx.recv_timeout(Duration::from_millis(200)) {
+                        Ok((i, r, notes)) => {
+                            self.out.notes.extend(notes);
+                            match r {
+                                Ok(mk) => {
+                                    ready_files += 1;
+                                    ready_bytes += plan.items[i].bytes;
+                                    made.insert(i, mk);
+                                }
+                                Err(Failure::Skipped) => {}
+                                Err(Failure::Interrupted) => self.out.interrupted = true,
+                                Err(Failure::Full) => {
+                                    self.out.full = true;
+                                    stop.store(true, Ordering::Relaxed);
+                                }
+                                Err(Failure::Gone) => return Err(self.gone()),
+                                Err(Failure::Other(message)) => {
+                                    self.out.failed += 1;
+                                    self.out.failures.push((self.track_name(i), message));
+                                }
                             }
-                            Err(f) if f.message == "not written" => {}
-                            Err(f) if f.message == "interrupted" => out.interrupted = true,
-                            Err(f) if f.full => out.full = true,
-                            Err(f) => {
-                                out.failed += 1;
-                                out.failures.push((
-                                    self.tracks[plan.items[i].track].path.display().to_string(),
-                                    f.message,
-                                ));
-                            }
+                            finished.insert(i);
+                            let f = folder_of[&i];
+                            pending[f] -= 1;
+                            ready.push(f);
                         }
-                        finished.insert(i);
-                        let f = folder_of[&i];
-                        pending[f] -= 1;
-                        ready.push(f);
+                        Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                        Err(crossbeam_channel::RecvTimeoutError::Disconnected) => done = true,
                     }
-                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => done = true,
-                }
-                // Few flushes for many small files; at most a couple of seconds of work, or
-                // 64 MB, lost to a kill.
-                let due = done
-                    || ready_files >= 512
-                    || ready_bytes >= 64_000_000
-                    || (!ready.is_empty() && last_commit.elapsed() > Duration::from_secs(2));
-                if !due || ready.is_empty() {
-                    continue;
-                }
-                // The batch's new files reach the device before any rename refers to them.
-                if ready_files > 0 {
-                    let _ = flush_device(&root);
-                }
-                ready.sort_unstable();
-                ready.dedup();
-                for f in std::mem::take(&mut ready) {
-                    let folder = &plan.folders[f];
-                    let order = &folder.order;
-                    let start = committed[f];
-                    if closed[f] {
+                    // Few flushes for many small files; at most a couple of seconds of work,
+                    // or 64 MB, lost to a kill.
+                    let due = done
+                        || ready_files >= 512
+                        || ready_bytes >= 64_000_000
+                        || (!ready.is_empty() && last_commit.elapsed() > Duration::from_secs(2));
+                    if !due || ready.is_empty() {
                         continue;
                     }
-                    // A rewrite goes in whole; otherwise the ready start of what is left.
-                    let end = if folder.rewrite {
-                        if pending[f] > 0 {
+                    ready.sort_unstable();
+                    ready.dedup();
+                    // Which part of each ready folder goes in now.
+                    let mut parts: Vec<(usize, usize, usize)> = Vec::new();
+                    for f in std::mem::take(&mut ready) {
+                        let folder = &plan.folders[f];
+                        let order = &folder.order;
+                        let start = committed[f];
+                        if closed[f] {
                             continue;
                         }
-                        order.len()
-                    } else {
-                        start
-                            + order[start..]
-                                .iter()
-                                .take_while(|&&i| {
-                                    !needs_making(&plan.items[i]) || finished.contains(&i)
-                                })
-                                .count()
-                    };
-                    if end == start && !(start == 0 && order.is_empty()) {
+                        // A rewrite goes in whole; otherwise the ready start of what is left.
+                        let end = if folder.rewrite {
+                            if pending[f] > 0 {
+                                continue;
+                            }
+                            order.len()
+                        } else {
+                            start
+                                + order[start..]
+                                    .iter()
+                                    .take_while(|&&i| {
+                                        !needs_making(&plan.items[i]) || finished.contains(&i)
+                                    })
+                                    .count()
+                        };
+                        if end == start && !(start == 0 && order.is_empty()) {
+                            continue;
+                        }
+                        committed[f] = end;
+                        closed[f] = end == order.len();
+                        parts.push((f, start, end));
+                    }
+                    if parts.is_empty() {
                         continue;
                     }
-                    committed[f] = end;
-                    closed[f] = end == order.len();
-                    self.commit_folder(
-                        folder,
-                        in_folder.get(&folder.path).map_or(&[][..], Vec::as_slice),
-                        Part {
-                            items: &order[start..end],
-                            first: start == 0,
-                            last: end == order.len(),
-                            failed: &mut failed_in[f],
-                        },
-                        &mut staged,
-                        &mut m,
-                        &mut location,
-                        &mut journal,
-                        &mut out,
-                    )?;
-                }
-                ready_files = 0;
-                ready_bytes = 0;
-                last_commit = Instant::now();
-                if last_save.elapsed() > Duration::from_secs(20) {
-                    m.last_sync = self.now;
-                    if manifest::save(&root, &m).is_ok() {
-                        last_save = Instant::now();
+                    // The device must still be the one we started on.
+                    self.target().check_present()?;
+                    // One sequential write of the batch into the staging folder, then a flush,
+                    // before any rename refers to it.
+                    let mut wrote = false;
+                    for &(f, start, end) in &parts {
+                        for &i in &plan.folders[f].order[start..end] {
+                            if let Some(mk) = made.remove(&i) {
+                                wrote |= self.copy_onto_device(i, mk, scratch, &stop)?;
+                            }
+                        }
+                    }
+                    if wrote {
+                        self.target().sync()?;
+                    }
+                    for (f, start, end) in parts {
+                        let _ = start;
+                        let folder = &plan.folders[f];
+                        self.commit_folder(
+                            folder,
+                            Part {
+                                items: &folder.order[start..end],
+                                cleared: &mut cleared[f],
+                                last: end == folder.order.len(),
+                                failed: &mut failed_in[f],
+                            },
+                        )?;
+                    }
+                    ready_files = 0;
+                    ready_bytes = 0;
+                    last_commit = Instant::now();
+                    if last_save.elapsed() > Duration::from_secs(20) {
+                        self.m.last_sync = sync.now;
+                        if manifest::save(self.target(), &self.m).is_ok() {
+                            last_save = Instant::now();
+                        }
                     }
                 }
+                Ok(())
+            })();
+            if result.is_err() {
+                stop.store(true, Ordering::Relaxed);
+                // Drain the workers so the scope can end.
+                for _ in rx.iter() {}
             }
-            Ok(())
+            result
         })?;
-        if self.cancel.load(Ordering::Relaxed) {
-            out.interrupted = true;
+        if sync.cancel.load(Ordering::Relaxed) {
+            self.out.interrupted = true;
         }
-        for st in staged.into_values() {
-            let _ = fs::remove_file(st.path);
-        }
-        // Files held for a rewrite whose folder was never committed (full, interrupted) go
-        // back where they were; what cannot is written again next time.
-        for (path, loc) in location.iter() {
-            let home = root.join(path);
-            if *loc != home && loc.exists() && fs::rename(loc, &home).is_err() {
-                let _ = fs::remove_file(loc);
-                m.files.remove(path);
+        for (_, mk) in made {
+            if let Made::Scratch(p) = mk {
+                scratch.discard(&p);
             }
         }
-
-        // 3. Playlists, pointing at what is on the device now.
-        if !out.full && !out.interrupted {
-            self.write_playlists(&mut m, &mut journal, &mut out)?;
+        for (_, st) in std::mem::take(&mut self.staged) {
+            let _ = self.target().remove_file(&st.path);
         }
+        Ok(())
+    }
 
-        // 4. Folders we made that are now empty.
-        let mut made: Vec<String> = m
-            .folders
-            .iter()
-            .filter(|(k, f)| f.created && !k.is_empty())
-            .map(|(k, _)| k.clone())
-            .collect();
-        made.sort_by_key(|f| std::cmp::Reverse(f.matches('/').count()));
-        for f in made {
-            let dir = root.join(&f);
-            let empty = fs::read_dir(&dir).map(|mut d| d.next().is_none());
-            match empty {
-                Ok(true) => {
-                    if fs::remove_dir(&dir).is_ok() {
-                        m.folders.remove(&f);
-                        out.changed = true;
-                    }
-                }
-                Ok(false) => {}
-                Err(_) => {
-                    m.folders.remove(&f);
-                }
+    fn gone(&self) -> Error {
+        Error::Gone {
+            root: self.target().root().to_path_buf(),
+        }
+    }
+
+    /// Copies a made file into the device's staging folder. Returns whether anything was
+    /// written; a full device stops the making (what is staged is still committed).
+    fn copy_onto_device(
+        &mut self,
+        i: usize,
+        mk: Made,
+        scratch: &Scratch,
+        stop: &AtomicBool,
+    ) -> Result<bool, Error> {
+        let (src, from_scratch) = match &mk {
+            Made::Source(p) => (p.clone(), false),
+            Made::Scratch(p) => (p.clone(), true),
+        };
+        if self.out.full {
+            if from_scratch {
+                scratch.discard(&src);
+            }
+            return Ok(false);
+        }
+        let item = &self.sync.plan.items[i];
+        let ext = item.path.rsplit_once('.').map_or("bin", |(_, e)| e);
+        self.copied += 1;
+        let dst = self.staging.join(&format!("{:06}.{ext}", self.copied))?;
+        let r = match File::open(&src) {
+            Ok(f) => self.target().copy_in(f, &dst),
+            Err(e) => {
+                self.out.failed += 1;
+                self.out.failures.push((
+                    self.track_name(i),
+                    format!("cannot read {}: {e}", src.display()),
+                ));
+                return Ok(false);
+            }
+        };
+        if from_scratch {
+            scratch.discard(&src);
+        }
+        match r {
+            Ok((size, xxh3)) => {
+                self.staged.insert(
+                    i,
+                    Staged {
+                        path: dst,
+                        size,
+                        xxh3,
+                    },
+                );
+                Ok(true)
+            }
+            Err(Error::Full { .. }) => {
+                self.out.full = true;
+                stop.store(true, Ordering::Relaxed);
+                Ok(false)
+            }
+            Err(e @ Error::Gone { .. }) => Err(e),
+            // fusefat reports a full device as EPERM on write; names in the staging folder are
+            // always accepted, so there it means full.
+            Err(Error::Io { source, .. }) if source.raw_os_error() == Some(libc::EPERM) => {
+                self.out.full = true;
+                stop.store(true, Ordering::Relaxed);
+                Ok(false)
+            }
+            Err(e) => {
+                self.out.failed += 1;
+                self.out
+                    .failures
+                    .push((self.track_name(i), format!("cannot write to the device: {e}")));
+                Ok(false)
             }
         }
-
-        // Folders we did not create are remembered only while they hold files of ours.
-        let parents: BTreeSet<&str> = m
-            .files
-            .keys()
-            .map(|k| k.rsplit_once('/').map_or("", |(d, _)| d))
-            .collect();
-        let stale: Vec<String> = m
-            .folders
-            .iter()
-            .filter(|(k, f)| !f.created && !parents.contains(k.as_str()))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in stale {
-            m.folders.remove(&k);
-        }
-
-        out.kept = plan.count(Kind::Keep);
-        out.tracks = m.files.len();
-        out.bytes = m.files.values().map(|e| e.size).sum();
-        // 5. The manifest, then everything flushed.
-        if out.changed || !plan.forget.is_empty() || m.profile != self.profile.name {
-            m.last_sync = self.now;
-            if manifest::save(&root, &m).is_err() {
-                // Full: give up the reserve so the manifest fits.
-                let _ = fs::remove_file(&reserve);
-                manifest::save(&root, &m).map_err(|e| {
-                    format!(
-                        "cannot write the manifest on {}: {e}; the journal has every change, \
-                         so the next run completes it",
-                        root.display()
-                    )
-                })?;
-            }
-        }
-        let _ = fs::remove_file(manifest::dir(&root).join("manifest.json.tmp"));
-        if !out.full {
-            make_reserve(&reserve, &root);
-        }
-        flush_device(&root).map_err(|e| format!("cannot flush {}: {e}", root.display()))?;
-        Ok((out, m))
     }
 
     /// Commits one folder: removes what leaves it, then puts every file that arrives (and,
     /// for a rewrite, every file that stays) in play order.
-    #[allow(clippy::too_many_arguments)]
-    fn commit_folder(
-        &self,
-        folder: &super::plan::Folder,
-        ours_here: &[String],
-        part: Part<'_>,
-        staged: &mut HashMap<usize, Staged>,
-        m: &mut Manifest,
-        location: &mut HashMap<String, PathBuf>,
-        journal: &mut Journal,
-        out: &mut Outcome,
-    ) -> Result<(), String> {
-        let root = self.root;
-        let plan = self.plan;
-        let staging = self.staging();
-        let dir = root.join(&folder.path);
-        let jerr =
-            |e: std::io::Error| format!("cannot write the journal on {}: {e}", root.display());
-        if part.first {
-            // Our files now in this folder that must leave it (or, for a rewrite, step out).
-            let staying_in_place: BTreeSet<&str> = if folder.rewrite {
-                BTreeSet::new()
-            } else {
-                folder
-                    .order
-                    .iter()
-                    .filter(|&&i| plan.items[i].kind == Kind::Keep)
-                    .map(|&i| plan.items[i].path.as_str())
-                    .collect()
-            };
-            let leaving: Vec<String> = ours_here
-                .iter()
-                .filter(|path| {
-                    location.get(path.as_str()) == Some(&root.join(path.as_str()))
-                        && !staying_in_place.contains(path.as_str())
-                        && root.join(path.as_str()).exists()
-                })
-                .cloned()
-                .collect();
-            // Which of the leaving files are needed again (kept, renamed, or the input of a retag
-            // of an encoded file, which is already made by now).
-            let wanted: BTreeSet<&str> = plan
-                .items
-                .iter()
-                .filter(|i| matches!(i.kind, Kind::Keep | Kind::Rename) || is_retag_of_encoded(i))
-                .filter_map(|i| i.from.as_deref())
-                .collect();
-            if folder.rewrite {
-                journal.push(&Record::Folder {
-                    path: folder.path.clone(),
-                    state: Some(FolderState {
-                        holes: true,
-                        ..m.folders.get(&folder.path).cloned().unwrap_or_default()
-                    }),
-                });
+    fn commit_folder(&mut self, folder: &super::plan::Folder, part: Part<'_>) -> Result<(), Error> {
+        let plan = self.sync.plan;
+        let t = self.sync.target;
+        let dir = if folder.path.is_empty() {
+            None
+        } else {
+            Some(rp(&folder.path)?)
+        };
+        // Nothing arrives (every new file failed to be made, and nothing moves in): the folder
+        // is left exactly as it is, so a file that keeps failing costs no rewrite.
+        let arriving = part.items.iter().any(|&i| {
+            let item = &plan.items[i];
+            match item.kind {
+                Kind::Keep => false,
+                Kind::Rename => true,
+                _ => self.staged.contains_key(&i),
             }
-            let holds: Vec<(String, PathBuf)> = leaving
-                .iter()
-                .enumerate()
-                .map(|(n, path)| {
-                    let hold = staging.join(format!(
-                        "hold-{:016x}-{n}",
-                        xxhash_rust::xxh3::xxh3_64(folder.path.as_bytes())
-                    ));
-                    (path.clone(), hold)
-                })
-                .collect();
-            for (path, hold) in &holds {
-                if wanted.contains(path.as_str()) {
-                    let rel = hold.strip_prefix(root).unwrap_or(hold);
-                    journal.push(&Record::Hold {
-                        path: path.clone(),
-                        hold: rel.to_string_lossy().into_owned(),
-                    });
-                } else {
-                    journal.push(&Record::Remove { path: path.clone() });
-                }
+        });
+        if !arriving {
+            if part.last && *part.cleared {
+                self.folder_done(folder, &part);
+            } else if part.last && folder.holes_after {
+                // Untouched now, but step 1's deletions may have left gaps.
+                self.m.folders.entry(folder.path.clone()).or_default().holes = true;
             }
-            journal.flush().map_err(jerr)?;
-            for (path, hold) in holds {
-                let here = root.join(&path);
-                if wanted.contains(path.as_str()) {
-                    match fs::rename(&here, &hold) {
-                        Ok(()) => {
-                            location.insert(path, hold);
-                        }
-                        Err(e) => out.failures.push((path, format!("cannot move it: {e}"))),
-                    }
-                } else {
-                    match fs::remove_file(&here) {
-                        Ok(()) => {
-                            m.files.remove(&path);
-                            location.remove(&path);
-                            out.changed = true;
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                            m.files.remove(&path);
-                            location.remove(&path);
-                        }
-                        Err(e) => out.failures.push((path, format!("cannot remove it: {e}"))),
-                    }
-                }
-            }
+            return Ok(());
+        }
+        if !*part.cleared {
+            self.clear_folder(folder)?;
+            *part.cleared = true;
         }
 
         // Put everything in, in play order.
-        if !dir.exists() {
-            let mut made = PathBuf::new();
-            for name in folder.path.split('/').filter(|s| !s.is_empty()) {
-                made.push(name);
-                let d = root.join(&made);
-                if !d.exists() {
-                    match fs::create_dir(&d) {
-                        Ok(()) => {
-                            let key = made.to_string_lossy().into_owned();
-                            let state = FolderState {
-                                holes: false,
-                                created: true,
-                            };
-                            m.folders.insert(key.clone(), state.clone());
-                            journal.push(&Record::Folder {
-                                path: key,
-                                state: Some(state),
-                            });
-                            out.changed = true;
+        if let Some(dir) = &dir {
+            match t.ensure_dir(dir) {
+                Ok(created) => {
+                    for made in created {
+                        let state = FolderState {
+                            holes: false,
+                            created: true,
+                        };
+                        self.m.folders.insert(made.to_string(), state.clone());
+                        self.journal.push(&Record::Folder {
+                            path: made.to_string(),
+                            state: Some(state),
+                        });
+                        self.out.changed = true;
+                    }
+                }
+                Err(e @ Error::Gone { .. }) => return Err(e),
+                Err(e) => {
+                    self.out.full |= e.is_full();
+                    let why = match &e {
+                        Error::Io { source, .. }
+                            if matches!(
+                                source.raw_os_error(),
+                                Some(libc::EACCES | libc::EPERM | libc::EINVAL)
+                            ) =>
+                        {
+                            format!(
+                                "the device refused the folder name {} ({e}); pick a profile \
+                                 with stricter names, such as car-strict",
+                                folder.path
+                            )
                         }
-                        Err(e) => {
-                            out.full |= io_full(&e);
-                            let why = if e.kind() == std::io::ErrorKind::PermissionDenied {
-                                format!(
-                                    "the device refused the folder name {} ({e}); pick a profile \
-                                     with stricter names, such as car-strict",
-                                    made.display()
-                                )
-                            } else {
-                                format!("cannot create the folder {}: {e}", made.display())
-                            };
-                            for &i in part.items {
-                                if let Some(s) = staged.remove(&i) {
-                                    let _ = fs::remove_file(s.path);
-                                    if !io_full(&e) {
-                                        out.failed += 1;
-                                        out.failures.push((
-                                            self.tracks[plan.items[i].track]
-                                                .path
-                                                .display()
-                                                .to_string(),
-                                            why.clone(),
-                                        ));
-                                    }
-                                }
+                        _ => format!("cannot create the folder {}: {e}", folder.path),
+                    };
+                    for &i in part.items {
+                        if let Some(s) = self.staged.remove(&i) {
+                            let _ = t.remove_file(&s.path);
+                            if !e.is_full() {
+                                self.out.failed += 1;
+                                self.out.failures.push((self.track_name(i), why.clone()));
                             }
-                            return Ok(());
                         }
                     }
+                    return Ok(());
                 }
             }
         }
         struct Put {
             item: usize,
-            from: PathBuf,
+            from: RelPath,
             entry: FileEntry,
             old: Option<String>,
         }
@@ -875,39 +934,40 @@ impl Sync<'_> {
                     let Some(src) = item.from.as_ref() else {
                         continue;
                     };
-                    let Some(loc) = location.get(src) else {
+                    let Some(loc) = self.location.get(src) else {
                         continue;
                     };
-                    let Some(e) = m.files.get(src) else { continue };
+                    let Some(e) = self.m.files.get(src) else { continue };
                     (loc.clone(), e.size, e.xxh3.clone(), Some(src.clone()))
                 }
-                _ => match staged.remove(&i) {
+                _ => match self.staged.remove(&i) {
                     Some(s) => (s.path, s.size, s.xxh3, item.from.clone()),
                     None => continue,
                 },
             };
             let entry = FileEntry {
                 source: self
+                    .sync
                     .fingerprints
-                    .get(&self.tracks[item.track].id)
+                    .get(&self.sync.tracks[item.track].id)
                     .cloned()
                     .unwrap_or_default(),
                 settings: item.settings.clone(),
                 tags: item.tags.clone(),
                 size,
                 xxh3,
-                seq: m.next_seq,
-                written_at: self.now,
+                seq: self.m.next_seq,
+                written_at: self.sync.now,
             };
-            m.next_seq += 1;
-            journal.push(&Record::Put {
+            self.m.next_seq += 1;
+            self.journal.push(&Record::Put {
                 path: item.path.clone(),
                 entry: entry.clone(),
             });
             if let Some(o) = &old
                 && *o != item.path
             {
-                journal.push(&Record::Remove { path: o.clone() });
+                self.journal.push(&Record::Remove { path: o.clone() });
             }
             puts.push(Put {
                 item: i,
@@ -916,142 +976,325 @@ impl Sync<'_> {
                 old,
             });
         }
-        journal.flush().map_err(jerr)?;
+        self.journal.flush()?;
         for put in puts {
             let item = &plan.items[put.item];
-            let target = root.join(&item.path);
-            match fs::rename(&put.from, &target) {
+            let target = rp(&item.path)?;
+            match t.rename(&put.from, &target, false) {
                 Ok(()) => {
                     if let Some(o) = &put.old {
                         // A held input of a retag is not needed any more.
-                        if let Some(loc) = location.remove(o)
+                        if let Some(loc) = self.location.remove(o)
                             && loc != target
+                            && loc != put.from
                             && !matches!(item.kind, Kind::Keep | Kind::Rename)
+                            && loc.starts_with(&self.staging)
                         {
-                            let _ = fs::remove_file(loc);
+                            let _ = t.remove_file(&loc);
                         }
                         if *o != item.path {
-                            m.files.remove(o);
+                            self.m.files.remove(o);
                         }
                     }
-                    location.insert(item.path.clone(), target);
-                    out.bytes_written += if matches!(item.kind, Kind::Keep | Kind::Rename) {
+                    self.location.insert(item.path.clone(), target);
+                    self.out.bytes_written += if matches!(item.kind, Kind::Keep | Kind::Rename) {
                         0
                     } else {
                         put.entry.size
                     };
-                    m.files.insert(item.path.clone(), put.entry);
-                    out.changed = true;
+                    self.m.files.insert(item.path.clone(), put.entry);
+                    self.out.changed = true;
                     match item.kind {
-                        Kind::Add => out.added += 1,
-                        Kind::Reencode => out.reencoded += 1,
-                        Kind::Retag => out.retagged += 1,
-                        Kind::Rename => out.renamed += 1,
+                        Kind::Add => self.out.added += 1,
+                        Kind::Reencode => self.out.reencoded += 1,
+                        Kind::Retag => self.out.retagged += 1,
+                        Kind::Rename => self.out.renamed += 1,
                         Kind::Keep => {}
                     }
                 }
+                Err(e @ Error::Gone { .. }) => return Err(e),
                 Err(e) => {
                     *part.failed = true;
-                    let full = io_full(&e);
-                    out.full |= full;
-                    let why = if e.kind() == std::io::ErrorKind::PermissionDenied
-                        || e.raw_os_error() == Some(libc::EPERM)
-                    {
-                        format!(
-                            "the device refused the name {} ({e}); pick a profile with stricter \
-                             names, such as car-strict",
-                            item.path
-                        )
-                    } else {
-                        format!("cannot write {}: {e}", item.path)
+                    let full = e.is_full();
+                    self.out.full |= full;
+                    let why = match &e {
+                        Error::Io { source, .. }
+                            if matches!(
+                                source.raw_os_error(),
+                                Some(libc::EACCES | libc::EPERM | libc::EINVAL)
+                            ) =>
+                        {
+                            format!(
+                                "the device refused the name {} ({e}); pick a profile with \
+                                 stricter names, such as car-strict",
+                                item.path
+                            )
+                        }
+                        _ => format!("cannot write {}: {e}", item.path),
                     };
                     if matches!(item.kind, Kind::Keep | Kind::Rename) {
                         // Held files go back where they were when they can.
                         if let Some(o) = &put.old
-                            && fs::rename(&put.from, root.join(o)).is_ok()
+                            && let Ok(home) = rp(o)
+                            && (put.from == home || t.rename(&put.from, &home, false).is_ok())
                         {
-                            location.insert(o.clone(), root.join(o));
+                            self.location.insert(o.clone(), home);
                             continue;
                         }
-                        let _ = fs::remove_file(&put.from);
+                        if put.from.starts_with(&self.staging) {
+                            let _ = t.remove_file(&put.from);
+                        }
                         if let Some(o) = &put.old {
-                            location.remove(o);
-                            m.files.remove(o);
+                            self.location.remove(o);
+                            self.m.files.remove(o);
                         }
                     } else {
-                        let _ = fs::remove_file(&put.from);
+                        let _ = t.remove_file(&put.from);
                     }
                     if !full {
-                        out.failed += 1;
-                        out.failures
-                            .push((self.tracks[item.track].path.display().to_string(), why));
+                        self.out.failed += 1;
+                        self.out.failures.push((self.track_name(put.item), why));
                     }
                 }
             }
         }
         if part.last {
-            if folder.rewrite {
-                out.folders_rewritten += 1;
-            }
-            let holes = folder.holes_after || *part.failed;
-            let state = m.folders.entry(folder.path.clone()).or_default();
-            state.holes = holes;
+            self.folder_done(folder, &part);
         }
         Ok(())
     }
 
-    fn write_playlists(
-        &self,
-        m: &mut Manifest,
-        journal: &mut Journal,
-        out: &mut Outcome,
-    ) -> Result<(), String> {
-        let root = self.root;
-        let by_track: HashMap<usize, &Item> =
-            self.plan.items.iter().map(|i| (i.track, i)).collect();
-        for (n, part) in self.plan.playlists.iter().enumerate() {
+    /// Records a folder's state after its last commit.
+    fn folder_done(&mut self, folder: &super::plan::Folder, part: &Part<'_>) {
+        if folder.rewrite {
+            self.out.folders_rewritten += 1;
+        }
+        let holes = folder.holes_after || *part.failed;
+        let state = self.m.folders.entry(folder.path.clone()).or_default();
+        state.holes = holes;
+    }
+
+    /// Before a folder's first commit: our files in it that must leave (or, for a rewrite,
+    /// step out into the staging folder to be put back in order).
+    fn clear_folder(&mut self, folder: &super::plan::Folder) -> Result<(), Error> {
+        let plan = self.sync.plan;
+        let t = self.sync.target;
+        let staying_in_place: BTreeSet<&str> = if folder.rewrite {
+            BTreeSet::new()
+        } else {
+            folder
+                .order
+                .iter()
+                .filter(|&&i| plan.items[i].kind == Kind::Keep)
+                .map(|&i| plan.items[i].path.as_str())
+                .collect()
+        };
+        let ours_here = self.in_folder.get(&folder.path).cloned().unwrap_or_default();
+        let leaving: Vec<(String, RelPath)> = ours_here
+            .iter()
+            .filter(|path| !staying_in_place.contains(path.as_str()))
+            .filter_map(|path| {
+                let home = rp(path).ok()?;
+                (self.location.get(path.as_str()) == Some(&home)
+                    && t.meta(&home).ok().flatten().is_some_and(|m| m.kind == EntryKind::File))
+                .then(|| (path.clone(), home))
+            })
+            .collect();
+        // Which of the leaving files are needed again (kept, renamed, or the input of a retag
+        // of an encoded file, which is already made by now).
+        let wanted: BTreeSet<&str> = plan
+            .items
+            .iter()
+            .filter(|i| matches!(i.kind, Kind::Keep | Kind::Rename) || is_retag_of_encoded(i))
+            .filter_map(|i| i.from.as_deref())
+            .collect();
+        if folder.rewrite {
+            self.journal.push(&Record::Folder {
+                path: folder.path.clone(),
+                state: Some(FolderState {
+                    holes: true,
+                    ..self.m.folders.get(&folder.path).cloned().unwrap_or_default()
+                }),
+            });
+        }
+        let tag = xxhash_rust::xxh3::xxh3_64(folder.path.as_bytes());
+        let mut holds = Vec::new();
+        for (n, (path, home)) in leaving.into_iter().enumerate() {
+            if wanted.contains(path.as_str()) {
+                let hold = self.staging.join(&format!("hold-{tag:016x}-{n}"))?;
+                self.journal.push(&Record::Hold {
+                    path: path.clone(),
+                    hold: hold.to_string(),
+                });
+                holds.push((path, home, Some(hold)));
+            } else {
+                self.journal.push(&Record::Remove { path: path.clone() });
+                holds.push((path, home, None));
+            }
+        }
+        self.journal.flush()?;
+        for (path, home, hold) in holds {
+            let r = match &hold {
+                Some(hold) => t.rename(&home, hold, false),
+                None => t.remove_file(&home),
+            };
+            match r {
+                Ok(()) => {
+                    self.out.changed = true;
+                    match hold {
+                        Some(hold) => {
+                            self.location.insert(path, hold);
+                        }
+                        None => {
+                            self.m.files.remove(&path);
+                            self.location.remove(&path);
+                        }
+                    }
+                }
+                Err(e @ Error::Gone { .. }) => return Err(e),
+                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                    if hold.is_none() {
+                        self.m.files.remove(&path);
+                        self.location.remove(&path);
+                    }
+                }
+                Err(e) => self.out.failures.push((path, format!("cannot move it: {e}"))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Files held for a rewrite whose folder was never committed (full, interrupted) go back
+    /// where they were; what cannot is written again next time.
+    fn put_back_held(&mut self) {
+        let t = self.sync.target;
+        let mut lost = Vec::new();
+        for (path, loc) in self.location.iter() {
+            let Ok(home) = rp(path) else { continue };
+            if *loc != home && loc.starts_with(&self.staging) && t.meta(loc).ok().flatten().is_some() {
+                if t.rename(loc, &home, false).is_err() {
+                    let _ = t.remove_file(loc);
+                    lost.push(path.clone());
+                }
+            }
+        }
+        for p in lost {
+            self.m.files.remove(&p);
+        }
+    }
+
+    /// 3. Playlists, pointing at what is on the device now. A playlist of ours is replaced
+    /// (its contents were checked when planning); any other name is never written over.
+    fn write_playlists(&mut self) -> Result<(), Error> {
+        let sync = self.sync;
+        let t = sync.target;
+        let by_track: HashMap<usize, &Item> = sync.plan.items.iter().map(|i| (i.track, i)).collect();
+        for part in &sync.plan.playlists {
             let lines: Vec<PlaylistLine> = part
                 .tracks
                 .iter()
                 .filter_map(|t| by_track.get(t))
-                .filter(|i| m.files.contains_key(&i.path))
-                .map(|i| playlist_line(&self.tracks[i.track], &i.path))
+                .filter(|i| self.m.files.contains_key(&i.path))
+                .map(|i| playlist_line(&sync.tracks[i.track], &i.path))
                 .collect();
-            let bytes = render_playlist(self.profile, &lines);
+            let bytes = render_playlist(sync.profile, &lines);
             let xxh3 = playlist_digest(&bytes);
-            let target = root.join(&part.path);
-            if m.playlists.get(&part.path) == Some(&xxh3) && target.exists() {
+            let target = rp(&part.path)?;
+            let there = t.meta(&target)?;
+            if self.m.playlists.get(&part.path) == Some(&xxh3) && there.is_some() {
                 continue;
             }
-            let tmp = self.staging().join(format!("playlist-{n}"));
-            let written = fs::write(&tmp, &bytes).and_then(|_| File::open(&tmp)?.sync_all());
-            if let Err(e) = written {
-                let _ = fs::remove_file(&tmp);
-                out.failures
-                    .push((part.path.clone(), format!("cannot write it: {e}")));
-                continue;
-            }
-            journal.push(&Record::Playlist {
+            let ours = self.m.playlists.contains_key(&part.path);
+            self.journal.push(&Record::Playlist {
                 path: part.path.clone(),
                 xxh3: Some(xxh3.clone()),
             });
-            journal
-                .flush()
-                .map_err(|e| format!("cannot write the journal on {}: {e}", root.display()))?;
-            match fs::rename(&tmp, &target) {
+            self.journal.flush()?;
+            match t.write_atomic(&target, &bytes, ours) {
                 Ok(()) => {
-                    m.playlists.insert(part.path.clone(), xxh3);
-                    out.playlists_written += 1;
-                    out.changed = true;
+                    self.m.playlists.insert(part.path.clone(), xxh3);
+                    self.out.playlists_written += 1;
+                    self.out.changed = true;
                 }
-                Err(e) => {
-                    let _ = fs::remove_file(&tmp);
-                    out.failures
-                        .push((part.path.clone(), format!("cannot write it: {e}")));
-                }
+                Err(e @ Error::Gone { .. }) => return Err(e),
+                Err(e) => self
+                    .out
+                    .failures
+                    .push((part.path.clone(), format!("cannot write it: {e}"))),
             }
         }
         Ok(())
+    }
+
+    /// 4. Folders we made that are now empty.
+    fn remove_empty_folders(&mut self) {
+        let t = self.sync.target;
+        let mut made: Vec<String> = self
+            .m
+            .folders
+            .iter()
+            .filter(|(k, f)| f.created && !k.is_empty())
+            .map(|(k, _)| k.clone())
+            .collect();
+        made.sort_by_key(|f| std::cmp::Reverse(f.matches('/').count()));
+        for f in made {
+            let Ok(dir) = rp(&f) else {
+                self.m.folders.remove(&f);
+                continue;
+            };
+            match t.list(Some(&dir)) {
+                Ok(entries) if entries.is_empty() => {
+                    if t.remove_dir(&dir).is_ok() {
+                        self.m.folders.remove(&f);
+                        self.out.changed = true;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    self.m.folders.remove(&f);
+                }
+            }
+        }
+        // Folders we did not create are remembered only while they hold files of ours.
+        let parents: BTreeSet<&str> = self
+            .m
+            .files
+            .keys()
+            .map(|k| k.rsplit_once('/').map_or("", |(d, _)| d))
+            .collect();
+        let stale: Vec<String> = self
+            .m
+            .folders
+            .iter()
+            .filter(|(k, f)| !f.created && !parents.contains(k.as_str()))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in stale {
+            self.m.folders.remove(&k);
+        }
+    }
+
+    /// 5. The manifest, then everything flushed.
+    fn finish(&mut self, reserve: &RelPath) -> Result<(), Error> {
+        let plan = self.sync.plan;
+        let t = self.sync.target;
+        self.out.kept = plan.count(Kind::Keep);
+        self.out.tracks = self.m.files.len();
+        self.out.bytes = self.m.files.values().map(|e| e.size).sum();
+        if self.out.changed || !plan.forget.is_empty() || self.m.profile != self.sync.profile.name
+        {
+            self.m.last_sync = self.sync.now;
+            t.check_present()?;
+            if manifest::save(t, &self.m).is_err() {
+                // Full: give up the reserve so the manifest fits.
+                let _ = t.remove_file(reserve);
+                manifest::save(t, &self.m)?;
+            }
+        }
+        if !self.out.full {
+            make_reserve(t, reserve);
+        }
+        t.sync()
     }
 }
 
@@ -1060,8 +1303,8 @@ impl Sync<'_> {
 struct Part<'a> {
     /// Items to put, in play order.
     items: &'a [usize],
-    /// The folder's first commit (what leaves it goes now).
-    first: bool,
+    /// Whether what leaves the folder has gone (before its first put).
+    cleared: &'a mut bool,
     /// The folder's last commit (its state is recorded).
     last: bool,
     /// Whether any put into the folder failed (so far).
@@ -1078,20 +1321,28 @@ fn needs_making(item: &Item) -> bool {
     matches!(item.kind, Kind::Add | Kind::Reencode | Kind::Retag)
 }
 
-/// Keeps a little space in reserve on the device (a file of zeros), given up when the device
-/// fills so the manifest can still be written.
-fn make_reserve(path: &Path, root: &Path) {
-    let manifest_size = manifest::dir(root)
-        .join(manifest::MANIFEST)
-        .metadata()
-        .map_or(0, |m| m.len());
+/// Keeps a little space in reserve on the device (a file of zeros in tapedeck's folder), given
+/// up when the device fills so the manifest can still be written.
+fn make_reserve(t: &Target, reserve: &RelPath) {
+    let manifest_size = rp(&format!("{}/{}", manifest::DIR, manifest::MANIFEST))
+        .ok()
+        .and_then(|p| t.meta(&p).ok().flatten())
+        .map_or(0, |m| m.size);
     let want = (256 * 1024 + 2 * manifest_size).next_multiple_of(64 * 1024);
-    if path.metadata().is_ok_and(|m| m.len() >= want) {
-        return;
+    match t.meta(reserve) {
+        Ok(Some(m)) if m.kind == EntryKind::File && m.size >= want => return,
+        Ok(Some(m)) if m.kind == EntryKind::File => {
+            if t.remove_file(reserve).is_err() {
+                return;
+            }
+        }
+        Ok(None) => {}
+        // A link or anything else there: no reserve (and nothing written through it).
+        _ => return,
     }
     let zeros = vec![0u8; want as usize];
-    if fs::write(path, &zeros).is_err() {
-        let _ = fs::remove_file(path);
+    if t.copy_in(&zeros[..], reserve).is_err() {
+        let _ = t.remove_file(reserve);
     }
 }
 
