@@ -9,9 +9,10 @@ SHELL := /bin/bash
 CARGO ?= cargo
 # Build-time needs: a C compiler (bundled SQLite, LAME, FDK AAC), pkg-config and ALSA headers.
 # Test oracles: ffmpeg, flac, lame, sox and python3-mutagen; pv paces the ALSA file device;
-# dosfstools, mtools and fusefat give the export tests a real FAT32 file system.
+# dosfstools, mtools and fusefat give the export tests a real FAT32 file system, exfat-fuse and
+# exfatprogs an exFAT one; util-linux has flock (a second writer, in the safety tests).
 DEB_PACKAGES := build-essential pkg-config libasound2-dev ffmpeg flac lame sox python3-mutagen pv \
-	dosfstools mtools fusefat
+	dosfstools mtools fusefat exfat-fuse exfatprogs util-linux
 DEMO_DIR := $(CURDIR)/target/demo
 
 .PHONY: all deps build release test demo bench install fixtures clean

@@ -1,18 +1,18 @@
 //! `tapedeck export` end to end: the real binary exporting generated music, onto plain folders
-//! and onto real FAT32 file systems mounted with fusefat (skipped, with a note, where fusefat,
-//! mkfs.vfat or mtools are missing). `mdir -b` lists a FAT folder's entries in on-disk order,
+//! and onto real FAT32 file systems mounted with fusefat (`tests/common/stick.rs`). `mdir -b` lists a FAT folder's entries in on-disk order,
 //! which is the order head units play them in.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 mod common;
 
-use common::Env;
+use common::stick::{Fs, Stick};
+use common::{Env, tone};
 
 impl Env {
     fn scan(&self) {
@@ -30,169 +30,6 @@ impl Env {
         ];
         args.extend(extra);
         serde_json::from_str(self.ok(&args).trim()).unwrap()
-    }
-}
-
-/// Makes a tone with ffmpeg: `secs` seconds into `path` (the extension picks the format), with
-/// the given tags. Returns false when ffmpeg is missing.
-fn tone(path: &Path, freq: u32, secs: f64, tags: &[(&str, &str)]) -> bool {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let mut c = Command::new("ffmpeg");
-    c.args(["-loglevel", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("sine=frequency={freq}:duration={secs}"))
-        .args(["-ac", "2"]);
-    if path.extension().is_some_and(|e| e == "mp3") {
-        c.args(["-c:a", "libmp3lame", "-b:a", "128k"]);
-    }
-    for (k, v) in tags {
-        c.arg("-metadata").arg(format!("{k}={v}"));
-    }
-    c.arg(path);
-    c.stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// A FAT32 image mounted with fusefat; unmounted when dropped.
-struct Fat {
-    img: PathBuf,
-    mnt: PathBuf,
-    mounted: bool,
-}
-
-impl Fat {
-    /// A fresh FAT32 image of `mb` megabytes (with 512-byte clusters, so that mtools reads even
-    /// small ones), mounted; `None` (with a note) when the tools are missing.
-    fn new(dir: &Path, mb: u64) -> Option<Fat> {
-        for tool in ["fusefat", "mkfs.vfat", "mdir", "ffmpeg"] {
-            if !have(tool) {
-                eprintln!(
-                    "note: {tool} is not installed; FAT32 export test skipped \
-                     (apt-get install dosfstools mtools fusefat ffmpeg)"
-                );
-                return None;
-            }
-        }
-        if !Path::new("/dev/fuse").exists() {
-            eprintln!("note: /dev/fuse is missing; FAT32 export test skipped");
-            return None;
-        }
-        let img = dir.join("stick.img");
-        let mnt = dir.join("stick");
-        std::fs::create_dir_all(&mnt).unwrap();
-        let f = std::fs::File::create(&img).unwrap();
-        f.set_len(mb * 1024 * 1024).unwrap();
-        drop(f);
-        let ok = Command::new("mkfs.vfat")
-            .args(["-F", "32", "-s", "1", "-S", "512"])
-            .arg(&img)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "mkfs.vfat failed");
-        let mut fat = Fat {
-            img,
-            mnt,
-            mounted: false,
-        };
-        if !fat.mount() {
-            eprintln!("note: fusefat cannot mount here; FAT32 export test skipped");
-            return None;
-        }
-        Some(fat)
-    }
-
-    fn mount(&mut self) -> bool {
-        let ok = Command::new("fusefat")
-            .args(["-o", "rw+"])
-            .arg(&self.img)
-            .arg(&self.mnt)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while ok && !self.is_mounted() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        self.mounted = ok && self.is_mounted();
-        self.mounted
-    }
-
-    fn is_mounted(&self) -> bool {
-        let mnt = self.mnt.canonicalize().unwrap_or(self.mnt.clone());
-        std::fs::read_to_string("/proc/mounts")
-            .unwrap_or_default()
-            .lines()
-            .any(|l| l.split(' ').nth(1) == Some(mnt.to_str().unwrap()))
-    }
-
-    fn unmount(&mut self) {
-        if !self.mounted {
-            return;
-        }
-        let ok = Command::new("umount")
-            .arg(&self.mnt)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            let _ = Command::new("fusermount").arg("-u").arg(&self.mnt).status();
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.is_mounted() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // fusefat writes its last sectors as it exits.
-        std::thread::sleep(Duration::from_millis(300));
-        self.mounted = false;
-    }
-
-    /// A folder's entries in on-disk order, as mtools reads the image (unmounted).
-    fn entries(&self, folder: &str) -> Vec<String> {
-        let out = Command::new("mdir")
-            .args(["-b", "-i"])
-            .arg(&self.img)
-            .arg(format!("::/{folder}"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "mdir {folder}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let prefix = format!("::/{folder}/");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.strip_prefix(&prefix).map(str::to_string))
-            .collect()
-    }
-
-    /// The whole tree with sizes and times, as mtools lists it.
-    fn listing(&self) -> String {
-        let out = Command::new("mdir")
-            .args(["-/", "-a", "-i"])
-            .arg(&self.img)
-            .arg("::/")
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Fat {
-    fn drop(&mut self) {
-        self.unmount();
     }
 }
 
@@ -288,9 +125,7 @@ fn hostile_album(env: &Env) -> bool {
 #[test]
 fn car_export_to_fat32_accepts_every_name_and_writes_albums_in_play_order() {
     let env = Env::new();
-    let Some(mut fat) = Fat::new(env.dir.path(), 64) else {
-        return;
-    };
+    let mut fat = Stick::new(env.dir.path(), 64, Fs::Fat32);
     assert!(hostile_album(&env));
     // An MP3 with ReplayGain: its gain goes into the frames, not a re-encode.
     assert!(tone(
@@ -363,9 +198,7 @@ fn car_export_to_fat32_accepts_every_name_and_writes_albums_in_play_order() {
 #[test]
 fn car_strict_spells_unicode_names_in_ascii_on_fat32() {
     let env = Env::new();
-    let Some(mut fat) = Fat::new(env.dir.path(), 64) else {
-        return;
-    };
+    let mut fat = Stick::new(env.dir.path(), 64, Fs::Fat32);
     let tracks = [
         ("Jóga", "Björk", "Homogenic"),
         ("Hoppípolla", "Sigur Rós", "Takk..."),
@@ -449,9 +282,7 @@ fn small_album(env: &Env, n: usize) -> Vec<PathBuf> {
 #[test]
 fn a_second_sync_writes_nothing_and_each_change_plans_exactly_what_it_should() {
     let env = Env::new();
-    let Some(mut fat) = Fat::new(env.dir.path(), 64) else {
-        return;
-    };
+    let mut fat = Stick::new(env.dir.path(), 64, Fs::Fat32);
     let sources = small_album(&env, 4);
     env.scan();
     let to = fat.mnt.clone();
@@ -540,9 +371,7 @@ fn a_second_sync_writes_nothing_and_each_change_plans_exactly_what_it_should() {
 #[test]
 fn a_full_stick_stops_cleanly_and_the_next_run_repairs_it() {
     let env = Env::new();
-    let Some(mut fat) = Fat::new(env.dir.path(), 34) else {
-        return;
-    };
+    let mut fat = Stick::new(env.dir.path(), 34, Fs::Fat32);
     // Twelve 20-second WAV files (3.5 MB each) do not fit in 34 MB.
     for i in 1..=12 {
         let t = format!("Tone {i}");
@@ -602,10 +431,6 @@ fn a_full_stick_stops_cleanly_and_the_next_run_repairs_it() {
 #[test]
 fn a_killed_export_leaves_nothing_partial_and_the_next_run_completes_it() {
     let env = Env::new();
-    if !have("ffmpeg") {
-        eprintln!("note: ffmpeg is not installed; kill test skipped");
-        return;
-    }
     for i in 1..=10 {
         let t = format!("Song {i}");
         let n = i.to_string();
@@ -680,9 +505,6 @@ fn a_killed_export_leaves_nothing_partial_and_the_next_run_completes_it() {
 #[test]
 fn files_tapedeck_did_not_write_are_left_alone() {
     let env = Env::new();
-    if !have("ffmpeg") {
-        return;
-    }
     small_album(&env, 3);
     env.scan();
     let stick = env.dir.path().join("stick");
@@ -701,7 +523,10 @@ fn files_tapedeck_did_not_write_are_left_alone() {
     let out = env.run(&["export", "title:Song 2", "--to", t]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("would delete 2 of the 3 files") && err.contains("--delete"), "{err}");
+    assert!(
+        err.contains("would delete 2 of the 3 files") && err.contains("--delete"),
+        "{err}"
+    );
     assert_eq!(files(&stick), before);
     // Deselecting tracks removes only what tapedeck wrote.
     let out = env.ok(&["export", "title:Song 2", "--to", t, "--delete"]);
@@ -722,9 +547,6 @@ fn files_tapedeck_did_not_write_are_left_alone() {
 #[test]
 fn playlists_point_at_the_exported_names_and_split_at_the_profile_limit() {
     let env = Env::new();
-    if !have("ffmpeg") {
-        return;
-    }
     small_album(&env, 5);
     env.scan();
     std::fs::write(
@@ -784,9 +606,6 @@ fn playlists_point_at_the_exported_names_and_split_at_the_profile_limit() {
 #[test]
 fn a_broken_source_costs_only_that_file() {
     let env = Env::new();
-    if !have("ffmpeg") {
-        return;
-    }
     small_album(&env, 2);
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/broken");
     std::fs::copy(

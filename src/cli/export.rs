@@ -17,10 +17,10 @@ use crate::export::manifest;
 use crate::export::plan::{self, Kind, Method, Plan, mb};
 use crate::export::profile::{self, Profile};
 use crate::export::sync::{self, Outcome};
-use crate::target::Target;
 use crate::model::Track;
 use crate::names::PathTemplate;
 use crate::query::{Field, display_value};
+use crate::target::Target;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ExportArgs {
@@ -279,10 +279,9 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
         .into());
     }
     let mut target = Target::open(&args.to)?;
-    if !args.dry_run {
-        target.lock()?;
-    }
     let root = target.root().to_path_buf();
+    // Read before the lock (which creates `.tapedeck`) to check the folder is the device; read
+    // again under the lock.
     let loaded = manifest::load(&target).map_err(anyhow::Error::msg)?;
     let previous = loaded.manifest.as_ref().map(|m| m.profile.clone());
     let previous_template = loaded.manifest.as_ref().and_then(|m| m.template.clone());
@@ -318,7 +317,11 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
     // likely the stick is not mounted and this is the bare mount point on the system disk.
     if loaded.manifest.is_none() && !target.is_mount_point() && !args.fresh {
         let key = root.to_string_lossy();
-        if let Some(e) = lib.exports()?.into_iter().find(|e| e.target == key && e.tracks > 0) {
+        if let Some(e) = lib
+            .exports()?
+            .into_iter()
+            .find(|e| e.target == key && e.tracks > 0)
+        {
             return Err(anyhow::anyhow!(
                 "{}: the export of {} put {} tracks here, but there is no tapedeck manifest now \
                  and the folder is not a mount point: is the stick mounted? Nothing was written \
@@ -333,6 +336,12 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
     if tracks.is_empty() && args.playlists.is_empty() && !args.query.is_empty() {
         return Err(UsageError("nothing matches".into()).into());
     }
+    let loaded = if args.dry_run {
+        loaded
+    } else {
+        target.lock()?;
+        manifest::load(&target).map_err(anyhow::Error::msg)?
+    };
     let ids: Vec<i64> = tracks.iter().map(|t| t.id).collect();
     let fingerprints: HashMap<i64, String> = lib
         .identities(&ids)?

@@ -140,6 +140,9 @@ pub enum Command {
         /// The WAV file to write
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
+        /// Replace FILE if it exists (never a track of the library or an input of the render)
+        #[arg(long)]
+        force: bool,
     },
     /// Convert tracks to another format into a folder
     Convert(convert::ConvertArgs),
@@ -349,7 +352,11 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
             volume,
             resume,
         } => play::play(ctx, &queue, device.as_deref(), volume, resume, out),
-        Command::Render { queue, output } => play::render(ctx, &queue, &output, out),
+        Command::Render {
+            queue,
+            output,
+            force,
+        } => play::render(ctx, &queue, &output, force, out),
         Command::Devices { json } => play::devices(json, out),
         Command::Convert(args) => convert::convert(ctx, &args, out),
         Command::Converted { json } => convert::converted(ctx, json, out),

@@ -367,21 +367,46 @@ pub fn devices(json: bool, out: &mut dyn Write) -> Result<()> {
 }
 
 /// `tapedeck render`: the play pipeline into a WAV file, as fast as it goes.
-pub fn render(ctx: &Settings, args: &QueueArgs, output: &Path, out: &mut dyn Write) -> Result<()> {
+pub fn render(
+    ctx: &Settings,
+    args: &QueueArgs,
+    output: &Path,
+    force: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
     if args.repeat != Repeat::Off {
         return Err(UsageError("--repeat would render forever; leave it out".into()).into());
     }
     let lib = ctx.open_library()?;
     let items = build_items(&lib, args)?;
     let count = items.len();
+    let queue_paths: Vec<PathBuf> = items.iter().map(|i| i.path.clone()).collect();
     let queue = Queue::new(items, args.shuffle_mode(), Repeat::Off, seed());
     let options = Options {
         gain: args.gain(),
         start_at: args.start_at.unwrap_or(0.0),
         volume: 100,
     };
-    let tmp = output.with_extension("wav.part");
-    let handle = engine::start(queue, Box::new(WavOutput::new(&tmp)), options);
+    // Never written onto an input of the render or a library track, even with --force.
+    let mut protected: Vec<PathBuf> = queue_paths;
+    if let Ok(full) = std::fs::canonicalize(output)
+        && lib.track_id_by_path(&full)?.is_some()
+    {
+        protected.push(full);
+    }
+    let mut file =
+        crate::target::OutputFile::create(output, force, &protected).map_err(|e| match e {
+            crate::target::Error::Exists { .. } => anyhow::anyhow!(
+                "{} exists; pass --force to replace it (`render` never replaces a track)",
+                output.display()
+            ),
+            e => e.into(),
+        })?;
+    let handle = engine::start(
+        queue,
+        Box::new(WavOutput::new(file.take_file(), output)),
+        options,
+    );
     let mut failed = 0;
     let mut output_failed = None;
     let mut done = 0;
@@ -417,15 +442,14 @@ pub fn render(ctx: &Settings, args: &QueueArgs, output: &Path, out: &mut dyn Wri
         }
     }
     handle.join();
+    // Dropping `file` without committing removes the temporary file.
     if let Some(m) = output_failed {
-        let _ = std::fs::remove_file(&tmp);
         anyhow::bail!("cannot write {}: {m}", output.display());
     }
     if first.is_none() {
-        let _ = std::fs::remove_file(&tmp);
         anyhow::bail!("nothing could be rendered: every file failed");
     }
-    std::fs::rename(&tmp, output).with_context(|| format!("cannot write {}", output.display()))?;
+    file.commit()?;
     if failed > 0 {
         return Err(crate::error::AlreadyReported(crate::error::code::FAILURE).into());
     }

@@ -87,6 +87,9 @@ pub enum PlaylistCmd {
         /// Write paths relative to this folder instead of absolute
         #[arg(long, value_name = "DIR")]
         relative_to: Option<PathBuf>,
+        /// Replace FILE if it exists (never a track of the library)
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -356,6 +359,7 @@ pub fn run(ctx: &Settings, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> 
             name,
             output,
             relative_to,
+            force,
         } => {
             let p = find(&lib, &name)?;
             lib.load_selection(&playlist_ids(&lib, &p)?)?;
@@ -397,7 +401,7 @@ pub fn run(ctx: &Settings, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> 
             if output.as_os_str() == "-" {
                 out.write_all(text.as_bytes())?;
             } else {
-                write_atomically(&output, text.as_bytes())?;
+                write_new(&lib, &output, text.as_bytes(), force)?;
                 if !ctx.quiet {
                     writeln!(
                         out,
@@ -412,18 +416,26 @@ pub fn run(ctx: &Settings, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> 
     Ok(())
 }
 
-/// Writes a file through a temporary name in the same folder, so a reader never sees half of it.
-fn write_atomically(path: &Path, data: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    tmp.write_all(data)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path)
+/// Writes a file through a temporary name in the same folder, so a reader never sees half of
+/// it. An existing file is replaced only with `force`, and a library track never.
+fn write_new(lib: &Library, path: &Path, data: &[u8], force: bool) -> Result<()> {
+    let mut protected = Vec::new();
+    if let Ok(full) = std::fs::canonicalize(path)
+        && lib.track_id_by_path(&full)?.is_some()
+    {
+        protected.push(full);
+    }
+    let mut file =
+        crate::target::OutputFile::create(path, force, &protected).map_err(|e| match e {
+            crate::target::Error::Exists { .. } => {
+                anyhow::anyhow!("{} exists; pass --force to replace it", path.display())
+            }
+            e => e.into(),
+        })?;
+    file.file()
+        .write_all(data)
         .with_context(|| format!("cannot write {}", path.display()))?;
+    file.commit()?;
     Ok(())
 }
 

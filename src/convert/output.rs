@@ -160,7 +160,11 @@ impl OutputDir {
             return None;
         }
         let candidates = self.entries.get(rel.as_str())?;
-        let sized: Vec<&Entry> = candidates.iter().rev().filter(|e| e.size == meta.size).collect();
+        let sized: Vec<&Entry> = candidates
+            .iter()
+            .rev()
+            .filter(|e| e.size == meta.size)
+            .collect();
         if sized.is_empty() {
             return None;
         }
@@ -223,9 +227,8 @@ pub fn entry(track: i64, fingerprint: &[u8], settings: &str) -> Entry {
 /// Whether a file that exists at `rel` may be replaced (it is still what a run wrote).
 pub fn replaceable(out: &OutputDir, rel: &Path) -> bool {
     let Some(t) = &out.target else { return true };
-    RelPath::from_path(rel).is_ok_and(|r| {
-        matches!(t.meta(&r), Ok(None)) || out.matching(&r, true).is_some()
-    })
+    RelPath::from_path(rel)
+        .is_ok_and(|r| matches!(t.meta(&r), Ok(None)) || out.matching(&r, true).is_some())
 }
 
 impl OutputDir {
@@ -236,9 +239,9 @@ impl OutputDir {
 
     /// The folder's absolute path.
     pub fn root(&self, fallback: &Path) -> std::path::PathBuf {
-        self.target
-            .as_ref()
-            .map_or_else(|| std::path::absolute(fallback).unwrap_or(fallback.to_path_buf()), |t| t.root().to_path_buf())
+        self.target.as_ref().map_or_else(
+            || std::path::absolute(fallback).unwrap_or(fallback.to_path_buf()),
+            |t| t.root().to_path_buf(),
+        )
     }
 }
-

@@ -434,7 +434,10 @@ mod tests {
         // A different bitrate is a different output.
         let mut other = req.clone();
         other.encode.bitrate = Some(192);
-        assert_eq!(run(tracks.clone(), &other, &target)[0].action, Action::Convert);
+        assert_eq!(
+            run(tracks.clone(), &other, &target)[0].action,
+            Action::Convert
+        );
         // B's file was changed by the user since: it is theirs, and B gets another name.
         target.written.borrow_mut().get_mut(&b).unwrap().3 = false;
         let jobs = run(tracks, &req, &target);

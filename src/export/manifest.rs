@@ -212,7 +212,14 @@ impl Manifest {
         for k in drop_bad(self.files.keys().cloned().collect(), "file") {
             self.files.remove(&k);
         }
-        for k in drop_bad(self.folders.keys().filter(|k| !k.is_empty()).cloned().collect(), "folder") {
+        for k in drop_bad(
+            self.folders
+                .keys()
+                .filter(|k| !k.is_empty())
+                .cloned()
+                .collect(),
+            "folder",
+        ) {
             self.folders.remove(&k);
         }
         for k in drop_bad(self.playlists.keys().cloned().collect(), "playlist") {
@@ -282,8 +289,10 @@ pub fn save(t: &Target, m: &Manifest) -> Result<(), Error> {
     t.sync_dir(Some(&RelPath::parse(DIR).expect("a constant path")));
     if t.meta(&rel(JOURNAL))?.is_some() {
         let f = t.open_append(&rel(JOURNAL))?;
-        f.set_len(0).map_err(|e| Error::io(t.display(&rel(JOURNAL)), e))?;
-        f.sync_all().map_err(|e| Error::io(t.display(&rel(JOURNAL)), e))?;
+        f.set_len(0)
+            .map_err(|e| Error::io(t.display(&rel(JOURNAL)), e))?;
+        f.sync_all()
+            .map_err(|e| Error::io(t.display(&rel(JOURNAL)), e))?;
     }
     Ok(())
 }
@@ -424,9 +433,15 @@ mod tests {
             r#"{"op":"remove","path":"a/../../b"}"#,
             r#"{"op":"remove","path":"A/ok.mp3"}"#,
         ];
-        std::fs::write(dir.path().join(DIR).join(JOURNAL), lines.join("
-") + "
-").unwrap();
+        std::fs::write(
+            dir.path().join(DIR).join(JOURNAL),
+            lines.join(
+                "
+",
+            ) + "
+",
+        )
+        .unwrap();
         let loaded = load(&t).unwrap();
         let m = loaded.manifest.unwrap();
         assert_eq!(m.files.keys().collect::<Vec<_>>(), ["A/ok.mp3"]);
@@ -438,6 +453,11 @@ mod tests {
             }]
         );
         assert_eq!(loaded.rejected.len(), 8, "{:?}", loaded.rejected);
-        assert!(loaded.rejected.iter().any(|r| r.contains("../victim/taxes.txt")));
+        assert!(
+            loaded
+                .rejected
+                .iter()
+                .any(|r| r.contains("../victim/taxes.txt"))
+        );
     }
 }

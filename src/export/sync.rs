@@ -64,7 +64,9 @@ pub fn recover(
                 t.ownership(&p, entry.size, &entry.xxh3)
                     .is_ok_and(|o| o == Ownership::Ours)
             }),
-            Record::Remove { path } => rp(path).is_ok_and(|p| t.meta(&p).is_ok_and(|m| m.is_none())),
+            Record::Remove { path } => {
+                rp(path).is_ok_and(|p| t.meta(&p).is_ok_and(|m| m.is_none()))
+            }
             Record::Playlist { path, xxh3 } => match (rp(path), xxh3) {
                 (Ok(p), Some(h)) => t.checksum(&p).is_ok_and(|(_, c)| &c == h),
                 (Ok(p), None) => t.meta(&p).is_ok_and(|m| m.is_none()),
@@ -131,11 +133,13 @@ pub fn verify(
         match existing.get(path) {
             None => {}
             Some(&size) if size != e.size => changed.push((path.clone(), "its size changed")),
-            Some(_) if touch.contains(path) => match rp(path).and_then(|p| t.ownership(&p, e.size, &e.xxh3)) {
-                Ok(Ownership::Ours | Ownership::Missing) => {}
-                Ok(Ownership::Changed(why)) => changed.push((path.clone(), why)),
-                Err(_) => changed.push((path.clone(), "it cannot be read")),
-            },
+            Some(_) if touch.contains(path) => {
+                match rp(path).and_then(|p| t.ownership(&p, e.size, &e.xxh3)) {
+                    Ok(Ownership::Ours | Ownership::Missing) => {}
+                    Ok(Ownership::Changed(why)) => changed.push((path.clone(), why)),
+                    Err(_) => changed.push((path.clone(), "it cannot be read")),
+                }
+            }
             Some(_) => {}
         }
     }
@@ -176,7 +180,12 @@ pub fn touched(plan: &Plan, m: &Manifest) -> BTreeSet<String> {
             .cloned(),
     );
     out.extend(plan.playlist_deletes.iter().cloned());
-    out.extend(plan.playlists.iter().filter(|p| p.changed).map(|p| p.path.clone()));
+    out.extend(
+        plan.playlists
+            .iter()
+            .filter(|p| p.changed)
+            .map(|p| p.path.clone()),
+    );
     out
 }
 
@@ -515,7 +524,9 @@ impl Run<'_, '_> {
                 Err(e) => {
                     self.m.files.remove(&d.path);
                     self.location.remove(&d.path);
-                    self.out.failures.push((d.path.clone(), format!("not removed: {e}")));
+                    self.out
+                        .failures
+                        .push((d.path.clone(), format!("not removed: {e}")));
                 }
             }
         }
@@ -560,7 +571,11 @@ impl Run<'_, '_> {
                 let dst = scratch.path(jobs.len() + first_jobs.len() + 1, ext);
                 if is_retag_of_encoded(item) {
                     // Made first, from the device's copy, before any commit moves it.
-                    let input = item.from.as_ref().and_then(|f| self.location.get(f)).cloned();
+                    let input = item
+                        .from
+                        .as_ref()
+                        .and_then(|f| self.location.get(f))
+                        .cloned();
                     first_jobs.push((i, input, dst));
                 } else {
                     jobs.push((i, None, dst));
@@ -829,9 +844,10 @@ impl Run<'_, '_> {
             }
             Err(e) => {
                 self.out.failed += 1;
-                self.out
-                    .failures
-                    .push((self.track_name(i), format!("cannot write to the device: {e}")));
+                self.out.failures.push((
+                    self.track_name(i),
+                    format!("cannot write to the device: {e}"),
+                ));
                 Ok(false)
             }
         }
@@ -937,7 +953,9 @@ impl Run<'_, '_> {
                     let Some(loc) = self.location.get(src) else {
                         continue;
                     };
-                    let Some(e) = self.m.files.get(src) else { continue };
+                    let Some(e) = self.m.files.get(src) else {
+                        continue;
+                    };
                     (loc.clone(), e.size, e.xxh3.clone(), Some(src.clone()))
                 }
                 _ => match self.staged.remove(&i) {
@@ -1089,14 +1107,21 @@ impl Run<'_, '_> {
                 .map(|&i| plan.items[i].path.as_str())
                 .collect()
         };
-        let ours_here = self.in_folder.get(&folder.path).cloned().unwrap_or_default();
+        let ours_here = self
+            .in_folder
+            .get(&folder.path)
+            .cloned()
+            .unwrap_or_default();
         let leaving: Vec<(String, RelPath)> = ours_here
             .iter()
             .filter(|path| !staying_in_place.contains(path.as_str()))
             .filter_map(|path| {
                 let home = rp(path).ok()?;
                 (self.location.get(path.as_str()) == Some(&home)
-                    && t.meta(&home).ok().flatten().is_some_and(|m| m.kind == EntryKind::File))
+                    && t.meta(&home)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|m| m.kind == EntryKind::File))
                 .then(|| (path.clone(), home))
             })
             .collect();
@@ -1113,7 +1138,12 @@ impl Run<'_, '_> {
                 path: folder.path.clone(),
                 state: Some(FolderState {
                     holes: true,
-                    ..self.m.folders.get(&folder.path).cloned().unwrap_or_default()
+                    ..self
+                        .m
+                        .folders
+                        .get(&folder.path)
+                        .cloned()
+                        .unwrap_or_default()
                 }),
             });
         }
@@ -1158,7 +1188,10 @@ impl Run<'_, '_> {
                         self.location.remove(&path);
                     }
                 }
-                Err(e) => self.out.failures.push((path, format!("cannot move it: {e}"))),
+                Err(e) => self
+                    .out
+                    .failures
+                    .push((path, format!("cannot move it: {e}"))),
             }
         }
         Ok(())
@@ -1171,7 +1204,10 @@ impl Run<'_, '_> {
         let mut lost = Vec::new();
         for (path, loc) in self.location.iter() {
             let Ok(home) = rp(path) else { continue };
-            if *loc != home && loc.starts_with(&self.staging) && t.meta(loc).ok().flatten().is_some() {
+            if *loc != home
+                && loc.starts_with(&self.staging)
+                && t.meta(loc).ok().flatten().is_some()
+            {
                 if t.rename(loc, &home, false).is_err() {
                     let _ = t.remove_file(loc);
                     lost.push(path.clone());
@@ -1188,7 +1224,8 @@ impl Run<'_, '_> {
     fn write_playlists(&mut self) -> Result<(), Error> {
         let sync = self.sync;
         let t = sync.target;
-        let by_track: HashMap<usize, &Item> = sync.plan.items.iter().map(|i| (i.track, i)).collect();
+        let by_track: HashMap<usize, &Item> =
+            sync.plan.items.iter().map(|i| (i.track, i)).collect();
         for part in &sync.plan.playlists {
             let lines: Vec<PlaylistLine> = part
                 .tracks
@@ -1281,8 +1318,7 @@ impl Run<'_, '_> {
         self.out.kept = plan.count(Kind::Keep);
         self.out.tracks = self.m.files.len();
         self.out.bytes = self.m.files.values().map(|e| e.size).sum();
-        if self.out.changed || !plan.forget.is_empty() || self.m.profile != self.sync.profile.name
-        {
+        if self.out.changed || !plan.forget.is_empty() || self.m.profile != self.sync.profile.name {
             self.m.last_sync = self.sync.now;
             t.check_present()?;
             if manifest::save(t, &self.m).is_err() {

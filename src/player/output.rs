@@ -96,15 +96,19 @@ impl Output for MemoryOutput {
 /// whose decoded samples have no integer depth); later tracks are converted to it.
 pub struct WavOutput {
     path: PathBuf,
+    file: Option<File>,
     writer: Option<hound::WavWriter<BufWriter<File>>>,
     spec: Option<Spec>,
     played: u64,
 }
 
 impl WavOutput {
-    pub fn new(path: &Path) -> WavOutput {
+    /// Writes into `file` (opened by the caller's safe-write layer); `path` names it in
+    /// messages.
+    pub fn new(file: File, path: &Path) -> WavOutput {
         WavOutput {
             path: path.to_path_buf(),
+            file: Some(file),
             writer: None,
             spec: None,
             played: 0,
@@ -133,8 +137,12 @@ impl Output for WavOutput {
                 hound::SampleFormat::Float
             },
         };
-        let writer =
-            hound::WavWriter::create(&self.path, wav).map_err(|e| wav_error(&self.path, e))?;
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| OutputError(format!("{}: already written", self.path.display())))?;
+        let writer = hound::WavWriter::new(BufWriter::new(file), wav)
+            .map_err(|e| wav_error(&self.path, e))?;
         self.writer = Some(writer);
         self.spec = Some(spec);
         Ok(spec)

@@ -292,7 +292,8 @@ impl Target {
                 Err(e) => {
                     let path = self.root.join(&so_far);
                     if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR))
-                        && fstatat(fd.as_raw_fd(), &c).is_ok_and(|st| meta_of(&st).kind == Kind::Link)
+                        && fstatat(fd.as_raw_fd(), &c)
+                            .is_ok_and(|st| meta_of(&st).kind == Kind::Link)
                     {
                         return Err(Error::Link { path });
                     }
@@ -356,7 +357,8 @@ impl Target {
                     } else {
                         created.push(RelPath::parse(&so_far)?);
                     }
-                    openat(fd.as_raw_fd(), &c, flags, 0).map_err(|e| self.link_or(fd.as_raw_fd(), &c, path, e))?
+                    openat(fd.as_raw_fd(), &c, flags, 0)
+                        .map_err(|e| self.link_or(fd.as_raw_fd(), &c, path, e))?
                 }
                 Err(e) => return Err(self.link_or(fd.as_raw_fd(), &c, path, e)),
             };
@@ -383,9 +385,9 @@ impl Target {
             0o666,
         ) {
             Ok(fd) => Ok(File::from(fd)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                Err(self.link_or(dir.as_raw_fd(), &name, self.display(rel), e).exists_unless_link())
-            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(self
+                .link_or(dir.as_raw_fd(), &name, self.display(rel), e)
+                .exists_unless_link()),
             Err(e) => Err(Error::io(self.display(rel), e)),
         }
     }
@@ -462,8 +464,12 @@ impl Target {
     pub fn ownership(&self, rel: &RelPath, size: u64, xxh3: &str) -> Result<Ownership, Error> {
         match self.meta(rel)? {
             None => return Ok(Ownership::Missing),
-            Some(m) if m.kind == Kind::Link => return Ok(Ownership::Changed("now a symbolic link")),
-            Some(m) if m.kind != Kind::File => return Ok(Ownership::Changed("not a file any more")),
+            Some(m) if m.kind == Kind::Link => {
+                return Ok(Ownership::Changed("now a symbolic link"));
+            }
+            Some(m) if m.kind != Kind::File => {
+                return Ok(Ownership::Changed("not a file any more"));
+            }
             Some(m) if m.size != size => return Ok(Ownership::Changed("its size changed")),
             Some(_) => {}
         }
@@ -580,7 +586,10 @@ impl Target {
                 continue;
             }
             let kind = fstatat(raw, name).map_or(Kind::Other, |st| meta_of(&st).kind);
-            out.push((OsStr::from_bytes(bytes).to_string_lossy().into_owned(), kind));
+            out.push((
+                OsStr::from_bytes(bytes).to_string_lossy().into_owned(),
+                kind,
+            ));
         }
         // SAFETY: closes the stream and its descriptor.
         unsafe { libc::closedir(dirp) };
@@ -589,7 +598,9 @@ impl Target {
 
     /// Every regular file beneath the root (relative path to size), leaving out `.tapedeck`,
     /// and the symbolic links found (which are never followed).
-    pub fn list_files(&self) -> Result<(std::collections::HashMap<String, u64>, Vec<String>), Error> {
+    pub fn list_files(
+        &self,
+    ) -> Result<(std::collections::HashMap<String, u64>, Vec<String>), Error> {
         let mut files = std::collections::HashMap::new();
         let mut links = Vec::new();
         let mut stack: Vec<Option<RelPath>> = vec![None];
@@ -643,7 +654,8 @@ impl Target {
         let tmp = self.temp_name(rel)?;
         let result = (|| {
             let mut f = self.create_new(&tmp)?;
-            f.write_all(bytes).map_err(|e| Error::io(self.display(rel), e))?;
+            f.write_all(bytes)
+                .map_err(|e| Error::io(self.display(rel), e))?;
             f.sync_all().map_err(|e| Error::io(self.display(rel), e))?;
             drop(f);
             self.rename(&tmp, rel, replace)
@@ -850,9 +862,9 @@ pub fn is_protected(path: &Path, protected: &[PathBuf]) -> bool {
     let Ok(m) = std::fs::metadata(path) else {
         return false;
     };
-    protected.iter().any(|p| {
-        std::fs::metadata(p).is_ok_and(|o| o.dev() == m.dev() && o.ino() == m.ino())
-    })
+    protected
+        .iter()
+        .any(|p| std::fs::metadata(p).is_ok_and(|o| o.dev() == m.dev() && o.ino() == m.ino()))
 }
 
 #[cfg(test)]

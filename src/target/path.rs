@@ -125,7 +125,14 @@ mod tests {
 
     #[test]
     fn accepts_plain_paths_and_refuses_the_rest() {
-        for ok in ["a", "A/B/01 x.mp3", ".tapedeck/tmp/1", "a b/..c", "...", "é/ü"] {
+        for ok in [
+            "a",
+            "A/B/01 x.mp3",
+            ".tapedeck/tmp/1",
+            "a b/..c",
+            "...",
+            "é/ü",
+        ] {
             assert_eq!(RelPath::parse(ok).unwrap().as_str(), ok);
         }
         for bad in [

@@ -25,16 +25,40 @@ fn links_are_never_written_through_renamed_over_or_removed() {
     symlink(&decoy, root.join("Album")).unwrap();
     symlink(decoy.join("taxes.txt"), root.join("file.mp3")).unwrap();
     // Through a linked folder.
-    assert!(matches!(t.create_new(&rel("Album/01.mp3")), Err(Error::Link { .. })));
-    assert!(matches!(t.ensure_dir(&rel("Album/Disc 2")), Err(Error::Link { .. })));
-    assert!(matches!(t.remove_file(&rel("Album/taxes.txt")), Err(Error::Link { .. })));
+    assert!(matches!(
+        t.create_new(&rel("Album/01.mp3")),
+        Err(Error::Link { .. })
+    ));
+    assert!(matches!(
+        t.ensure_dir(&rel("Album/Disc 2")),
+        Err(Error::Link { .. })
+    ));
+    assert!(matches!(
+        t.remove_file(&rel("Album/taxes.txt")),
+        Err(Error::Link { .. })
+    ));
     // Onto a linked file.
-    assert!(matches!(t.create_new(&rel("file.mp3")), Err(Error::Link { .. })));
+    assert!(matches!(
+        t.create_new(&rel("file.mp3")),
+        Err(Error::Link { .. })
+    ));
     std::fs::write(root.join("new"), b"x").unwrap();
-    assert!(matches!(t.rename(&rel("new"), &rel("file.mp3"), true), Err(Error::Link { .. })));
-    assert!(matches!(t.remove_file(&rel("file.mp3")), Err(Error::Link { .. })));
-    assert!(matches!(t.open_read(&rel("file.mp3")), Err(Error::Link { .. })));
-    assert!(matches!(t.open_append(&rel("file.mp3")), Err(Error::Link { .. })));
+    assert!(matches!(
+        t.rename(&rel("new"), &rel("file.mp3"), true),
+        Err(Error::Link { .. })
+    ));
+    assert!(matches!(
+        t.remove_file(&rel("file.mp3")),
+        Err(Error::Link { .. })
+    ));
+    assert!(matches!(
+        t.open_read(&rel("file.mp3")),
+        Err(Error::Link { .. })
+    ));
+    assert!(matches!(
+        t.open_append(&rel("file.mp3")),
+        Err(Error::Link { .. })
+    ));
     assert_eq!(t.meta(&rel("file.mp3")).unwrap().unwrap().kind, Kind::Link);
     assert_eq!(std::fs::read(decoy.join("taxes.txt")).unwrap(), b"precious");
     assert_eq!(std::fs::read_dir(&decoy).unwrap().count(), 1);
@@ -55,7 +79,10 @@ fn create_never_clobbers_and_rename_replaces_only_when_asked() {
     let (dir, t, _) = setup();
     let root = dir.path().join("target");
     std::fs::write(root.join("mine.txt"), b"user").unwrap();
-    assert!(matches!(t.create_new(&rel("mine.txt")), Err(Error::Exists { .. })));
+    assert!(matches!(
+        t.create_new(&rel("mine.txt")),
+        Err(Error::Exists { .. })
+    ));
     t.write_atomic(&rel("ours.txt"), b"one", false).unwrap();
     assert!(matches!(
         t.write_atomic(&rel("mine.txt"), b"two", false),
@@ -74,7 +101,10 @@ fn ownership_checks_size_then_contents() {
     let (dir, t, _) = setup();
     let root = dir.path().join("target");
     let (size, h) = t.copy_in(&b"written by us"[..], &rel("a.mp3")).unwrap();
-    assert_eq!(t.ownership(&rel("a.mp3"), size, &h).unwrap(), Ownership::Ours);
+    assert_eq!(
+        t.ownership(&rel("a.mp3"), size, &h).unwrap(),
+        Ownership::Ours
+    );
     std::fs::write(root.join("a.mp3"), b"written by US").unwrap();
     assert_eq!(
         t.ownership(&rel("a.mp3"), size, &h).unwrap(),
@@ -86,8 +116,14 @@ fn ownership_checks_size_then_contents() {
         Ownership::Changed("its size changed")
     );
     std::fs::remove_file(root.join("a.mp3")).unwrap();
-    assert_eq!(t.ownership(&rel("a.mp3"), size, &h).unwrap(), Ownership::Missing);
-    assert_eq!(t.ownership(&rel("no/such/dir"), 1, "0").unwrap(), Ownership::Missing);
+    assert_eq!(
+        t.ownership(&rel("a.mp3"), size, &h).unwrap(),
+        Ownership::Missing
+    );
+    assert_eq!(
+        t.ownership(&rel("no/such/dir"), 1, "0").unwrap(),
+        Ownership::Missing
+    );
 }
 
 #[test]
@@ -126,7 +162,10 @@ fn output_file_refuses_existing_links_and_protected_files() {
     o.commit().unwrap();
     assert_eq!(std::fs::read(&out).unwrap(), b"one");
     // Existing: refused without force, replaced with it.
-    assert!(matches!(OutputFile::create(&out, false, &[]), Err(Error::Exists { .. })));
+    assert!(matches!(
+        OutputFile::create(&out, false, &[]),
+        Err(Error::Exists { .. })
+    ));
     let mut o = OutputFile::create(&out, true, &[]).unwrap();
     o.file().write_all(b"two").unwrap();
     o.commit().unwrap();

@@ -71,3 +71,29 @@ pub fn succeeded<S: AsRef<OsStr>>(args: &[S], out: Output) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+pub mod stick;
+
+/// Makes a tone with ffmpeg (installed by `make test`): `secs` seconds into `path` (the
+/// extension picks the format), with the given tags.
+pub fn tone(path: &Path, freq: u32, secs: f64, tags: &[(&str, &str)]) -> bool {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut c = Command::new("ffmpeg");
+    c.args(["-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("sine=frequency={freq}:duration={secs}"))
+        .args(["-ac", "2"]);
+    if path.extension().is_some_and(|e| e == "mp3") {
+        c.args(["-c:a", "libmp3lame", "-b:a", "128k"]);
+    }
+    for (k, v) in tags {
+        c.arg("-metadata").arg(format!("{k}={v}"));
+    }
+    c.arg(path);
+    let ok = c
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "ffmpeg could not make {}", path.display());
+    ok
+}
