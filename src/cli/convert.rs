@@ -17,13 +17,13 @@ use crate::convert::encode::{self, Format};
 use crate::convert::output::{self, OutputDir};
 use crate::convert::plan::{self, Action, Job, Request};
 use crate::convert::run::{self, ConvertError};
-use crate::db::query::Selection;
 use crate::db::ConvertedFile;
+use crate::db::query::Selection;
 use crate::error::UsageError;
 use crate::model::Track;
 use crate::names::{self, NameRules, PathTemplate};
-use crate::target::Scratch;
 use crate::query::{Field, display_value};
+use crate::target::Scratch;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum GainBake {
@@ -185,9 +185,14 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
         &args.to,
         args.dry_run,
         Box::new(move |p: &Path| {
-            legacy
-                .get(p)
-                .map(|f| (f.track_id, f.fingerprint.clone(), f.settings.clone(), f.size))
+            legacy.get(p).map(|f| {
+                (
+                    f.track_id,
+                    f.fingerprint.clone(),
+                    f.settings.clone(),
+                    f.size,
+                )
+            })
         }),
     )?;
     let root = dir.root(&args.to);
@@ -295,7 +300,9 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
                     let replace = output::replaceable(&dir, &job.output);
                     let entry = output::entry(
                         job.track.id,
-                        fingerprints.get(&job.track.id).map_or(&[][..], Vec::as_slice),
+                        fingerprints
+                            .get(&job.track.id)
+                            .map_or(&[][..], Vec::as_slice),
                         &key,
                     );
                     let size = dir.install(&made, &job.output, entry, replace);
