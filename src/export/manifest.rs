@@ -460,4 +460,98 @@ mod tests {
                 .any(|r| r.contains("../victim/taxes.txt"))
         );
     }
+
+    mod random_lines {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Path-like text built from parts an attacker would use.
+        fn hostile_path() -> impl Strategy<Value = String> {
+            let part = prop_oneof![
+                Just(".."),
+                Just("."),
+                Just(""),
+                Just("a"),
+                Just("victim"),
+                Just(".tapedeck"),
+                Just("tmp"),
+                Just("hold-1"),
+                Just("x\0y"),
+                Just("/"),
+            ];
+            (any::<bool>(), prop::collection::vec(part, 1..6)).prop_map(|(abs, parts)| {
+                let p = parts.join("/");
+                if abs { format!("/{p}") } else { p }
+            })
+        }
+
+        fn line() -> impl Strategy<Value = String> {
+            (0..5u8, hostile_path(), hostile_path()).prop_map(|(op, a, b)| {
+                let (a, b) = (serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap());
+                match op {
+                    0 => format!(r#"{{"op":"hold","path":{a},"hold":{b}}}"#),
+                    1 => format!(r#"{{"op":"remove","path":{a}}}"#),
+                    2 => format!(r#"{{"op":"playlist","path":{a},"xxh3":null}}"#),
+                    3 => format!(r#"{{"op":"folder","path":{a},"state":null}}"#),
+                    _ => format!(
+                        r#"{{"op":"put","path":{a},"entry":{{"source":"","settings":"","tags":"","size":3,"xxh3":"0","seq":1,"written_at":0}}}}"#
+                    ),
+                }
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+            #[test]
+            fn no_path_from_the_device_leaves_the_root(
+                lines in prop::collection::vec(line(), 1..12),
+                keys in prop::collection::vec(hostile_path(), 0..6),
+            ) {
+                let dir = tempfile::tempdir().unwrap();
+                let root = dir.path().join("stick");
+                let victim = dir.path().join("victim");
+                std::fs::create_dir_all(root.join(".tapedeck/tmp")).unwrap();
+                std::fs::create_dir_all(&victim).unwrap();
+                std::fs::write(victim.join("taxes.txt"), b"taxes").unwrap();
+                std::fs::write(root.join("a"), b"abc").unwrap();
+                std::fs::write(root.join(".tapedeck/tmp/hold-1"), b"held").unwrap();
+                let t = Target::open(&root).unwrap();
+                let mut m = Manifest::new("car");
+                for k in &keys {
+                    m.files.insert(k.clone(), entry(1));
+                    m.folders.insert(k.clone(), FolderState::default());
+                    m.playlists.insert(k.clone(), "0".into());
+                }
+                std::fs::write(root.join(".tapedeck/manifest.json"), serde_json::to_vec(&m).unwrap()).unwrap();
+                std::fs::write(root.join(".tapedeck/journal.jsonl"), lines.join("\n")).unwrap();
+                let loaded = load(&t).unwrap();
+                let m = loaded.manifest.as_ref().unwrap();
+                let inside = |p: &str| {
+                    RelPath::parse(p).is_ok()
+                        && std::path::Path::new(p).components().all(|c| matches!(c, std::path::Component::Normal(_)))
+                };
+                for k in m.files.keys().chain(m.playlists.keys()).chain(m.folders.keys()) {
+                    prop_assert!(inside(k), "{k:?}");
+                    prop_assert!(!k.starts_with(".tapedeck"), "{k:?}");
+                }
+                for r in &loaded.journal {
+                    match r {
+                        Record::Hold { path, hold } => {
+                            prop_assert!(inside(path) && inside(hold), "{r:?}");
+                            prop_assert!(hold.starts_with(".tapedeck/tmp/"), "{r:?}");
+                        }
+                        Record::Put { path, .. } | Record::Remove { path }
+                        | Record::Playlist { path, .. } | Record::Folder { path, .. } => {
+                            prop_assert!(inside(path) && !path.starts_with(".tapedeck"), "{r:?}")
+                        }
+                    }
+                }
+                // Replaying it touches nothing outside the stick.
+                let _ = crate::export::sync::recover(&t, loaded, "car", true);
+                prop_assert_eq!(std::fs::read(victim.join("taxes.txt")).unwrap(), b"taxes");
+                prop_assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 1);
+                prop_assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+            }
+        }
+    }
 }
