@@ -35,6 +35,10 @@ pub struct Entry {
     pub xxh3: String,
 }
 
+/// Answers, for a path, what the library remembers writing there before the folder had its
+/// own record: (track, fingerprint, settings, size).
+pub type Legacy = Box<dyn Fn(&Path) -> Option<(Option<i64>, Vec<u8>, String, i64)> + Sync>;
+
 /// The output folder, open for a run.
 pub struct OutputDir {
     /// `None` on a dry run into a folder that does not exist yet.
@@ -44,7 +48,7 @@ pub struct OutputDir {
     entries: HashMap<String, Vec<Entry>>,
     /// Earlier runs' records kept in the library (from before the folder had its own record):
     /// path to (track, fingerprint, settings, size).
-    legacy: Box<dyn Fn(&Path) -> Option<(Option<i64>, Vec<u8>, String, i64)> + Sync>,
+    legacy: Legacy,
     log: Option<Mutex<File>>,
     /// Lines ignored because their path is not a plain path beneath the folder.
     pub rejected: Vec<String>,
@@ -58,11 +62,7 @@ impl OutputDir {
     /// Opens the folder (creating it unless `dry_run`), takes its lock, reads its record and
     /// removes what a killed run left in `.tapedeck/tmp`. `legacy` answers for files recorded
     /// only in the library.
-    pub fn open(
-        root: &Path,
-        dry_run: bool,
-        legacy: Box<dyn Fn(&Path) -> Option<(Option<i64>, Vec<u8>, String, i64)> + Sync>,
-    ) -> Result<OutputDir, Error> {
+    pub fn open(root: &Path, dry_run: bool, legacy: Legacy) -> Result<OutputDir, Error> {
         let mut target = if dry_run && !root.exists() {
             None
         } else if dry_run {

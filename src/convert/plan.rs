@@ -254,11 +254,14 @@ mod tests {
     use std::cell::RefCell;
     use std::collections::HashSet;
 
-    /// The output folder: files, and what earlier runs wrote (track, fingerprint, settings,
-    /// and whether the file's contents are still what was written).
+    /// What an earlier run wrote: track, fingerprint, settings, and whether the file's
+    /// contents are still what was written.
+    type Record = (Option<i64>, Vec<u8>, String, bool);
+
+    /// The output folder: files, and what earlier runs wrote.
     struct FakeTarget {
         files: HashSet<PathBuf>,
-        written: RefCell<HashMap<PathBuf, (Option<i64>, Vec<u8>, String, bool)>>,
+        written: RefCell<HashMap<PathBuf, Record>>,
     }
 
     impl OutputFolder for FakeTarget {

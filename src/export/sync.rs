@@ -484,8 +484,8 @@ impl Run<'_, '_> {
             .to_string()
     }
 
-    /// 1. Deletions first, to make room. Each file is checked again for its size just before
-    /// (its checksum was checked when planning).
+    /// Step 1: deletions first, to make room. Each file is checked again for its size just
+    /// before (its checksum was checked when planning).
     fn delete_unwanted(&mut self) -> Result<(), Error> {
         let plan = self.sync.plan;
         for d in &plan.deletes {
@@ -545,9 +545,9 @@ impl Run<'_, '_> {
         Ok(())
     }
 
-    /// 2. New files are made on worker threads in play order, and the main thread commits each
-    /// folder as soon as its files are ready, a batch at a time: the batch is copied into the
-    /// staging folder in one sequential write and flushed before any rename refers to it.
+    /// Step 2: new files are made on worker threads in play order, and the main thread commits
+    /// each folder as soon as its files are ready, a batch at a time: the batch is copied into
+    /// the staging folder in one sequential write and flushed before any rename refers to it.
     fn make_and_commit(&mut self, scratch: &Scratch) -> Result<(), Error> {
         let sync = self.sync;
         let plan = sync.plan;
@@ -803,7 +803,20 @@ impl Run<'_, '_> {
         let ext = item.path.rsplit_once('.').map_or("bin", |(_, e)| e);
         self.copied += 1;
         let dst = self.staging.join(&format!("{:06}.{ext}", self.copied))?;
-        let r = match File::open(&src) {
+        // A source replaced by a FIFO or device since the scan is never opened to block.
+        use std::os::unix::fs::OpenOptionsExt;
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&src)
+            .and_then(|f| {
+                if f.metadata()?.is_file() {
+                    Ok(f)
+                } else {
+                    Err(std::io::Error::other("not a regular file"))
+                }
+            });
+        let r = match opened {
             Ok(f) => self.target().copy_in(f, &dst),
             Err(e) => {
                 self.out.failed += 1;
@@ -1207,11 +1220,10 @@ impl Run<'_, '_> {
             if *loc != home
                 && loc.starts_with(&self.staging)
                 && t.meta(loc).ok().flatten().is_some()
+                && t.rename(loc, &home, false).is_err()
             {
-                if t.rename(loc, &home, false).is_err() {
-                    let _ = t.remove_file(loc);
-                    lost.push(path.clone());
-                }
+                let _ = t.remove_file(loc);
+                lost.push(path.clone());
             }
         }
         for p in lost {
@@ -1219,8 +1231,8 @@ impl Run<'_, '_> {
         }
     }
 
-    /// 3. Playlists, pointing at what is on the device now. A playlist of ours is replaced
-    /// (its contents were checked when planning); any other name is never written over.
+    /// Step 3: playlists, pointing at what is on the device now. A playlist of ours is
+    /// replaced (its contents were checked when planning); any other name is never written over.
     fn write_playlists(&mut self) -> Result<(), Error> {
         let sync = self.sync;
         let t = sync.target;
@@ -1263,7 +1275,7 @@ impl Run<'_, '_> {
         Ok(())
     }
 
-    /// 4. Folders we made that are now empty.
+    /// Step 4: folders we made that are now empty.
     fn remove_empty_folders(&mut self) {
         let t = self.sync.target;
         let mut made: Vec<String> = self
@@ -1311,7 +1323,7 @@ impl Run<'_, '_> {
         }
     }
 
-    /// 5. The manifest, then everything flushed.
+    /// Step 5: the manifest, then everything flushed.
     fn finish(&mut self, reserve: &RelPath) -> Result<(), Error> {
         let plan = self.sync.plan;
         let t = self.sync.target;

@@ -744,6 +744,23 @@ impl Scratch {
         let base = directories::ProjectDirs::from("", "", "tapedeck")
             .map(|d| d.cache_dir().join("scratch"))
             .unwrap_or_else(|| std::env::temp_dir().join("tapedeck-scratch"));
+        // What a killed run left (a day old: no run still uses it).
+        if let Ok(entries) = std::fs::read_dir(&base) {
+            for e in entries.flatten() {
+                let old = e
+                    .metadata()
+                    .ok()
+                    .and_then(|m| m.modified().ok())
+                    .is_some_and(|t| {
+                        t.elapsed()
+                            .is_ok_and(|age| age > std::time::Duration::from_secs(86_400))
+                    });
+                let ours = e.file_name().to_string_lossy().starts_with("run-");
+                if ours && old && e.file_type().is_ok_and(|t| t.is_dir()) {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
         let dir = std::fs::create_dir_all(&base)
             .and_then(|_| tempfile::Builder::new().prefix("run-").tempdir_in(&base))
             .or_else(|_| tempfile::Builder::new().prefix("tapedeck-").tempdir())?;

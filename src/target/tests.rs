@@ -177,7 +177,14 @@ fn output_file_refuses_existing_links_and_protected_files() {
         Err(Error::NotOurs { .. })
     ));
     std::fs::hard_link(&input, dir.path().join("hard.flac")).unwrap();
-    assert!(OutputFile::create(&dir.path().join("hard.flac"), true, &[input.clone()]).is_err());
+    assert!(
+        OutputFile::create(
+            &dir.path().join("hard.flac"),
+            true,
+            std::slice::from_ref(&input)
+        )
+        .is_err()
+    );
     assert_eq!(std::fs::read(&input).unwrap(), b"music");
     // A link at the name is refused, even with force.
     symlink(&input, dir.path().join("link.wav")).unwrap();
