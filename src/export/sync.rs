@@ -1403,3 +1403,135 @@ pub fn by_folder<'a>(paths: impl Iterator<Item = &'a str>) -> BTreeMap<&'a str, 
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::manifest::{Loaded, Record};
+
+    fn entry(size: u64, xxh3: &str) -> FileEntry {
+        FileEntry {
+            source: "s".into(),
+            settings: "copy".into(),
+            tags: "t".into(),
+            size,
+            xxh3: xxh3.into(),
+            seq: 1,
+            written_at: 0,
+        }
+    }
+
+    fn hash(b: &[u8]) -> String {
+        format!("{:016x}", xxhash_rust::xxh3::xxh3_64(b))
+    }
+
+    #[test]
+    fn journal_replay_counts_only_what_happened_and_puts_held_files_home() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join(".tapedeck/tmp")).unwrap();
+        std::fs::create_dir_all(root.join("A")).unwrap();
+        std::fs::write(root.join("A/done.mp3"), b"done").unwrap();
+        std::fs::write(root.join("A/other.mp3"), b"someone else's").unwrap();
+        std::fs::write(root.join("A/kept.mp3"), b"kept").unwrap();
+        std::fs::write(root.join(".tapedeck/tmp/hold-1"), b"held").unwrap();
+        std::fs::write(root.join(".tapedeck/tmp/000001.mp3"), b"leftover").unwrap();
+        let t = Target::open(root).unwrap();
+        let loaded = Loaded {
+            manifest: None,
+            journal: vec![
+                // Renamed into place before the kill: ours.
+                Record::Put {
+                    path: "A/done.mp3".into(),
+                    entry: entry(4, &hash(b"done")),
+                },
+                // Not renamed: what is there is not what was recorded.
+                Record::Put {
+                    path: "A/other.mp3".into(),
+                    entry: entry(4, &hash(b"othr")),
+                },
+                // Never arrived.
+                Record::Put {
+                    path: "A/missing.mp3".into(),
+                    entry: entry(1, &hash(b"x")),
+                },
+                // The removal did not happen: still ours.
+                Record::Put {
+                    path: "A/kept.mp3".into(),
+                    entry: entry(4, &hash(b"kept")),
+                },
+                Record::Remove {
+                    path: "A/kept.mp3".into(),
+                },
+                // Held away while its folder was rewritten.
+                Record::Put {
+                    path: "A/held.mp3".into(),
+                    entry: entry(4, &hash(b"held")),
+                },
+                Record::Hold {
+                    path: "A/held.mp3".into(),
+                    hold: ".tapedeck/tmp/hold-1".into(),
+                },
+            ],
+            rejected: vec![],
+        };
+        let (m, problems) = recover(&t, loaded, "car", true);
+        assert!(problems.is_empty(), "{problems:?}");
+        // The put of held.mp3 is replayed before the file is back, so only the hold brings it
+        // home; its entry counts on the next run's listing.
+        assert_eq!(std::fs::read(root.join("A/held.mp3")).unwrap(), b"held");
+        let mut files: Vec<&str> = m.files.keys().map(String::as_str).collect();
+        files.sort();
+        assert_eq!(files, ["A/done.mp3", "A/kept.mp3"]);
+        assert_eq!(
+            std::fs::read(root.join("A/other.mp3")).unwrap(),
+            b"someone else's"
+        );
+        assert_eq!(
+            std::fs::read_dir(root.join(".tapedeck/tmp"))
+                .unwrap()
+                .count(),
+            0
+        );
+    }
+
+    #[test]
+    fn verify_finds_files_that_changed_since_they_were_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("same.mp3"), b"ours").unwrap();
+        std::fs::write(root.join("edited.mp3"), b"OURS").unwrap();
+        std::fs::write(root.join("grown.mp3"), b"ours and more").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", root.join("linked.mp3")).unwrap();
+        let t = Target::open(root).unwrap();
+        let mut m = Manifest::new("car");
+        for p in [
+            "same.mp3",
+            "edited.mp3",
+            "grown.mp3",
+            "linked.mp3",
+            "gone.mp3",
+        ] {
+            m.files.insert(p.into(), entry(4, &hash(b"ours")));
+        }
+        let (existing, links) = scan_device(&t).unwrap();
+        let all: BTreeSet<String> = m.files.keys().cloned().collect();
+        let mut changed = verify(&t, &m, &existing, &links, &all);
+        changed.sort();
+        assert_eq!(
+            changed,
+            [
+                ("edited.mp3".to_string(), "its contents changed"),
+                ("grown.mp3".to_string(), "its size changed"),
+                ("linked.mp3".to_string(), "now a symbolic link"),
+            ]
+        );
+        // Contents are read only for the files a plan touches.
+        let none = BTreeSet::new();
+        let changed = verify(&t, &m, &existing, &links, &none);
+        assert_eq!(changed.len(), 2, "{changed:?}");
+        let changed = verify(&t, &m, &existing, &links, &all);
+        disown(&mut m, &changed);
+        assert_eq!(m.files.len(), 2);
+    }
+}
