@@ -60,7 +60,7 @@ demo: release
 	./target/release/tapedeck --db $(DEMO_DIR)/library.db render format:flac ^path:/broken/ -o $(DEMO_DIR)/mix.wav
 	@echo "== tapedeck convert (lossless tracks to MP3 320k; lossy ones are refused, with a reason)"
 	./target/release/tapedeck --db $(DEMO_DIR)/library.db convert ^path:/broken/ --to $(DEMO_DIR)/mp3 --format mp3
-	@find $(DEMO_DIR)/mp3 -type f | sort
+	@find $(DEMO_DIR)/mp3 -type f -not -path '*/.tapedeck/*' | sort
 
 bench: deps
 	$(CARGO) bench --locked --bench scan
