@@ -16,7 +16,7 @@
 
 mod parse;
 
-pub use parse::{QueryError, parse, parse_sort, parse_str};
+pub use parse::{MAX_TERMS, QueryError, parse, parse_sort, parse_str};
 
 use crate::model::{Track, fold};
 

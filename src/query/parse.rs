@@ -93,8 +93,13 @@ pub fn parse_sort(text: &str) -> Result<Vec<(Field, Direction)>, QueryError> {
     Ok(keys)
 }
 
+/// The most terms (conditions and sort keys) one query may have. Each condition is a level of
+/// the SQL expression a query compiles to, and SQLite refuses expressions nested 1,000 deep;
+/// half that leaves room for what a single condition adds.
+pub const MAX_TERMS: usize = 500;
+
 /// Parses command-line terms: each argument is one term. `now` (unix seconds) anchors relative
-/// dates such as `added:-1w..`.
+/// dates such as `added:-1w..`. More than [`MAX_TERMS`] terms are refused.
 pub fn parse<S: AsRef<str>>(terms: &[S], now: i64) -> Result<Query, QueryError> {
     let text = terms
         .iter()
@@ -105,6 +110,7 @@ pub fn parse<S: AsRef<str>>(terms: &[S], now: i64) -> Result<Query, QueryError> 
     let mut group: Vec<Term> = Vec::new();
     let mut offset = 0;
     let mut saw_term = false;
+    let mut counted = 0;
     for term in terms {
         let term = term.as_ref();
         let at = offset;
@@ -116,6 +122,17 @@ pub fn parse<S: AsRef<str>>(terms: &[S], now: i64) -> Result<Query, QueryError> 
             len,
             hint,
         };
+        if term != "," {
+            counted += 1;
+            if counted > MAX_TERMS {
+                return Err(err(
+                    format!("the query has more than {MAX_TERMS} terms, the most one may have"),
+                    0,
+                    term.len(),
+                    Some("one regular expression matches many values, as in `artist::^(abba|queen)$`".into()),
+                ));
+            }
+        }
         if term == "," {
             if group.is_empty() {
                 return Err(err("`,` needs terms on both sides".into(), 0, 1, None));

@@ -224,3 +224,29 @@ fn sort_strings() {
         Some("did you mean `year`?")
     );
 }
+
+#[test]
+fn queries_have_a_term_limit() {
+    let mut terms: Vec<String> = (0..MAX_TERMS).map(|i| format!("t{i}")).collect();
+    assert!(parse(&terms, NOW).is_ok());
+    // Commas join alternatives; they are not terms.
+    let with_commas: Vec<String> = terms
+        .iter()
+        .flat_map(|t| [t.clone(), ",".to_string()])
+        .take(2 * MAX_TERMS - 1)
+        .collect();
+    assert!(parse(&with_commas, NOW).is_ok());
+    terms.push("extra".into());
+    let e = parse(&terms, NOW).unwrap_err();
+    assert!(
+        e.message.contains(&format!("more than {MAX_TERMS} terms")),
+        "{}",
+        e.message
+    );
+    // The caret points at the first term past the limit.
+    assert_eq!(&e.text[e.offset..e.offset + e.len], "extra");
+    // Sort keys count too.
+    terms.pop();
+    terms.push("year+".into());
+    assert!(parse(&terms, NOW).is_err());
+}

@@ -285,3 +285,42 @@ fn sort_and_limit() {
     assert_eq!(titles(&["title-"], None), ["c", "b", "a"]);
     assert_eq!(titles(&["year-"], Some(2)), ["b", "c"]);
 }
+
+/// The longest query the parser lets through compiles within SQLite's limits, in the shapes
+/// that nest deepest: every term its own alternative, every term in one group, and terms that
+/// compile to the largest expressions (negated, short bare words over every field, regexes).
+#[test]
+fn the_largest_query_allowed_runs() {
+    let (_dir, lib) = build(&[]);
+    let shapes: [(&str, bool); 5] = [
+        ("^ab", true),
+        ("^ab", false),
+        ("^artist:=x", true),
+        ("title::^x$", true),
+        ("year:1990..1999", false),
+    ];
+    for (term, or) in shapes {
+        let mut terms = Vec::new();
+        for i in 0..query::MAX_TERMS {
+            if or && i > 0 {
+                terms.push(",".to_string());
+            }
+            terms.push(term.to_string());
+        }
+        let q = query::parse(&terms, NOW).unwrap();
+        lib.track_ids(&Selection {
+            query: Some(&q),
+            ..Selection::default()
+        })
+        .unwrap_or_else(|e| panic!("{term} (or: {or}): {e}"));
+        lib.stats(Some(&q), false)
+            .unwrap_or_else(|e| panic!("{term} (or: {or}): {e}"));
+        lib.groups(crate::db::GroupBy::Album, Some(&q), false)
+            .unwrap_or_else(|e| panic!("{term} (or: {or}): {e}"));
+        terms.push(term.to_string());
+        assert!(
+            query::parse(&terms, NOW).is_err(),
+            "one more term is refused"
+        );
+    }
+}
