@@ -183,6 +183,21 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+/// The SQLite URI that opens the database at `path` as immutable (read without locks or a WAL
+/// index), with every byte of the path that a URI would misread percent-encoded.
+fn immutable_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
 /// Converts a path to the SQL value that stores it byte-exact.
 pub fn path_value(path: &Path) -> Value {
     match path.to_str() {
@@ -338,6 +353,57 @@ impl Library {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        query::register_functions(&conn)?;
+        let mut lib = Library { conn };
+        lib.migrate()?;
+        Ok(lib)
+    }
+
+    /// Opens the library at `path` for reading only, for the commands that never change it: they
+    /// work on a library file (or folder) the user cannot write, and never create one.
+    ///
+    /// A WAL database read this way needs its `-shm` index: SQLite makes one beside the file when
+    /// the folder is writable and reads the one a running writer keeps. When neither is possible
+    /// (a read-only folder and no writer), the file is opened as immutable instead, which reads
+    /// the database file alone; that is what it holds when no writer has it open.
+    ///
+    /// A library written by an older tapedeck needs its schema brought up to date, which is a
+    /// write: it is opened with [`Library::open`] instead.
+    pub fn open_read_only(path: &Path) -> Result<Library> {
+        use rusqlite::OpenFlags;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let connect = |target: &Path, flags: OpenFlags| -> Result<Connection> {
+            let conn = Connection::open_with_flags(target, flags)?;
+            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            // Reading the schema is what finds out whether the WAL index can be used.
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })?;
+            Ok(conn)
+        };
+        let conn = match connect(path, flags) {
+            Ok(conn) => conn,
+            Err(first) => connect(
+                Path::new(&immutable_uri(path)),
+                flags | OpenFlags::SQLITE_OPEN_URI,
+            )
+            .map_err(|_| first)?,
+        };
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version < MIGRATIONS.len() as i64 {
+            drop(conn);
+            return Library::open(path);
+        }
+        query::register_functions(&conn)?;
+        let mut lib = Library { conn };
+        lib.migrate()?;
+        Ok(lib)
+    }
+
+    /// An empty library in memory: what a read command sees when there is no library file yet,
+    /// without creating one.
+    pub fn empty() -> Result<Library> {
+        let conn = Connection::open_in_memory()?;
         query::register_functions(&conn)?;
         let mut lib = Library { conn };
         lib.migrate()?;
@@ -1408,6 +1474,59 @@ mod tests {
             .unwrap();
         let err = Library::open(&path).err().expect("refused").to_string();
         assert!(err.contains("newer tapedeck"), "{err}");
+    }
+
+    #[test]
+    fn a_read_only_library_reads_and_refuses_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lib.db");
+        let mut lib = Library::open(&path).unwrap();
+        lib.write(|w| w.insert_track(&record("/a.flac", "one"), 1))
+            .unwrap();
+        drop(lib);
+        let mut lib = Library::open_read_only(&path).unwrap();
+        assert_eq!(lib.stats(None, false).unwrap().tracks, 1);
+        // Selections live in a temporary table, which a read-only connection may still make.
+        assert_eq!(lib.tracks_by_ids(&[1]).unwrap().len(), 1);
+        let err = lib
+            .write(|w| w.insert_track(&record("/b.flac", "two"), 1))
+            .unwrap_err();
+        assert!(err.to_string().contains("readonly"), "{err}");
+        // A library from before the latest migration is brought up to date first.
+        let old = dir.path().join("old.db");
+        let conn = Connection::open(&old).unwrap();
+        for sql in &MIGRATIONS[..MIGRATIONS.len() - 1] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", MIGRATIONS.len() as i64 - 1)
+            .unwrap();
+        drop(conn);
+        let lib = Library::open_read_only(&old).unwrap();
+        let version: i64 = lib
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn immutable_uris_encode_what_a_uri_would_misread() {
+        assert_eq!(
+            immutable_uri(Path::new("/home/me/lib.db")),
+            "file:/home/me/lib.db?immutable=1"
+        );
+        let odd = PathBuf::from(OsString::from_vec(b"/m/a b?c#d%e\xe9.db".to_vec()));
+        assert_eq!(
+            immutable_uri(&odd),
+            "file:/m/a%20b%3Fc%23d%25e%E9.db?immutable=1"
+        );
+    }
+
+    #[test]
+    fn an_empty_library_lives_in_memory() {
+        let lib = Library::empty().unwrap();
+        assert_eq!(lib.stats(None, false).unwrap().tracks, 0);
+        assert!(lib.playlists().unwrap().is_empty());
     }
 
     #[test]
