@@ -54,11 +54,25 @@ pub fn detect(name: &str, text: &str) -> PlaylistFormat {
 /// Parses a playlist's bytes into its entries, in playlist order. `name` is the file name, used
 /// only as a hint for [`detect`]. Never fails: what cannot be read is skipped.
 pub fn parse(name: &str, bytes: &[u8]) -> Vec<Entry> {
+    parse_at_most(name, bytes, usize::MAX).unwrap_or_default()
+}
+
+/// A playlist with more entries than the caller allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyEntries {
+    /// The limit that was passed.
+    pub limit: usize,
+}
+
+/// [`parse`], refusing a playlist of more than `limit` entries as soon as the entry after the
+/// limit is read, so the entries held stay bounded whatever the input.
+pub fn parse_at_most(name: &str, bytes: &[u8], limit: usize) -> Result<Vec<Entry>, TooManyEntries> {
     let text = decode(bytes);
     match detect(name, &text) {
-        PlaylistFormat::M3u => parse_m3u(&text),
-        PlaylistFormat::Pls => parse_pls(&text),
+        PlaylistFormat::M3u => parse_m3u(&text, limit),
+        PlaylistFormat::Pls => parse_pls(&text, limit),
     }
+    .ok_or(TooManyEntries { limit })
 }
 
 /// Lines split on `\n`, `\r\n` or a lone `\r`, trimmed of whitespace and of byte order marks (which
@@ -119,7 +133,7 @@ fn windows_1252(byte: u8) -> char {
     }
 }
 
-fn parse_m3u(text: &str) -> Vec<Entry> {
+fn parse_m3u(text: &str, limit: usize) -> Option<Vec<Entry>> {
     let mut entries = Vec::new();
     // The `#EXTINF` line describes the next location line, even across other directives
     // (`#EXTGRP`, `#EXTVLCOPT`) in between; a second `#EXTINF` replaces the first.
@@ -137,6 +151,9 @@ fn parse_m3u(text: &str) -> Vec<Entry> {
         let (duration, title) = info.take().unwrap_or_default();
         let location = location(line);
         if !location.is_empty() {
+            if entries.len() == limit {
+                return None;
+            }
             entries.push(Entry {
                 location,
                 title,
@@ -144,7 +161,7 @@ fn parse_m3u(text: &str) -> Vec<Entry> {
             });
         }
     }
-    entries
+    Some(entries)
 }
 
 /// Reads what follows `#EXTINF:`: a duration, optional `key="value"` attributes (IPTV lists), a
@@ -289,7 +306,9 @@ fn pls_key(line: &str) -> Option<(Key, u64, &str)> {
 /// keys may come in any order, numbering may have gaps, and `NumberOfEntries` is often wrong, so
 /// it is not trusted. A number with a title but no file is not an entry. When a key repeats, the
 /// last value wins, as in any INI file.
-fn parse_pls(text: &str) -> Vec<Entry> {
+/// `None` when more than `limit` entry numbers are seen (counted as they appear, whether or not
+/// the number has a `FileN=` line).
+fn parse_pls(text: &str, limit: usize) -> Option<Vec<Entry>> {
     #[derive(Default)]
     struct Slot<'a> {
         file: Option<&'a str>,
@@ -301,6 +320,9 @@ fn parse_pls(text: &str) -> Vec<Entry> {
         let Some((key, number, value)) = pls_key(line) else {
             continue;
         };
+        if slots.len() == limit && !slots.contains_key(&number) {
+            return None;
+        }
         let slot = slots.entry(number).or_default();
         match key {
             Key::File => slot.file = Some(value),
@@ -308,7 +330,7 @@ fn parse_pls(text: &str) -> Vec<Entry> {
             Key::Length => slot.length = Some(value),
         }
     }
-    slots
+    let entries = slots
         .into_values()
         .filter_map(|slot| {
             let location = location(slot.file?);
@@ -321,7 +343,8 @@ fn parse_pls(text: &str) -> Vec<Entry> {
                 duration: slot.length.and_then(|l| l.parse().ok()).and_then(duration),
             })
         })
-        .collect()
+        .collect();
+    Some(entries)
 }
 
 /// Whether a location is a URL of something other than a local file (`http://`, `https://`,
@@ -1042,5 +1065,22 @@ mod tests {
             parse("a.m3u", long.as_bytes()),
             vec![entry(&long, None, None)]
         );
+    }
+
+    #[test]
+    fn a_limit_refuses_the_entry_after_it() {
+        let m3u = "#EXTM3U\n#EXTINF:1,One\na.mp3\n\nb.mp3\n# comment\nc.mp3\n";
+        assert_eq!(parse_at_most("x.m3u", m3u.as_bytes(), 3).unwrap().len(), 3);
+        assert_eq!(
+            parse_at_most("x.m3u", m3u.as_bytes(), 2),
+            Err(TooManyEntries { limit: 2 })
+        );
+        let pls = "[playlist]\nFile1=a.mp3\nTitle1=A\nFile2=b.mp3\nLength2=3\nFile3=c.mp3\n";
+        assert_eq!(parse_at_most("x.pls", pls.as_bytes(), 3).unwrap().len(), 3);
+        assert_eq!(
+            parse_at_most("x.pls", pls.as_bytes(), 2),
+            Err(TooManyEntries { limit: 2 })
+        );
+        assert!(parse_at_most("x.m3u", b"", 0).unwrap().is_empty());
     }
 }
