@@ -1265,3 +1265,388 @@ fn playlists_import_and_export() {
     ]);
     assert_eq!(titles(&env, &["-p", "Again"]), titles(&env, &["-p", "mix"]));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hostile inputs: files that are not files, oversized playlists and queries, control characters.
+
+/// Runs `args`, failing the test if the command has not ended within a minute (a blocking open
+/// of a FIFO would hang it for good).
+fn run_within_a_minute<S: AsRef<OsStr>>(env: &Env, args: &[S]) -> std::process::Output {
+    let mut child = env
+        .cmd()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("tapedeck hung");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn mkfifo(path: &Path) {
+    assert!(Command::new("mkfifo").arg(path).status().unwrap().success());
+}
+
+#[test]
+fn playlist_import_reads_only_regular_files_of_bounded_size() {
+    let env = library_env();
+    let dir = env.dir.path().join("lists");
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("x.m3u");
+    mkfifo(&fifo);
+    let big = dir.join("big.m3u");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(17 * 1024 * 1024)
+        .unwrap();
+    let many = dir.join("many.m3u");
+    let text: String = (0..100_001).map(|i| format!("{i}.mp3\n")).collect();
+    std::fs::write(&many, text).unwrap();
+    let cases: [(&Path, &str); 5] = [
+        (&fifo, "is a named pipe (FIFO), not a playlist file"),
+        (Path::new("/dev/zero"), "is a device, not a playlist file"),
+        (&dir, "is a folder, not a playlist file"),
+        (&big, "larger than 16 MiB"),
+        (&many, "more than 100,000 entries"),
+    ];
+    for (file, reason) in cases {
+        let out = run_within_a_minute(
+            &env,
+            &[
+                OsStr::new("playlist"),
+                OsStr::new("import"),
+                file.as_os_str(),
+            ],
+        );
+        assert!(!out.status.success(), "{}", file.display());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.starts_with("error: cannot import ")
+                && stderr.contains(&*file.to_string_lossy())
+                && stderr.contains(reason),
+            "{stderr}"
+        );
+    }
+    assert_eq!(env.ok(&["playlist", "ls"]), "", "nothing was imported");
+    // Exactly at the limit is fine.
+    let text: String = (0..100_000).map(|i| format!("{i}.mp3\n")).collect();
+    std::fs::write(&many, text).unwrap();
+    let out = env.run(&[
+        OsStr::new("playlist"),
+        OsStr::new("import"),
+        many.as_os_str(),
+    ]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("imported 0 of 100000 entries"));
+}
+
+#[test]
+fn render_refuses_named_fifos_and_devices_and_plays_the_rest() {
+    let env = Env::new();
+    let music = env.music();
+    let good = copy_fixture(&env, "library/flac/picture.flac", "good.flac");
+    let fifo = music.join("fifo.flac");
+    mkfifo(&fifo);
+    let wav = env.dir.path().join("out.wav");
+    let out = run_within_a_minute(
+        &env,
+        &[
+            OsStr::new("render"),
+            OsStr::new("-o"),
+            wav.as_os_str(),
+            fifo.as_os_str(),
+            OsStr::new("/dev/urandom"),
+            good.as_os_str(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{} is a named pipe (FIFO), not a music file; not played",
+            fifo.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("/dev/urandom is a device, not a music file; not played"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("[1/1] ") && stdout.contains("FLAC Picture"),
+        "{stdout}"
+    );
+    assert!(hound::WavReader::open(&wav).unwrap().duration() > 0);
+    // With nothing left to play, a clear error.
+    std::fs::remove_file(&wav).unwrap();
+    let out = run_within_a_minute(
+        &env,
+        &[
+            OsStr::new("render"),
+            OsStr::new("-o"),
+            wav.as_os_str(),
+            fifo.as_os_str(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error: nothing to play: every file named was left out"),
+        "{stderr}"
+    );
+    assert!(!wav.exists());
+    assert!(!env.db().exists(), "render only reads the library");
+}
+
+#[test]
+fn control_characters_in_tags_and_paths_are_escaped_in_text_output() {
+    let env = Env::new();
+    let hostile = "\x1b]0;pwned\x07\x1b[2J";
+    let path = copy_fixture(&env, "library/flac/picture.flac", "\x1b[31mred\n.flac");
+    tapedeck::tags::write(
+        &path,
+        &tapedeck::tags::TagEdit {
+            title: Some(hostile.into()),
+            album: Some(format!("Album{hostile}")),
+            artist: Some("Art\u{9b}31mist".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    copy_fixture(&env, "broken/text.mp3", "\x1b[2Jbroken.mp3");
+    let scan = env.run(&[OsStr::new("scan"), env.music().as_os_str()]);
+    assert!(scan.status.success());
+    assert!(
+        !scan.stderr.contains(&0x1b),
+        "problem lines on stderr: {:?}",
+        String::from_utf8_lossy(&scan.stderr)
+    );
+    let shown = r"\e]0;pwned\x07\e[2J";
+    let listings: &[(&[&str], &str)] = &[
+        (&["ls"], shown),
+        (&["ls", "-f", "$title|$path"], r"\e[31mred\n.flac"),
+        (&["albums"], &format!("Album{shown}")),
+        (&["artists"], r"Art\u{9b}31mist"),
+        (&["problems"], r"\e[2Jbroken.mp3"),
+        (&["playlist", "show", "P"], shown),
+    ];
+    env.ok(&["playlist", "new", "P"]);
+    env.ok(&["playlist", "add", "P"]);
+    for (args, expected) in listings {
+        let out = env.run(args);
+        assert!(out.status.success(), "{args:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            !text.contains(['\x1b', '\x07', '\u{9b}']),
+            "{args:?} printed a raw control character: {text:?}"
+        );
+        assert!(text.contains(expected), "{args:?}: {text:?}");
+    }
+    // Render's track line too.
+    let wav = env.dir.path().join("out.wav");
+    let out = env.run(&[
+        OsStr::new("render"),
+        OsStr::new("-o"),
+        wav.as_os_str(),
+        path.as_os_str(),
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains(shown) && !text.contains('\x1b'), "{text:?}");
+    // JSON keeps the exact values.
+    let t = &env.tracks()[0];
+    assert_eq!(t["title"], hostile);
+    assert_eq!(t["path"], path.canonicalize().unwrap().to_str().unwrap());
+    // And --paths stays byte-exact when piped.
+    let paths = env.run(&["ls", "--paths"]).stdout;
+    assert!(paths.windows(3).any(|w| w == b"\x1b[3"), "{paths:?}");
+}
+
+#[test]
+fn read_commands_work_on_a_library_that_cannot_be_written() {
+    let env = library_env();
+    env.ok(&["playlist", "new", "Mix"]);
+    env.ok(&["playlist", "add", "Mix", "format:flac"]);
+    // The library alone in a folder that is read-only, as is the file.
+    let folder = env.dir.path().join("ro");
+    std::fs::create_dir_all(&folder).unwrap();
+    let db = folder.join("library.db");
+    std::fs::rename(env.db(), &db).unwrap();
+    for suffix in ["-wal", "-shm"] {
+        let mut side = env.db().into_os_string();
+        side.push(suffix);
+        let _ = std::fs::remove_file(side);
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
+    mode(&db, 0o444).unwrap();
+    mode(&folder, 0o555).unwrap();
+    // Others may reach the library (the temporary folder is private to its owner).
+    mode(env.dir.path(), 0o755).unwrap();
+    let before = (
+        std::fs::read(&db).unwrap(),
+        std::fs::metadata(&db).unwrap().modified().unwrap(),
+    );
+    // Root writes whatever the permission bits say, so root runs the reads as `nobody`.
+    let as_reader = |args: &[&str]| -> std::process::Output {
+        let mut c = if unsafe { libc::geteuid() } == 0 {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+                .arg(env!("CARGO_BIN_EXE_tapedeck"));
+            c
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_tapedeck"))
+        };
+        c.env("TAPEDECK_DB", &db)
+            .env_remove("XDG_DATA_HOME")
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let reads: &[&[&str]] = &[
+        &["ls"],
+        &["ls", "--albums"],
+        &["albums"],
+        &["stats"],
+        &["problems"],
+        &["roots"],
+        &["playlist", "ls"],
+        &["playlist", "show", "Mix"],
+        &["ls", "-p", "Mix", "title:picture"],
+        &["exports"],
+        &["converted"],
+    ];
+    for args in reads {
+        let out = as_reader(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let stats: Value = serde_json::from_slice(&as_reader(&["stats", "--json"]).stdout).unwrap();
+    assert_eq!(stats["tracks"], EXPECTED.len() as u64);
+    let listed = as_reader(&["playlist", "show", "Mix", "--paths"]).stdout;
+    assert_eq!(
+        listed
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count(),
+        3
+    );
+    // A writer is refused.
+    let out = as_reader(&["playlist", "new", "Other"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: "));
+    mode(&folder, 0o755).unwrap();
+    let after = (
+        std::fs::read(&db).unwrap(),
+        std::fs::metadata(&db).unwrap().modified().unwrap(),
+    );
+    assert!(before == after, "a read changed the library file");
+    let names: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names,
+        [OsStr::new("library.db")],
+        "nothing was made beside it"
+    );
+}
+
+#[test]
+fn a_read_command_creates_no_library() {
+    let env = Env::new();
+    assert_eq!(env.ok(&["ls"]), "");
+    assert_eq!(env.ok(&["playlist", "ls"]), "");
+    assert!(!env.db().exists());
+}
+
+#[test]
+fn oversized_queries_are_refused_with_the_limit() {
+    let env = library_env();
+    let mut terms: Vec<String> = vec!["ls".into(), "-f".into(), "$title".into()];
+    for i in 0..500 {
+        if i > 0 {
+            terms.push(",".into());
+        }
+        terms.push(if i == 0 {
+            "title:picture".into()
+        } else {
+            format!("^zz{i}")
+        });
+    }
+    // 500 alternatives, each negated: the deepest SQL a query can make.
+    let out = env.run(&terms);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().lines().count(),
+        EXPECTED.len()
+    );
+    terms.push(",".into());
+    terms.push("one-too-many".into());
+    let out = env.run(&terms);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: invalid query: the query has more than 500 terms"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Expression tree"), "{stderr}");
+}
+
+#[test]
+fn scan_skips_folders_tapedeck_writes_into() {
+    let env = Env::new();
+    copy_fixture(&env, "library/mp3/id3v23.mp3", "a.mp3");
+    copy_fixture(
+        &env,
+        "library/flac/picture.flac",
+        "converted/Artist/copy.flac",
+    );
+    std::fs::create_dir_all(env.music().join("converted/.tapedeck")).unwrap();
+    let out = env.run(&[
+        OsStr::new("scan"),
+        OsStr::new("--json"),
+        env.music().as_os_str(),
+    ]);
+    assert!(out.status.success());
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["added"], 1);
+    let target = env.music().canonicalize().unwrap().join("converted");
+    assert_eq!(summary["targets_skipped"][0], target.to_str().unwrap());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "skipped {}: tapedeck writes there (convert/export target); --include-targets to index it",
+            target.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(env.tracks().len(), 1);
+    let s = env.scan(&["--include-targets"]);
+    assert_eq!(s["added"], 1);
+    assert_eq!(s["targets_skipped"].as_array().unwrap().len(), 0);
+    assert!(
+        env.ok(&["ls", "--paths"])
+            .contains("converted/Artist/copy.flac")
+    );
+    // Skipped again, what was indexed under it leaves the library, as hidden files do.
+    let s = env.scan(&[]);
+    assert_eq!(summary_counts(&s)[..5], [0, 0, 0, 1, 1]);
+}

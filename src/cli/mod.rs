@@ -48,6 +48,10 @@ pub enum Command {
         /// Also index hidden files and folders (names starting with a dot)
         #[arg(long)]
         include_hidden: bool,
+        /// Also index folders tapedeck writes into (convert and export targets, which hold a
+        /// .tapedeck folder)
+        #[arg(long)]
+        include_targets: bool,
         /// Reader threads [default: twice the cores, 4 to 16]
         #[arg(short, long, value_name = "N")]
         jobs: Option<usize>,
@@ -175,6 +179,34 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Whether the command changes the library. The others open it read-only, so they work on a
+    /// library the user cannot write and never create one; `render` is among them, since it
+    /// keeps no play history.
+    fn writes_library(&self) -> bool {
+        match self {
+            Command::Scan { .. }
+            | Command::Play { .. }
+            | Command::Convert(_)
+            | Command::Export(_) => true,
+            Command::Playlist(cmd) => cmd.writes_library(),
+            Command::Ls { .. }
+            | Command::Artists { .. }
+            | Command::Albums { .. }
+            | Command::Genres { .. }
+            | Command::Stats { .. }
+            | Command::Problems { .. }
+            | Command::Roots { .. }
+            | Command::Render { .. }
+            | Command::Converted { .. }
+            | Command::Exports { .. }
+            | Command::Profiles { .. }
+            | Command::Devices { .. }
+            | Command::Completions { .. } => false,
+        }
+    }
+}
+
 /// Which tracks a command works on.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct SelectArgs {
@@ -218,10 +250,24 @@ struct Settings {
     db_path: PathBuf,
     quiet: bool,
     verbose: u8,
+    /// The command only reads the library (see [`Command::writes_library`]).
+    read_only: bool,
 }
 
 impl Settings {
+    /// Opens the library the way the command needs it: read-write (created when missing) for a
+    /// command that changes it, read-only otherwise. A read-only command on a library that does
+    /// not exist yet sees an empty one and creates nothing.
     fn open_library(&self) -> Result<Library> {
+        if self.read_only {
+            if let Err(e) = std::fs::metadata(&self.db_path)
+                && e.kind() == io::ErrorKind::NotFound
+            {
+                return Library::empty().context("cannot make an empty library in memory");
+            }
+            return Library::open_read_only(&self.db_path)
+                .with_context(|| format!("cannot read the library {}", self.db_path.display()));
+        }
         if let Some(parent) = self.db_path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).with_context(|| {
                 format!("cannot create the library folder {}", parent.display())
@@ -264,6 +310,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<()> {
         },
         quiet: args.quiet,
         verbose: args.verbose,
+        read_only: !args.command.writes_library(),
     };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
@@ -277,6 +324,7 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
         Command::Scan {
             paths,
             include_hidden,
+            include_targets,
             jobs,
             json,
         } => cmd_scan(
@@ -284,6 +332,7 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
             &paths,
             ScanOptions {
                 include_hidden,
+                include_targets,
                 jobs: jobs.unwrap_or(0),
             },
             json,
@@ -386,7 +435,9 @@ fn list_tracks(
     out: &mut dyn Write,
 ) -> Result<()> {
     match mode {
-        output::ListMode::Paths => lib.for_each_path(sel, |p| output::path(out, p))??,
+        output::ListMode::Paths { escape: false } => {
+            lib.for_each_path(sel, |p| output::path(out, p))??
+        }
         _ => lib.for_each_track(sel, |t| output::track(out, &t, mode))??,
     }
     Ok(())
@@ -462,13 +513,25 @@ fn cmd_scan(
     progress.finish();
     if ctx.verbose > 0 {
         for (from, to) in &summary.moves {
-            eprintln!("moved: {} -> {}", from.display(), to.display());
+            eprintln!(
+                "moved: {} -> {}",
+                output::escape_path(from),
+                output::escape_path(to)
+            );
+        }
+    }
+    if !ctx.quiet {
+        for dir in &summary.targets {
+            eprintln!(
+                "skipped {}: tapedeck writes there (convert/export target); --include-targets to index it",
+                output::escape_path(dir)
+            );
         }
     }
     for (root, reason) in &summary.unavailable {
         eprintln!(
             "warning: {} {reason}; its tracks are kept, nothing under it was removed",
-            root.display()
+            output::escape_path(root)
         );
     }
     if json {

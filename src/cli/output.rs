@@ -1,8 +1,17 @@
 //! How results look: text for people, JSON (Lines) for scripts. Everything writes to a
 //! `Write`, so tests never need a terminal.
+//!
+//! Tag values and paths come from files anyone can make, so text output never carries their
+//! control characters raw: [`escape`] spells them out (`\e`, `\n`, `\x07`), as `ls -b` does. It
+//! applies to every output that is not JSON, whether or not it goes to a terminal: `ls` and fd
+//! escape only on a terminal, but here people read the text output and scripts read `--json`,
+//! which keeps values exact, and one rule for both cases is one rule to test. The exception is
+//! `--paths`, the byte-exact form for `xargs`: escaped only when stdout is a terminal.
 
-use std::io::{self, Write};
+use std::borrow::Cow;
+use std::io::{self, IsTerminal, Write};
 use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 use serde_json::{Value, json};
 
@@ -15,7 +24,10 @@ use crate::template::Template;
 pub enum ListMode {
     Text,
     Json,
-    Paths,
+    /// Byte-exact paths; `escape` is set when stdout is a terminal.
+    Paths {
+        escape: bool,
+    },
     Template(Template),
 }
 
@@ -29,7 +41,9 @@ impl ListMode {
         Ok(if json {
             ListMode::Json
         } else if paths {
-            ListMode::Paths
+            ListMode::Paths {
+                escape: io::stdout().is_terminal(),
+            }
         } else if let Some(text) = format {
             let t = Template::parse(text, &Field::names())
                 .map_err(|e| crate::error::UsageError(format!("invalid --format: {e}")))?;
@@ -44,11 +58,22 @@ impl ListMode {
 pub fn track(out: &mut dyn Write, t: &Track, mode: &ListMode) -> io::Result<()> {
     match mode {
         ListMode::Template(template) => {
-            let line =
-                template.render(&|name| Field::lookup(name).and_then(|f| display_value(t, f)));
+            let line = template.render(&|name| {
+                Field::lookup(name)
+                    .and_then(|f| display_value(t, f))
+                    .map(|v| escape(&v).into_owned())
+            });
             writeln!(out, "{line}")
         }
-        ListMode::Paths => path(out, &t.path),
+        ListMode::Paths {
+            escape: on_terminal,
+        } => {
+            if *on_terminal {
+                writeln!(out, "{}", escape_path(&t.path))
+            } else {
+                path(out, &t.path)
+            }
+        }
         ListMode::Json => {
             serde_json::to_writer(&mut *out, &track_json(t))?;
             out.write_all(b"\n")
@@ -56,10 +81,61 @@ pub fn track(out: &mut dyn Write, t: &Track, mode: &ListMode) -> io::Result<()> 
         ListMode::Text => writeln!(
             out,
             "{} - {} - {}",
-            t.artist.as_deref().unwrap_or("(no artist)"),
-            t.album.as_deref().unwrap_or("(no album)"),
-            t.title
+            escape(t.artist.as_deref().unwrap_or("(no artist)")),
+            escape(t.album.as_deref().unwrap_or("(no album)")),
+            escape(&t.title)
         ),
+    }
+}
+
+/// Text made safe to print: C0 controls (including ESC and newline), DEL and C1 controls are
+/// written as escapes (`\e`, `\n`, `\t`, `\r`, `\x07`, `\u{9b}`), so a tag cannot move the
+/// cursor, set the window title, clear the screen or fake a line of output. Everything else,
+/// including non-ASCII letters, is kept, and so is a backslash: the result is for reading, not
+/// for decoding back (`--json` is). Borrowed when there is nothing to escape.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        push_escaped(&mut out, c);
+    }
+    Cow::Owned(out)
+}
+
+/// A path made safe to print: [`escape`] for its text, and `\xNN` for each byte that is not
+/// UTF-8 (where `Path::display` would show a replacement character).
+pub fn escape_path(path: &Path) -> Cow<'_, str> {
+    let bytes = path.as_os_str().as_bytes();
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return escape(text);
+    }
+    let mut out = String::with_capacity(bytes.len() + 8);
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            push_escaped(&mut out, c);
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn is_control(c: char) -> bool {
+    matches!(c, '\0'..='\x1f' | '\x7f'..='\u{9f}')
+}
+
+fn push_escaped(out: &mut String, c: char) {
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\t' => out.push_str("\\t"),
+        '\r' => out.push_str("\\r"),
+        '\x1b' => out.push_str("\\e"),
+        '\0'..='\x1f' | '\x7f' => out.push_str(&format!("\\x{:02x}", c as u32)),
+        '\u{80}'..='\u{9f}' => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        _ => out.push(c),
     }
 }
 
@@ -106,7 +182,11 @@ pub fn stats(out: &mut dyn Write, s: &Stats, as_json: bool) -> io::Result<()> {
     writeln!(out, "artists:   {}", s.artists)?;
     writeln!(out, "duration:  {}", hms(s.duration))?;
     writeln!(out, "size:      {}", human_size(s.size))?;
-    let formats: Vec<String> = s.formats.iter().map(|(f, n)| format!("{f} {n}")).collect();
+    let formats: Vec<String> = s
+        .formats
+        .iter()
+        .map(|(f, n)| format!("{} {n}", escape(f)))
+        .collect();
     writeln!(
         out,
         "formats:   {}",
@@ -133,15 +213,15 @@ pub fn group(out: &mut dyn Write, by: GroupBy, g: &Group, as_json: bool) -> io::
     match by {
         GroupBy::Album => {
             let year = g.year.map(|y| format!(" ({y})")).unwrap_or_default();
-            let artist = g.artist.as_deref().unwrap_or("(no artist)");
+            let artist = escape(g.artist.as_deref().unwrap_or("(no artist)"));
             writeln!(
                 out,
                 "{artist} - {}{year}: {tracks}, {}",
-                g.name,
+                escape(&g.name),
                 hms(g.duration)
             )
         }
-        _ => writeln!(out, "{}: {tracks}", g.name),
+        _ => writeln!(out, "{}: {tracks}", escape(&g.name)),
     }
 }
 
@@ -154,7 +234,7 @@ pub fn playlist(out: &mut dyn Write, p: &Playlist, as_json: bool) -> io::Result<
         Some(q) => {
             let mut extra = String::new();
             if let Some(s) = &p.sort {
-                extra.push_str(&format!(", sorted {s}"));
+                extra.push_str(&format!(", sorted {}", escape(s)));
             }
             if let Some(n) = p.limit {
                 extra.push_str(&format!(", at most {n} tracks"));
@@ -162,9 +242,9 @@ pub fn playlist(out: &mut dyn Write, p: &Playlist, as_json: bool) -> io::Result<
             if let Some(m) = p.minutes {
                 extra.push_str(&format!(", at most {m} minutes"));
             }
-            writeln!(out, "{} (smart: {q}{extra})", p.name)
+            writeln!(out, "{} (smart: {}{extra})", escape(&p.name), escape(q))
         }
-        None => writeln!(out, "{} ({} tracks)", p.name, p.entries),
+        None => writeln!(out, "{} ({} tracks)", escape(&p.name), p.entries),
     }
 }
 
@@ -175,7 +255,7 @@ pub fn problem(out: &mut dyn Write, p: &Problem, as_json: bool) -> io::Result<()
         serde_json::to_writer(&mut *out, &v)?;
         return writeln!(out);
     }
-    writeln!(out, "{}: {}", p.path.display(), p.reason)
+    writeln!(out, "{}: {}", escape_path(&p.path), escape(&p.reason))
 }
 
 pub fn root(out: &mut dyn Write, r: &Root, as_json: bool) -> io::Result<()> {
@@ -184,7 +264,7 @@ pub fn root(out: &mut dyn Write, r: &Root, as_json: bool) -> io::Result<()> {
         serde_json::to_writer(&mut *out, &v)?;
         return writeln!(out);
     }
-    writeln!(out, "{}", r.path.display())
+    writeln!(out, "{}", escape_path(&r.path))
 }
 
 pub fn summary_line(s: &Summary) -> String {
@@ -203,6 +283,7 @@ pub fn summary_json(s: &Summary) -> Value {
         "unchanged": s.unchanged,
         "problems": s.problems,
         "hidden": s.hidden,
+        "targets_skipped": s.targets.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>(),
         "seconds": s.seconds,
         "unavailable": s.unavailable.iter().map(|(p, r)| json!({"path": p.to_string_lossy(), "reason": r})).collect::<Vec<_>>(),
     })
@@ -231,6 +312,40 @@ fn human_size(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_spelled_out() {
+        let cases: &[(&str, &str)] = &[
+            ("plain", "plain"),
+            ("Björk — 日本語 ♫", "Björk — 日本語 ♫"),
+            ("\x1b]0;pwned\x07\x1b[2J", "\\e]0;pwned\\x07\\e[2J"),
+            ("two\nlines\r\tand", "two\\nlines\\r\\tand"),
+            ("\0\x01\x1f\x7f", "\\x00\\x01\\x1f\\x7f"),
+            ("c1 \u{9b}31m \u{85}", "c1 \\u{9b}31m \\u{85}"),
+            // The first printable characters on either side of the control ranges stay.
+            (" ~\u{a0}", " ~\u{a0}"),
+            ("back\\slash", "back\\slash"),
+        ];
+        for (raw, shown) in cases {
+            assert_eq!(escape(raw), *shown, "{raw:?}");
+        }
+        assert!(matches!(escape("plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn paths_escape_controls_and_bytes_that_are_not_utf8() {
+        use std::ffi::OsStr;
+        let p = |b: &[u8]| Path::new(OsStr::from_bytes(b)).to_path_buf();
+        assert_eq!(escape_path(&p(b"/m/caf\xe9.flac")), "/m/caf\\xe9.flac");
+        assert_eq!(
+            escape_path(&p(b"/m/\x1b[2J\xff\xfe\n.mp3")),
+            "/m/\\e[2J\\xff\\xfe\\n.mp3"
+        );
+        assert_eq!(
+            escape_path(&p("/m/Ünïcødé ♫.flac".as_bytes())),
+            "/m/Ünïcødé ♫.flac"
+        );
+    }
 
     #[test]
     fn human_units() {

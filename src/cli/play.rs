@@ -14,7 +14,7 @@ use crossterm::event::{self as term_event, KeyCode, KeyEvent, KeyEventKind, KeyM
 use crossterm::{cursor, terminal};
 use serde::{Deserialize, Serialize};
 
-use super::{SelectArgs, Settings, now, playlist};
+use super::{SelectArgs, Settings, now, output, playlist};
 use crate::audio::{Spec, gain};
 use crate::db::Library;
 use crate::db::query::Selection;
@@ -154,16 +154,20 @@ fn item_from_track(t: &Track) -> Item {
     }
 }
 
-/// A file outside the library: its tags are read on the spot.
-fn item_from_file(path: &Path) -> Item {
+/// A file outside the library: its tags are read on the spot. The file is opened only when it is
+/// a regular file (never a FIFO or a device, and without blocking), and a tag reader that panics
+/// on a hostile file costs only that file. Unreadable tags are not an error here: the decoder
+/// decides whether the file plays.
+fn item_from_file(path: &Path) -> Result<Item, String> {
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let info = std::fs::File::open(path)
-        .ok()
-        .and_then(|f| crate::tags::read(&mut std::io::BufReader::new(f)).ok())
-        .map(|t| model::TrackInfo::from_raw(&t.raw, &t.props, &stem));
+    let (file, meta) = crate::scan::open_regular(path)
+        .map_err(|e| format!("cannot be opened ({})", crate::scan::walk::io_reason(&e)))?;
+    let mut reader = crate::scan::SeekBuf::new(file, meta.len());
+    let read = guarded(|| crate::tags::read(&mut reader).ok())?;
+    let info = read.map(|t| model::TrackInfo::from_raw(&t.raw, &t.props, &stem));
     let track = Track {
         id: 0,
         path: path.to_path_buf(),
@@ -181,12 +185,36 @@ fn item_from_file(path: &Path) -> Item {
     };
     let mut item = item_from_track(&track);
     item.id = None;
-    item
+    Ok(item)
+}
+
+/// Runs a file parser; a panic on a hostile file becomes that file's reason for being left out.
+fn guarded<T>(parse: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse))
+        .map_err(|_| "could not be parsed (the tag reader failed on it)".to_string())
+}
+
+/// Why a path cannot be played as a file, without opening it: it is gone, or it is not a regular
+/// file (a FIFO would block the player, a device never ends, a socket cannot be read).
+fn not_playable(path: &Path) -> Option<String> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => None,
+        Ok(m) => Some(format!(
+            "is {}, not a music file",
+            crate::scan::walk::kind_of(&m.file_type())
+        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Some("is gone".into()),
+        Err(e) => Some(format!(
+            "cannot be read ({})",
+            crate::scan::walk::io_reason(&e)
+        )),
+    }
 }
 
 /// Queue items for files: library tracks (read in one query, so they keep their history) or,
-/// for files outside the library, tags read on the spot. `None` for a file that is gone.
-fn items_for_paths(lib: &Library, paths: &[PathBuf]) -> Result<Vec<Option<Item>>> {
+/// for files outside the library, tags read on the spot. An error says why a file is left out,
+/// worded to follow its path ("is gone", "is a named pipe (FIFO), not a music file").
+fn items_for_paths(lib: &Library, paths: &[PathBuf]) -> Result<Vec<Result<Item, String>>> {
     let ids = paths
         .iter()
         .map(|p| lib.track_id_by_path(p))
@@ -199,10 +227,14 @@ fn items_for_paths(lib: &Library, paths: &[PathBuf]) -> Result<Vec<Option<Item>>
     Ok(paths
         .iter()
         .zip(ids)
-        .map(|(path, id)| match id.and_then(|id| known.get(&id)) {
-            Some(t) => Some(item_from_track(t)),
-            None if path.exists() => Some(item_from_file(path)),
-            None => None,
+        .map(|(path, id)| {
+            if let Some(why) = not_playable(path) {
+                return Err(why);
+            }
+            match id.and_then(|id| known.get(&id)) {
+                Some(t) => Ok(item_from_track(t)),
+                None => item_from_file(path),
+            }
         })
         .collect())
 }
@@ -252,10 +284,17 @@ fn build_items(lib: &Library, args: &QueueArgs) -> Result<Vec<Item>> {
         .into_iter()
         .map(|f| std::fs::canonicalize(&f).unwrap_or(f))
         .collect();
-    let mut items: Vec<Item> = items_for_paths(lib, &files)?
-        .into_iter()
-        .flatten()
-        .collect();
+    let mut items = Vec::with_capacity(files.len());
+    let mut left_out = 0;
+    for (path, item) in files.iter().zip(items_for_paths(lib, &files)?) {
+        match item {
+            Ok(item) => items.push(item),
+            Err(why) => {
+                left_out += 1;
+                eprintln!("{} {why}; not played", output::escape_path(path));
+            }
+        }
+    }
     let wants_query = !query_terms.is_empty() || args.playlist.is_some() || paths.is_empty();
     if wants_query {
         let select = SelectArgs {
@@ -273,6 +312,10 @@ fn build_items(lib: &Library, args: &QueueArgs) -> Result<Vec<Item>> {
         items.extend(lib.tracks(&sel)?.iter().map(item_from_track));
     }
     if items.is_empty() {
+        if left_out > 0 {
+            // Each file already said why; this is what the command line as a whole comes to.
+            anyhow::bail!("nothing to play: every file named was left out");
+        }
         let what = if args.terms.is_empty() && args.playlist.is_none() {
             "the library is empty: `tapedeck scan FOLDER` first, or name files to play"
         } else {
@@ -306,8 +349,11 @@ fn load_resume(lib: &Library) -> Result<(Vec<Item>, usize, f64, Repeat)> {
             index = items.len();
         }
         match item {
-            Some(item) => items.push(item),
-            None => eprintln!("warning: {} is gone; left out of the queue", path.display()),
+            Ok(item) => items.push(item),
+            Err(why) => eprintln!(
+                "warning: {} {why}; left out of the queue",
+                output::escape_path(path)
+            ),
         }
     }
     if items.is_empty() {
@@ -481,14 +527,18 @@ fn track_line(
 ) -> String {
     let mut line = format!("[{n}/{total}] ");
     if let Some(a) = &item.artist {
-        line.push_str(a);
+        line.push_str(&output::escape(a));
         line.push_str(" - ");
     }
-    line.push_str(&item.title);
+    line.push_str(&output::escape(&item.title));
     if let Some(al) = &item.album {
-        line.push_str(&format!(" ({al})"));
+        line.push_str(&format!(" ({})", output::escape(al)));
     }
-    line.push_str(&format!("  {} {}", item.format, describe_spec(source)));
+    line.push_str(&format!(
+        "  {} {}",
+        output::escape(&item.format),
+        describe_spec(source)
+    ));
     if output.rate != source.rate {
         line.push_str(&format!(" -> {}", describe_spec(output)));
     }
@@ -573,13 +623,13 @@ impl Status {
         let mut s = String::new();
         s.push_str(if self.paused { "|| " } else { "> " });
         if let Some(a) = &item.artist {
-            s.push_str(a);
+            s.push_str(&output::escape(a));
             s.push_str(" - ");
         }
-        s.push_str(&item.title);
+        s.push_str(&output::escape(&item.title));
         if let Some(al) = &item.album {
             s.push_str(" [");
-            s.push_str(al);
+            s.push_str(&output::escape(al));
             s.push(']');
         }
         let mut right = format!("  {} / {}", clock(self.position), clock(self.duration));
@@ -730,7 +780,7 @@ pub fn play(
             } => {
                 n += 1;
                 last = (index, at);
-                status.spec = format!("{} {}", item.format, describe_spec(source));
+                status.spec = format!("{} {}", output::escape(&item.format), describe_spec(source));
                 if output.rate != source.rate {
                     status
                         .spec
@@ -831,9 +881,13 @@ fn report(interactive: bool, path: &Path, message: &str) {
             io::stderr(),
             terminal::Clear(terminal::ClearType::CurrentLine)
         );
-        eprint!("\r{}: {message}\r\n", path.display());
+        eprint!(
+            "\r{}: {}\r\n",
+            output::escape_path(path),
+            output::escape(message)
+        );
     } else {
-        eprintln!("{}: {message}", path.display());
+        eprintln!("{}: {}", output::escape_path(path), output::escape(message));
     }
 }
 
@@ -875,6 +929,44 @@ mod tests {
         assert!(parse_time("abc").is_err());
         assert!(parse_time("-3").is_err());
         assert!(parse_time("1:2:3:4").is_err());
+    }
+
+    #[test]
+    fn a_parser_panic_costs_only_its_file() {
+        assert_eq!(guarded(|| 7), Ok(7));
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let caught = guarded(|| -> u8 { panic!("hostile file") });
+        std::panic::set_hook(hook);
+        assert!(caught.unwrap_err().contains("could not be parsed"));
+    }
+
+    #[test]
+    fn named_files_that_are_not_regular_are_refused_unopened() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe.flac");
+        let name = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let why = not_playable(&fifo).expect("a FIFO is refused");
+        assert!(why.contains("named pipe"), "{why}");
+        let why = not_playable(Path::new("/dev/null")).expect("a device is refused");
+        assert!(why.contains("device"), "{why}");
+        assert_eq!(
+            not_playable(dir.path()).as_deref(),
+            Some("is a folder, not a music file")
+        );
+        assert_eq!(
+            not_playable(&dir.path().join("gone.flac")).as_deref(),
+            Some("is gone")
+        );
+        let file = dir.path().join("a.flac");
+        std::fs::write(&file, b"x").unwrap();
+        assert_eq!(not_playable(&file), None);
+        // The queue leaves it out and keeps the rest.
+        let lib = Library::empty().unwrap();
+        let items = items_for_paths(&lib, &[fifo, file.clone()]).unwrap();
+        assert!(items[0].is_err());
+        assert_eq!(items[1].as_ref().unwrap().path, file);
     }
 
     #[test]

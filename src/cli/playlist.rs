@@ -1,7 +1,7 @@
 //! `tapedeck playlist ...`: static and smart playlists stored in the library, and M3U/PLS import
 //! and M3U8 export. Also resolves `-p NAME` for every command that selects tracks.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -13,6 +13,7 @@ use crate::db::{Library, Playlist};
 use crate::error::UsageError;
 use crate::playlist_file::{self, Entry};
 use crate::query::{self, Query};
+use crate::scan::walk::io_reason;
 
 #[derive(Debug, Subcommand)]
 pub enum PlaylistCmd {
@@ -91,6 +92,22 @@ pub enum PlaylistCmd {
         #[arg(long)]
         force: bool,
     },
+}
+
+impl PlaylistCmd {
+    /// Whether the command changes the library (`ls`, `show` and `export` only read it).
+    pub(super) fn writes_library(&self) -> bool {
+        match self {
+            PlaylistCmd::New { .. }
+            | PlaylistCmd::Add { .. }
+            | PlaylistCmd::Rm { .. }
+            | PlaylistCmd::Move { .. }
+            | PlaylistCmd::Rename { .. }
+            | PlaylistCmd::Delete { .. }
+            | PlaylistCmd::Import { .. } => true,
+            PlaylistCmd::Show { .. } | PlaylistCmd::Ls { .. } | PlaylistCmd::Export { .. } => false,
+        }
+    }
 }
 
 /// The playlist called `name`, or a usage error with the closest name.
@@ -229,7 +246,7 @@ pub fn run(ctx: &Settings, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> 
                     out,
                     "created {} playlist `{}`",
                     if p.query.is_some() { "smart" } else { "static" },
-                    p.name
+                    output::escape(&p.name)
                 )?;
             }
         }
@@ -253,7 +270,7 @@ pub fn run(ctx: &Settings, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> 
                     out,
                     "added {} tracks to `{}` ({} in all)",
                     add.len(),
-                    p.name,
+                    output::escape(&p.name),
                     ids.len()
                 )?;
             }
@@ -296,7 +313,7 @@ pub fn run(ctx: &Settings, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> 
                 writeln!(
                     out,
                     "removed {removed} entries from `{}` ({} left)",
-                    p.name,
+                    output::escape(&p.name),
                     keep.len()
                 )?;
             }
@@ -439,6 +456,65 @@ fn write_new(lib: &Library, path: &Path, data: &[u8], force: bool) -> Result<()>
     Ok(())
 }
 
+/// The largest playlist file `import` reads: a playlist of 100,000 entries with titles is a few
+/// megabytes.
+const MAX_PLAYLIST_BYTES: u64 = 16 * 1024 * 1024;
+/// The most entries an imported playlist may have.
+const MAX_PLAYLIST_ENTRIES: usize = 100_000;
+
+/// Reads a playlist file for `import`: only a regular file (a FIFO, device, socket or folder is
+/// refused by name without being opened for reading, and the open itself cannot block), and at
+/// most [`MAX_PLAYLIST_BYTES`], even if the file grows while it is read.
+fn read_playlist_file(file: &Path) -> Result<Vec<u8>> {
+    let refuse = |why: String| -> anyhow::Error {
+        UsageError(format!(
+            "cannot import {}: {why}",
+            output::escape_path(file)
+        ))
+        .into()
+    };
+    let too_big = || {
+        refuse(format!(
+            "it is larger than {} MiB, the most a playlist file may be",
+            MAX_PLAYLIST_BYTES >> 20
+        ))
+    };
+    let meta = std::fs::metadata(file).map_err(|e| refuse(io_reason(&e)))?;
+    if !meta.is_file() {
+        return Err(refuse(format!(
+            "it is {}, not a playlist file",
+            crate::scan::walk::kind_of(&meta.file_type())
+        )));
+    }
+    if meta.len() > MAX_PLAYLIST_BYTES {
+        return Err(too_big());
+    }
+    // Opened non-blocking and checked again: it may have been replaced since the look above.
+    let (handle, _) = crate::scan::open_regular(file).map_err(|e| refuse(io_reason(&e)))?;
+    let mut bytes = Vec::new();
+    handle
+        .take(MAX_PLAYLIST_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| refuse(io_reason(&e)))?;
+    if bytes.len() as u64 > MAX_PLAYLIST_BYTES {
+        return Err(too_big());
+    }
+    Ok(bytes)
+}
+
+/// 100000 as "100,000".
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn import(
     ctx: &Settings,
     lib: &mut Library,
@@ -446,13 +522,7 @@ fn import(
     name: Option<String>,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let bytes = std::fs::read(file).map_err(|e| {
-        UsageError(format!(
-            "cannot read {}: {}",
-            file.display(),
-            crate::scan::walk::io_reason(&e)
-        ))
-    })?;
+    let bytes = read_playlist_file(file)?;
     let name = match name {
         Some(n) => n,
         None => file
@@ -462,14 +532,23 @@ fn import(
     };
     if lib.playlist(&name)?.is_some() {
         bail!(UsageError(format!(
-            "a playlist named `{name}` already exists; choose another with --name"
+            "a playlist named `{}` already exists; choose another with --name",
+            output::escape(&name)
         )));
     }
     let base = std::fs::canonicalize(file)?
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let entries = playlist_file::parse(&file.to_string_lossy(), &bytes);
+    let entries =
+        playlist_file::parse_at_most(&file.to_string_lossy(), &bytes, MAX_PLAYLIST_ENTRIES)
+            .map_err(|e| {
+                UsageError(format!(
+                    "cannot import {}: it has more than {} entries, the most a playlist may have",
+                    output::escape_path(file),
+                    thousands(e.limit)
+                ))
+            })?;
     let mut ids = Vec::new();
     let mut missing = 0;
     for e in &entries {
@@ -503,8 +582,8 @@ fn import(
                 };
                 eprintln!(
                     "warning: {}: entry `{}` is {why}",
-                    file.display(),
-                    e.location
+                    output::escape_path(file),
+                    output::escape(&e.location)
                 );
             }
         }
@@ -526,9 +605,10 @@ fn import(
     if !ctx.quiet {
         writeln!(
             out,
-            "imported {} of {} entries into `{name}`; {missing} not found",
+            "imported {} of {} entries into `{}`; {missing} not found",
             ids.len(),
-            entries.len()
+            entries.len(),
+            output::escape(&name)
         )?;
     }
     Ok(())
@@ -537,6 +617,15 @@ fn import(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(thousands(7), "7");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(100_000), "100,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
 
     #[test]
     fn positions_are_one_based_and_checked() {

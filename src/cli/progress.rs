@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::output::{escape, escape_path};
 use crate::scan::Progress;
 
 pub struct ScanProgress {
@@ -66,7 +67,7 @@ impl Progress for ScanProgress {
     fn problem(&self, path: &Path, reason: &str) {
         if self.report_problems {
             self.bar
-                .suspend(|| eprintln!("warning: {}: {reason}", path.display()));
+                .suspend(|| eprintln!("warning: {}: {}", escape_path(path), escape(reason)));
         }
     }
 }

@@ -38,6 +38,8 @@ const BATCH_TIME: Duration = Duration::from_millis(200);
 #[derive(Debug, Clone, Default)]
 pub struct ScanOptions {
     pub include_hidden: bool,
+    /// Also index folders tapedeck writes into (convert and export targets).
+    pub include_targets: bool,
     /// Reader threads; 0 picks a default.
     pub jobs: usize,
 }
@@ -52,6 +54,10 @@ pub struct Summary {
     pub unchanged: u64,
     pub problems: u64,
     pub hidden: u64,
+    /// Folders skipped because tapedeck writes into them; what the library had under them is
+    /// removed, as for hidden folders.
+    #[serde(skip)]
+    pub targets: Vec<PathBuf>,
     pub seconds: f64,
     /// Roots that could not be scanned, with the reason; nothing under them was removed.
     pub unavailable: Vec<(PathBuf, String)>,
@@ -158,7 +164,7 @@ enum Outcome {
 
 /// Opens a file for reading without following it into a FIFO's blocking open, and checks that
 /// what was opened is still a regular file.
-fn open_regular(path: &Path) -> io::Result<(File, std::fs::Metadata)> {
+pub fn open_regular(path: &Path) -> io::Result<(File, std::fs::Metadata)> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
@@ -322,15 +328,22 @@ pub fn scan(
             continue;
         }
         let base = walked.files.len() as u64;
-        walk::walk(root, opts.include_hidden, &mut walked, |n| {
-            if n % 256 == 0 {
-                progress.walked(base + n as u64)
-            }
-        });
+        walk::walk(
+            root,
+            opts.include_hidden,
+            opts.include_targets,
+            &mut walked,
+            |n| {
+                if n % 256 == 0 {
+                    progress.walked(base + n as u64)
+                }
+            },
+        );
         available.push(root.clone());
     }
     progress.walked(walked.files.len() as u64);
     summary.hidden = walked.hidden;
+    summary.targets = std::mem::take(&mut walked.targets);
 
     // Diff against the library. Paths are keyed by their bytes: hashing a `Path` walks its
     // components, which is most of the cost of a no-change rescan.

@@ -4,6 +4,10 @@
 //! Symbolic links are followed (libraries often link in folders from other drives); walkdir
 //! detects loops, which become problem records instead of endless walks. FIFOs, sockets and
 //! devices are never opened, even when their names end in `.mp3`.
+//!
+//! A folder that tapedeck writes into (a `convert --to` or `export --to` target) holds a
+//! [`TARGET_MARKER`] folder at its top. Its files are copies of the library, not sources, so it
+//! is skipped whole unless the caller asks for targets.
 
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -29,11 +33,21 @@ pub struct WalkProblem {
     pub reason: String,
 }
 
+/// The folder convert and export keep at the top of a folder they write into.
+pub const TARGET_MARKER: &str = ".tapedeck";
+
+/// Whether `dir` is a folder tapedeck writes into: it holds a [`TARGET_MARKER`] folder.
+pub fn is_target(dir: &Path) -> bool {
+    std::fs::symlink_metadata(dir.join(TARGET_MARKER)).is_ok_and(|m| m.is_dir())
+}
+
 #[derive(Debug, Default)]
 pub struct Walked {
     pub files: Vec<SeenFile>,
     /// Hidden files and folders skipped (a skipped folder counts once).
     pub hidden: u64,
+    /// Folders skipped because tapedeck writes into them (see [`is_target`]).
+    pub targets: Vec<PathBuf>,
     pub problems: Vec<WalkProblem>,
     /// Paths whose contents could not be listed: what the library knows under them is kept.
     pub unreadable: Vec<PathBuf>,
@@ -47,19 +61,31 @@ pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
 }
 
 /// Walks one root. `seen` is called with the running count of music files found.
-pub fn walk(root: &Path, include_hidden: bool, out: &mut Walked, mut seen: impl FnMut(usize)) {
+pub fn walk(
+    root: &Path,
+    include_hidden: bool,
+    include_targets: bool,
+    out: &mut Walked,
+    mut seen: impl FnMut(usize),
+) {
     let mut hidden = 0u64;
+    let mut targets: Vec<PathBuf> = Vec::new();
     let mut candidates: Vec<PathBuf> = Vec::new();
     let walker = WalkDir::new(root)
         .follow_links(true)
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|e| {
-            let skip = !include_hidden && e.depth() > 0 && is_hidden_name(e.file_name().as_bytes());
-            if skip {
+            if !include_hidden && e.depth() > 0 && is_hidden_name(e.file_name().as_bytes()) {
                 hidden += 1;
+                return false;
             }
-            !skip
+            // One extra `stat` per folder (not per file); the root itself may be a target too.
+            if !include_targets && e.file_type().is_dir() && is_target(e.path()) {
+                targets.push(e.path().to_path_buf());
+                return false;
+            }
+            true
         });
     for entry in walker {
         let entry = match entry {
@@ -95,18 +121,9 @@ pub fn walk(root: &Path, include_hidden: bool, out: &mut Walked, mut seen: impl 
             continue;
         }
         if !ft.is_file() {
-            let kind = if ft.is_fifo() {
-                "a named pipe (FIFO)"
-            } else if ft.is_socket() {
-                "a socket"
-            } else if ft.is_block_device() || ft.is_char_device() {
-                "a device"
-            } else {
-                "not a regular file"
-            };
             out.problems.push(WalkProblem {
                 path: entry.into_path(),
-                reason: format!("not a regular file: {kind}"),
+                reason: format!("not a regular file: {}", kind_of(&ft)),
             });
             continue;
         }
@@ -114,6 +131,7 @@ pub fn walk(root: &Path, include_hidden: bool, out: &mut Walked, mut seen: impl 
         seen(out.files.len() + candidates.len());
     }
     out.hidden += hidden;
+    out.targets.extend(targets);
     // Size and mtime need a `stat` per file, which is most of a no-change rescan; the directory
     // walk itself gets file types from the directory entries. Spread the stats over the cores.
     let stats: Vec<std::io::Result<(i64, i64)>> = candidates
@@ -132,6 +150,23 @@ pub fn walk(root: &Path, include_hidden: bool, out: &mut Walked, mut seen: impl 
                 });
             }
         }
+    }
+}
+
+/// What a file type is, in words: "a named pipe (FIFO)", "a socket", "a device", "a folder".
+pub fn kind_of(ft: &std::fs::FileType) -> &'static str {
+    if ft.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_block_device() || ft.is_char_device() {
+        "a device"
+    } else if ft.is_dir() {
+        "a folder"
+    } else if ft.is_file() {
+        "a regular file"
+    } else {
+        "not a regular file"
     }
 }
 
