@@ -34,7 +34,7 @@ pub struct WalkProblem {
 }
 
 /// The folder convert and export keep at the top of a folder they write into.
-pub const TARGET_MARKER: &str = ".tapedeck";
+pub const TARGET_MARKER: &str = crate::target::DIR;
 
 /// Whether `dir` is a folder tapedeck writes into: it holds a [`TARGET_MARKER`] folder.
 pub fn is_target(dir: &Path) -> bool {
