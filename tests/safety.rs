@@ -687,9 +687,16 @@ fn a_pulled_stick_stops_the_export_and_a_bare_mount_point_is_refused() {
         stderr(&out)
     );
     assert_eq!(std::fs::read_dir(&stick.mnt).unwrap().count(), 0);
-    // The stick comes back: the next run completes it.
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(stick.mount());
+    // The stick comes back (once the detached driver has let go of it): the next run
+    // completes it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !stick.mount() {
+        assert!(
+            Instant::now() < deadline,
+            "the stick cannot be mounted again"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
     env.ok(&["export", "--to", &t]);
     assert_eq!(files(&stick.mnt).len(), 16);
 }

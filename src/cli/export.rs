@@ -52,8 +52,8 @@ pub struct ExportArgs {
     /// device (or all of them, as an empty selection does)
     #[arg(long)]
     pub delete: bool,
-    /// Export into a folder whose earlier export is not there any more (no manifest), although
-    /// it is not a mount point now: without this, such a run is refused (is the stick mounted?)
+    /// Export into a folder that was a mount point at its last sync and is not one now (and
+    /// holds no manifest): without this, such a run is refused (is the stick mounted?)
     #[arg(long)]
     pub fresh: bool,
 }
@@ -279,6 +279,7 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
         .into());
     }
     let mut target = Target::open(&args.to)?;
+    let mount_point = target.is_mount_point();
     let root = target.root().to_path_buf();
     // Read before the lock (which creates `.tapedeck`) to check the folder is the device; read
     // again under the lock.
@@ -448,7 +449,7 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
             bytes: manifest.files.values().map(|e| e.size).sum(),
             ..Outcome::default()
         };
-        record(&mut lib, &root, &profile, &outcome, "ok")?;
+        record(&mut lib, &root, mount_point, &profile, &outcome, "ok")?;
         return summary(out, ctx, args, &outcome, &profile, &root, Duration::ZERO);
     }
     let to_make = plan
@@ -507,7 +508,7 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
     } else {
         "ok".to_string()
     };
-    record(&mut lib, &root, &profile, &outcome, &result)?;
+    record(&mut lib, &root, mount_point, &profile, &outcome, &result)?;
     summary(out, ctx, args, &outcome, &profile, &root, started.elapsed())?;
     if outcome.full {
         return Err(anyhow::anyhow!(
@@ -544,6 +545,7 @@ fn confirm(question: &str) -> Result<bool> {
 fn record(
     lib: &mut Library,
     root: &Path,
+    mount_point: bool,
     profile: &Profile,
     o: &Outcome,
     result: &str,
@@ -563,6 +565,7 @@ fn record(
             tracks: o.tracks as i64,
             bytes: o.bytes as i64,
             result: result.to_string(),
+            mount_point,
         })
     })?;
     Ok(())

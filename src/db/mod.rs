@@ -181,6 +181,11 @@ const MIGRATIONS: &[&str] = &[
         result TEXT NOT NULL
     );
     "#,
+    // 6: whether an export target was a mount point at its last sync (a folder that was, and is
+    // not now, is most likely a stick that is not mounted).
+    r#"
+    ALTER TABLE exports ADD COLUMN mount_point INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The SQLite URI that opens the database at `path` as immutable (read without locks or a WAL
@@ -305,6 +310,8 @@ pub struct ExportTarget {
     pub bytes: i64,
     /// "ok", or what went wrong ("2 failed", "full", "interrupted").
     pub result: String,
+    /// Whether the folder was a mount point at the last sync.
+    pub mount_point: bool,
 }
 
 /// A file that could not be indexed.
@@ -818,8 +825,8 @@ impl Library {
     /// Export targets, most recently synced first.
     pub fn exports(&self) -> Result<Vec<ExportTarget>> {
         let mut stmt = self.conn.prepare(
-            "SELECT target, profile, first_sync, last_sync, tracks, bytes, result FROM exports \
-             ORDER BY last_sync DESC, target",
+            "SELECT target, profile, first_sync, last_sync, tracks, bytes, result, mount_point \
+             FROM exports ORDER BY last_sync DESC, target",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok(ExportTarget {
@@ -830,6 +837,7 @@ impl Library {
                 tracks: r.get(4)?,
                 bytes: r.get(5)?,
                 result: r.get(6)?,
+                mount_point: r.get(7)?,
             })
         })?;
         rows.collect()
@@ -1243,10 +1251,12 @@ impl Writer<'_> {
     pub fn record_export(&self, e: &ExportTarget) -> Result<()> {
         self.tx
             .prepare_cached(
-                "INSERT INTO exports (target, profile, first_sync, last_sync, tracks, bytes, result) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(target) DO UPDATE SET \
+                "INSERT INTO exports \
+                 (target, profile, first_sync, last_sync, tracks, bytes, result, mount_point) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(target) DO UPDATE SET \
                  profile = excluded.profile, last_sync = excluded.last_sync, \
-                 tracks = excluded.tracks, bytes = excluded.bytes, result = excluded.result",
+                 tracks = excluded.tracks, bytes = excluded.bytes, result = excluded.result, \
+                 mount_point = excluded.mount_point",
             )?
             .execute(params![
                 e.target,
@@ -1255,7 +1265,8 @@ impl Writer<'_> {
                 e.last_sync,
                 e.tracks,
                 e.bytes,
-                e.result
+                e.result,
+                e.mount_point
             ])?;
         Ok(())
     }

@@ -594,13 +594,30 @@ impl Run<'_, '_> {
         let mut made: HashMap<usize, Made> = HashMap::new();
         let stop = AtomicBool::new(false);
         let next = AtomicUsize::new(0);
+        // Files made but not yet copied onto the device: the workers wait while there are many,
+        // so the scratch folder never holds much more than a batch (a slow stick sets the pace).
+        let waiting = AtomicUsize::new(0);
+        // A folder rewritten in order goes in whole, so all of its files may wait together.
+        let largest_rewrite = plan
+            .folders
+            .iter()
+            .filter(|f| f.rewrite)
+            .map(|f| {
+                f.order
+                    .iter()
+                    .filter(|&&i| needs_making(&plan.items[i]))
+                    .count()
+            })
+            .max()
+            .unwrap_or(0);
+        let most_waiting = 64 + 4 * sync.workers.max(1) + largest_rewrite;
         let (tx, rx) = crossbeam_channel::unbounded::<(usize, Result<Made, Failure>, Vec<_>)>();
         let mut last_commit = Instant::now();
         let mut last_save = Instant::now();
         std::thread::scope(|scope| -> Result<(), Error> {
             for w in 0..sync.workers.max(1) {
                 let tx = tx.clone();
-                let (jobs, stop, next) = (&jobs, &stop, &next);
+                let (jobs, stop, next, waiting) = (&jobs, &stop, &next, &waiting);
                 std::thread::Builder::new()
                     .name(format!("export-{w}"))
                     .spawn_scoped(scope, move || {
@@ -610,6 +627,12 @@ impl Run<'_, '_> {
                                 break;
                             };
                             let mut notes = Vec::new();
+                            while waiting.load(Ordering::Relaxed) >= most_waiting
+                                && !stop.load(Ordering::Relaxed)
+                                && !sync.cancel.load(Ordering::Relaxed)
+                            {
+                                std::thread::sleep(Duration::from_millis(20));
+                            }
                             if stop.load(Ordering::Relaxed) || sync.cancel.load(Ordering::Relaxed) {
                                 let _ = tx.send((*i, Err(Failure::Skipped), notes));
                                 continue;
@@ -622,8 +645,12 @@ impl Run<'_, '_> {
                                     "the exporter failed unexpectedly on this file".into(),
                                 ))
                             });
-                            if r.is_err() {
-                                scratch.discard(dst);
+                            match &r {
+                                Ok(Made::Scratch(_)) => {
+                                    waiting.fetch_add(1, Ordering::Relaxed);
+                                }
+                                Ok(Made::Source(_)) => {}
+                                Err(_) => scratch.discard(dst),
                             }
                             (sync.progress)();
                             if tx.send((*i, r, notes)).is_err() {
@@ -721,6 +748,9 @@ impl Run<'_, '_> {
                     for &(f, start, end) in &parts {
                         for &i in &plan.folders[f].order[start..end] {
                             if let Some(mk) = made.remove(&i) {
+                                if matches!(mk, Made::Scratch(_)) {
+                                    waiting.fetch_sub(1, Ordering::Relaxed);
+                                }
                                 wrote |= self.copy_onto_device(i, mk, scratch, &stop)?;
                             }
                         }
