@@ -47,14 +47,26 @@ fn main() {
 
     let music = root.join("small");
     make_library(&small, &music, tracks, 50);
-    let db = root.join("small.db");
-    scan(&exe, &db, &music);
     let small_size = dir_size(&music);
     let big_music = root.join("big");
     make_library(&big, &big_music, 100, 20);
-    let big_db = root.join("big.db");
-    scan(&exe, &big_db, &big_music);
     let big_size = dir_size(&big_music);
+    // Each binary its own library (a baseline may not read a newer library's schema).
+    let exes: Vec<Exe> = exes
+        .into_iter()
+        .map(|(name, exe)| {
+            let small_db = root.join(format!("small-{name}.db"));
+            let big_db = root.join(format!("big-{name}.db"));
+            scan(&exe, &small_db, &music);
+            scan(&exe, &big_db, &big_music);
+            Exe {
+                name,
+                exe,
+                small_db,
+                big_db,
+            }
+        })
+        .collect();
 
     // A plain folder, then an exFAT file system (exfat-fuse through a loop device: what sticks
     // over 32 GB come as).
@@ -69,7 +81,7 @@ fn main() {
             thousands(tracks as f64),
             small_size as f64 / 1e6
         );
-        let (cp, exports) = compare(&exes, &db, &music, dir);
+        let (cp, exports) = compare(&exes, false, &music, dir);
         throughput_lines(small_size, cp, &exports);
 
         println!(
@@ -77,7 +89,13 @@ fn main() {
             thousands(tracks as f64)
         );
         let mut first = None;
-        for (name, exe) in &exes {
+        for Exe {
+            name,
+            exe,
+            small_db: db,
+            ..
+        } in &exes
+        {
             // Each binary re-syncs its own fresh export.
             let out = dir.join("export-out");
             let _ = std::fs::remove_dir_all(&out);
@@ -117,12 +135,20 @@ fn main() {
             big_size as f64 / 1e8,
             big_size as f64 / 1e6
         );
-        let (cp, exports) = compare(&exes, &big_db, &big_music, dir);
+        let (cp, exports) = compare(&exes, true, &big_music, dir);
         throughput_lines(big_size, cp, &exports);
         let _ = std::fs::remove_dir_all(dir.join("export-out"));
         let _ = std::fs::remove_dir_all(dir.join("cp-out"));
     }
     drop(exfat);
+}
+
+/// A binary to measure, with its own libraries of the small and the big files.
+struct Exe {
+    name: &'static str,
+    exe: PathBuf,
+    small_db: PathBuf,
+    big_db: PathBuf,
 }
 
 /// An exFAT image mounted with exfat-fuse through a loop device; `None` (with a note) where
@@ -213,14 +239,9 @@ fn throughput_lines(bytes: u64, cp: f64, exports: &[(&str, f64)]) {
 
 /// `cp -r` then a flush, and a fresh export of the same files by each binary, into `dir`;
 /// best of 2 each, alternating.
-fn compare<'a>(
-    exes: &[(&'a str, PathBuf)],
-    db: &Path,
-    music: &Path,
-    dir: &Path,
-) -> (f64, Vec<(&'a str, f64)>) {
+fn compare(exes: &[Exe], big: bool, music: &Path, dir: &Path) -> (f64, Vec<(&'static str, f64)>) {
     let mut cp = f64::MAX;
-    let mut best: Vec<(&str, f64)> = exes.iter().map(|(n, _)| (*n, f64::MAX)).collect();
+    let mut best: Vec<(&str, f64)> = exes.iter().map(|e| (e.name, f64::MAX)).collect();
     for _ in 0..2 {
         let target = dir.join("cp-out");
         let _ = std::fs::remove_dir_all(&target);
@@ -237,12 +258,13 @@ fn compare<'a>(
         cp = cp.min(t.elapsed().as_secs_f64());
         assert!(ok);
         let _ = std::fs::remove_dir_all(&target);
-        for (n, (_, exe)) in exes.iter().enumerate() {
+        for (n, e) in exes.iter().enumerate() {
             let target = dir.join("export-out");
             let _ = std::fs::remove_dir_all(&target);
             std::fs::create_dir_all(&target).unwrap();
             sync_fs(dir);
-            let secs = export_once(exe, db, &target);
+            let db = if big { &e.big_db } else { &e.small_db };
+            let secs = export_once(&e.exe, db, &target);
             best[n].1 = best[n].1.min(secs);
         }
     }
