@@ -11,6 +11,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 
+use super::output::{escape, escape_path};
 use super::{SelectArgs, Settings, now, playlist, progress};
 use crate::audio::gain;
 use crate::convert::encode::{self, Format};
@@ -197,7 +198,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
     )?;
     let root = dir.root(&args.to);
     for r in &dir.rejected {
-        eprintln!("warning: {}: {r}", root.display());
+        eprintln!("warning: {}: {}", escape_path(&root), escape(r));
     }
     let (q, within) = playlist::resolve(&lib, &args.select)?;
     let tracks = lib.tracks(&Selection {
@@ -231,7 +232,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
     let refused = count(|a| matches!(a, Action::Refuse(_)));
     for j in &jobs {
         if let Action::Refuse(why) = &j.action {
-            eprintln!("{}: {why}", j.track.path.display());
+            eprintln!("{}: {}", escape_path(&j.track.path), escape(why));
         }
     }
     if args.dry_run {
@@ -244,8 +245,8 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
             writeln!(
                 out,
                 "{verb}\t{}\t{}",
-                j.track.path.display(),
-                root.join(&j.output).display()
+                escape_path(&j.track.path),
+                escape_path(&root.join(&j.output))
             )?;
         }
         writeln!(
@@ -365,7 +366,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
                 }
                 Err(e) => {
                     failed += 1;
-                    eprintln!("{}: {e}", job.track.path.display());
+                    eprintln!("{}: {}", escape_path(&job.track.path), escape(&e.to_string()));
                 }
             }
         }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
+use super::output::{escape, escape_path};
 use super::{SelectArgs, Settings, now, playlist, progress};
 use crate::db::query::Selection;
 use crate::db::{ExportTarget, Library};
@@ -208,37 +209,44 @@ fn print_plan(
     }
     for i in plan.items.iter().filter(|i| i.kind != Kind::Keep) {
         let from = match (&i.from, i.kind) {
-            (Some(f), Kind::Rename) => format!("  (was {f})"),
-            (Some(f), _) if *f != i.path => format!("  (replaces {f})"),
+            (Some(f), Kind::Rename) => format!("  (was {})", escape(f)),
+            (Some(f), _) if *f != i.path => format!("  (replaces {})", escape(f)),
             _ => String::new(),
         };
         writeln!(
             out,
             "{:<9} {}  <- {}  [{}]{from}",
             i.kind.name(),
-            i.path,
-            tracks[i.track].path.display(),
+            escape(&i.path),
+            escape_path(&tracks[i.track].path),
             method_text(profile, i.method)
         )?;
     }
     for d in &plan.deletes {
-        writeln!(out, "{:<9} {}", "delete", d.path)?;
+        writeln!(out, "{:<9} {}", "delete", escape(&d.path))?;
     }
     for f in plan.folders.iter().filter(|f| f.rewrite) {
         writeln!(
             out,
             "{:<9} {}/  (rewritten in play order)",
-            "reorder", f.path
+            "reorder",
+            escape(&f.path)
         )?;
     }
     for p in plan.playlists.iter().filter(|p| p.changed) {
-        writeln!(out, "{:<9} {}  ({} entries)", "playlist", p.path, p.entries)?;
+        writeln!(
+            out,
+            "{:<9} {}  ({} entries)",
+            "playlist",
+            escape(&p.path),
+            p.entries
+        )?;
     }
     for p in &plan.playlist_deletes {
-        writeln!(out, "{:<9} {p}", "delete")?;
+        writeln!(out, "{:<9} {}", "delete", escape(p))?;
     }
     for c in &plan.clashes {
-        writeln!(out, "clash     {c}")?;
+        writeln!(out, "clash     {}", escape(c))?;
     }
     writeln!(
         out,
@@ -352,14 +360,14 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
 
     let (mut manifest, problems) = sync::recover(&target, loaded, &profile.name, !args.dry_run);
     for p in &problems {
-        eprintln!("warning: {}: {p}", root.display());
+        eprintln!("warning: {}: {}", escape_path(&root), escape(p));
     }
     manifest.template = (template_text != profile.template).then(|| template_text.clone());
     let (existing, links) = sync::scan_device(&target)?;
     for l in &links {
         eprintln!(
             "warning: {}: a symbolic link on the device; tapedeck never writes through it or over it",
-            root.join(l).display()
+            escape_path(&root.join(l))
         );
     }
     let free = target.free_space();
@@ -390,7 +398,7 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
             eprintln!(
                 "warning: {}: changed since tapedeck wrote it ({why}); it is yours now and is \
                  left alone",
-                root.join(path).display()
+                escape_path(&root.join(path))
             );
         }
         sync::disown(&mut manifest, &changed);
@@ -423,7 +431,7 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
         }
     }
     for c in &plan.clashes {
-        eprintln!("warning: {c}");
+        eprintln!("warning: {}", escape(c));
     }
     if !plan.problems.is_empty() {
         let list: Vec<String> = plan.problems.iter().map(|p| format!("  - {p}")).collect();
@@ -437,7 +445,7 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
         if let Some(n) = &i.note
             && ctx.verbose > 0
         {
-            eprintln!("{}: {n}", tracks[i.track].path.display());
+            eprintln!("{}: {}", escape_path(&tracks[i.track].path), escape(n));
         }
     }
 
@@ -491,10 +499,10 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
     }
     let (outcome, _) = run?;
     for (file, why) in &outcome.notes {
-        eprintln!("note: {file}: {why}");
+        eprintln!("note: {}: {}", escape(file), escape(why));
     }
     for (file, why) in &outcome.failures {
-        eprintln!("{file}: {why}");
+        eprintln!("{}: {}", escape(file), escape(why));
     }
     if outcome.gone {
         return Err(crate::target::Error::Gone { root: root.clone() }.into());

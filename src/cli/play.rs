@@ -479,9 +479,11 @@ pub fn render(
             }
             Event::Error { path, message } => {
                 failed += 1;
-                eprintln!("{}: {message}", path.display());
+                eprintln!("{}: {}", output::escape_path(&path), output::escape(&message));
             }
-            Event::Warning { path, message } => eprintln!("{}: {message}", path.display()),
+            Event::Warning { path, message } => {
+                eprintln!("{}: {}", output::escape_path(&path), output::escape(&message))
+            }
             Event::OutputFailed(m) => output_failed = Some(m),
             Event::Ended => break,
             _ => {}
