@@ -287,12 +287,18 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
     let started = Instant::now();
     let done_audio = Mutex::new(0.0f64);
     let scratch = Scratch::new().context("cannot make a scratch folder")?;
+    // The output folder vanished (a pulled stick): the rest is not attempted.
+    let vanished = std::sync::atomic::AtomicBool::new(false);
     let results: Vec<(usize, Result<run::Converted, ConvertError>)> = pool.install(|| {
         todo.par_iter()
             .enumerate()
             .map(|(i, job)| {
                 if cancel.load(Ordering::Relaxed) {
                     return (i, Err(ConvertError::Interrupted));
+                }
+                if vanished.load(Ordering::Relaxed) {
+                    let root = root.clone();
+                    return (i, Err(crate::target::Error::Gone { root }.into()));
                 }
                 let made = scratch.path(i, args.format.extension());
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -308,6 +314,9 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
                     );
                     let size = dir.install(&made, &job.output, entry, replace);
                     scratch.discard(&made);
+                    if let Err(crate::target::Error::Gone { .. }) = &size {
+                        vanished.store(true, Ordering::Relaxed);
+                    }
                     Ok(run::Converted { size: size?, ..c })
                 }))
                 .unwrap_or_else(|_| {
@@ -361,7 +370,6 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
                 }
                 Err(ConvertError::Interrupted) => interrupted = true,
                 Err(e @ ConvertError::Write(crate::target::Error::Gone { .. })) => {
-                    failed += 1;
                     gone = Some(e.to_string());
                 }
                 Err(e) => {

@@ -322,20 +322,20 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
         .map_err(|e| UsageError(format!("invalid --template: {e}")))?;
 
     let mut lib = ctx.open_library()?;
-    // A folder that held an export and now holds no manifest, and is no mount point: most
-    // likely the stick is not mounted and this is the bare mount point on the system disk.
-    if loaded.manifest.is_none() && !target.is_mount_point() && !args.fresh {
+    // A folder that was a mount point at the last sync, is none now and holds no manifest:
+    // the stick is not mounted, and this is the bare mount point on the system disk.
+    if loaded.manifest.is_none() && !mount_point && !args.fresh {
         let key = root.to_string_lossy();
         if let Some(e) = lib
             .exports()?
             .into_iter()
-            .find(|e| e.target == key && e.tracks > 0)
+            .find(|e| e.target == key && e.mount_point)
         {
             return Err(anyhow::anyhow!(
-                "{}: the export of {} put {} tracks here, but there is no tapedeck manifest now \
-                 and the folder is not a mount point: is the stick mounted? Nothing was written \
-                 (pass --fresh to export into this folder anyway)",
-                root.display(),
+                "{}: it was a mount point when the export of {} put {} tracks there, and it is \
+                 not one now (and holds no tapedeck manifest): is the stick mounted? Nothing was \
+                 written (pass --fresh to export into this folder anyway)",
+                escape_path(&root),
                 crate::query::civil_date_time(e.last_sync),
                 e.tracks
             ));

@@ -122,6 +122,8 @@ impl OutputDir {
         replace: bool,
     ) -> Result<u64, Error> {
         let t = self.target()?;
+        // A folder on a stick that was pulled or remounted: stop, writing nothing more.
+        t.check_present()?;
         let rel = RelPath::from_path(rel)?;
         if let Some(dir) = rel.parent() {
             t.ensure_dir(&dir)?;

@@ -191,6 +191,15 @@ pub struct Target {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// How folders are opened on the way to a path: a handle for the `*at` calls only, refusing a
+/// link.
+const WALK: libc::c_int = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+
+/// A readable descriptor for the folder a walk handle names.
+fn real(dir: &OwnedFd) -> io::Result<OwnedFd> {
+    openat(dir.as_raw_fd(), c".", libc::O_RDONLY | libc::O_DIRECTORY, 0)
+}
+
 impl Target {
     /// Opens an existing folder as a target. The path the user named may pass through links
     /// (it is the user's choice of target); nothing beneath it will.
@@ -239,7 +248,7 @@ impl Target {
     pub fn lock(&mut self) -> Result<(), Error> {
         let dir = RelPath::parse(DIR)?;
         self.ensure_dir(&dir)?;
-        let fd = self.walk(&dir)?;
+        let fd = real(&self.walk(&dir)?).map_err(|e| Error::io(self.display(&dir), e))?;
         // SAFETY: a valid descriptor.
         let r = unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if r != 0 {
@@ -271,7 +280,9 @@ impl Target {
         Ok(())
     }
 
-    /// Opens the folder `rel` (or the root for `None`) without following any link.
+    /// Opens the folder `rel` (or the root for `None`) without following any link, as an
+    /// `O_PATH` handle: good for the `*at` calls and `fstat`, not for reading (see [`Self::real`]).
+    /// No file system is asked to open a folder on the way (on FUSE that is a round trip each).
     fn walk_opt(&self, rel: Option<&RelPath>) -> Result<OwnedFd, Error> {
         let mut fd = self.fd.try_clone().map_err(|e| Error::io(&self.root, e))?;
         let Some(rel) = rel else { return Ok(fd) };
@@ -282,12 +293,7 @@ impl Target {
             }
             so_far.push_str(part);
             let c = cstring(part).map_err(|e| Error::io(self.root.join(&so_far), e))?;
-            fd = match openat(
-                fd.as_raw_fd(),
-                &c,
-                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
-                0,
-            ) {
+            fd = match openat(fd.as_raw_fd(), &c, WALK, 0) {
                 Ok(next) => next,
                 Err(e) => {
                     let path = self.root.join(&so_far);
@@ -343,7 +349,7 @@ impl Target {
             so_far.push_str(part);
             let path = self.root.join(&so_far);
             let c = cstring(part).map_err(|e| Error::io(&path, e))?;
-            let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+            let flags = WALK;
             let next = match openat(fd.as_raw_fd(), &c, flags, 0) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -561,12 +567,13 @@ impl Target {
         Ok(())
     }
 
-    /// The names in folder `rel` (the root for `None`), with what each is.
-    pub fn list(&self, rel: Option<&RelPath>) -> Result<Vec<(String, Kind)>, Error> {
+    /// The names in folder `rel` (the root for `None`), with what each is (and a file's size).
+    /// Only files are asked for their size; folders and links are known from the listing.
+    pub fn list(&self, rel: Option<&RelPath>) -> Result<Vec<(String, Meta)>, Error> {
         let here = || rel.map_or(self.root.clone(), |r| self.display(r));
-        let fd = self.walk_opt(rel)?;
-        // SAFETY: fdopendir takes ownership of the descriptor on success.
+        let fd = real(&self.walk_opt(rel)?).map_err(|e| Error::io(here(), e))?;
         let raw = fd.as_raw_fd();
+        // SAFETY: fdopendir takes ownership of the descriptor on success.
         let dirp = unsafe { libc::fdopendir(raw) };
         if dirp.is_null() {
             return Err(Error::io(here(), io::Error::last_os_error()));
@@ -580,16 +587,27 @@ impl Target {
                 break;
             }
             // SAFETY: readdir returned a valid entry whose name is NUL-terminated.
-            let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
+            let (name, d_type) = unsafe { (CStr::from_ptr((*ent).d_name.as_ptr()), (*ent).d_type) };
             let bytes = name.to_bytes();
             if bytes == b"." || bytes == b".." {
                 continue;
             }
-            let kind = fstatat(raw, name).map_or(Kind::Other, |st| meta_of(&st).kind);
-            out.push((
-                OsStr::from_bytes(bytes).to_string_lossy().into_owned(),
-                kind,
-            ));
+            let meta = match d_type {
+                libc::DT_DIR => Meta { kind: Kind::Dir, size: 0 },
+                libc::DT_LNK => Meta { kind: Kind::Link, size: 0 },
+                libc::DT_FIFO | libc::DT_SOCK | libc::DT_CHR | libc::DT_BLK => Meta {
+                    kind: Kind::Other,
+                    size: 0,
+                },
+                _ => fstatat(raw, name).map_or(
+                    Meta {
+                        kind: Kind::Other,
+                        size: 0,
+                    },
+                    |st| meta_of(&st),
+                ),
+            };
+            out.push((OsStr::from_bytes(bytes).to_string_lossy().into_owned(), meta));
         }
         // SAFETY: closes the stream and its descriptor.
         unsafe { libc::closedir(dirp) };
@@ -610,7 +628,7 @@ impl Target {
                 Err(Error::Io { .. }) if dir.is_some() => continue,
                 Err(e) => return Err(e),
             };
-            for (name, kind) in entries {
+            for (name, meta) in entries {
                 if dir.is_none() && name == DIR {
                     continue;
                 }
@@ -620,12 +638,11 @@ impl Target {
                 }) else {
                     continue;
                 };
-                match kind {
+                match meta.kind {
                     Kind::Dir => stack.push(Some(rel)),
                     Kind::Link => links.push(rel.to_string()),
                     Kind::File => {
-                        let size = self.meta(&rel).ok().flatten().map_or(0, |m| m.size);
-                        files.insert(rel.to_string(), size);
+                        files.insert(rel.to_string(), meta.size);
                     }
                     Kind::Other => {}
                 }
@@ -685,7 +702,7 @@ impl Target {
 
     /// Flushes one folder's entries (best effort: some file systems refuse).
     pub fn sync_dir(&self, rel: Option<&RelPath>) {
-        if let Ok(fd) = self.walk_opt(rel) {
+        if let Ok(fd) = self.walk_opt(rel).and_then(|d| real(&d).map_err(|e| Error::io(&self.root, e))) {
             // SAFETY: a valid descriptor.
             unsafe { libc::fsync(fd.as_raw_fd()) };
         }
@@ -714,12 +731,21 @@ impl Error {
     }
 }
 
-fn copy_hashing(mut input: impl Read, out: &mut File) -> io::Result<(u64, String)> {
+thread_local! {
+    /// One copy buffer per thread, made once: zeroing a fresh megabyte for each of thousands
+    /// of small files would cost more than copying them.
+    static BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 1 << 20]);
+}
+
+fn copy_hashing(input: impl Read, out: &mut File) -> io::Result<(u64, String)> {
+    BUFFER.with(|b| copy_with(input, out, &mut b.borrow_mut()))
+}
+
+fn copy_with(mut input: impl Read, out: &mut File, buf: &mut [u8]) -> io::Result<(u64, String)> {
     let mut h = xxhash_rust::xxh3::Xxh3::new();
-    let mut buf = vec![0u8; 1 << 20];
     let mut n_total = 0u64;
     loop {
-        let n = match input.read(&mut buf) {
+        let n = match input.read(buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
