@@ -374,7 +374,11 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
                 }
                 Err(e) => {
                     failed += 1;
-                    eprintln!("{}: {}", escape_path(&job.track.path), escape(&e.to_string()));
+                    eprintln!(
+                        "{}: {}",
+                        escape_path(&job.track.path),
+                        escape(&e.to_string())
+                    );
                 }
             }
         }

@@ -479,10 +479,18 @@ pub fn render(
             }
             Event::Error { path, message } => {
                 failed += 1;
-                eprintln!("{}: {}", output::escape_path(&path), output::escape(&message));
+                eprintln!(
+                    "{}: {}",
+                    output::escape_path(&path),
+                    output::escape(&message)
+                );
             }
             Event::Warning { path, message } => {
-                eprintln!("{}: {}", output::escape_path(&path), output::escape(&message))
+                eprintln!(
+                    "{}: {}",
+                    output::escape_path(&path),
+                    output::escape(&message)
+                )
             }
             Event::OutputFailed(m) => output_failed = Some(m),
             Event::Ended => break,

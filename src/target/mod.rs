@@ -23,13 +23,15 @@
 
 pub mod path;
 
+use std::collections::HashMap;
 use std::ffi::{CStr, CString, OsStr};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 pub use path::{BadPath, NAME_MAX, RelPath};
 
@@ -183,7 +185,13 @@ pub fn hash_reader(mut r: impl Read) -> io::Result<(u64, String)> {
 #[derive(Debug)]
 pub struct Target {
     root: PathBuf,
-    fd: OwnedFd,
+    fd: Arc<OwnedFd>,
+    /// Folders walked to already (relative path to handle), so a batch of files into one
+    /// folder walks to it once. A handle keeps naming the folder it was opened on, even if a
+    /// link is later put in its place.
+    dirs: Mutex<HashMap<String, Arc<OwnedFd>>>,
+    /// Whether the file system refused `RENAME_NOREPLACE` (the names are checked first then).
+    no_noreplace: AtomicBool,
     identity: (u64, u64),
     mount_point: bool,
     lock: Option<OwnedFd>,
@@ -215,10 +223,12 @@ impl Target {
         let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
         Ok(Target {
             root,
-            fd,
+            fd: Arc::new(fd),
             identity: (st.st_dev, st.st_ino),
             mount_point,
             lock: None,
+            dirs: Mutex::new(HashMap::new()),
+            no_noreplace: AtomicBool::new(false),
         })
     }
 
@@ -248,7 +258,7 @@ impl Target {
     pub fn lock(&mut self) -> Result<(), Error> {
         let dir = RelPath::parse(DIR)?;
         self.ensure_dir(&dir)?;
-        let fd = real(&self.walk(&dir)?).map_err(|e| Error::io(self.display(&dir), e))?;
+        let fd = real(&*self.walk(&dir)?).map_err(|e| Error::io(self.display(&dir), e))?;
         // SAFETY: a valid descriptor.
         let r = unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if r != 0 {
@@ -283,9 +293,14 @@ impl Target {
     /// Opens the folder `rel` (or the root for `None`) without following any link, as an
     /// `O_PATH` handle: good for the `*at` calls and `fstat`, not for reading (see [`Self::real`]).
     /// No file system is asked to open a folder on the way (on FUSE that is a round trip each).
-    fn walk_opt(&self, rel: Option<&RelPath>) -> Result<OwnedFd, Error> {
+    fn walk_opt(&self, rel: Option<&RelPath>) -> Result<Arc<OwnedFd>, Error> {
+        let Some(rel) = rel else {
+            return Ok(self.fd.clone());
+        };
+        if let Some(fd) = self.cached(rel) {
+            return Ok(fd);
+        }
         let mut fd = self.fd.try_clone().map_err(|e| Error::io(&self.root, e))?;
-        let Some(rel) = rel else { return Ok(fd) };
         let mut so_far = String::new();
         for part in rel.parts() {
             if !so_far.is_empty() {
@@ -307,15 +322,32 @@ impl Target {
                 }
             };
         }
+        let fd = Arc::new(fd);
+        let mut dirs = self.dirs.lock().unwrap_or_else(|e| e.into_inner());
+        if dirs.len() >= 256 {
+            dirs.clear();
+        }
+        dirs.insert(rel.to_string(), fd.clone());
         Ok(fd)
     }
 
-    fn walk(&self, rel: &RelPath) -> Result<OwnedFd, Error> {
+    fn cached(&self, rel: &RelPath) -> Option<Arc<OwnedFd>> {
+        let dirs = self.dirs.lock().unwrap_or_else(|e| e.into_inner());
+        dirs.get(rel.as_str()).cloned()
+    }
+
+    /// Forgets the handles of `rel` and everything beneath it (it was removed or moved).
+    fn forget(&self, rel: &RelPath) {
+        let mut dirs = self.dirs.lock().unwrap_or_else(|e| e.into_inner());
+        dirs.retain(|k, _| !RelPath::parse(k).is_ok_and(|k| k.starts_with(rel)));
+    }
+
+    fn walk(&self, rel: &RelPath) -> Result<Arc<OwnedFd>, Error> {
         self.walk_opt(Some(rel))
     }
 
     /// The folder holding `rel`, opened, and `rel`'s last component.
-    fn parent(&self, rel: &RelPath) -> Result<(OwnedFd, CString), Error> {
+    fn parent(&self, rel: &RelPath) -> Result<(Arc<OwnedFd>, CString), Error> {
         let fd = self.walk_opt(rel.parent().as_ref())?;
         let name = cstring(rel.name()).map_err(|e| Error::io(self.display(rel), e))?;
         Ok((fd, name))
@@ -498,8 +530,45 @@ impl Target {
                     path: self.display(from),
                 });
             }
+            Ok(st) if meta_of(&st).kind == Kind::Dir => self.forget(from),
             Ok(_) => {}
             Err(e) => return Err(Error::io(self.display(from), e)),
+        }
+        // Without replacing, the kernel refuses an existing name itself (one round trip fewer
+        // on FUSE); a file system that cannot do that has the name checked first.
+        if !replace && !self.no_noreplace.load(Ordering::Relaxed) {
+            // SAFETY: valid descriptors and C strings.
+            let r = unsafe {
+                libc::renameat2(
+                    fdir.as_raw_fd(),
+                    fname.as_ptr(),
+                    tdir.as_raw_fd(),
+                    tname.as_ptr(),
+                    libc::RENAME_NOREPLACE,
+                )
+            };
+            if r == 0 {
+                return Ok(());
+            }
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP) => {
+                    self.no_noreplace.store(true, Ordering::Relaxed);
+                }
+                Some(libc::EEXIST) => {
+                    let path = self.display(to);
+                    return Err(
+                        if fstatat(tdir.as_raw_fd(), &tname)
+                            .is_ok_and(|st| meta_of(&st).kind == Kind::Link)
+                        {
+                            Error::Link { path }
+                        } else {
+                            Error::Exists { path }
+                        },
+                    );
+                }
+                _ => return Err(Error::io(self.display(to), e)),
+            }
         }
         match fstatat(tdir.as_raw_fd(), &tname) {
             Ok(st) => match meta_of(&st).kind {
@@ -561,6 +630,7 @@ impl Target {
                 path: self.display(rel),
             });
         }
+        self.forget(rel);
         // SAFETY: valid descriptor and C string.
         cvt(unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), libc::AT_REMOVEDIR) })
             .map_err(|e| Error::io(self.display(rel), e))?;
@@ -571,7 +641,7 @@ impl Target {
     /// Only files are asked for their size; folders and links are known from the listing.
     pub fn list(&self, rel: Option<&RelPath>) -> Result<Vec<(String, Meta)>, Error> {
         let here = || rel.map_or(self.root.clone(), |r| self.display(r));
-        let fd = real(&self.walk_opt(rel)?).map_err(|e| Error::io(here(), e))?;
+        let fd = real(&*self.walk_opt(rel)?).map_err(|e| Error::io(here(), e))?;
         let raw = fd.as_raw_fd();
         // SAFETY: fdopendir takes ownership of the descriptor on success.
         let dirp = unsafe { libc::fdopendir(raw) };
@@ -593,8 +663,14 @@ impl Target {
                 continue;
             }
             let meta = match d_type {
-                libc::DT_DIR => Meta { kind: Kind::Dir, size: 0 },
-                libc::DT_LNK => Meta { kind: Kind::Link, size: 0 },
+                libc::DT_DIR => Meta {
+                    kind: Kind::Dir,
+                    size: 0,
+                },
+                libc::DT_LNK => Meta {
+                    kind: Kind::Link,
+                    size: 0,
+                },
                 libc::DT_FIFO | libc::DT_SOCK | libc::DT_CHR | libc::DT_BLK => Meta {
                     kind: Kind::Other,
                     size: 0,
@@ -607,7 +683,10 @@ impl Target {
                     |st| meta_of(&st),
                 ),
             };
-            out.push((OsStr::from_bytes(bytes).to_string_lossy().into_owned(), meta));
+            out.push((
+                OsStr::from_bytes(bytes).to_string_lossy().into_owned(),
+                meta,
+            ));
         }
         // SAFETY: closes the stream and its descriptor.
         unsafe { libc::closedir(dirp) };
@@ -702,7 +781,10 @@ impl Target {
 
     /// Flushes one folder's entries (best effort: some file systems refuse).
     pub fn sync_dir(&self, rel: Option<&RelPath>) {
-        if let Ok(fd) = self.walk_opt(rel).and_then(|d| real(&d).map_err(|e| Error::io(&self.root, e))) {
+        if let Ok(fd) = self
+            .walk_opt(rel)
+            .and_then(|d| real(&d).map_err(|e| Error::io(&self.root, e)))
+        {
             // SAFETY: a valid descriptor.
             unsafe { libc::fsync(fd.as_raw_fd()) };
         }
