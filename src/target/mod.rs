@@ -339,7 +339,8 @@ impl Target {
     /// Forgets the handles of `rel` and everything beneath it (it was removed or moved).
     fn forget(&self, rel: &RelPath) {
         let mut dirs = self.dirs.lock().unwrap_or_else(|e| e.into_inner());
-        dirs.retain(|k, _| !RelPath::parse(k).is_ok_and(|k| k.starts_with(rel)));
+        let (whole, under) = (rel.as_str(), format!("{}/", rel.as_str()));
+        dirs.retain(|k, _| k != whole && !k.starts_with(&under));
     }
 
     fn walk(&self, rel: &RelPath) -> Result<Arc<OwnedFd>, Error> {
@@ -524,16 +525,9 @@ impl Target {
     pub fn rename(&self, from: &RelPath, to: &RelPath, replace: bool) -> Result<(), Error> {
         let (fdir, fname) = self.parent(from)?;
         let (tdir, tname) = self.parent(to)?;
-        match fstatat(fdir.as_raw_fd(), &fname) {
-            Ok(st) if meta_of(&st).kind == Kind::Link => {
-                return Err(Error::Link {
-                    path: self.display(from),
-                });
-            }
-            Ok(st) if meta_of(&st).kind == Kind::Dir => self.forget(from),
-            Ok(_) => {}
-            Err(e) => return Err(Error::io(self.display(from), e)),
-        }
+        // A folder moved away takes its cached handles' paths with it. (`from` itself is not
+        // checked: renaming a link moves the link, and writes through nothing.)
+        self.forget(from);
         // Without replacing, the kernel refuses an existing name itself (one round trip fewer
         // on FUSE); a file system that cannot do that has the name checked first.
         if !replace && !self.no_noreplace.load(Ordering::Relaxed) {
