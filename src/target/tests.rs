@@ -214,3 +214,16 @@ fn temporary_names_stay_short_whatever_the_final_name() {
     t.write_atomic(&r, b"x", false).unwrap();
     assert_eq!(t.read(&r, 10).unwrap().unwrap(), b"x");
 }
+
+#[test]
+fn a_folder_removed_and_replaced_by_a_link_is_not_written_through() {
+    let (dir, t, decoy) = setup();
+    let root = dir.path().join("target");
+    t.ensure_dir(&rel("A")).unwrap();
+    t.copy_in(&b"x"[..], &rel("A/x")).unwrap();
+    t.remove_file(&rel("A/x")).unwrap();
+    t.remove_dir(&rel("A")).unwrap();
+    symlink(&decoy, root.join("A")).unwrap();
+    assert!(matches!(t.create_new(&rel("A/y")), Err(Error::Link { .. })));
+    assert_eq!(std::fs::read_dir(&decoy).unwrap().count(), 1);
+}
