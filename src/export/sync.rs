@@ -299,6 +299,52 @@ fn copy_file(src: &std::path::Path, dst: &std::path::Path) -> Result<(), Failure
     Ok(())
 }
 
+/// A batch sent to the writer: its folder parts (folder, start, end), how many copies are
+/// still to come back, and whether any was written.
+type Batch = (Vec<(usize, usize, usize)>, usize, bool);
+
+/// What the writer did with one made file.
+enum Copied {
+    /// On the device, in the staging folder.
+    Done(Staged),
+    /// Not attempted (the device filled, or the run stopped).
+    Skipped,
+    /// The source could not be read (why).
+    ReadFailed(String),
+    Failed(Error),
+}
+
+/// Copies a made file into the device's staging folder at `dst`, in one sequential write.
+fn copy_one(t: &Target, mk: &Made, dst: &RelPath) -> Copied {
+    let src = match mk {
+        Made::Source(p) | Made::Scratch(p) => p,
+    };
+    // A source replaced by a FIFO or device since the scan is never opened to block.
+    use std::os::unix::fs::OpenOptionsExt;
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(src)
+        .and_then(|f| {
+            if f.metadata()?.is_file() {
+                Ok(f)
+            } else {
+                Err(std::io::Error::other("not a regular file"))
+            }
+        });
+    match opened {
+        Ok(f) => match t.copy_in(f, dst) {
+            Ok((size, xxh3)) => Copied::Done(Staged {
+                path: dst.clone(),
+                size,
+                xxh3,
+            }),
+            Err(e) => Copied::Failed(e),
+        },
+        Err(e) => Copied::ReadFailed(format!("cannot read {}: {e}", src.display())),
+    }
+}
+
 impl Sync<'_> {
     fn transfer_options(&self) -> TransferOptions {
         TransferOptions {
@@ -661,132 +707,186 @@ impl Run<'_, '_> {
                     .map_err(|e| Error::io("the workers", e))?;
             }
             drop(tx);
+            // One writer copies made files onto the device, one after another (a sequential
+            // write), while this thread commits the batch before.
+            let (copy_tx, copy_rx) = crossbeam_channel::unbounded::<(usize, Made, RelPath)>();
+            let (copied_tx, copied_rx) = crossbeam_channel::unbounded::<(usize, Copied)>();
+            {
+                let (target, stop) = (sync.target, &stop);
+                std::thread::Builder::new()
+                    .name("export-writer".into())
+                    .spawn_scoped(scope, move || {
+                        for (i, mk, dst) in copy_rx.iter() {
+                            let r = if stop.load(Ordering::Relaxed) {
+                                Copied::Skipped
+                            } else {
+                                copy_one(target, &mk, &dst)
+                            };
+                            if let Made::Scratch(p) = &mk {
+                                scratch.discard(p);
+                            }
+                            if copied_tx.send((i, r)).is_err() {
+                                break;
+                            }
+                        }
+                    })
+                    .map_err(|e| Error::io("the writer", e))?;
+            }
             let mut ready_files = 0usize;
             let mut ready_bytes = 0u64;
-            let mut done = false;
+            let mut workers_done = false;
+            // Batches sent to the writer, oldest first: their parts, how many copies are still
+            // to come back, and whether any was written.
+            let mut batches: std::collections::VecDeque<Batch> = std::collections::VecDeque::new();
+            let never = crossbeam_channel::never();
             let result = (|| -> Result<(), Error> {
-                while !done {
-                    match rx.recv_timeout(Duration::from_millis(200)) {
-                        Ok((i, r, notes)) => {
-                            self.out.notes.extend(notes);
-                            match r {
-                                Ok(mk) => {
-                                    ready_files += 1;
-                                    ready_bytes += plan.items[i].bytes;
-                                    made.insert(i, mk);
+                loop {
+                    let from_workers = if workers_done { &never } else { &rx };
+                    crossbeam_channel::select! {
+                        recv(from_workers) -> msg => match msg {
+                            Ok((i, r, notes)) => {
+                                self.out.notes.extend(notes);
+                                match r {
+                                    Ok(mk) => {
+                                        ready_files += 1;
+                                        ready_bytes += plan.items[i].bytes;
+                                        made.insert(i, mk);
+                                    }
+                                    Err(Failure::Skipped) => {}
+                                    Err(Failure::Interrupted) => self.out.interrupted = true,
+                                    Err(Failure::Full) => {
+                                        self.out.full = true;
+                                        stop.store(true, Ordering::Relaxed);
+                                    }
+                                    Err(Failure::Gone) => return Err(self.gone()),
+                                    Err(Failure::Other(message)) => {
+                                        self.out.failed += 1;
+                                        self.out.failures.push((self.track_name(i), message));
+                                    }
                                 }
-                                Err(Failure::Skipped) => {}
-                                Err(Failure::Interrupted) => self.out.interrupted = true,
-                                Err(Failure::Full) => {
-                                    self.out.full = true;
-                                    stop.store(true, Ordering::Relaxed);
-                                }
-                                Err(Failure::Gone) => return Err(self.gone()),
-                                Err(Failure::Other(message)) => {
-                                    self.out.failed += 1;
-                                    self.out.failures.push((self.track_name(i), message));
+                                finished.insert(i);
+                                let f = folder_of[&i];
+                                pending[f] -= 1;
+                                ready.push(f);
+                            }
+                            Err(_) => workers_done = true,
+                        },
+                        recv(copied_rx) -> msg => {
+                            if let Ok((i, c)) = msg {
+                                let wrote = self.take_copied(i, c, &stop)?;
+                                if let Some(front) = batches.iter_mut().find(|b| b.1 > 0) {
+                                    front.1 -= 1;
+                                    front.2 |= wrote;
                                 }
                             }
-                            finished.insert(i);
-                            let f = folder_of[&i];
-                            pending[f] -= 1;
-                            ready.push(f);
+                        },
+                        default(Duration::from_millis(200)) => {},
+                    }
+                    // Batches whose files are all on the device: flushed, then committed.
+                    while batches.front().is_some_and(|b| b.1 == 0) {
+                        let (parts, _, wrote) = batches.pop_front().expect("a batch");
+                        // The device must still be the one we started on.
+                        self.target().check_present()?;
+                        if wrote {
+                            self.target().sync()?;
                         }
-                        Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-                        Err(crossbeam_channel::RecvTimeoutError::Disconnected) => done = true,
+                        for (f, start, end) in parts {
+                            let folder = &plan.folders[f];
+                            self.commit_folder(
+                                folder,
+                                Part {
+                                    items: &folder.order[start..end],
+                                    cleared: &mut cleared[f],
+                                    last: end == folder.order.len(),
+                                    failed: &mut failed_in[f],
+                                },
+                            )?;
+                        }
+                        if last_save.elapsed() > Duration::from_secs(20) {
+                            self.m.last_sync = sync.now;
+                            if manifest::save(self.target(), &self.m).is_ok() {
+                                last_save = Instant::now();
+                            }
+                        }
                     }
                     // Few flushes for many small files; at most a couple of seconds of work,
                     // or 64 MB, lost to a kill.
-                    let due = done
+                    let due = workers_done
                         || ready_files >= 512
                         || ready_bytes >= 64_000_000
                         || (!ready.is_empty() && last_commit.elapsed() > Duration::from_secs(2));
-                    if !due || ready.is_empty() {
-                        continue;
-                    }
-                    ready.sort_unstable();
-                    ready.dedup();
-                    // Which part of each ready folder goes in now.
-                    let mut parts: Vec<(usize, usize, usize)> = Vec::new();
-                    for f in std::mem::take(&mut ready) {
-                        let folder = &plan.folders[f];
-                        let order = &folder.order;
-                        let start = committed[f];
-                        if closed[f] {
-                            continue;
-                        }
-                        // A rewrite goes in whole; otherwise the ready start of what is left.
-                        let end = if folder.rewrite {
-                            if pending[f] > 0 {
+                    if due && !ready.is_empty() {
+                        ready.sort_unstable();
+                        ready.dedup();
+                        // Which part of each ready folder goes in now.
+                        let mut parts: Vec<(usize, usize, usize)> = Vec::new();
+                        for f in std::mem::take(&mut ready) {
+                            let folder = &plan.folders[f];
+                            let order = &folder.order;
+                            let start = committed[f];
+                            if closed[f] {
                                 continue;
                             }
-                            order.len()
-                        } else {
-                            start
-                                + order[start..]
-                                    .iter()
-                                    .take_while(|&&i| {
-                                        !needs_making(&plan.items[i]) || finished.contains(&i)
-                                    })
-                                    .count()
-                        };
-                        if end == start && !(start == 0 && order.is_empty()) {
-                            continue;
-                        }
-                        committed[f] = end;
-                        closed[f] = end == order.len();
-                        parts.push((f, start, end));
-                    }
-                    if parts.is_empty() {
-                        continue;
-                    }
-                    // The device must still be the one we started on.
-                    self.target().check_present()?;
-                    // One sequential write of the batch into the staging folder, then a flush,
-                    // before any rename refers to it.
-                    let mut wrote = false;
-                    for &(f, start, end) in &parts {
-                        for &i in &plan.folders[f].order[start..end] {
-                            if let Some(mk) = made.remove(&i) {
-                                if matches!(mk, Made::Scratch(_)) {
-                                    waiting.fetch_sub(1, Ordering::Relaxed);
+                            // A rewrite goes in whole; otherwise the ready start of what is left.
+                            let end = if folder.rewrite {
+                                if pending[f] > 0 {
+                                    continue;
                                 }
-                                wrote |= self.copy_onto_device(i, mk, scratch, &stop)?;
+                                order.len()
+                            } else {
+                                start
+                                    + order[start..]
+                                        .iter()
+                                        .take_while(|&&i| {
+                                            !needs_making(&plan.items[i]) || finished.contains(&i)
+                                        })
+                                        .count()
+                            };
+                            if end == start && !(start == 0 && order.is_empty()) {
+                                continue;
                             }
+                            committed[f] = end;
+                            closed[f] = end == order.len();
+                            parts.push((f, start, end));
                         }
-                    }
-                    if wrote {
-                        self.target().sync()?;
-                    }
-                    for (f, start, end) in parts {
-                        let _ = start;
-                        let folder = &plan.folders[f];
-                        self.commit_folder(
-                            folder,
-                            Part {
-                                items: &folder.order[start..end],
-                                cleared: &mut cleared[f],
-                                last: end == folder.order.len(),
-                                failed: &mut failed_in[f],
-                            },
-                        )?;
-                    }
-                    ready_files = 0;
-                    ready_bytes = 0;
-                    last_commit = Instant::now();
-                    if last_save.elapsed() > Duration::from_secs(20) {
-                        self.m.last_sync = sync.now;
-                        if manifest::save(self.target(), &self.m).is_ok() {
-                            last_save = Instant::now();
+                        if !parts.is_empty() {
+                            self.target().check_present()?;
+                            let mut sent = 0;
+                            for &(f, start, end) in &parts {
+                                for &i in &plan.folders[f].order[start..end] {
+                                    if let Some(mk) = made.remove(&i) {
+                                        if matches!(mk, Made::Scratch(_)) {
+                                            waiting.fetch_sub(1, Ordering::Relaxed);
+                                        }
+                                        let dst = self.staging_name(i)?;
+                                        if copy_tx.send((i, mk, dst)).is_ok() {
+                                            sent += 1;
+                                        }
+                                    }
+                                }
+                            }
+                            batches.push_back((parts, sent, false));
                         }
+                        ready_files = 0;
+                        ready_bytes = 0;
+                        last_commit = Instant::now();
+                    }
+                    if workers_done && ready.is_empty() && batches.is_empty() {
+                        return Ok(());
                     }
                 }
-                Ok(())
             })();
+            drop(copy_tx);
             if result.is_err() {
                 stop.store(true, Ordering::Relaxed);
-                // Drain the workers so the scope can end.
+                // Drain the workers and the writer so the scope can end; what the writer put
+                // in the staging folder is removed.
                 for _ in rx.iter() {}
+                for (_, c) in copied_rx.iter() {
+                    if let Copied::Done(st) = c {
+                        let _ = sync.target.remove_file(&st.path);
+                    }
+                }
             }
             result
         })?;
@@ -810,82 +910,48 @@ impl Run<'_, '_> {
         }
     }
 
-    /// Copies a made file into the device's staging folder. Returns whether anything was
-    /// written; a full device stops the making (what is staged is still committed).
-    fn copy_onto_device(
-        &mut self,
-        i: usize,
-        mk: Made,
-        scratch: &Scratch,
-        stop: &AtomicBool,
-    ) -> Result<bool, Error> {
-        let (src, from_scratch) = match &mk {
-            Made::Source(p) => (p.clone(), false),
-            Made::Scratch(p) => (p.clone(), true),
-        };
-        if self.out.full {
-            if from_scratch {
-                scratch.discard(&src);
-            }
-            return Ok(false);
-        }
+    /// A fresh name in the device's staging folder for item `i`'s file.
+    fn staging_name(&mut self, i: usize) -> Result<RelPath, Error> {
         let item = &self.sync.plan.items[i];
         let ext = item.path.rsplit_once('.').map_or("bin", |(_, e)| e);
         self.copied += 1;
-        let dst = self.staging.join(&format!("{:06}.{ext}", self.copied))?;
-        // A source replaced by a FIFO or device since the scan is never opened to block.
-        use std::os::unix::fs::OpenOptionsExt;
-        let opened = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(&src)
-            .and_then(|f| {
-                if f.metadata()?.is_file() {
-                    Ok(f)
-                } else {
-                    Err(std::io::Error::other("not a regular file"))
-                }
-            });
-        let r = match opened {
-            Ok(f) => self.target().copy_in(f, &dst),
-            Err(e) => {
-                self.out.failed += 1;
-                self.out.failures.push((
-                    self.track_name(i),
-                    format!("cannot read {}: {e}", src.display()),
-                ));
-                return Ok(false);
-            }
+        Ok(self.staging.join(&format!("{:06}.{ext}", self.copied))?)
+    }
+
+    /// Takes what the writer did with item `i`'s file. Returns whether anything was written;
+    /// a full device stops the making (what is staged is still committed).
+    fn take_copied(&mut self, i: usize, c: Copied, stop: &AtomicBool) -> Result<bool, Error> {
+        let full = |this: &mut Self| {
+            this.out.full = true;
+            stop.store(true, Ordering::Relaxed);
+            Ok(false)
         };
-        if from_scratch {
-            scratch.discard(&src);
-        }
-        match r {
-            Ok((size, xxh3)) => {
-                self.staged.insert(
-                    i,
-                    Staged {
-                        path: dst,
-                        size,
-                        xxh3,
-                    },
-                );
+        match c {
+            Copied::Done(st) => {
+                if self.out.full {
+                    // Past a full device nothing more is committed; the next run does it.
+                    let _ = self.target().remove_file(&st.path);
+                    return Ok(true);
+                }
+                self.staged.insert(i, st);
                 Ok(true)
             }
-            Err(Error::Full { .. }) => {
-                self.out.full = true;
-                stop.store(true, Ordering::Relaxed);
+            Copied::Skipped => Ok(false),
+            Copied::ReadFailed(why) => {
+                self.out.failed += 1;
+                self.out.failures.push((self.track_name(i), why));
                 Ok(false)
             }
-            Err(e @ Error::Gone { .. }) => Err(e),
+            Copied::Failed(Error::Full { .. }) => full(self),
+            Copied::Failed(e @ Error::Gone { .. }) => Err(e),
             // fusefat reports a full device as EPERM on write; names in the staging folder are
             // always accepted, so there it means full.
-            Err(Error::Io { source, .. }) if source.raw_os_error() == Some(libc::EPERM) => {
-                self.out.full = true;
-                stop.store(true, Ordering::Relaxed);
-                Ok(false)
+            Copied::Failed(Error::Io { source, .. })
+                if source.raw_os_error() == Some(libc::EPERM) =>
+            {
+                full(self)
             }
-            Err(e) => {
+            Copied::Failed(e) => {
                 self.out.failed += 1;
                 self.out.failures.push((
                     self.track_name(i),
