@@ -1367,7 +1367,9 @@ fn render_refuses_named_fifos_and_devices_and_plays_the_rest() {
         ],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    // The rest is rendered, and the files left out make the exit code 1.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(wav.exists(), "{stderr}");
     assert!(
         stderr.contains(&format!(
             "{} is a named pipe (FIFO), not a music file; not played",

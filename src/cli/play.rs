@@ -256,8 +256,9 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Resolves the arguments into queue items: paths that exist are played as files (library
-/// tracks keep their history), the rest is a query.
-fn build_items(lib: &Library, args: &QueueArgs) -> Result<Vec<Item>> {
+/// tracks keep their history), the rest is a query. Also how many named files were left out
+/// (each has said why): the command then ends with exit code 1, as when a file fails to play.
+fn build_items(lib: &Library, args: &QueueArgs) -> Result<(Vec<Item>, usize)> {
     let mut query_terms = Vec::new();
     let mut paths = Vec::new();
     for term in &args.terms {
@@ -323,7 +324,7 @@ fn build_items(lib: &Library, args: &QueueArgs) -> Result<Vec<Item>> {
         };
         return Err(UsageError(what.into()).into());
     }
-    Ok(items)
+    Ok((items, left_out))
 }
 
 /// What `--resume` restores: the queue in play order, where it was, and the repeat mode.
@@ -424,7 +425,7 @@ pub fn render(
         return Err(UsageError("--repeat would render forever; leave it out".into()).into());
     }
     let lib = ctx.open_library()?;
-    let items = build_items(&lib, args)?;
+    let (items, left_out) = build_items(&lib, args)?;
     let count = items.len();
     let queue_paths: Vec<PathBuf> = items.iter().map(|i| i.path.clone()).collect();
     let queue = Queue::new(items, args.shuffle_mode(), Repeat::Off, seed());
@@ -506,7 +507,7 @@ pub fn render(
         anyhow::bail!("nothing could be rendered: every file failed");
     }
     file.commit()?;
-    if failed > 0 {
+    if failed > 0 || left_out > 0 {
         return Err(crate::error::AlreadyReported(crate::error::code::FAILURE).into());
     }
     Ok(())
@@ -679,6 +680,7 @@ pub fn play(
     out: &mut dyn Write,
 ) -> Result<()> {
     let mut lib = ctx.open_library()?;
+    let mut left_out = 0;
     let (items, start_index, start_at, repeat) = if resume {
         if !args.terms.is_empty() || args.playlist.is_some() {
             return Err(UsageError(
@@ -689,12 +691,9 @@ pub fn play(
         let (items, index, position, repeat) = load_resume(&lib)?;
         (items, index, position, repeat)
     } else {
-        (
-            build_items(&lib, args)?,
-            0,
-            args.start_at.unwrap_or(0.0),
-            args.repeat,
-        )
+        let (items, n) = build_items(&lib, args)?;
+        left_out = n;
+        (items, 0, args.start_at.unwrap_or(0.0), args.repeat)
     };
     let output = DeviceOutput::new(device_name).map_err(|e| anyhow::anyhow!(e.0))?;
     let count = items.len();
@@ -878,7 +877,7 @@ pub fn play(
     if let Some(m) = output_error {
         anyhow::bail!("{m}");
     }
-    if failed > 0 {
+    if failed > 0 || left_out > 0 {
         return Err(crate::error::AlreadyReported(crate::error::code::FAILURE).into());
     }
     Ok(())
