@@ -92,6 +92,43 @@ pub struct RawTags {
     pub mb_album_id: Vec<String>,
 }
 
+impl RawTags {
+    /// Every field, for walking them all.
+    fn fields_mut(&mut self) -> [&mut Vec<String>; 18] {
+        [
+            &mut self.title,
+            &mut self.artists,
+            &mut self.album,
+            &mut self.album_artist,
+            &mut self.track,
+            &mut self.track_total,
+            &mut self.disc,
+            &mut self.disc_total,
+            &mut self.date,
+            &mut self.genre,
+            &mut self.composer,
+            &mut self.compilation,
+            &mut self.rg_track_gain,
+            &mut self.rg_track_peak,
+            &mut self.rg_album_gain,
+            &mut self.rg_album_peak,
+            &mut self.mb_track_id,
+            &mut self.mb_album_id,
+        ]
+    }
+
+    /// Fills the fields this tag lacks from a lesser tag of the same file (an ID3v1 or APE tag
+    /// beside the ID3v2 one): a field this tag has is never added to, so a Latin-1 or
+    /// 30-byte ID3v1 copy of an artist never becomes a second artist.
+    pub fn fill_gaps(&mut self, mut other: RawTags) {
+        for (mine, theirs) in self.fields_mut().into_iter().zip(other.fields_mut()) {
+            if mine.is_empty() {
+                *mine = std::mem::take(theirs);
+            }
+        }
+    }
+}
+
 /// Audio properties as measured by the reader.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AudioProps {
