@@ -181,6 +181,36 @@ pub fn container_from_name(name: &[u8]) -> Option<Container> {
     })
 }
 
+/// Where lofty spells an ID3v1 genre differently from the standard (Winamp) list, as mutagen,
+/// TagLib and players show it: (lofty, standard). A file whose genre text is literally one of
+/// lofty's spellings is shown in the standard one too.
+const GENRE_SPELLINGS: [(&str, &str); 24] = [
+    ("Classic rock", "Classic Rock"),
+    ("Death metal", "Death Metal"),
+    ("Jazz & Funk", "Jazz+Funk"),
+    ("Sound clip", "Sound Clip"),
+    ("Alternative Rock", "Alt. Rock"),
+    ("Gangsta", "Gangsta Rap"),
+    ("Native US", "Native American"),
+    ("Show tunes", "Showtunes"),
+    ("Rock \u{2019}n\u{2019} Roll", "Rock & Roll"),
+    ("Fast Fusion", "Fast-Fusion"),
+    ("Slow rock", "Slow Rock"),
+    ("Chamber music", "Chamber Music"),
+    ("Booty bass", "Booty Bass"),
+    ("Porn groove", "Porn Groove"),
+    ("Slow jam", "Slow Jam"),
+    ("A cappella", "A Cappella"),
+    ("Goa music", "Goa"),
+    ("Hardcore Techno", "Hardcore"),
+    ("Negerpunk", "Afro-Punk"),
+    ("Christian rock", "Christian Rock"),
+    ("Jpop", "JPop"),
+    ("Big beat", "Big Beat"),
+    ("Audio theatre", "Audio Theatre"),
+    ("Indie-Rock", "Indie Rock"),
+];
+
 fn collect(tag: &Tag, raw: &mut RawTags) {
     let take = |key: ItemKey, into: &mut Vec<String>| {
         into.extend(tag.get_strings(key).map(str::to_string));
@@ -203,7 +233,21 @@ fn collect(tag: &Tag, raw: &mut RawTags) {
     take(ItemKey::Year, &mut raw.date);
     take(ItemKey::ReleaseDate, &mut raw.date);
     take(ItemKey::OriginalReleaseDate, &mut raw.date);
-    take(ItemKey::Genre, &mut raw.genre);
+    // Genre numbers (ID3 `(1)`, ID3v1's byte, MP4's `gnre`) come out in lofty's spelling of the
+    // ID3v1 list; the standard list's spelling is what every other tool shows.
+    let numbered = matches!(
+        tag.tag_type(),
+        TagType::Id3v1 | TagType::Id3v2 | TagType::Mp4Ilst
+    );
+    raw.genre.extend(tag.get_strings(ItemKey::Genre).map(|g| {
+        match GENRE_SPELLINGS
+            .iter()
+            .find(|(lofty, _)| numbered && *lofty == g)
+        {
+            Some((_, standard)) => standard.to_string(),
+            None => g.to_string(),
+        }
+    }));
     take(ItemKey::Composer, &mut raw.composer);
     take(ItemKey::FlagCompilation, &mut raw.compilation);
     take(ItemKey::ReplayGainTrackGain, &mut raw.rg_track_gain);
@@ -1426,6 +1470,51 @@ open(sys.argv[1], "wb").write(raw[:-128] + bytes(v1))
             Some("Rock"),
             "a gap is filled from ID3v1"
         );
+    }
+
+    #[test]
+    fn id3_genre_references_read_as_mutagen_reads_them() {
+        tools();
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("base.mp3");
+        encode(
+            &base,
+            &["-c:a", "libmp3lame", "-b:a", "128k", "-id3v2_version", "0"],
+        );
+        // (TCON text, ID3 version); `|` separates v2.4 values.
+        let cases = [
+            ("(1)", 3),
+            ("1", 3),
+            ("(17)Rock", 3),
+            ("(22)Speed Metal", 3),
+            ("RX", 3),
+            ("CR", 4),
+            ("(4)(9)", 3),
+            ("(78)", 3),
+            ("Rock|Jazz", 4),
+            ("Shoegaze", 4),
+        ];
+        for (n, (tcon, version)) in cases.iter().enumerate() {
+            let f = dir.path().join(format!("{n}.mp3"));
+            std::fs::copy(&base, &f).unwrap();
+            let version = version.to_string();
+            let mutagen = python(
+                r#"
+from mutagen.id3 import ID3, TCON
+t = ID3()
+t.add(TCON(encoding=3, text=sys.argv[2].split("|")))
+t.save(sys.argv[1], v2_version=int(sys.argv[3]))
+print("; ".join(dict.fromkeys(mutagen.File(sys.argv[1]).tags["TCON"].genres)))
+"#,
+                &[&f, Path::new(tcon), Path::new(&version)],
+            );
+            let got = ours(&f);
+            assert_eq!(
+                got.genre.as_deref().unwrap_or(""),
+                mutagen.trim(),
+                "TCON {tcon:?} (ID3v2.{version})"
+            );
+        }
     }
 
     #[test]
