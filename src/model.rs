@@ -235,6 +235,47 @@ pub fn fold(text: &str) -> String {
         .collect()
 }
 
+/// A title made from a file name: a leading track number that matches the track's own
+/// (`07 `, `07 - `, `07. `, `1-07 `, `107 ` on disc 1), as rippers name files, is left out, so the
+/// title is not numbered twice where a template numbers it. A number that does not match the
+/// track (`1999 Remaster`, or a file without a track number) stays.
+pub fn title_from_stem(stem: &str, track: Option<u32>, disc: Option<u32>) -> String {
+    let Some(track) = track else {
+        return stem.to_string();
+    };
+    let digits = stem.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 || digits > 4 {
+        return stem.to_string();
+    }
+    let (number, mut rest) = stem.split_at(digits);
+    let value: u32 = number.parse().unwrap_or(u32::MAX);
+    let disc = disc.unwrap_or(1);
+    let matches = if let Some(after) = rest.strip_prefix(['-', '.'])
+        && after.bytes().next().is_some_and(|b| b.is_ascii_digit())
+    {
+        // `1-07`: disc, then track.
+        let n = after.bytes().take_while(u8::is_ascii_digit).count();
+        let ok = value == disc && after[..n].parse::<u32>().ok() == Some(track);
+        rest = &after[n..];
+        ok
+    } else {
+        value == track
+            // `107`: disc 1, track 07.
+            || (digits >= 3 && value == disc * 10u32.pow(digits as u32 - 1) + track && track < 100)
+    };
+    if !matches {
+        return stem.to_string();
+    }
+    let title = rest
+        .trim_start_matches([' ', '_', '.', '-', '\u{2013}', '\u{2014}'])
+        .trim_start();
+    if title.is_empty() || rest.len() == title.len() {
+        // Nothing after the number, or no separator (`07Machines`): keep the name as it is.
+        return stem.to_string();
+    }
+    title.to_string()
+}
+
 /// The separator used when several artists are shown as one string.
 pub const ARTIST_JOIN: &str = "; ";
 
@@ -251,7 +292,7 @@ impl TrackInfo {
         let (disc, disc_total_inline) = first_number_pair(&raw.disc);
         let date = first_text(&raw.date);
         TrackInfo {
-            title: first_text(&raw.title).unwrap_or_else(|| stem.to_string()),
+            title: first_text(&raw.title).unwrap_or_else(|| title_from_stem(stem, track, disc)),
             artists: split_artists(&raw.artists),
             album: first_text(&raw.album),
             album_artist: first_text(&raw.album_artist),
@@ -496,6 +537,28 @@ mod tests {
         assert_eq!(format_name(Some(Container::Mp4), "alac"), "alac");
         assert_eq!(format_name(Some(Container::Adts), "aac"), "aac");
         assert_eq!(format_name(Some(Container::Aiff), "pcm"), "aiff");
+    }
+
+    #[test]
+    fn a_title_from_a_file_name_loses_the_matching_track_number() {
+        let cases: [(&str, Option<u32>, Option<u32>, &str); 12] = [
+            ("07 Machines", Some(7), None, "Machines"),
+            ("07 - Machines", Some(7), None, "Machines"),
+            ("07. Machines", Some(7), None, "Machines"),
+            ("7_Machines", Some(7), None, "Machines"),
+            ("1-07 Machines", Some(7), Some(1), "Machines"),
+            ("2-07 Machines", Some(7), Some(2), "Machines"),
+            ("107 Machines", Some(7), Some(1), "Machines"),
+            // Not the track's number, or no track: kept.
+            ("08 Machines", Some(7), None, "08 Machines"),
+            ("1999 Remaster", Some(3), None, "1999 Remaster"),
+            ("07 Machines", None, None, "07 Machines"),
+            ("07", Some(7), None, "07"),
+            ("07Machines", Some(7), None, "07Machines"),
+        ];
+        for (stem, track, disc, want) in cases {
+            assert_eq!(title_from_stem(stem, track, disc), want, "{stem:?}");
+        }
     }
 
     #[test]
