@@ -276,6 +276,17 @@ pub fn title_from_stem(stem: &str, track: Option<u32>, disc: Option<u32>) -> Str
     title.to_string()
 }
 
+/// Text in Unicode's composed form (NFC), borrowed when it already is: names stored
+/// decomposed (as macOS writes them) match a pattern typed composed.
+pub fn nfc(text: &str) -> std::borrow::Cow<'_, str> {
+    use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
+    if is_nfc_quick(text.chars()) == IsNormalized::Yes {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(text.nfc().collect())
+    }
+}
+
 /// The separator used when several artists are shown as one string.
 pub const ARTIST_JOIN: &str = "; ";
 

@@ -1652,3 +1652,28 @@ fn scan_skips_folders_tapedeck_writes_into() {
     let s = env.scan(&[]);
     assert_eq!(summary_counts(&s)[..5], [0, 0, 0, 1, 1]);
 }
+
+#[test]
+fn regexes_match_decomposed_names_as_substrings_do() {
+    let env = Env::new();
+    // A folder named on macOS: "Café" stored decomposed (e + combining acute).
+    copy_fixture(
+        &env,
+        "library/flac/picture.flac",
+        "Cafe\u{301} del Mar/song.flac",
+    );
+    env.scan(&[env.music().to_str().unwrap()]);
+    for q in [
+        "path:café",
+        "path::Café",
+        "path::Caf\u{e9} del",
+        "path::Cafe\u{301}",
+    ] {
+        let out = env.ok(&["ls", "--paths", q]);
+        assert_eq!(out.lines().count(), 1, "{q}: {out}");
+    }
+    // The in-memory matcher (a playlist evaluated in memory) agrees.
+    env.ok(&["playlist", "new", "Cafe", "--query", "path::Café"]);
+    let out = env.ok(&["ls", "-p", "Cafe", "--paths"]);
+    assert_eq!(out.lines().count(), 1, "{out}");
+}

@@ -28,7 +28,8 @@ pub struct Selection<'a> {
 }
 
 /// Registers the SQL functions queries use: `td_fold(x)` (the model's fold) and `regexp`
-/// (so `x REGEXP pattern` works), with each pattern compiled once per statement.
+/// (so `x REGEXP pattern` works, on the text's composed form as the in-memory matcher does),
+/// with each pattern compiled once per statement.
 pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_scalar_function("td_fold", 1, flags, |ctx| {
@@ -45,7 +46,9 @@ pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
             },
         )?;
         Ok(match ctx.get_raw(1) {
-            ValueRef::Text(b) | ValueRef::Blob(b) => Some(re.is_match(&String::from_utf8_lossy(b))),
+            ValueRef::Text(b) | ValueRef::Blob(b) => {
+                Some(re.is_match(&crate::model::nfc(&String::from_utf8_lossy(b))))
+            }
             _ => None,
         })
     })

@@ -334,7 +334,7 @@ impl Cond {
                 TextOp::Contains(needle) => fold(v).contains(needle.as_str()),
                 TextOp::Equals(want) => v == want,
                 TextOp::EqualsFolded(want) => fold(v) == *want,
-                TextOp::Regex(re) => re.is_match(v),
+                TextOp::Regex(re) => re.is_match(&crate::model::nfc(v)),
             }),
             Cond::Range(f, lo, hi) => number_value(t, *f)
                 .is_some_and(|v| lo.is_none_or(|lo| v >= lo) && hi.is_none_or(|hi| v <= hi)),

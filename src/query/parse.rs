@@ -257,7 +257,8 @@ fn parse_cond(body: &str, now: i64) -> Result<Cond, TermError> {
         } else if let Some(v) = value.strip_prefix('=') {
             Cond::Text(field, TextOp::Equals(v.to_string()))
         } else if let Some(pattern) = value.strip_prefix(':') {
-            let re = regex::Regex::new(pattern).map_err(|e| {
+            // Matched against composed text, so the pattern is composed too.
+            let re = regex::Regex::new(&crate::model::nfc(pattern)).map_err(|e| {
                 let detail = e.to_string();
                 let last = detail.lines().last().unwrap_or("").trim().to_string();
                 term_err(
