@@ -26,6 +26,8 @@ pub struct ReadError(pub String);
 pub struct FileTags {
     pub raw: RawTags,
     pub props: AudioProps,
+    /// What was wrong with a file that could still be read (a malformed tag frame).
+    pub warning: Option<String>,
 }
 
 fn parse_options() -> ParseOptions {
@@ -36,12 +38,11 @@ fn parse_options() -> ParseOptions {
         .read_cover_art(true)
 }
 
-/// Options for reading one file type. Pictures are several megabytes in many libraries and are
-/// skipped where the scanner can see a cover from the tag structure alone (MP3, ADTS, FLAC,
-/// MP4); WAV and AIFF covers are rare, and read so they are not missed.
-fn options_for(file_type: FileType) -> ParseOptions {
-    let read_cover = matches!(file_type, FileType::Wav | FileType::Aiff);
-    parse_options().read_cover_art(read_cover)
+/// Whether pictures are read for a file type. Pictures are several megabytes in many libraries
+/// and are skipped where the scanner can see a cover from the tag structure alone (MP3, ADTS,
+/// FLAC, MP4); WAV and AIFF covers are rare, and read so they are not missed.
+fn reads_covers(file_type: FileType) -> bool {
+    matches!(file_type, FileType::Wav | FileType::Aiff)
 }
 
 /// Reads tags and properties from an open file. The format is taken from the content, not the
@@ -55,7 +56,6 @@ pub fn read<R: Read + Seek>(reader: &mut R) -> Result<FileTags, ReadError> {
     let Some(file_type) = probe.file_type() else {
         return Err(ReadError("not a recognised audio format".into()));
     };
-    let probe = probe.options(options_for(file_type));
     let container = match file_type {
         FileType::Mpeg => Container::Mp3,
         FileType::Mp4 => Container::Mp4,
@@ -71,48 +71,35 @@ pub fn read<R: Read + Seek>(reader: &mut R) -> Result<FileTags, ReadError> {
         }
     };
 
-    let (tagged, codec) = if file_type == FileType::Mp4 {
-        reader
-            .seek(SeekFrom::Start(0))
-            .map_err(|e| ReadError(format!("cannot read: {e}")))?;
-        let mp4 = Mp4File::read_from(reader, options_for(file_type)).map_err(describe)?;
-        if mp4.properties().is_drm_protected() {
-            return Err(ReadError(
-                "protected by DRM: only unprotected files can be indexed and played".into(),
-            ));
-        }
-        let codec = match mp4.properties().codec() {
-            Some(Mp4Codec::AAC) => "aac",
-            Some(Mp4Codec::ALAC) => "alac",
-            Some(Mp4Codec::MP3) => "mp3",
-            Some(Mp4Codec::FLAC) => "flac",
-            _ => "unknown",
+    // A malformed frame can make the whole tag unreadable: read again relaxed (bad items are
+    // dropped), and failing that without tags, so the file is still indexed, with a warning.
+    let (tagged, codec, warning) =
+        match read_tagged_file(reader, file_type, container, parse_options()) {
+            Ok((t, c)) => (t, c, None),
+            Err(ReadFailure::Format(e)) => return Err(e),
+            Err(ReadFailure::Parse(first)) => {
+                let relaxed = parse_options().parsing_mode(ParsingMode::Relaxed);
+                let untagged = parse_options().read_tags(false);
+                match read_tagged_file(reader, file_type, container, relaxed) {
+                    Ok((t, c)) => (
+                        t,
+                        c,
+                        Some(format!(
+                            "{}; the rest of its tags was read",
+                            tag_trouble(&first)
+                        )),
+                    ),
+                    Err(_) => match read_tagged_file(reader, file_type, container, untagged) {
+                        Ok((t, c)) => (
+                            t,
+                            c,
+                            Some(format!("{}; indexed without its tags", tag_trouble(&first))),
+                        ),
+                        Err(_) => return Err(first),
+                    },
+                }
+            }
         };
-        (TaggedFile::from(mp4), codec)
-    } else if file_type == FileType::Aiff {
-        reader
-            .seek(SeekFrom::Start(0))
-            .map_err(|e| ReadError(format!("cannot read: {e}")))?;
-        let aiff = AiffFile::read_from(reader, options_for(file_type)).map_err(describe)?;
-        let codec = match aiff.properties().compression_type() {
-            None | Some(AiffCompressionType::None) | Some(AiffCompressionType::sowt) => "pcm",
-            Some(AiffCompressionType::fl32) | Some(AiffCompressionType::fl64) => "pcm-float",
-            Some(AiffCompressionType::alaw) => "alaw",
-            Some(AiffCompressionType::ulaw) => "ulaw",
-            Some(_) => "compressed",
-        };
-        (TaggedFile::from(aiff), codec)
-    } else {
-        let codec = match container {
-            Container::Mp3 => "mp3",
-            Container::Adts => "aac",
-            Container::Flac => "flac",
-            Container::Wav => "pcm",
-            Container::Mp4 | Container::Aiff => unreachable!("handled above"),
-        };
-        (probe.read().map_err(describe)?, codec)
-    };
-
     let p = tagged.properties();
     let mut raw = RawTags::default();
     let mut has_cover = false;
@@ -140,7 +127,88 @@ pub fn read<R: Read + Seek>(reader: &mut R) -> Result<FileTags, ReadError> {
         container: Some(container),
         has_cover,
     };
-    Ok(FileTags { raw, props })
+    Ok(FileTags {
+        raw,
+        props,
+        warning,
+    })
+}
+
+/// A parse error as a warning about a file that was read after all: "part of its tags could
+/// not be read (failed to parse frame 'tdrc': ...)".
+fn tag_trouble(e: &ReadError) -> String {
+    let detail = match e.0.split_once(" file: ") {
+        Some((head, rest)) if head.starts_with("not a valid") => rest,
+        _ => e.0.as_str(),
+    };
+    format!("part of its tags could not be read ({detail})")
+}
+
+/// Why reading a file failed: not a format tapedeck plays (or DRM), or a parse error that a
+/// more lenient read may get past.
+enum ReadFailure {
+    Format(ReadError),
+    Parse(ReadError),
+}
+
+/// Reads the file's tags and properties with `options` (from the start of `reader`), and the
+/// codec.
+fn read_tagged_file<R: Read + Seek>(
+    reader: &mut R,
+    file_type: FileType,
+    container: Container,
+    mut options: ParseOptions,
+) -> Result<(TaggedFile, &'static str), ReadFailure> {
+    let io = |e: std::io::Error| ReadFailure::Format(ReadError(format!("cannot read: {e}")));
+    let parse = |e: lofty::error::FileParseError| {
+        if e.is_unknown_format() {
+            ReadFailure::Format(describe(e))
+        } else {
+            ReadFailure::Parse(describe(e))
+        }
+    };
+    reader.seek(SeekFrom::Start(0)).map_err(io)?;
+    let options = options.read_cover_art(reads_covers(file_type));
+    Ok(if file_type == FileType::Mp4 {
+        let mp4 = Mp4File::read_from(reader, options).map_err(parse)?;
+        if mp4.properties().is_drm_protected() {
+            return Err(ReadFailure::Format(ReadError(
+                "protected by DRM: only unprotected files can be indexed and played".into(),
+            )));
+        }
+        let codec = match mp4.properties().codec() {
+            Some(Mp4Codec::AAC) => "aac",
+            Some(Mp4Codec::ALAC) => "alac",
+            Some(Mp4Codec::MP3) => "mp3",
+            Some(Mp4Codec::FLAC) => "flac",
+            _ => "unknown",
+        };
+        (TaggedFile::from(mp4), codec)
+    } else if file_type == FileType::Aiff {
+        let aiff = AiffFile::read_from(reader, options).map_err(parse)?;
+        let codec = match aiff.properties().compression_type() {
+            None | Some(AiffCompressionType::None) | Some(AiffCompressionType::sowt) => "pcm",
+            Some(AiffCompressionType::fl32) | Some(AiffCompressionType::fl64) => "pcm-float",
+            Some(AiffCompressionType::alaw) => "alaw",
+            Some(AiffCompressionType::ulaw) => "ulaw",
+            Some(_) => "compressed",
+        };
+        (TaggedFile::from(aiff), codec)
+    } else {
+        let codec = match container {
+            Container::Mp3 => "mp3",
+            Container::Adts => "aac",
+            Container::Flac => "flac",
+            Container::Wav => "pcm",
+            Container::Mp4 | Container::Aiff => unreachable!("handled above"),
+        };
+        let tagged = Probe::new(&mut *reader)
+            .options(options)
+            .set_file_type(file_type)
+            .read()
+            .map_err(parse)?;
+        (tagged, codec)
+    })
 }
 
 fn describe(e: lofty::error::FileParseError) -> ReadError {

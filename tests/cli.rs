@@ -1677,3 +1677,42 @@ fn regexes_match_decomposed_names_as_substrings_do() {
     let out = env.ok(&["ls", "-p", "Cafe", "--paths"]);
     assert_eq!(out.lines().count(), 1, "{out}");
 }
+
+#[test]
+fn a_malformed_tag_frame_costs_only_that_frame() {
+    let env = Env::new();
+    let path = copy_fixture(&env, "library/mp3/id3v24.mp3", "bad frame.mp3");
+    // A v2.4 tag whose TDRC frame has an invalid text encoding byte, between good frames.
+    let ok = Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(
+            r#"
+import sys
+from mutagen.id3 import ID3, TIT2, TPE1, TDRC
+t = ID3()
+t.add(TIT2(encoding=3, text="Good Title"))
+t.add(TDRC(encoding=3, text="2011"))
+t.add(TPE1(encoding=3, text="Good Artist"))
+t.save(sys.argv[1], v2_version=4)
+b = bytearray(open(sys.argv[1], "rb").read())
+i = b.find(b"TDRC")
+b[i + 10] = 9
+open(sys.argv[1], "wb").write(b)
+"#,
+        )
+        .arg(&path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "python3-mutagen (installed by make test) is needed");
+    let summary = env.scan(&[env.music().to_str().unwrap()]);
+    assert_eq!(summary["added"], 1, "{summary}");
+    let tracks = env.tracks();
+    assert_eq!(tracks[0]["title"], "Good Title");
+    assert_eq!(tracks[0]["artist"], "Good Artist");
+    let problems = env.ok(&["problems"]);
+    assert!(
+        problems.contains("bad frame.mp3") && problems.contains("tdrc"),
+        "{problems}"
+    );
+}

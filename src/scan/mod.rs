@@ -225,7 +225,7 @@ impl<R: io::Read + io::Seek> io::Seek for SeekBuf<R> {
 }
 
 /// Reads one file: tags, properties and fingerprint, plus a warning when the file is readable but
-/// damaged (cut short).
+/// damaged (cut short, or a tag frame that could not be read).
 pub fn read_file(seen: &SeenFile) -> Result<(FileRecord, Option<String>), String> {
     let (file, meta) =
         open_regular(&seen.path).map_err(|e| format!("cannot open: {}", io_reason(&e)))?;
@@ -272,7 +272,10 @@ pub fn read_file(seen: &SeenFile) -> Result<(FileRecord, Option<String>), String
             fingerprint: payload.fingerprint,
             info,
         },
-        payload.truncated,
+        match (payload.truncated, found.warning) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        },
     ))
 }
 
