@@ -1716,3 +1716,43 @@ open(sys.argv[1], "wb").write(b)
         "{problems}"
     );
 }
+
+#[test]
+fn mp4_files_in_other_codecs_say_which_codec() {
+    let env = Env::new();
+    for (codec, name) in [
+        ("ac3", "dolby.m4a"),
+        ("eac3", "dolby plus.mp4"),
+        ("libopus", "opus.mp4"),
+    ] {
+        let out = env.music().join(name);
+        let ok = Command::new("ffmpeg")
+            .args([
+                "-v", "error", "-y", "-f", "lavfi", "-i", "sine=d=1", "-c:a", codec,
+            ])
+            .args(["-strict", "-2"])
+            .arg(&out)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "ffmpeg (installed by make test) could not make {name}");
+    }
+    env.scan(&[env.music().to_str().unwrap()]);
+    let problems = env.ok(&["problems"]);
+    for (name, want) in [
+        ("dolby.m4a", "AC-3 (Dolby Digital)"),
+        ("dolby plus.mp4", "E-AC-3 (Dolby Digital Plus)"),
+        ("opus.mp4", "Opus"),
+    ] {
+        let line = problems
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name} not listed: {problems}"));
+        assert!(
+            line.contains(&format!(
+                "the audio is {want}, which is not one of the formats"
+            )),
+            "{line}"
+        );
+    }
+}

@@ -243,6 +243,15 @@ pub fn read_file(seen: &SeenFile) -> Result<(FileRecord, Option<String>), String
             let truncated = guess
                 .and_then(|c| payload::inspect(&mut file, len, c).ok())
                 .and_then(|p| p.truncated);
+            // An MP4 whose sound is in a codec the reader does not know: say which.
+            if let Ok(Some(kind)) = payload::mp4_sound_codec(&mut file, len)
+                && let Some(name) = unplayable_mp4_codec(&kind)
+            {
+                return Err(format!(
+                    "the audio is {name}, which is not one of the formats tapedeck plays \
+                     (MP3, AAC, ALAC, FLAC, WAV, AIFF)"
+                ));
+            }
             return Err(match truncated {
                 Some(t) => format!("{t}, and what remains cannot be read ({})", e.0),
                 None => e.0,
@@ -277,6 +286,20 @@ pub fn read_file(seen: &SeenFile) -> Result<(FileRecord, Option<String>), String
             (a, b) => a.or(b),
         },
     ))
+}
+
+/// A person's name for an MP4 sample entry type that is not AAC, ALAC, FLAC or MP3.
+fn unplayable_mp4_codec(kind: &[u8; 4]) -> Option<String> {
+    Some(match kind {
+        b"mp4a" | b"alac" | b"fLaC" | b".mp3" => return None,
+        b"ac-3" => "AC-3 (Dolby Digital)".into(),
+        b"ec-3" => "E-AC-3 (Dolby Digital Plus)".into(),
+        b"ac-4" => "AC-4".into(),
+        b"Opus" => "Opus".into(),
+        b"dtsc" | b"dtsh" | b"dtsl" | b"dtse" => "DTS".into(),
+        b"samr" | b"sawb" => "AMR".into(),
+        other => format!("`{}`", String::from_utf8_lossy(other).escape_debug()),
+    })
 }
 
 fn read_outcome(seen: &SeenFile) -> Outcome {

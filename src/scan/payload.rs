@@ -635,6 +635,44 @@ pub fn mp4_trim<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Optio
     Ok(None)
 }
 
+/// The sample entry type of an MP4 file's first sound track (`mp4a`, `alac`, `ac-3`, `Opus`...),
+/// to name a codec the tag reader does not know.
+pub fn mp4_sound_codec<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option<[u8; 4]>> {
+    let Some(moov) = mp4_child(file, (0, file_len), b"moov")? else {
+        return Ok(None);
+    };
+    for b in mp4_children(file, moov.0, moov.0 + moov.1)? {
+        if &b.kind != b"trak" {
+            continue;
+        }
+        let Some(mdia) = mp4_child(file, (b.offset, b.len), b"mdia")? else {
+            continue;
+        };
+        let Some(hdlr) = mp4_child(file, mdia, b"hdlr")? else {
+            continue;
+        };
+        let mut handler = [0u8; 12];
+        if read_at(file, hdlr.0, &mut handler)? < 12 || &handler[8..12] != b"soun" {
+            continue;
+        }
+        let Some(minf) = mp4_child(file, mdia, b"minf")? else {
+            continue;
+        };
+        let Some(stbl) = mp4_child(file, minf, b"stbl")? else {
+            continue;
+        };
+        let Some(stsd) = mp4_child(file, stbl, b"stsd")? else {
+            continue;
+        };
+        // Version and flags, entry count, then the first entry's size and type.
+        let mut head = [0u8; 16];
+        if read_at(file, stsd.0, &mut head)? == 16 {
+            return Ok(Some([head[12], head[13], head[14], head[15]]));
+        }
+    }
+    Ok(None)
+}
+
 /// The first non-empty edit's media time and the total duration of non-empty edits.
 fn mp4_edits<F: Read + Seek>(file: &mut F, elst: (u64, u64)) -> io::Result<Option<(u64, u64)>> {
     let mut buf = vec![0u8; elst.1.min(8 + 20 * 1024) as usize];
