@@ -113,6 +113,22 @@ pub fn read<R: Read + Seek>(reader: &mut R) -> Result<FileTags, ReadError> {
         raw.fill_gaps(this);
         has_cover |= tag.picture_count() > 0;
     }
+    // lofty drops a full date written as TDRC inside an ID3v2.3 tag (as mutagen and many
+    // taggers write it) while combining TYER/TDAT; read such a tag again without that step.
+    if raw.date.is_empty()
+        && tagged.tag(TagType::Id3v2).is_some()
+        && let Ok((again, _)) = read_tagged_file(
+            reader,
+            file_type,
+            container,
+            parse_options().implicit_conversions(false),
+        )
+        && let Some(id3) = again.tag(TagType::Id3v2)
+    {
+        let mut dates = RawTags::default();
+        collect(id3, &mut dates);
+        raw.date = dates.date;
+    }
     let duration = p.duration().as_secs_f64();
     if codec == "unknown" || (p.sample_rate().is_none() && duration == 0.0) {
         return Err(ReadError("no audio stream found".into()));
@@ -1582,6 +1598,72 @@ print("; ".join(dict.fromkeys(mutagen.File(sys.argv[1]).tags["TCON"].genres)))
                 mutagen.trim(),
                 "TCON {tcon:?} (ID3v2.{version})"
             );
+        }
+    }
+
+    #[test]
+    fn id3v23_dates_read_as_mutagen_reads_them() {
+        tools();
+        let dir = tempfile::tempdir().unwrap();
+        let mp3 = dir.path().join("base.mp3");
+        encode(
+            &mp3,
+            &["-c:a", "libmp3lame", "-b:a", "128k", "-id3v2_version", "0"],
+        );
+        let wav = dir.path().join("base.wav");
+        encode(&wav, &[]);
+        let aiff = dir.path().join("base.aiff");
+        encode(&aiff, &[]);
+        // Each base file tagged two ways in ID3v2.3: TYER + TDAT (a converting tagger), and a
+        // full TDRC kept as it is (mutagen's WAV and AIFF saving, and others).
+        for base in [&mp3, &wav, &aiff] {
+            for layout in ["tyer", "tdrc"] {
+                let f = dir.path().join(format!(
+                    "{layout}.{}",
+                    base.extension().unwrap().to_str().unwrap()
+                ));
+                std::fs::copy(base, &f).unwrap();
+                let read = python(
+                    r#"
+import struct
+from mutagen.id3 import TIT2, TDRC, TYER, TDAT
+path, layout = sys.argv[1], sys.argv[2]
+if path.endswith(".mp3") and layout == "tdrc":
+    # mutagen converts an MP3's tag on saving as v2.3: write the frames by hand.
+    def frame(fid, text):
+        body = b"\x00" + text.encode("latin-1")
+        return fid + struct.pack(">I", len(body)) + b"\x00\x00" + body
+    frames = frame(b"TIT2", "T") + frame(b"TDRC", "2011-02-13")
+    n = len(frames)
+    size = bytes([(n >> 21) & 127, (n >> 14) & 127, (n >> 7) & 127, n & 127])
+    audio = open(path, "rb").read()
+    open(path, "wb").write(b"ID3\x03\x00\x00" + size + frames + audio)
+else:
+    f = mutagen.File(path)
+    if f.tags is None:
+        f.add_tags()
+    f.tags.add(TIT2(encoding=1, text="T"))
+    if layout == "tyer":
+        f.tags.add(TYER(encoding=0, text="2011"))
+        f.tags.add(TDAT(encoding=0, text="1302"))
+        f.tags.update_to_v23()
+    else:
+        f.tags.add(TDRC(encoding=0, text="2011-02-13"))
+    f.save(v2_version=3)
+raw = open(path, "rb").read()
+print(str(mutagen.File(path).tags["TDRC"]), [x.decode() for x in (b"TYER", b"TDAT", b"TDRC") if x in raw])
+"#,
+                    &[&f, Path::new(layout)],
+                );
+                let got = ours(&f);
+                assert_eq!(
+                    got.date.as_deref(),
+                    Some("2011-02-13"),
+                    "{}: mutagen reads {read}",
+                    f.display()
+                );
+                assert_eq!(got.year, Some(2011));
+            }
         }
     }
 
