@@ -1756,3 +1756,45 @@ fn mp4_files_in_other_codecs_say_which_codec() {
         );
     }
 }
+
+#[test]
+fn an_unfinished_wav_is_indexed_and_plays_what_it_holds() {
+    let env = Env::new();
+    let ok = env.music().join("ok.wav");
+    let made = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "sine=d=1"])
+        .arg(&ok)
+        .status()
+        .unwrap()
+        .success();
+    assert!(made, "ffmpeg (installed by make test) could not make a WAV");
+    let bytes = std::fs::read(&ok).unwrap();
+    let at = bytes.windows(4).position(|w| w == b"data").unwrap() + 4;
+    // A recorder that never filled the data size in: 0, or the streaming placeholder.
+    for (name, size) in [("zero.wav", 0u32), ("streaming.wav", u32::MAX)] {
+        let mut b = bytes.clone();
+        b[at..at + 4].copy_from_slice(&size.to_le_bytes());
+        std::fs::write(env.music().join(name), b).unwrap();
+    }
+    let summary = env.scan(&[env.music().to_str().unwrap()]);
+    assert_eq!(summary["added"], 3, "{summary}");
+    for t in env.tracks() {
+        let d = t["duration"].as_f64().unwrap();
+        assert!((d - 1.0).abs() < 0.01, "{t}");
+    }
+    // Each plays exactly the samples of the finished file.
+    let render = |name: &str| {
+        let out = env.dir.path().join(format!("{name}.out.wav"));
+        env.ok(&[
+            "render",
+            "-q",
+            env.music().join(name).to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        std::fs::read(out).unwrap()
+    };
+    let want = render("ok.wav");
+    assert_eq!(render("zero.wav"), want);
+    assert_eq!(render("streaming.wav"), want);
+}

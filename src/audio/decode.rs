@@ -75,6 +75,34 @@ pub struct Decoder {
     ended: bool,
 }
 
+/// The file as symphonia reads it (with any header patch applied).
+struct Source {
+    inner: crate::scan::payload::Patched<std::fs::File>,
+    len: u64,
+}
+
+impl io::Read for Source {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+impl io::Seek for Source {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.inner.seek(to)
+    }
+}
+
+impl symphonia::core::io::MediaSource for Source {
+    fn is_seekable(&self) -> bool {
+        true
+    }
+
+    fn byte_len(&self) -> Option<u64> {
+        Some(self.len)
+    }
+}
+
 impl Decoder {
     /// Opens `path` (read-only) and prepares its first audio track. Only a regular file is read:
     /// the open cannot block on a FIFO, and a FIFO, device or socket is refused.
@@ -98,9 +126,21 @@ impl Decoder {
         } else {
             None
         };
+        // An unfinished WAV (its data size never filled in) plays the audio that is there.
+        let patch = if &head[..4] == b"RIFF" {
+            crate::scan::payload::wav_data_size_patch(&mut io::BufReader::new(&mut file), len)
+                .unwrap_or(None)
+        } else {
+            None
+        };
         file.seek(SeekFrom::Start(0))
             .map_err(|e| DecodeError(e.to_string()))?;
-        let mss = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
+        let source = Source {
+            inner: crate::scan::payload::Patched::new(file, patch)
+                .map_err(|e| DecodeError(e.to_string()))?,
+            len,
+        };
+        let mss = MediaSourceStream::new(Box::new(source), MediaSourceStreamOptions::default());
         let mut hint = Hint::new();
         if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
             hint.with_extension(ext);

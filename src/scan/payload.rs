@@ -441,6 +441,85 @@ fn find_chunk<F: Read + Seek>(
     Ok(None)
 }
 
+/// Four bytes of a file to read differently: where, and what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Patch {
+    pub offset: u64,
+    pub bytes: [u8; 4],
+}
+
+/// A WAV whose `data` chunk says 0 bytes, or the 0xFFFFFFFF placeholder, while audio follows
+/// (a recorder or stream writer that never went back to fill the size in): the size as the
+/// rest of the file, for readers that trust the header. `None` for any other file.
+pub fn wav_data_size_patch<F: Read + Seek>(
+    file: &mut F,
+    file_len: u64,
+) -> io::Result<Option<Patch>> {
+    let mut head = [0u8; 12];
+    if read_at(file, 0, &mut head)? < 12 || &head[..4] != b"RIFF" || &head[8..12] != b"WAVE" {
+        return Ok(None);
+    }
+    let mut offset = 12;
+    while offset + 8 <= file_len {
+        let mut chunk = [0u8; 8];
+        if read_at(file, offset, &mut chunk)? < 8 {
+            return Ok(None);
+        }
+        let size = u32::from_le_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]);
+        let body = offset + 8;
+        if &chunk[..4] == b"data" {
+            let rest = file_len - body;
+            if (size == 0 || size == u32::MAX) && rest > 0 {
+                let fixed = u32::try_from(rest).unwrap_or(u32::MAX - 1) & !1;
+                return Ok(Some(Patch {
+                    offset: offset + 4,
+                    bytes: fixed.to_le_bytes(),
+                }));
+            }
+            return Ok(None);
+        }
+        offset = body + u64::from(size) + u64::from(size & 1);
+    }
+    Ok(None)
+}
+
+/// A reader that shows [`Patch`]ed bytes in place of the file's own.
+pub struct Patched<R> {
+    inner: R,
+    patch: Option<Patch>,
+    pos: u64,
+}
+
+impl<R: Read + Seek> Patched<R> {
+    pub fn new(mut inner: R, patch: Option<Patch>) -> io::Result<Patched<R>> {
+        let pos = inner.stream_position()?;
+        Ok(Patched { inner, patch, pos })
+    }
+}
+
+impl<R: Read> Read for Patched<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(p) = self.patch {
+            for (i, b) in p.bytes.iter().enumerate() {
+                let at = p.offset + i as u64;
+                if at >= self.pos && at < self.pos + n as u64 {
+                    buf[(at - self.pos) as usize] = *b;
+                }
+            }
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: Seek> Seek for Patched<R> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.pos = self.inner.seek(to)?;
+        Ok(self.pos)
+    }
+}
+
 fn riff_extent<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option<Located>> {
     let mut head = [0u8; 12];
     if read_at(file, 0, &mut head)? < 12 || &head[8..12] != b"WAVE" {
@@ -958,6 +1037,45 @@ fn frame_header(h: &[u8]) -> Option<(bool, u32, bool)> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_unfinished_wav_data_size_is_read_as_the_rest_of_the_file() {
+        let mut wav = b"RIFF\0\0\0\0WAVEfmt \x10\0\0\0".to_vec();
+        wav.extend([0u8; 16]);
+        wav.extend(b"data\0\0\0\0");
+        wav.extend([7u8; 100]);
+        let len = wav.len() as u64;
+        let patch = wav_data_size_patch(&mut std::io::Cursor::new(&wav), len)
+            .unwrap()
+            .expect("a zero data size is patched");
+        assert_eq!(patch.offset, 40);
+        assert_eq!(patch.bytes, 100u32.to_le_bytes());
+        // Read in pieces that split the patched bytes, and after a seek: the patch shows.
+        let mut r = Patched::new(std::io::Cursor::new(&wav), Some(patch)).unwrap();
+        let mut got = Vec::new();
+        let mut piece = [0u8; 3];
+        loop {
+            let n = r.read(&mut piece).unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&piece[..n]);
+        }
+        assert_eq!(&got[40..44], &100u32.to_le_bytes());
+        assert_eq!(&got[..40], &wav[..40]);
+        r.seek(SeekFrom::Start(41)).unwrap();
+        let mut two = [0u8; 2];
+        r.read_exact(&mut two).unwrap();
+        assert_eq!(two, [0, 0]);
+        // A finished file is left alone.
+        wav[40..44].copy_from_slice(&100u32.to_le_bytes());
+        assert!(
+            wav_data_size_patch(&mut std::io::Cursor::new(&wav), len)
+                .unwrap()
+                .is_none()
+        );
+    }
+
     use super::*;
     use std::io::Cursor;
 
