@@ -1668,6 +1668,46 @@ print(str(mutagen.File(path).tags["TDRC"]), [x.decode() for x in (b"TYER", b"TDA
     }
 
     #[test]
+    fn of_two_stacked_id3v2_tags_the_first_is_read() {
+        tools();
+        let dir = tempfile::tempdir().unwrap();
+        let mp3 = dir.path().join("two.mp3");
+        encode(
+            &mp3,
+            &["-c:a", "libmp3lame", "-b:a", "128k", "-id3v2_version", "0"],
+        );
+        let mutagen = python(
+            r#"
+import struct
+def frame(fid, text):
+    body = b"\x00" + text.encode("latin-1")
+    return fid + struct.pack(">I", len(body)) + b"\x00\x00" + body
+def tag(frames):
+    n = len(frames)
+    return b"ID3\x03\x00\x00" + bytes([(n >> 21) & 127, (n >> 14) & 127, (n >> 7) & 127, n & 127]) + frames
+audio = open(sys.argv[1], "rb").read()
+first = tag(frame(b"TIT2", "First") + frame(b"TPE1", "Artist One"))
+second = tag(frame(b"TIT2", "Second") + frame(b"TALB", "Only In Second"))
+open(sys.argv[1], "wb").write(first + second + audio)
+t = mutagen.File(sys.argv[1]).tags
+print(t["TIT2"], t.get("TALB"))
+"#,
+            &[&mp3],
+        );
+        assert_eq!(mutagen.trim(), "First None");
+        // Through the scanner, which hides the second tag from the tag reader.
+        let seen = crate::scan::walk::SeenFile {
+            path: mp3.clone(),
+            size: 0,
+            mtime: 0,
+        };
+        let (rec, _) = crate::scan::read_file(&seen).unwrap();
+        assert_eq!(rec.info.title, "First");
+        assert_eq!(rec.info.artists, ["Artist One"]);
+        assert_eq!(rec.info.album, None);
+    }
+
+    #[test]
     fn flac_to_mp3_as_id3v23_with_id3v1() {
         if !tools() {
             return;

@@ -241,7 +241,21 @@ pub fn read_file(seen: &SeenFile) -> Result<(FileRecord, Option<String>), String
         .map_err(|e| format!("cannot read: {}", io_reason(&e)))?;
     let mut file = payload::Patched::new(file, patch)
         .map_err(|e| format!("cannot read: {}", io_reason(&e)))?;
-    let found = match tags::read(&mut file) {
+    // Several ID3v2 tags stacked at the start: the first is the file's tag, as mutagen and
+    // TagLib read it (the tag reader alone would take the last).
+    let stacked = payload::stacked_id3v2(&mut file, len)
+        .map_err(|e| format!("cannot read: {}", io_reason(&e)))?;
+    let read = match stacked {
+        Some(hole) => payload::Spliced::new(&mut file, hole, len)
+            .map_err(|e| tags::ReadError(format!("cannot read: {}", io_reason(&e))))
+            .and_then(|mut view| tags::read(&mut view)),
+        None => {
+            io::Seek::seek(&mut file, io::SeekFrom::Start(0))
+                .map_err(|e| format!("cannot read: {}", io_reason(&e)))?;
+            tags::read(&mut file)
+        }
+    };
+    let found = match read {
         Ok(found) => found,
         Err(e) => {
             // A file cut short is the most common way a good file goes bad; say so when the

@@ -196,6 +196,91 @@ fn skip_id3v2<F: Read + Seek>(file: &mut F, mut offset: u64, file_len: u64) -> i
     Ok(offset)
 }
 
+/// Where the second and later of several ID3v2 tags stacked at the start of a file lie
+/// (`(from, to)`), when there is more than one: readers that agree with mutagen and TagLib read
+/// the first, so the rest is hidden from the tag reader (see [`Spliced`]).
+pub fn stacked_id3v2<F: Read + Seek>(
+    file: &mut F,
+    file_len: u64,
+) -> io::Result<Option<(u64, u64)>> {
+    let mut head = [0u8; 10];
+    if read_at(file, 0, &mut head)? < 10 || &head[..3] != b"ID3" {
+        return Ok(None);
+    }
+    let footer = if head[5] & 0x10 != 0 { 10 } else { 0 };
+    let first_end = 10 + syncsafe(&head[6..10]) + footer;
+    if first_end >= file_len {
+        return Ok(None);
+    }
+    let last_end = skip_id3v2(file, first_end, file_len)?;
+    Ok((last_end > first_end).then_some((first_end, last_end)))
+}
+
+/// A reader that shows a file with the bytes `hole.0..hole.1` left out.
+pub struct Spliced<R> {
+    inner: R,
+    hole: (u64, u64),
+    len: u64,
+    pos: u64,
+}
+
+impl<R: Read + Seek> Spliced<R> {
+    /// `len` is the whole file's length.
+    pub fn new(inner: R, hole: (u64, u64), len: u64) -> io::Result<Spliced<R>> {
+        let mut s = Spliced {
+            inner,
+            hole,
+            len: len - (hole.1 - hole.0),
+            pos: 0,
+        };
+        s.seek(SeekFrom::Start(0))?;
+        Ok(s)
+    }
+
+    fn real(&self, pos: u64) -> u64 {
+        if pos < self.hole.0 {
+            pos
+        } else {
+            pos + (self.hole.1 - self.hole.0)
+        }
+    }
+}
+
+impl<R: Read + Seek> Read for Spliced<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // Up to the hole, or from after it.
+        let room = if self.pos < self.hole.0 {
+            (self.hole.0 - self.pos) as usize
+        } else {
+            buf.len()
+        };
+        let take = buf.len().min(room);
+        let n = self.inner.read(&mut buf[..take])?;
+        self.pos += n as u64;
+        if self.pos == self.hole.0 {
+            self.inner.seek(SeekFrom::Start(self.hole.1))?;
+        }
+        Ok(n)
+    }
+}
+
+impl<R: Read + Seek> Seek for Spliced<R> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            SeekFrom::Start(p) => i128::from(p),
+            SeekFrom::Current(d) => i128::from(self.pos) + i128::from(d),
+            SeekFrom::End(d) => i128::from(self.len) + i128::from(d),
+        };
+        if target < 0 {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        }
+        self.pos = target as u64;
+        let real = self.real(self.pos);
+        self.inner.seek(SeekFrom::Start(real))?;
+        Ok(self.pos)
+    }
+}
+
 fn syncsafe(b: &[u8]) -> u64 {
     b.iter()
         .fold(0u64, |acc, &x| (acc << 7) | u64::from(x & 0x7f))
@@ -1037,6 +1122,46 @@ fn frame_header(h: &[u8]) -> Option<(bool, u32, bool)> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn stacked_id3v2_tags_are_hidden_after_the_first() {
+        let tag = |text: &[u8]| {
+            let mut t = b"ID3\x03\0\0\0\0\0".to_vec();
+            t.push(text.len() as u8);
+            t.extend_from_slice(text);
+            t
+        };
+        let mut file = tag(b"first");
+        file.extend(tag(b"second!"));
+        file.extend(tag(b"third"));
+        file.extend(b"AUDIO");
+        let len = file.len() as u64;
+        let hole = stacked_id3v2(&mut std::io::Cursor::new(&file), len)
+            .unwrap()
+            .expect("three tags");
+        assert_eq!(hole, (15, 15 + 17 + 15));
+        let mut view = Spliced::new(std::io::Cursor::new(&file), hole, len).unwrap();
+        let mut got = Vec::new();
+        view.read_to_end(&mut got).unwrap();
+        let mut want = tag(b"first");
+        want.extend(b"AUDIO");
+        assert_eq!(got, want);
+        view.seek(SeekFrom::End(-5)).unwrap();
+        let mut tail = Vec::new();
+        view.read_to_end(&mut tail).unwrap();
+        assert_eq!(tail, b"AUDIO");
+        view.seek(SeekFrom::Start(12)).unwrap();
+        let mut a = [0u8; 5];
+        view.read_exact(&mut a).unwrap();
+        assert_eq!(&a, b"rstAU");
+        // One tag: nothing hidden.
+        let one = [tag(b"only"), b"AUDIO".to_vec()].concat();
+        assert!(
+            stacked_id3v2(&mut std::io::Cursor::new(&one), one.len() as u64)
+                .unwrap()
+                .is_none()
+        );
+    }
 
     #[test]
     fn an_unfinished_wav_data_size_is_read_as_the_rest_of_the_file() {
