@@ -1758,7 +1758,7 @@ fn mp4_files_in_other_codecs_say_which_codec() {
 }
 
 #[test]
-fn an_unfinished_wav_is_indexed_and_plays_what_it_holds() {
+fn unfinished_and_rf64_wavs_are_indexed_and_play_what_they_hold() {
     let env = Env::new();
     let ok = env.music().join("ok.wav");
     let made = Command::new("ffmpeg")
@@ -1776,8 +1776,18 @@ fn an_unfinished_wav_is_indexed_and_plays_what_it_holds() {
         b[at..at + 4].copy_from_slice(&size.to_le_bytes());
         std::fs::write(env.music().join(name), b).unwrap();
     }
+    // And an RF64 file, as broadcast recorders write.
+    let made = Command::new("ffmpeg")
+        .args([
+            "-v", "error", "-y", "-f", "lavfi", "-i", "sine=d=1", "-rf64", "always",
+        ])
+        .arg(env.music().join("broadcast.wav"))
+        .status()
+        .unwrap()
+        .success();
+    assert!(made, "ffmpeg could not make an RF64 file");
     let summary = env.scan(&[env.music().to_str().unwrap()]);
-    assert_eq!(summary["added"], 3, "{summary}");
+    assert_eq!(summary["added"], 4, "{summary}");
     for t in env.tracks() {
         let d = t["duration"].as_f64().unwrap();
         assert!((d - 1.0).abs() < 0.01, "{t}");
@@ -1797,4 +1807,5 @@ fn an_unfinished_wav_is_indexed_and_plays_what_it_holds() {
     let want = render("ok.wav");
     assert_eq!(render("zero.wav"), want);
     assert_eq!(render("streaming.wav"), want);
+    assert_eq!(render("broadcast.wav"), want);
 }

@@ -126,12 +126,13 @@ impl Decoder {
         } else {
             None
         };
-        // An unfinished WAV (its data size never filled in) plays the audio that is there.
-        let patch = if &head[..4] == b"RIFF" {
-            crate::scan::payload::wav_data_size_patch(&mut io::BufReader::new(&mut file), len)
-                .unwrap_or(None)
+        // An unfinished WAV (its data size never filled in) plays the audio that is there, and
+        // an RF64 one plays as the plain WAV it holds.
+        let patch = if &head[..4] == b"RIFF" || &head[..4] == b"RF64" {
+            crate::scan::payload::wav_header_patches(&mut io::BufReader::new(&mut file), len)
+                .unwrap_or_default()
         } else {
-            None
+            Vec::new()
         };
         file.seek(SeekFrom::Start(0))
             .map_err(|e| DecodeError(e.to_string()))?;

@@ -234,8 +234,9 @@ pub fn read_file(seen: &SeenFile) -> Result<(FileRecord, Option<String>), String
         return Err("empty file (0 bytes)".into());
     }
     let mut file = SeekBuf::new(file, len);
-    // An unfinished WAV (its data size never filled in) is read as the audio that is there.
-    let patch = payload::wav_data_size_patch(&mut file, len)
+    // An unfinished WAV (its data size never filled in) is read as the audio that is there, and
+    // an RF64 one as the plain WAV it holds.
+    let patch = payload::wav_header_patches(&mut file, len)
         .map_err(|e| format!("cannot read: {}", io_reason(&e)))?;
     io::Seek::seek(&mut file, io::SeekFrom::Start(0))
         .map_err(|e| format!("cannot read: {}", io_reason(&e)))?;

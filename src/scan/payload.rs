@@ -533,59 +533,94 @@ pub struct Patch {
     pub bytes: [u8; 4],
 }
 
-/// A WAV whose `data` chunk says 0 bytes, or the 0xFFFFFFFF placeholder, while audio follows
-/// (a recorder or stream writer that never went back to fill the size in): the size as the
-/// rest of the file, for readers that trust the header. `None` for any other file.
-pub fn wav_data_size_patch<F: Read + Seek>(
-    file: &mut F,
-    file_len: u64,
-) -> io::Result<Option<Patch>> {
+/// What a WAV's header must say for readers that trust it (the tag reader, the decoder):
+/// - a `data` chunk that says 0 bytes, or the 0xFFFFFFFF placeholder, while audio follows (a
+///   recorder or stream writer that never went back to fill the size in): the rest of the file;
+/// - an RF64 file (broadcast recorders; sizes in its `ds64` chunk): shown as plain RIFF, with
+///   the sizes from `ds64` (a `data` chunk past 4 GiB is cut to what 32 bits can say).
+///
+/// Empty for any other file.
+pub fn wav_header_patches<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Vec<Patch>> {
     let mut head = [0u8; 12];
-    if read_at(file, 0, &mut head)? < 12 || &head[..4] != b"RIFF" || &head[8..12] != b"WAVE" {
-        return Ok(None);
+    if read_at(file, 0, &mut head)? < 12 || &head[8..12] != b"WAVE" {
+        return Ok(Vec::new());
+    }
+    let rf64 = match &head[..4] {
+        b"RIFF" => false,
+        b"RF64" => true,
+        _ => return Ok(Vec::new()),
+    };
+    let mut patches = Vec::new();
+    let mut data_size_64 = None;
+    if rf64 {
+        patches.push(Patch {
+            offset: 0,
+            bytes: *b"RIFF",
+        });
+        patches.push(Patch {
+            offset: 4,
+            bytes: u32::try_from(file_len - 8)
+                .unwrap_or(u32::MAX)
+                .to_le_bytes(),
+        });
     }
     let mut offset = 12;
     while offset + 8 <= file_len {
         let mut chunk = [0u8; 8];
         if read_at(file, offset, &mut chunk)? < 8 {
-            return Ok(None);
+            break;
         }
         let size = u32::from_le_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]);
         let body = offset + 8;
+        if rf64 && &chunk[..4] == b"ds64" {
+            let mut ds = [0u8; 16];
+            if read_at(file, body, &mut ds)? == 16 {
+                data_size_64 = Some(u64::from_le_bytes(ds[8..16].try_into().expect("8 bytes")));
+            }
+        }
         if &chunk[..4] == b"data" {
             let rest = file_len - body;
-            if (size == 0 || size == u32::MAX) && rest > 0 {
-                let fixed = u32::try_from(rest).unwrap_or(u32::MAX - 1) & !1;
-                return Ok(Some(Patch {
+            let wanted = match data_size_64 {
+                Some(d) if size == u32::MAX => Some(d.min(rest)),
+                _ if (size == 0 || size == u32::MAX) && rest > 0 => Some(rest),
+                _ => None,
+            };
+            if let Some(w) = wanted {
+                let fixed = u32::try_from(w).unwrap_or(u32::MAX - 1) & !1;
+                patches.push(Patch {
                     offset: offset + 4,
                     bytes: fixed.to_le_bytes(),
-                }));
+                });
             }
-            return Ok(None);
+            break;
         }
         offset = body + u64::from(size) + u64::from(size & 1);
     }
-    Ok(None)
+    Ok(patches)
 }
 
 /// A reader that shows [`Patch`]ed bytes in place of the file's own.
 pub struct Patched<R> {
     inner: R,
-    patch: Option<Patch>,
+    patches: Vec<Patch>,
     pos: u64,
 }
 
 impl<R: Read + Seek> Patched<R> {
-    pub fn new(mut inner: R, patch: Option<Patch>) -> io::Result<Patched<R>> {
+    pub fn new(mut inner: R, patches: Vec<Patch>) -> io::Result<Patched<R>> {
         let pos = inner.stream_position()?;
-        Ok(Patched { inner, patch, pos })
+        Ok(Patched {
+            inner,
+            patches,
+            pos,
+        })
     }
 }
 
 impl<R: Read> Read for Patched<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        if let Some(p) = self.patch {
+        for p in &self.patches {
             for (i, b) in p.bytes.iter().enumerate() {
                 let at = p.offset + i as u64;
                 if at >= self.pos && at < self.pos + n as u64 {
@@ -1170,13 +1205,16 @@ mod tests {
         wav.extend(b"data\0\0\0\0");
         wav.extend([7u8; 100]);
         let len = wav.len() as u64;
-        let patch = wav_data_size_patch(&mut std::io::Cursor::new(&wav), len)
-            .unwrap()
-            .expect("a zero data size is patched");
-        assert_eq!(patch.offset, 40);
-        assert_eq!(patch.bytes, 100u32.to_le_bytes());
+        let patches = wav_header_patches(&mut std::io::Cursor::new(&wav), len).unwrap();
+        assert_eq!(
+            patches,
+            [Patch {
+                offset: 40,
+                bytes: 100u32.to_le_bytes()
+            }]
+        );
         // Read in pieces that split the patched bytes, and after a seek: the patch shows.
-        let mut r = Patched::new(std::io::Cursor::new(&wav), Some(patch)).unwrap();
+        let mut r = Patched::new(std::io::Cursor::new(&wav), patches).unwrap();
         let mut got = Vec::new();
         let mut piece = [0u8; 3];
         loop {
@@ -1195,10 +1233,28 @@ mod tests {
         // A finished file is left alone.
         wav[40..44].copy_from_slice(&100u32.to_le_bytes());
         assert!(
-            wav_data_size_patch(&mut std::io::Cursor::new(&wav), len)
+            wav_header_patches(&mut std::io::Cursor::new(&wav), len)
                 .unwrap()
-                .is_none()
+                .is_empty()
         );
+        // RF64: shown as RIFF, with the data size from ds64.
+        let mut rf = b"RF64\xff\xff\xff\xffWAVEds64\x1c\0\0\0".to_vec();
+        rf.extend(0u64.to_le_bytes());
+        rf.extend(100u64.to_le_bytes());
+        rf.extend(0u64.to_le_bytes());
+        rf.extend([0u8; 4]);
+        let data_at = rf.len() as u64;
+        rf.extend(b"data\xff\xff\xff\xff");
+        rf.extend([7u8; 100]);
+        let len = rf.len() as u64;
+        let patches = wav_header_patches(&mut std::io::Cursor::new(&rf), len).unwrap();
+        let mut r = Patched::new(std::io::Cursor::new(&rf), patches).unwrap();
+        let mut view = Vec::new();
+        r.read_to_end(&mut view).unwrap();
+        assert_eq!(&view[..4], b"RIFF");
+        assert_eq!(&view[4..8], &((len - 8) as u32).to_le_bytes());
+        let at = data_at as usize + 4;
+        assert_eq!(&view[at..at + 4], &100u32.to_le_bytes());
     }
 
     use super::*;
