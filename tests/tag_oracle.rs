@@ -1,0 +1,268 @@
+//! Tags against an independent reader: files of every container tapedeck reads are tagged by
+//! mutagen in the layouts real taggers produce (ID3v2.3 and v2.4 in Latin-1, UTF-16 and UTF-8,
+//! ID3v1 beside v2, TYER/TDAT dates, v2.4 multi-values, Vorbis comments with `N/M` numbers or
+//! TRACKTOTAL/TOTALTRACKS and several ARTIST fields, MP4 atoms, WAV and AIFF ID3 chunks), read
+//! back by mutagen, and compared with what a scan stores, field by field. Every file must agree.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use serde_json::Value;
+
+mod common;
+
+use common::{Env, tone};
+
+/// Tags the base files into many variants and prints what mutagen reads back from each:
+/// `{file: {title, artists, album, albumartist, track, tracktotal, disc, disctotal, date,
+/// genre}}`.
+const GENERATE: &str = r#"
+import sys, json, itertools, shutil, os
+import mutagen
+from mutagen.id3 import ID3, TIT2, TPE1, TPE2, TALB, TRCK, TPOS, TDRC, TYER, TDAT, TCON
+from mutagen.flac import FLAC
+from mutagen.mp4 import MP4
+
+base, out = sys.argv[1], sys.argv[2]
+titles = ["Plain Title", "日本語のタイトル ♫", "Ünïcødé Çafé", "Emoji 🎵 Title",
+          'Quote "x" & <y>', "Long " + "x" * 200]
+latin_titles = ["Plain Title", "Ünïcødé Çafé", 'Quote "x" & <y>']
+artist_sets = [["Solo"], ["First", "Second"], ["Beyoncé"], ["קולות 밤하늘"]]
+latin_artists = [["Solo"], ["Beyoncé"], ["First", "Second"]]
+albums = ["Album", "Ελληνικά", None]
+albumartists = ["Various Artists", None]
+numbers = [(3, 12), (7, None)]
+discs = [(1, 2), None]
+dates = ["2011-02-13", "1999", None]
+genres = [["Rock"], ["Jazz", "Blues"], ["Hip-Hop"]]
+
+latin_albums = ["Album", "Café", None]
+
+def combos(titles, artists, albums=albums):
+    n = 0
+    for t, a in itertools.product(titles, artists):
+        yield dict(title=t, artists=a, album=albums[n % 3], albumartist=albumartists[n % 2],
+                   number=numbers[n % 2], disc=discs[n % 2], date=dates[n % 3],
+                   genre=genres[n % 3])
+        n += 1
+
+def num(n, total):
+    return f"{n}/{total}" if total else f"{n}"
+
+def id3_tag(v, version, enc):
+    t = ID3()
+    t.add(TIT2(encoding=enc, text=v["title"]))
+    t.add(TPE1(encoding=enc, text=v["artists"]))
+    if v["album"]: t.add(TALB(encoding=enc, text=v["album"]))
+    if v["albumartist"]: t.add(TPE2(encoding=enc, text=v["albumartist"]))
+    t.add(TRCK(encoding=enc, text=num(*v["number"])))
+    if v["disc"]: t.add(TPOS(encoding=enc, text=num(*v["disc"])))
+    if v["date"]:
+        if version == 3 and len(v["date"]) == 10:
+            t.add(TYER(encoding=enc, text=v["date"][:4]))
+            t.add(TDAT(encoding=enc, text=v["date"][8:10] + v["date"][5:7]))
+        else:
+            t.add(TDRC(encoding=enc, text=v["date"]))
+    t.add(TCON(encoding=enc, text=v["genre"] if version == 4 else v["genre"][:1]))
+    return t
+
+made = []
+def copy(src, name):
+    dst = os.path.join(out, name)
+    shutil.copy(os.path.join(base, src), dst)
+    made.append(dst)
+    return dst
+
+# MP3: v2.4 in UTF-8 and UTF-16, v2.3 in UTF-16, Latin-1 in both, ID3v1 beside v2.
+for layout, version, enc, pool_t, pool_a, v1 in [
+    ("v24u8", 4, 3, titles, artist_sets, 0), ("v24u16", 4, 1, titles, artist_sets, 0),
+    ("v23u16", 3, 1, titles, artist_sets, 0), ("v24l1", 4, 0, latin_titles, latin_artists, 0),
+    ("v23l1", 3, 0, latin_titles, latin_artists, 0), ("v23v1", 3, 1, titles, artist_sets, 2),
+]:
+    pool_albums = latin_albums if enc == 0 else albums
+    for i, v in enumerate(combos(pool_t, pool_a, pool_albums)):
+        f = copy("base.mp3", f"mp3-{layout}-{i}.mp3")
+        id3_tag(v, version, enc).save(f, v2_version=version, v1=v1)
+
+# WAV and AIFF: an ID3 chunk, v2.3 and v2.4.
+for ext, cls in [("wav", "WAVE"), ("aiff", "AIFF")]:
+    for version in (3, 4):
+        for i, v in enumerate(combos(titles[:3], artist_sets)):
+            f = copy("base." + ext, f"{ext}-v2{version}-{i}.{ext}")
+            m = mutagen.File(f)
+            m.add_tags()
+            for frame in id3_tag(v, version, 1).values():
+                m.tags.add(frame)
+            m.save(v2_version=version)
+
+# FLAC: Vorbis comments, numbers as N/M or with TRACKTOTAL / TOTALTRACKS, several ARTIST.
+for style in ("slash", "tracktotal", "totaltracks"):
+    for i, v in enumerate(combos(titles, artist_sets)):
+        f = copy("base.flac", f"flac-{style}-{i}.flac")
+        m = FLAC(f)
+        m["title"] = v["title"]
+        m["artist"] = v["artists"]
+        if v["album"]: m["album"] = v["album"]
+        if v["albumartist"]: m["albumartist"] = v["albumartist"]
+        n, total = v["number"]
+        if style == "slash":
+            m["tracknumber"] = num(n, total)
+        else:
+            m["tracknumber"] = str(n)
+            if total: m[style] = str(total)
+        if v["disc"]:
+            m["discnumber"] = str(v["disc"][0])
+            m["disctotal"] = str(v["disc"][1])
+        if v["date"]: m["date"] = v["date"]
+        m["genre"] = v["genre"]
+        m.save()
+
+# MP4 atoms.
+for i, v in enumerate(combos(titles, artist_sets)):
+    f = copy("base.m4a", f"m4a-{i}.m4a")
+    m = MP4(f)
+    m["\xa9nam"] = v["title"]
+    m["\xa9ART"] = v["artists"]
+    if v["album"]: m["\xa9alb"] = v["album"]
+    if v["albumartist"]: m["aART"] = v["albumartist"]
+    m["trkn"] = [(v["number"][0], v["number"][1] or 0)]
+    if v["disc"]: m["disk"] = [v["disc"]]
+    if v["date"]: m["\xa9day"] = v["date"]
+    m["\xa9gen"] = v["genre"]
+    m.save()
+
+# What mutagen reads back.
+def pair(text):
+    if not text: return None, None
+    a, _, b = str(text).partition("/")
+    to = lambda s: int(s) if s.strip().isdigit() and int(s) > 0 else None
+    return to(a), to(b)
+
+def dedup(xs):
+    return list(dict.fromkeys(x for x in xs if x))
+
+expected = {}
+for f in made:
+    m = mutagen.File(f)
+    t = m.tags
+    e = {}
+    if isinstance(t, ID3):
+        g = lambda k: t[k].text if k in t else []
+        e["title"] = str(g("TIT2")[0])
+        e["artists"] = [str(x) for x in g("TPE1")]
+        e["album"] = str(g("TALB")[0]) if g("TALB") else None
+        e["albumartist"] = str(g("TPE2")[0]) if g("TPE2") else None
+        e["track"], e["tracktotal"] = pair(g("TRCK")[0] if g("TRCK") else None)
+        e["disc"], e["disctotal"] = pair(g("TPOS")[0] if g("TPOS") else None)
+        e["date"] = str(g("TDRC")[0]) if g("TDRC") else None
+        e["genre"] = "; ".join(dedup(t["TCON"].genres)) if "TCON" in t else None
+    elif isinstance(m, MP4):
+        g = lambda k: t.get(k, [])
+        e["title"] = g("\xa9nam")[0]
+        e["artists"] = list(g("\xa9ART"))
+        e["album"] = g("\xa9alb")[0] if g("\xa9alb") else None
+        e["albumartist"] = g("aART")[0] if g("aART") else None
+        n, total = g("trkn")[0]
+        e["track"], e["tracktotal"] = n or None, total or None
+        if g("disk"):
+            d, dt = g("disk")[0]
+            e["disc"], e["disctotal"] = d or None, dt or None
+        else:
+            e["disc"], e["disctotal"] = None, None
+        e["date"] = g("\xa9day")[0] if g("\xa9day") else None
+        e["genre"] = "; ".join(dedup(g("\xa9gen"))) or None
+    else:
+        g = lambda k: t.get(k, [])
+        e["title"] = g("title")[0]
+        e["artists"] = list(g("artist"))
+        e["album"] = g("album")[0] if g("album") else None
+        e["albumartist"] = g("albumartist")[0] if g("albumartist") else None
+        n, total = pair(g("tracknumber")[0])
+        total = total or (int(g("tracktotal")[0]) if g("tracktotal") else None) \
+            or (int(g("totaltracks")[0]) if g("totaltracks") else None)
+        e["track"], e["tracktotal"] = n, total
+        e["disc"] = int(g("discnumber")[0]) if g("discnumber") else None
+        e["disctotal"] = int(g("disctotal")[0]) if g("disctotal") else None
+        e["date"] = g("date")[0] if g("date") else None
+        e["genre"] = "; ".join(dedup(g("genre"))) or None
+    expected[os.path.basename(f)] = e
+print(json.dumps(expected))
+"#;
+
+#[test]
+fn every_field_agrees_with_mutagen_on_every_layout() {
+    let env = Env::new();
+    let base = env.dir.path().join("base");
+    for name in ["base.mp3", "base.flac", "base.m4a", "base.wav", "base.aiff"] {
+        tone(&base.join(name), 440, 0.3, &[]);
+    }
+    let music = env.music();
+    let out = Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(GENERATE)
+        .arg(&base)
+        .arg(&music)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python3-mutagen (installed by make test) failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected: BTreeMap<String, Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(expected.len() >= 200, "only {} files", expected.len());
+    env.ok(&["scan", "-q", music.to_str().unwrap()]);
+    let ours: BTreeMap<String, Value> = env
+        .ok(&["ls", "--json"])
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let name = v["path"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string();
+            (name, v)
+        })
+        .collect();
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for (file, want) in &expected {
+        let Some(got) = ours.get(file) else {
+            wrong.push(format!("{file}: not indexed"));
+            continue;
+        };
+        for field in [
+            "title",
+            "artists",
+            "album",
+            "albumartist",
+            "track",
+            "tracktotal",
+            "disc",
+            "disctotal",
+            "date",
+            "genre",
+        ] {
+            checked += 1;
+            if got[field] != want[field] {
+                wrong.push(format!(
+                    "{file}: {field}: ours {} mutagen {}",
+                    got[field], want[field]
+                ));
+            }
+        }
+    }
+    eprintln!(
+        "{} files, {checked} fields compared with mutagen",
+        expected.len()
+    );
+    assert!(
+        wrong.is_empty(),
+        "{} of {checked} fields differ from mutagen:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
