@@ -84,6 +84,22 @@ for layout, version, enc, pool_t, pool_a, v1 in [
         f = copy("base.mp3", f"mp3-{layout}-{i}.mp3")
         id3_tag(v, version, enc).save(f, v2_version=version, v1=v1)
 
+# MP3 with only an APEv2 tag (as foobar2000 and mp3gain write).
+from mutagen.apev2 import APEv2
+for i, v in enumerate(combos(titles, artist_sets)):
+    f = copy("base.mp3", f"mp3-ape-{i}.mp3")
+    ID3(f).delete()
+    a = APEv2()
+    a["Title"] = v["title"]
+    a["Artist"] = v["artists"]
+    if v["album"]: a["Album"] = v["album"]
+    if v["albumartist"]: a["Album Artist"] = v["albumartist"]
+    a["Track"] = num(*v["number"])
+    if v["disc"]: a["Disc"] = num(*v["disc"])
+    if v["date"]: a["Year"] = v["date"]
+    a["Genre"] = v["genre"]
+    a.save(f)
+
 # WAV and AIFF: an ID3 chunk, v2.3 and v2.4.
 for ext, cls in [("wav", "WAVE"), ("aiff", "AIFF")]:
     for version in (3, 4):
@@ -146,7 +162,19 @@ for f in made:
     m = mutagen.File(f)
     t = m.tags
     e = {}
-    if isinstance(t, ID3):
+    if not isinstance(t, ID3) and f.endswith(".mp3"):
+        from mutagen.apev2 import APEv2
+        t = APEv2(f)
+        g = lambda k: list(t[k]) if k in t else []
+        e["title"] = g("Title")[0]
+        e["artists"] = g("Artist")
+        e["album"] = g("Album")[0] if g("Album") else None
+        e["albumartist"] = g("Album Artist")[0] if g("Album Artist") else None
+        e["track"], e["tracktotal"] = pair(g("Track")[0] if g("Track") else None)
+        e["disc"], e["disctotal"] = pair(g("Disc")[0] if g("Disc") else None)
+        e["date"] = g("Year")[0] if g("Year") else None
+        e["genre"] = "; ".join(dedup(g("Genre"))) or None
+    elif isinstance(t, ID3):
         g = lambda k: t[k].text if k in t else []
         e["title"] = str(g("TIT2")[0])
         e["artists"] = [str(x) for x in g("TPE1")]
