@@ -236,12 +236,44 @@ fn lossy_sources_are_refused_unless_allowed_and_reruns_skip_what_is_done() {
         "aac",
     ]);
     assert!(out.status.success());
+    // One line per reason, with its count; -v names each file; --json lists them all.
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("a.mp3") && stderr.contains("--allow-lossy-source"),
+        stderr.contains("refused 1 file: the source is lossy (mp3)")
+            && stderr.contains("--allow-lossy-source")
+            && !stderr.contains("a.mp3"),
         "{stderr}"
     );
     assert_eq!(files_under(&env.out_dir()).len(), 1);
+    let dry = env.run(&[
+        "-v",
+        "convert",
+        "--to",
+        env.out_dir().to_str().unwrap(),
+        "--format",
+        "aac",
+        "--dry-run",
+        "--json",
+    ]);
+    assert!(dry.status.success());
+    assert!(String::from_utf8_lossy(&dry.stderr).contains("a.mp3"));
+    let plan: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    assert_eq!(plan["refuse"], 1, "{plan}");
+    assert_eq!(plan["skip"], 1, "{plan}");
+    let refused: Vec<&serde_json::Value> = plan["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["action"] == "refuse")
+        .collect();
+    assert!(
+        refused[0]["source"].as_str().unwrap().ends_with("a.mp3"),
+        "{plan}"
+    );
+    assert!(
+        refused[0]["reason"].as_str().unwrap().contains("lossy"),
+        "{plan}"
+    );
     // Same settings again: nothing to do.
     let again = env.convert(&["--format", "aac"]);
     assert_eq!(

@@ -230,12 +230,70 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
     let to_convert = count(|a| *a == Action::Convert);
     let to_skip = count(|a| *a == Action::Skip);
     let refused = count(|a| matches!(a, Action::Refuse(_)));
+    // Refusals: one line per reason with its count (each file under -v; all in --json).
+    let mut reasons: Vec<(&str, usize)> = Vec::new();
     for j in &jobs {
         if let Action::Refuse(why) = &j.action {
-            eprintln!("{}: {}", escape_path(&j.track.path), escape(why));
+            if ctx.verbose > 0 {
+                eprintln!("{}: {}", escape_path(&j.track.path), escape(why));
+            }
+            match reasons.iter_mut().find(|(r, _)| *r == why.as_str()) {
+                Some((_, n)) => *n += 1,
+                None => reasons.push((why, 1)),
+            }
         }
     }
+    for (why, n) in &reasons {
+        let files = if *n == 1 { "file" } else { "files" };
+        eprintln!("refused {n} {files}: {}", escape(why));
+    }
+    if !reasons.is_empty() && ctx.verbose == 0 && !args.json {
+        eprintln!("(-v names each refused file)");
+    }
+    let refusals = || -> Vec<serde_json::Value> {
+        jobs.iter()
+            .filter_map(|j| match &j.action {
+                Action::Refuse(why) => Some(serde_json::json!({
+                    "source": j.track.path.to_string_lossy(),
+                    "reason": why,
+                })),
+                _ => None,
+            })
+            .collect()
+    };
     if args.dry_run {
+        if args.json {
+            let files: Vec<serde_json::Value> = jobs
+                .iter()
+                .map(|j| {
+                    let (action, reason) = match &j.action {
+                        Action::Convert => ("convert", None),
+                        Action::Skip => ("skip", None),
+                        Action::Refuse(why) => ("refuse", Some(why)),
+                    };
+                    serde_json::json!({
+                        "action": action,
+                        "source": j.track.path.to_string_lossy(),
+                        "output": root.join(&j.output).to_string_lossy(),
+                        "reason": reason,
+                    })
+                })
+                .collect();
+            serde_json::to_writer(
+                &mut *out,
+                &serde_json::json!({
+                    "dry_run": true,
+                    "target": root.to_string_lossy(),
+                    "format": args.format.name(),
+                    "convert": to_convert,
+                    "skip": to_skip,
+                    "refuse": refused,
+                    "files": files,
+                }),
+            )?;
+            writeln!(out)?;
+            return Ok(());
+        }
         for j in &jobs {
             let verb = match j.action {
                 Action::Convert => "convert",
@@ -395,6 +453,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
                 "converted": written,
                 "skipped": to_skip,
                 "refused": refused,
+                "refusals": refusals(),
                 "failed": failed,
                 "interrupted": interrupted,
                 "bytes": bytes,
