@@ -1568,11 +1568,20 @@ fn read_commands_work_on_a_library_that_cannot_be_written() {
 }
 
 #[test]
-fn a_read_command_creates_no_library() {
+fn a_read_command_creates_no_library_and_says_there_is_none() {
     let env = Env::new();
-    assert_eq!(env.ok(&["ls"]), "");
-    assert_eq!(env.ok(&["playlist", "ls"]), "");
+    for args in [&["ls"][..], &["playlist", "ls"], &["stats"], &["problems"]] {
+        let out = env.run(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(out.stdout.is_empty());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("there is no library at") && err.contains("tapedeck scan"),
+            "{args:?}: {err}"
+        );
+    }
     assert!(!env.db().exists());
+    assert!(!env.db().parent().unwrap().join("library.db-wal").exists());
 }
 
 #[test]

@@ -656,8 +656,9 @@ fn a_pulled_stick_stops_the_export_and_a_bare_mount_point_is_refused() {
     scan(&env);
     let mut stick = Stick::new(env.dir.path(), 64, Fs::Fat32);
     let t = stick.mnt.to_str().unwrap().to_string();
-    // A first small export makes this a known target.
-    env.ok(&["export", "title:Song 1", "--to", &t]);
+    // A first small export (one track) makes this a known target.
+    env.ok(&["export", "title:=Song 1", "--to", &t]);
+    assert_eq!(files(&stick.mnt).len(), 1);
     let child = env
         .cmd()
         .args(["export", "-j", "1", "--to", &t])
@@ -666,6 +667,7 @@ fn a_pulled_stick_stops_the_export_and_a_bare_mount_point_is_refused() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
+    // Pulled once the second run has put two files on it.
     while files(&stick.mnt).len() < 3 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }

@@ -207,6 +207,22 @@ impl Command {
     }
 }
 
+impl Command {
+    /// Whether a missing library file is an error rather than an empty library: commands that
+    /// only show what the library holds say so (a misspelt `--db` must not look like an empty
+    /// collection); `render` plays named files without one.
+    fn needs_existing_library(&self) -> bool {
+        !self.writes_library()
+            && !matches!(
+                self,
+                Command::Render { .. }
+                    | Command::Profiles { .. }
+                    | Command::Devices { .. }
+                    | Command::Completions { .. }
+            )
+    }
+}
+
 /// Which tracks a command works on.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct SelectArgs {
@@ -252,17 +268,27 @@ struct Settings {
     verbose: u8,
     /// The command only reads the library (see [`Command::writes_library`]).
     read_only: bool,
+    /// A missing library file is an error (see [`Command::needs_existing_library`]).
+    library_required: bool,
 }
 
 impl Settings {
     /// Opens the library the way the command needs it: read-write (created when missing) for a
     /// command that changes it, read-only otherwise. A read-only command on a library that does
-    /// not exist yet sees an empty one and creates nothing.
+    /// not exist creates nothing: it is an error for the commands that show the library, and an
+    /// empty library for `render`.
     fn open_library(&self) -> Result<Library> {
         if self.read_only {
             if let Err(e) = std::fs::metadata(&self.db_path)
                 && e.kind() == io::ErrorKind::NotFound
             {
+                if self.library_required {
+                    return Err(anyhow::anyhow!(
+                        "there is no library at {}: `tapedeck scan FOLDER` makes one (or is \
+                         --db / TAPEDECK_DB misspelt?)",
+                        self.db_path.display()
+                    ));
+                }
                 return Library::empty().context("cannot make an empty library in memory");
             }
             return Library::open_read_only(&self.db_path)
@@ -311,6 +337,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<()> {
         quiet: args.quiet,
         verbose: args.verbose,
         read_only: !args.command.writes_library(),
+        library_required: args.command.needs_existing_library(),
     };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
