@@ -1818,3 +1818,26 @@ fn unfinished_and_rf64_wavs_are_indexed_and_play_what_they_hold() {
     assert_eq!(render("streaming.wav"), want);
     assert_eq!(render("broadcast.wav"), want);
 }
+
+#[test]
+fn an_empty_library_and_no_problems_are_said_on_a_terminal_only() {
+    let env = Env::new();
+    env.scan(&[env.music().to_str().unwrap()]);
+    // On a terminal (a pseudo-terminal made by `script`, from util-linux).
+    let on_terminal = |args: &str| {
+        let cmd = format!("{} {args}", env!("CARGO_BIN_EXE_tapedeck"));
+        let out = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .env("TAPEDECK_DB", env.db())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(on_terminal("ls").contains("the library is empty: `tapedeck scan FOLDER` first"));
+    assert!(on_terminal("problems").contains("no problems"));
+    // Piped: nothing, for scripts.
+    assert_eq!(env.ok(&["ls"]), "");
+    assert_eq!(env.ok(&["problems"]), "");
+}

@@ -389,6 +389,11 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
                 }
                 return Ok(());
             }
+            // On a terminal, an empty library says what to do; scripts get empty output.
+            if !json && io::stdout().is_terminal() && lib.stats(None, false)?.tracks == 0 {
+                writeln!(out, "the library is empty: `tapedeck scan FOLDER` first")?;
+                return Ok(());
+            }
             let mode = output::ListMode::from_flags(json, paths, format.as_deref())?;
             let sel = Selection {
                 query: Some(&q),
@@ -410,7 +415,11 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
         Command::Playlist(cmd) => playlist::run(ctx, cmd, out),
         Command::Problems { json } => {
             let lib = ctx.open_library()?;
-            for p in lib.problems()? {
+            let problems = lib.problems()?;
+            if problems.is_empty() && !json && io::stdout().is_terminal() {
+                writeln!(out, "no problems: every file under the roots was indexed")?;
+            }
+            for p in problems {
                 output::problem(out, &p, json)?;
             }
             Ok(())
