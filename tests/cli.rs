@@ -1841,3 +1841,37 @@ fn an_empty_library_and_no_problems_are_said_on_a_terminal_only() {
     assert_eq!(env.ok(&["ls"]), "");
     assert_eq!(env.ok(&["problems"]), "");
 }
+
+#[test]
+fn rate_sets_ratings_that_queries_see_and_reports_what_changed() {
+    let env = library_env();
+    let all = env.tracks().len();
+    let out = env.ok(&["rate", "--json", "format:flac", "4"]);
+    let changed: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!changed.is_empty());
+    assert!(
+        changed.iter().all(|c| c["old"].is_null() && c["new"] == 4),
+        "{out}"
+    );
+    let rated = env.ok(&["ls", "--paths", "rating:4"]);
+    assert_eq!(rated.lines().count(), changed.len());
+    // Again: nothing changes.
+    assert_eq!(env.ok(&["rate", "--json", "format:flac", "4"]), "");
+    // 0 clears.
+    env.ok(&["rate", "-q", "format:flac", "0"]);
+    assert_eq!(env.ok(&["ls", "--paths", "rating:1.."]), "");
+    // Bad ratings and empty selections are usage errors that change nothing.
+    for args in [
+        &["rate", "format:flac", "6"][..],
+        &["rate", "format:flac", "x"],
+        &["rate", "5"],
+        &["rate", "title:no-such-track", "3"],
+    ] {
+        assert_eq!(env.run(args).status.code(), Some(2), "{args:?}");
+    }
+    assert_eq!(env.tracks().len(), all);
+    assert_eq!(env.ok(&["ls", "--paths", "rating:1.."]), "");
+}

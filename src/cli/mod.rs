@@ -118,6 +118,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Rate the tracks a query selects, 0 (no rating) to 5: `tapedeck rate artist:björk 5`
+    Rate {
+        /// Query terms, then the rating (0-5) as the last argument
+        #[arg(value_name = "QUERY... RATING", required = true, num_args = 1..)]
+        terms: Vec<String>,
+        /// Rate the tracks of this playlist (with the query, within it)
+        #[arg(short = 'p', long = "playlist", value_name = "NAME")]
+        playlist: Option<String>,
+        /// Print what changed as JSON lines
+        #[arg(long)]
+        json: bool,
+    },
     /// List the folders the library indexes
     Roots {
         #[arg(long)]
@@ -186,6 +198,7 @@ impl Command {
     fn writes_library(&self) -> bool {
         match self {
             Command::Scan { .. }
+            | Command::Rate { .. }
             | Command::Play { .. }
             | Command::Convert(_)
             | Command::Export(_) => true,
@@ -421,6 +434,84 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
             }
             for p in problems {
                 output::problem(out, &p, json)?;
+            }
+            Ok(())
+        }
+        Command::Rate {
+            mut terms,
+            playlist,
+            json,
+        } => {
+            let last = terms.pop().unwrap_or_default();
+            let rating: u8 = match last.parse::<u8>() {
+                Ok(r) if r <= 5 => r,
+                _ => {
+                    return Err(UsageError(format!(
+                        "the last argument is the rating, 0 (none) to 5; `{last}` is not one"
+                    ))
+                    .into());
+                }
+            };
+            let new = (rating > 0).then_some(rating);
+            let mut lib = ctx.open_library()?;
+            let select = SelectArgs {
+                query: terms,
+                sort: None,
+                playlist,
+            };
+            if select.query.is_empty() && select.playlist.is_none() {
+                return Err(UsageError(
+                    "name the tracks to rate with a query or -p PLAYLIST (all of them: `tapedeck \
+                     rate '' 3` is not a thing)"
+                        .into(),
+                )
+                .into());
+            }
+            let (q, within) = playlist::resolve(&lib, &select)?;
+            let tracks = lib.tracks(&Selection {
+                query: Some(&q),
+                random: false,
+                limit: None,
+                within,
+            })?;
+            if tracks.is_empty() {
+                return Err(UsageError("nothing matches".into()).into());
+            }
+            let changed: Vec<&crate::model::Track> =
+                tracks.iter().filter(|t| t.rating != new).collect();
+            lib.write(|w| changed.iter().try_for_each(|t| w.set_rating(t.id, new)))?;
+            for t in &changed {
+                if json {
+                    serde_json::to_writer(
+                        &mut *out,
+                        &serde_json::json!({
+                            "id": t.id,
+                            "path": t.path.to_string_lossy(),
+                            "title": t.title,
+                            "old": t.rating,
+                            "new": new,
+                        }),
+                    )?;
+                    writeln!(out)?;
+                } else if !ctx.quiet {
+                    let show = |r: Option<u8>| r.map_or("none".to_string(), |r| r.to_string());
+                    writeln!(
+                        out,
+                        "{}: {} -> {}",
+                        output::escape(&t.title),
+                        show(t.rating),
+                        show(new)
+                    )?;
+                }
+            }
+            if !json && !ctx.quiet {
+                writeln!(
+                    out,
+                    "rated {} tracks {} ({} already were)",
+                    changed.len(),
+                    new.map_or("none".to_string(), |r| r.to_string()),
+                    tracks.len() - changed.len()
+                )?;
             }
             Ok(())
         }

@@ -1197,6 +1197,14 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Sets a track's rating (`None` clears it).
+    pub fn set_rating(&self, id: i64, rating: Option<u8>) -> Result<()> {
+        self.tx
+            .prepare_cached("UPDATE tracks SET rating = ?2 WHERE id = ?1")?
+            .execute(params![id, rating])?;
+        Ok(())
+    }
+
     /// Starts the record of a `convert` run; returns its id.
     pub fn start_conversion(
         &self,
