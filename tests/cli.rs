@@ -1875,3 +1875,45 @@ fn rate_sets_ratings_that_queries_see_and_reports_what_changed() {
     assert_eq!(env.tracks().len(), all);
     assert_eq!(env.ok(&["ls", "--paths", "rating:1.."]), "");
 }
+
+#[test]
+fn roots_are_added_and_removed_with_their_tracks() {
+    let env = Env::new();
+    let a = env.music().join("a");
+    let b = env.music().join("b");
+    copy_fixture(&env, "library/flac/picture.flac", "a/one.flac");
+    copy_fixture(&env, "library/mp3/id3v23.mp3", "b/two.mp3");
+    env.scan(&[a.to_str().unwrap()]);
+    // A root added is scanned by the next plain scan.
+    let out = env.ok(&["roots", "add", b.to_str().unwrap()]);
+    assert!(out.contains("tapedeck scan"), "{out}");
+    env.scan(&[]);
+    assert_eq!(env.tracks().len(), 2);
+    // The folder goes away: every scan would warn about it; rm forgets it, asked for.
+    std::fs::remove_dir_all(&a).unwrap();
+    let out = env.run(&["roots", "rm", a.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--yes"));
+    assert_eq!(env.tracks().len(), 2);
+    env.ok(&["roots", "rm", a.to_str().unwrap(), "--yes"]);
+    let left: Vec<String> = env
+        .tracks()
+        .iter()
+        .map(|t| t["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(left.len(), 1);
+    assert!(left[0].ends_with("two.mp3"));
+    let roots = env.ok(&["roots"]);
+    assert!(!roots.contains("/a"), "{roots}");
+    let scan = env.run(&["scan"]);
+    assert!(scan.status.success());
+    assert!(
+        !String::from_utf8_lossy(&scan.stderr).contains("/a"),
+        "{}",
+        String::from_utf8_lossy(&scan.stderr)
+    );
+    // Not a root: a usage error naming the roots.
+    let out = env.run(&["roots", "rm", "/nowhere"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a root"));
+}

@@ -130,8 +130,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List the folders the library indexes
+    /// List the folders the library indexes (`roots add PATH`, `roots rm PATH` change them)
     Roots {
+        #[command(subcommand)]
+        cmd: Option<RootsCmd>,
         #[arg(long)]
         json: bool,
     },
@@ -199,6 +201,7 @@ impl Command {
         match self {
             Command::Scan { .. }
             | Command::Rate { .. }
+            | Command::Roots { cmd: Some(_), .. }
             | Command::Play { .. }
             | Command::Convert(_)
             | Command::Export(_) => true,
@@ -209,7 +212,7 @@ impl Command {
             | Command::Genres { .. }
             | Command::Stats { .. }
             | Command::Problems { .. }
-            | Command::Roots { .. }
+            | Command::Roots { cmd: None, .. }
             | Command::Render { .. }
             | Command::Converted { .. }
             | Command::Exports { .. }
@@ -234,6 +237,21 @@ impl Command {
                     | Command::Completions { .. }
             )
     }
+}
+
+/// `tapedeck roots add|rm`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum RootsCmd {
+    /// Remember a folder to index (the next `tapedeck scan` reads it)
+    Add { path: PathBuf },
+    /// Forget a folder and the tracks under it (asks for --yes when it holds tracks)
+    Rm {
+        path: PathBuf,
+        /// Go ahead although the folder's tracks (and their play counts and ratings) are
+        /// forgotten
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// Which tracks a command works on.
@@ -515,10 +533,103 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
             }
             Ok(())
         }
-        Command::Roots { json } => {
+        Command::Roots { cmd: None, json } => {
             let lib = ctx.open_library()?;
             for r in lib.roots()? {
                 output::root(out, &r, json)?;
+            }
+            Ok(())
+        }
+        Command::Roots {
+            cmd: Some(RootsCmd::Add { path }),
+            ..
+        } => {
+            let full = std::fs::canonicalize(&path).map_err(|e| {
+                UsageError(format!(
+                    "{}: {}",
+                    path.display(),
+                    crate::scan::walk::io_reason(&e)
+                ))
+            })?;
+            if !full.is_dir() {
+                return Err(UsageError(format!("{}: not a folder", path.display())).into());
+            }
+            let lib = ctx.open_library()?;
+            lib.add_root(&full, now())?;
+            if !ctx.quiet {
+                writeln!(
+                    out,
+                    "added {}; `tapedeck scan` indexes it",
+                    output::escape_path(&full)
+                )?;
+            }
+            Ok(())
+        }
+        Command::Roots {
+            cmd: Some(RootsCmd::Rm { path, yes }),
+            ..
+        } => {
+            let mut lib = ctx.open_library()?;
+            let roots = lib.roots()?;
+            // The folder may be gone (that is often why it is removed): match as written too.
+            let wanted = [
+                std::fs::canonicalize(&path).ok(),
+                std::path::absolute(&path).ok(),
+            ];
+            let Some(root) = roots
+                .iter()
+                .find(|r| wanted.iter().flatten().any(|w| *w == r.path))
+                .map(|r| r.path.clone())
+            else {
+                let names: Vec<String> =
+                    roots.iter().map(|r| r.path.display().to_string()).collect();
+                return Err(UsageError(format!(
+                    "{} is not a root; the roots are: {}",
+                    path.display(),
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                ))
+                .into());
+            };
+            // Tracks under this root and under no other.
+            let others: Vec<&PathBuf> = roots
+                .iter()
+                .map(|r| &r.path)
+                .filter(|p| **p != root)
+                .collect();
+            let doomed: Vec<i64> = lib
+                .known_files()?
+                .into_iter()
+                .filter(|f| {
+                    f.path.starts_with(&root) && !others.iter().any(|o| f.path.starts_with(o))
+                })
+                .map(|f| f.id)
+                .collect();
+            if !doomed.is_empty() && !yes {
+                return Err(UsageError(format!(
+                    "{} holds {} tracks; pass --yes to forget them with the folder (their play \
+                     counts and ratings are lost)",
+                    output::escape_path(&root),
+                    doomed.len()
+                ))
+                .into());
+            }
+            lib.write(|w| {
+                for id in &doomed {
+                    w.delete_track(*id)?;
+                }
+                w.remove_root(&root)
+            })?;
+            if !ctx.quiet {
+                writeln!(
+                    out,
+                    "removed {} and its {} tracks",
+                    output::escape_path(&root),
+                    doomed.len()
+                )?;
             }
             Ok(())
         }

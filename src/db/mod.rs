@@ -1344,6 +1344,28 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Forgets a root folder and the problems recorded under it (its tracks are removed one by
+    /// one with [`Writer::delete_track`], by the caller, who knows which other roots hold them).
+    pub fn remove_root(&self, path: &Path) -> Result<()> {
+        self.tx
+            .prepare_cached("DELETE FROM roots WHERE path = ?1")?
+            .execute([path_value(path)])?;
+        let under: Vec<PathBuf> = {
+            let mut stmt = self.tx.prepare_cached("SELECT path FROM problems")?;
+            let rows = stmt.query_map([], |r| path_from(r.get_ref(0)?))?;
+            rows.collect::<Result<Vec<_>>>()?
+                .into_iter()
+                .filter(|p| p.starts_with(path))
+                .collect()
+        };
+        for p in under {
+            self.tx
+                .prepare_cached("DELETE FROM problems WHERE path = ?1")?
+                .execute([path_value(&p)])?;
+        }
+        Ok(())
+    }
+
     pub fn delete_track(&self, id: i64) -> Result<()> {
         self.unindex(id)?;
         self.tx
