@@ -1917,3 +1917,23 @@ fn roots_are_added_and_removed_with_their_tracks() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a root"));
 }
+
+#[test]
+fn a_missing_file_named_to_play_is_no_such_file_not_a_query() {
+    let env = library_env();
+    let out_wav = env.dir.path().join("x.wav");
+    let missing = env.dir.path().join("Music/nosuch.flac");
+    let out = env.run(&[
+        OsStr::new("render"),
+        missing.as_os_str(),
+        OsStr::new("-o"),
+        out_wav.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: no such file: ") && err.contains("nosuch.flac"),
+        "{err}"
+    );
+    assert!(!out_wav.exists());
+}

@@ -255,6 +255,27 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Whether a command-line argument that names nothing on disk was meant as a file: it starts
+/// like a path (`/`, `./`, `../`, `~/`) or ends in an audio extension, and is not a field
+/// query (`path:/music`). A bare word such as `AC/DC` stays a query.
+fn looks_like_a_path(term: &std::ffi::OsStr) -> bool {
+    let text = term.to_string_lossy();
+    if text.contains(':') {
+        return false;
+    }
+    let starts = ["/", "./", "../", "~/"].iter().any(|p| text.starts_with(p));
+    let ext = Path::new(term)
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| {
+            [
+                "mp3", "flac", "m4a", "mp4", "aac", "wav", "aif", "aiff", "aifc", "alac",
+            ]
+            .contains(&e.to_ascii_lowercase().as_str())
+        });
+    starts || ext
+}
+
 /// Resolves the arguments into queue items: paths that exist are played as files (library
 /// tracks keep their history), the rest is a query. Also how many named files were left out
 /// (each has said why): the command then ends with exit code 1, as when a file fails to play.
@@ -265,6 +286,8 @@ fn build_items(lib: &Library, args: &QueueArgs) -> Result<(Vec<Item>, usize)> {
         let path = Path::new(term);
         if path.exists() {
             paths.push(path.to_path_buf());
+        } else if looks_like_a_path(term) {
+            return Err(UsageError(format!("no such file: {}", output::escape_path(path))).into());
         } else {
             query_terms.push(
                 term.to_str()
@@ -948,6 +971,21 @@ mod tests {
         let caught = guarded(|| -> u8 { panic!("hostile file") });
         std::panic::set_hook(hook);
         assert!(caught.unwrap_err().contains("could not be parsed"));
+    }
+
+    #[test]
+    fn arguments_that_look_like_files_are_told_apart_from_queries() {
+        for (arg, file) in [
+            ("/home/me/Music/nosuch.flac", true),
+            ("./x", true),
+            ("song.MP3", true),
+            ("AC/DC", false),
+            ("path:/music/a.flac", false),
+            ("beatles", false),
+            ("year:1990..1999", false),
+        ] {
+            assert_eq!(looks_like_a_path(std::ffi::OsStr::new(arg)), file, "{arg}");
+        }
     }
 
     #[test]
