@@ -256,8 +256,9 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Whether a command-line argument that names nothing on disk was meant as a file: it starts
-/// like a path (`/`, `./`, `../`, `~/`) or ends in an audio extension, and is not a field
-/// query (`path:/music`). A bare word such as `AC/DC` stays a query.
+/// like a path (`/`, `./`, `../`, `~/`), or is a relative path (`Music/x.flac`) ending in an
+/// audio extension, and is not a field query (`path:/music`). A bare word such as `AC/DC` or
+/// `song.flac` stays a query.
 fn looks_like_a_path(term: &std::ffi::OsStr) -> bool {
     let text = term.to_string_lossy();
     if text.contains(':') {
@@ -273,7 +274,8 @@ fn looks_like_a_path(term: &std::ffi::OsStr) -> bool {
             ]
             .contains(&e.to_ascii_lowercase().as_str())
         });
-    starts || ext
+    // A bare `song.flac` stays a query: it finds the library track of that name.
+    starts || (ext && text.contains('/'))
 }
 
 /// Resolves the arguments into queue items: paths that exist are played as files (library
@@ -978,7 +980,8 @@ mod tests {
         for (arg, file) in [
             ("/home/me/Music/nosuch.flac", true),
             ("./x", true),
-            ("song.MP3", true),
+            ("Music/song.MP3", true),
+            ("song.flac", false),
             ("AC/DC", false),
             ("path:/music/a.flac", false),
             ("beatles", false),
