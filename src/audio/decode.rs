@@ -7,7 +7,6 @@
 //! where its data ends and says so.
 
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use symphonia::core::codecs::CodecParameters;
@@ -107,15 +106,8 @@ impl Decoder {
     /// Opens `path` (read-only) and prepares its first audio track. Only a regular file is read:
     /// the open cannot block on a FIFO, and a FIFO, device or socket is refused.
     pub fn open(path: &Path) -> Result<Decoder, DecodeError> {
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(path)
-            .map_err(|e| DecodeError(e.to_string()))?;
-        let meta = file.metadata().map_err(|e| DecodeError(e.to_string()))?;
-        if !meta.is_file() {
-            return Err(DecodeError("not a regular file".into()));
-        }
+        let (mut file, meta) =
+            crate::scan::open_regular(path).map_err(|e| DecodeError(e.to_string()))?;
         let len = meta.len();
         // Only an MP4 (which starts with its `ftyp` box) has an edit list to apply; other files
         // are not walked as boxes.

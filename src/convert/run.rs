@@ -2,7 +2,7 @@
 //! scratch folder and carry the tags over. Putting it in place on the target is the caller's
 //! (through `crate::target`); an error or an interruption removes the scratch file.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::BufWriter;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -94,7 +94,7 @@ fn encode_into(
         None
     };
     let werr = |e: std::io::Error| ConvertError::Write(crate::target::Error::io(path, e));
-    let file = File::create_new(path).map_err(werr)?;
+    let file = crate::target::Scratch::create(path).map_err(werr)?;
     let mut encoder = encode::encoder(
         &request.encode,
         spec,

@@ -294,7 +294,7 @@ impl From<ConvertError> for Failure {
 fn copy_file(src: &std::path::Path, dst: &std::path::Path) -> Result<(), Failure> {
     let mut input = File::open(src)
         .map_err(|e| Failure::Other(format!("cannot read {}: {e}", src.display())))?;
-    let mut out = File::create_new(dst).map_err(|e| Failure::from(Error::io(dst, e)))?;
+    let mut out = Scratch::create(dst).map_err(|e| Failure::from(Error::io(dst, e)))?;
     std::io::copy(&mut input, &mut out).map_err(|e| Failure::from(Error::io(dst, e)))?;
     Ok(())
 }
@@ -320,20 +320,8 @@ fn copy_one(t: &Target, mk: &Made, dst: &RelPath) -> Copied {
         Made::Source(p) | Made::Scratch(p) => p,
     };
     // A source replaced by a FIFO or device since the scan is never opened to block.
-    use std::os::unix::fs::OpenOptionsExt;
-    let opened = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(src)
-        .and_then(|f| {
-            if f.metadata()?.is_file() {
-                Ok(f)
-            } else {
-                Err(std::io::Error::other("not a regular file"))
-            }
-        });
-    match opened {
-        Ok(f) => match t.copy_in(f, dst) {
+    match crate::scan::open_regular(src) {
+        Ok((f, _)) => match t.copy_in(f, dst) {
             Ok((size, xxh3)) => Copied::Done(Staged {
                 path: dst.clone(),
                 size,
@@ -394,7 +382,7 @@ impl Sync<'_> {
         // Retagging a file we encoded works on the device's copy, not a new encode.
         if let Some(input) = input {
             let mut from = self.target.open_read(input)?;
-            let mut out = File::create_new(dst).map_err(|e| Failure::from(Error::io(dst, e)))?;
+            let mut out = Scratch::create(dst).map_err(|e| Failure::from(Error::io(dst, e)))?;
             std::io::copy(&mut from, &mut out).map_err(|e| Failure::from(Error::io(dst, e)))?;
             retag(dst)?;
             return Ok(Made::Scratch(dst.to_path_buf()));
@@ -411,7 +399,9 @@ impl Sync<'_> {
                     .map_err(|e| Failure::Other(format!("cannot read {}: {e}", src.display())))?;
                 match mp3gain::apply(&mut data, steps) {
                     Ok(_) => {
-                        std::fs::write(dst, &data).map_err(|e| Failure::from(Error::io(dst, e)))?;
+                        Scratch::create(dst)
+                            .and_then(|mut f| std::io::Write::write_all(&mut f, &data))
+                            .map_err(|e| Failure::from(Error::io(dst, e)))?;
                         retag(dst)?;
                     }
                     Err(why) => {

@@ -433,31 +433,22 @@ impl Target {
 
     /// Opens a regular file for reading (never a link, FIFO or device).
     pub fn open_read(&self, rel: &RelPath) -> Result<File, Error> {
-        let (dir, name) = self.parent(rel)?;
-        let fd = openat(
-            dir.as_raw_fd(),
-            &name,
-            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK,
-            0,
-        )
-        .map_err(|e| self.link_or(dir.as_raw_fd(), &name, self.display(rel), e))?;
-        let st = fstat(fd.as_raw_fd()).map_err(|e| Error::io(self.display(rel), e))?;
-        if meta_of(&st).kind != Kind::File {
-            return Err(Error::NotOurs {
-                path: self.display(rel),
-                why: "not a regular file",
-            });
-        }
-        Ok(File::from(fd))
+        self.open_regular(rel, libc::O_RDONLY)
     }
 
     /// Opens a file of tapedeck's own (a journal) for appending, creating it if needed.
     pub fn open_append(&self, rel: &RelPath) -> Result<File, Error> {
+        self.open_regular(rel, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT)
+    }
+
+    /// Opens `rel` with `flags`, never through a link and without blocking, and only if it is a
+    /// regular file.
+    fn open_regular(&self, rel: &RelPath, flags: libc::c_int) -> Result<File, Error> {
         let (dir, name) = self.parent(rel)?;
         let fd = openat(
             dir.as_raw_fd(),
             &name,
-            libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_NONBLOCK,
+            flags | libc::O_NOFOLLOW | libc::O_NONBLOCK,
             0o666,
         )
         .map_err(|e| self.link_or(dir.as_raw_fd(), &name, self.display(rel), e))?;
@@ -872,6 +863,17 @@ impl Scratch {
     /// A path for the `n`th file (with extension `ext`, which some writers need).
     pub fn path(&self, n: usize, ext: &str) -> PathBuf {
         self.dir.path().join(format!("{n:06}.{ext}"))
+    }
+
+    /// Creates a new file at a path this scratch folder handed out ([`Scratch::path`]): never
+    /// over an existing file, never through a link.
+    pub fn create(p: &Path) -> io::Result<File> {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(p)
     }
 
     /// Removes a file made here (only paths this scratch folder handed out).
