@@ -773,6 +773,81 @@ pub fn mp4_trim<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Optio
         be_u32(&head[12..])
     };
     let smpb = mp4_itunsmpb(file, moov)?;
+    let Some((trak, mdia)) = mp4_sound_track(file, moov)? else {
+        return Ok(None);
+    };
+    let Some(mdhd) = mp4_child(file, mdia, b"mdhd")? else {
+        return Ok(None);
+    };
+    let mut mh = [0u8; 32];
+    if read_at(file, mdhd.0, &mut mh)? < 32 {
+        return Ok(None);
+    }
+    let (media_scale, media_len) = if mh[0] == 1 {
+        (be_u32(&mh[20..]), be_u64(&mh[24..]))
+    } else {
+        (be_u32(&mh[12..]), u64::from(be_u32(&mh[16..])))
+    };
+    if media_scale == 0 {
+        return Ok(None);
+    }
+    let edit = match mp4_child(file, trak, b"edts")? {
+        Some(edts) => match mp4_child(file, edts, b"elst")? {
+            Some(elst) => mp4_edits(file, elst)?,
+            None => None,
+        },
+        None => None,
+    };
+    if let Some((skip, duration)) = edit
+        && movie_scale > 0
+        && duration > 0
+    {
+        let frames =
+            (u128::from(duration) * u128::from(media_scale) / u128::from(movie_scale)) as u64;
+        let trims = skip > 0 || frames < media_len;
+        if trims || smpb.is_none() {
+            return Ok(Some(Mp4Trim {
+                skip,
+                frames,
+                timescale: media_scale,
+            }));
+        }
+    }
+    Ok(smpb.map(|(skip, frames)| Mp4Trim {
+        skip,
+        frames,
+        timescale: media_scale,
+    }))
+}
+
+/// The sample entry type of an MP4 file's first sound track (`mp4a`, `alac`, `ac-3`, `Opus`...),
+/// to name a codec the tag reader does not know.
+pub fn mp4_sound_codec<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option<[u8; 4]>> {
+    let Some(moov) = mp4_child(file, (0, file_len), b"moov")? else {
+        return Ok(None);
+    };
+    let Some((_, mdia)) = mp4_sound_track(file, moov)? else {
+        return Ok(None);
+    };
+    let Some(minf) = mp4_child(file, mdia, b"minf")? else {
+        return Ok(None);
+    };
+    let Some(stbl) = mp4_child(file, minf, b"stbl")? else {
+        return Ok(None);
+    };
+    let Some(stsd) = mp4_child(file, stbl, b"stsd")? else {
+        return Ok(None);
+    };
+    // Version and flags, entry count, then the first entry's size and type.
+    let mut head = [0u8; 16];
+    Ok((read_at(file, stsd.0, &mut head)? == 16).then(|| [head[12], head[13], head[14], head[15]]))
+}
+
+/// A track's `trak` and `mdia` boxes (body offset and length).
+type Mp4Track = ((u64, u64), (u64, u64));
+
+/// The first sound track in `moov` (handler `soun`).
+fn mp4_sound_track<F: Read + Seek>(file: &mut F, moov: (u64, u64)) -> io::Result<Option<Mp4Track>> {
     for b in mp4_children(file, moov.0, moov.0 + moov.1)? {
         if &b.kind != b"trak" {
             continue;
@@ -785,88 +860,8 @@ pub fn mp4_trim<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Optio
             continue;
         };
         let mut handler = [0u8; 12];
-        if read_at(file, hdlr.0, &mut handler)? < 12 || &handler[8..12] != b"soun" {
-            continue;
-        }
-        let Some(mdhd) = mp4_child(file, mdia, b"mdhd")? else {
-            return Ok(None);
-        };
-        let mut mh = [0u8; 32];
-        if read_at(file, mdhd.0, &mut mh)? < 32 {
-            return Ok(None);
-        }
-        let (media_scale, media_len) = if mh[0] == 1 {
-            (be_u32(&mh[20..]), be_u64(&mh[24..]))
-        } else {
-            (be_u32(&mh[12..]), u64::from(be_u32(&mh[16..])))
-        };
-        if media_scale == 0 {
-            return Ok(None);
-        }
-        let edit = match mp4_child(file, trak, b"edts")? {
-            Some(edts) => match mp4_child(file, edts, b"elst")? {
-                Some(elst) => mp4_edits(file, elst)?,
-                None => None,
-            },
-            None => None,
-        };
-        if let Some((skip, duration)) = edit
-            && movie_scale > 0
-            && duration > 0
-        {
-            let frames =
-                (u128::from(duration) * u128::from(media_scale) / u128::from(movie_scale)) as u64;
-            let trims = skip > 0 || frames < media_len;
-            if trims || smpb.is_none() {
-                return Ok(Some(Mp4Trim {
-                    skip,
-                    frames,
-                    timescale: media_scale,
-                }));
-            }
-        }
-        return Ok(smpb.map(|(skip, frames)| Mp4Trim {
-            skip,
-            frames,
-            timescale: media_scale,
-        }));
-    }
-    Ok(None)
-}
-
-/// The sample entry type of an MP4 file's first sound track (`mp4a`, `alac`, `ac-3`, `Opus`...),
-/// to name a codec the tag reader does not know.
-pub fn mp4_sound_codec<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option<[u8; 4]>> {
-    let Some(moov) = mp4_child(file, (0, file_len), b"moov")? else {
-        return Ok(None);
-    };
-    for b in mp4_children(file, moov.0, moov.0 + moov.1)? {
-        if &b.kind != b"trak" {
-            continue;
-        }
-        let Some(mdia) = mp4_child(file, (b.offset, b.len), b"mdia")? else {
-            continue;
-        };
-        let Some(hdlr) = mp4_child(file, mdia, b"hdlr")? else {
-            continue;
-        };
-        let mut handler = [0u8; 12];
-        if read_at(file, hdlr.0, &mut handler)? < 12 || &handler[8..12] != b"soun" {
-            continue;
-        }
-        let Some(minf) = mp4_child(file, mdia, b"minf")? else {
-            continue;
-        };
-        let Some(stbl) = mp4_child(file, minf, b"stbl")? else {
-            continue;
-        };
-        let Some(stsd) = mp4_child(file, stbl, b"stsd")? else {
-            continue;
-        };
-        // Version and flags, entry count, then the first entry's size and type.
-        let mut head = [0u8; 16];
-        if read_at(file, stsd.0, &mut head)? == 16 {
-            return Ok(Some([head[12], head[13], head[14], head[15]]));
+        if read_at(file, hdlr.0, &mut handler)? == 12 && &handler[8..12] == b"soun" {
+            return Ok(Some((trak, mdia)));
         }
     }
     Ok(None)
