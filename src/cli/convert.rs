@@ -19,7 +19,6 @@ use crate::convert::output::{self, OutputDir};
 use crate::convert::plan::{self, Action, Job, Request};
 use crate::convert::run::{self, ConvertError};
 use crate::db::ConvertedFile;
-use crate::db::query::Selection;
 use crate::error::UsageError;
 use crate::model::Track;
 use crate::names::{self, NameRules, PathTemplate};
@@ -200,16 +199,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
     for r in &dir.rejected {
         eprintln!("warning: {}: {}", escape_path(&root), escape(r));
     }
-    let (q, within) = playlist::resolve(&lib, &args.select)?;
-    let tracks = lib.tracks(&Selection {
-        query: Some(&q),
-        random: false,
-        limit: None,
-        within,
-    })?;
-    if tracks.is_empty() {
-        return Err(UsageError("nothing matches".into()).into());
-    }
+    let tracks = playlist::selected_tracks(&lib, &args.select)?;
     let ids: Vec<i64> = tracks.iter().map(|t| t.id).collect();
     let fingerprints: HashMap<i64, Vec<u8>> = lib
         .identities(&ids)?

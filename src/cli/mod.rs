@@ -485,16 +485,7 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
                 )
                 .into());
             }
-            let (q, within) = playlist::resolve(&lib, &select)?;
-            let tracks = lib.tracks(&Selection {
-                query: Some(&q),
-                random: false,
-                limit: None,
-                within,
-            })?;
-            if tracks.is_empty() {
-                return Err(UsageError("nothing matches".into()).into());
-            }
+            let tracks = playlist::selected_tracks(&lib, &select)?;
             let changed: Vec<&crate::model::Track> =
                 tracks.iter().filter(|t| t.rating != new).collect();
             lib.write(|w| changed.iter().try_for_each(|t| w.set_rating(t.id, new)))?;

@@ -177,6 +177,22 @@ pub fn playlist_ids(lib: &Library, p: &Playlist) -> Result<Vec<i64>> {
     Ok(ids)
 }
 
+/// The tracks a command's query and `-p NAME` select, in album order; none is a usage error
+/// ("nothing matches").
+pub fn selected_tracks(lib: &Library, select: &SelectArgs) -> Result<Vec<crate::model::Track>> {
+    let (q, within) = resolve(lib, select)?;
+    let tracks = lib.tracks(&Selection {
+        query: Some(&q),
+        random: false,
+        limit: None,
+        within,
+    })?;
+    if tracks.is_empty() {
+        return Err(UsageError("nothing matches".into()).into());
+    }
+    Ok(tracks)
+}
+
 /// Resolves `-p NAME` and the query terms of a command into a query and whether it draws from a
 /// loaded playlist.
 pub fn resolve(lib: &Library, select: &SelectArgs) -> Result<(Query, bool)> {
