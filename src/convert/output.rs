@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -234,9 +234,15 @@ pub fn replaceable(out: &OutputDir, rel: &Path) -> bool {
 }
 
 impl OutputDir {
-    /// The open target (an error only on a dry run, which never writes).
+    /// The open target (missing only on a dry run into a folder that does not exist, which
+    /// never writes).
     pub fn target(&self) -> Result<&Target, Error> {
-        self.target.as_ref().ok_or(Error::Interrupted)
+        self.target.as_ref().ok_or_else(|| {
+            Error::io(
+                "the output folder",
+                io::Error::new(io::ErrorKind::NotFound, "not created on a dry run"),
+            )
+        })
     }
 
     /// The folder's absolute path.

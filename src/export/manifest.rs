@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::target::{Error, RelPath, Target};
 
 /// The folder on the device that holds tapedeck's own files.
-pub const DIR: &str = ".tapedeck";
+pub const DIR: &str = crate::target::DIR;
 pub const MANIFEST: &str = "manifest.json";
 pub const JOURNAL: &str = "journal.jsonl";
 pub const VERSION: u32 = 1;
@@ -171,14 +171,11 @@ pub fn check_path(path: &str) -> Result<RelPath, String> {
 /// Whether a hold path may be used: a name directly in the staging folder.
 pub fn check_hold(path: &str) -> Result<RelPath, String> {
     let r = RelPath::parse(path).map_err(|e| e.to_string())?;
-    if r.parent().as_ref().map(RelPath::as_str) != Some(STAGING_PATH) {
-        return Err(format!("{path:?} is not in {STAGING_PATH}"));
+    if r.parent().as_ref().map(RelPath::as_str) != Some(crate::target::STAGING) {
+        return Err(format!("{path:?} is not in {}", crate::target::STAGING));
     }
     Ok(r)
 }
-
-/// The staging folder on the device, relative to its root.
-pub const STAGING_PATH: &str = crate::target::STAGING;
 
 impl Record {
     /// Checks every path the record names.
