@@ -117,6 +117,7 @@ pub fn read<R: Read + Seek>(reader: &mut R) -> Result<FileTags, ReadError> {
     // taggers write it) while combining TYER/TDAT; read such a tag again without that step.
     if raw.date.is_empty()
         && tagged.tag(TagType::Id3v2).is_some()
+        && may_hold_id3v23(reader, container)
         && let Ok((again, _)) = read_tagged_file(
             reader,
             file_type,
@@ -158,6 +159,19 @@ fn tag_trouble(e: &ReadError) -> String {
         _ => e.0.as_str(),
     };
     format!("part of its tags could not be read ({detail})")
+}
+
+/// Whether a file's ID3v2 tag may be version 2.3: an MP3's tag is at its start, so its header
+/// says; a WAV's or AIFF's sits in a chunk and is assumed to. (Only such tags are read again
+/// for a date lofty dropped.)
+fn may_hold_id3v23<R: Read + Seek>(reader: &mut R, container: Container) -> bool {
+    if !matches!(container, Container::Mp3 | Container::Adts) {
+        return true;
+    }
+    let mut head = [0u8; 4];
+    reader.seek(SeekFrom::Start(0)).is_ok()
+        && reader.read_exact(&mut head).is_ok()
+        && head == *b"ID3\x03"
 }
 
 /// Why reading a file failed: not a format tapedeck plays (or DRM), or a parse error that a
