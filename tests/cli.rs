@@ -1735,16 +1735,7 @@ fn mp4_files_in_other_codecs_say_which_codec() {
         ("libopus", "opus.mp4"),
     ] {
         let out = env.music().join(name);
-        let ok = Command::new("ffmpeg")
-            .args([
-                "-v", "error", "-y", "-f", "lavfi", "-i", "sine=d=1", "-c:a", codec,
-            ])
-            .args(["-strict", "-2"])
-            .arg(&out)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "ffmpeg (installed by make test) could not make {name}");
+        sine(&["-c:a", codec, "-strict", "-2"], &out);
     }
     env.scan(&[env.music().to_str().unwrap()]);
     let problems = env.ok(&["problems"]);
@@ -1770,13 +1761,7 @@ fn mp4_files_in_other_codecs_say_which_codec() {
 fn unfinished_and_rf64_wavs_are_indexed_and_play_what_they_hold() {
     let env = Env::new();
     let ok = env.music().join("ok.wav");
-    let made = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "sine=d=1"])
-        .arg(&ok)
-        .status()
-        .unwrap()
-        .success();
-    assert!(made, "ffmpeg (installed by make test) could not make a WAV");
+    sine(&[], &ok);
     let bytes = std::fs::read(&ok).unwrap();
     let at = bytes.windows(4).position(|w| w == b"data").unwrap() + 4;
     // A recorder that never filled the data size in: 0, or the streaming placeholder.
@@ -1786,15 +1771,7 @@ fn unfinished_and_rf64_wavs_are_indexed_and_play_what_they_hold() {
         std::fs::write(env.music().join(name), b).unwrap();
     }
     // And an RF64 file, as broadcast recorders write.
-    let made = Command::new("ffmpeg")
-        .args([
-            "-v", "error", "-y", "-f", "lavfi", "-i", "sine=d=1", "-rf64", "always",
-        ])
-        .arg(env.music().join("broadcast.wav"))
-        .status()
-        .unwrap()
-        .success();
-    assert!(made, "ffmpeg could not make an RF64 file");
+    sine(&["-rf64", "always"], &env.music().join("broadcast.wav"));
     let summary = env.scan(&[env.music().to_str().unwrap()]);
     assert_eq!(summary["added"], 4, "{summary}");
     for t in env.tracks() {
@@ -1936,4 +1913,17 @@ fn a_missing_file_named_to_play_is_no_such_file_not_a_query() {
         "{err}"
     );
     assert!(!out_wav.exists());
+}
+
+/// One second of a sine tone made by ffmpeg (installed by `make test`) into `out`, with the
+/// given output options.
+fn sine(options: &[&str], out: &Path) {
+    let ok = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "sine=d=1"])
+        .args(options)
+        .arg(out)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ffmpeg could not make {}", out.display());
 }

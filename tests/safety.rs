@@ -63,10 +63,15 @@ fn decoy(env: &Env) -> PathBuf {
 }
 
 fn album(env: &Env, n: usize, secs: f64) -> Vec<PathBuf> {
+    songs(env, n, secs, |_| "Record".into())
+}
+
+/// `n` tracks "Song 1".. by "Band", `secs` long, each on the album `album(i)`.
+fn songs(env: &Env, n: usize, secs: f64, album: impl Fn(usize) -> String) -> Vec<PathBuf> {
     (1..=n)
         .map(|i| {
             let p = env.music().join(format!("{i:02}.flac"));
-            let (t, k) = (format!("Song {i}"), i.to_string());
+            let (t, k, a) = (format!("Song {i}"), i.to_string(), album(i));
             tone(
                 &p,
                 200 + 30 * i as u32,
@@ -74,7 +79,7 @@ fn album(env: &Env, n: usize, secs: f64) -> Vec<PathBuf> {
                 &[
                     ("title", &t),
                     ("artist", "Band"),
-                    ("album", "Record"),
+                    ("album", &a),
                     ("track", &k),
                 ],
             );
@@ -490,21 +495,7 @@ fn one_writer_per_target() {
 #[test]
 fn a_killed_convert_reruns_without_duplicates_and_long_titles_fit() {
     let env = Env::new();
-    for i in 1..=12 {
-        let t = format!("Song {i}");
-        let k = i.to_string();
-        tone(
-            &env.music().join(format!("{i:02}.flac")),
-            200 + 20 * i,
-            6.0,
-            &[
-                ("title", &t),
-                ("artist", "Band"),
-                ("album", "Record"),
-                ("track", &k),
-            ],
-        );
-    }
+    songs(&env, 12, 6.0, |_| "Record".into());
     let long = "x".repeat(300);
     let accented = "é".repeat(120);
     for (n, title) in [(13, &long), (14, &accented)] {
@@ -638,21 +629,7 @@ fn export_to_exfat_writes_once_and_a_failing_file_costs_no_rewrite() {
 #[test]
 fn a_pulled_stick_stops_the_export_and_a_bare_mount_point_is_refused() {
     let env = Env::new();
-    for i in 1..=16 {
-        let t = format!("Song {i}");
-        let k = i.to_string();
-        tone(
-            &env.music().join(format!("{i:02}.flac")),
-            200 + 20 * i,
-            6.0,
-            &[
-                ("title", &t),
-                ("artist", "Band"),
-                ("album", &format!("Record {i}")),
-                ("track", &k),
-            ],
-        );
-    }
+    songs(&env, 16, 6.0, |i| format!("Record {i}"));
     scan(&env);
     let mut stick = Stick::new(env.dir.path(), 64, Fs::Fat32);
     let t = stick.mnt.to_str().unwrap().to_string();
