@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use common::{load_average, verdict};
 use tapedeck::db::{FileRecord, Library};
-use tapedeck::model::TrackInfo;
+use tapedeck::model::Track;
 
 const LIBRARY_TRACKS: usize = 100_000;
 const TARGET_START_MS: f64 = 150.0;
@@ -134,18 +134,19 @@ fn library(root: &Path, exe: &Path, real: &Path) -> PathBuf {
                 fp[..8].copy_from_slice(&next().to_le_bytes());
                 w.insert_track(
                     &FileRecord {
-                        path: PathBuf::from(format!(
-                            "/music/{artist}/{album}/{:02} Song {n}.flac",
-                            n % 10 + 1
-                        )),
-                        size: 30_000_000,
-                        mtime: 1_700_000_000,
                         fingerprint: fp,
-                        info: TrackInfo {
+                        track: Track {
+                            path: PathBuf::from(format!(
+                                "/music/{artist}/{album}/{:02} Song {n}.flac",
+                                n % 10 + 1
+                            )),
+                            size: 30_000_000,
+                            mtime: 1_700_000_000,
                             title: format!("Song {n}"),
+                            artist: Some(artist.clone()),
                             artists: vec![artist.clone()],
                             album: Some(album),
-                            album_artist: Some(artist),
+                            albumartist: Some(artist),
                             track: Some((n % 10 + 1) as u32),
                             year: Some(1960 + (n % 60) as i32),
                             genre: Some(["Rock", "Jazz", "Pop", "Folk"][n % 4].into()),
@@ -153,7 +154,7 @@ fn library(root: &Path, exe: &Path, real: &Path) -> PathBuf {
                             codec: "flac".into(),
                             format: "flac".into(),
                             container: "flac".into(),
-                            ..TrackInfo::default()
+                            ..Track::default()
                         },
                     },
                     1_700_000_000,

@@ -49,7 +49,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, StatementStatus};
 use tapedeck::db::query::Selection;
 use tapedeck::db::{DbError, FileRecord, GroupBy, Library};
-use tapedeck::model::TrackInfo;
+use tapedeck::model::Track;
 use tapedeck::query::{Field, Query};
 
 /// Bumped whenever the generated library changes, so an old one is rebuilt, not reused.
@@ -476,19 +476,20 @@ impl Generator {
             fingerprint[8..].copy_from_slice(&rng.next().to_le_bytes());
             let track_gain = album_gain.map(|g| g + (rng.unit() - 0.5) * 3.0);
             out.push(FileRecord {
-                path: PathBuf::from(format!("/music/{folder_artist}/{title}/{file}")),
-                size,
-                mtime: mtime + rng.below(600) as i64,
                 fingerprint,
-                info: TrackInfo {
+                track: Track {
+                    path: PathBuf::from(format!("/music/{folder_artist}/{title}/{file}")),
+                    size,
+                    mtime: mtime + rng.below(600) as i64,
                     title: track_title,
+                    artist: (!artists.is_empty()).then(|| artists.join("; ")),
                     artists,
                     album: Some(title.clone()),
-                    album_artist: album_artist.clone(),
+                    albumartist: album_artist.clone(),
                     track: Some(no),
-                    track_total: Some(per_disc),
+                    tracktotal: Some(per_disc),
                     disc: Some(disc),
-                    disc_total: Some(discs),
+                    disctotal: Some(discs),
                     year: Some(year),
                     date: Some(date.clone()),
                     genre: Some(genre.clone()),
@@ -507,8 +508,9 @@ impl Generator {
                     rg_track_peak: track_gain.map(|_| 0.7 + rng.unit() * 0.3),
                     rg_album_gain: album_gain,
                     rg_album_peak: album_gain.map(|_| 0.99),
-                    mb_track_id: mb_album.as_ref().map(|_| uuid(rng)),
-                    mb_album_id: mb_album.clone(),
+                    mb_trackid: mb_album.as_ref().map(|_| uuid(rng)),
+                    mb_albumid: mb_album.clone(),
+                    ..Track::default()
                 },
             });
         }

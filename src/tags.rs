@@ -1127,7 +1127,7 @@ mod transfer_tests {
     //! back by our own reader and by mutagen and ffprobe as independent oracles.
 
     use super::*;
-    use crate::model::TrackInfo;
+    use crate::model::Track;
     use serde_json::Value;
     use std::process::Command;
 
@@ -1282,10 +1282,10 @@ print(json.dumps(out))
     }
 
     /// What our own reader makes of a file.
-    fn ours(path: &Path) -> TrackInfo {
+    fn ours(path: &Path) -> Track {
         let mut reader = std::io::BufReader::new(std::fs::File::open(path).unwrap());
         let tags = read(&mut reader).unwrap();
-        TrackInfo::from_raw(&tags.raw, &tags.props, "stem")
+        Track::from_raw(&tags.raw, &tags.props, "stem")
     }
 
     fn sha1(data: &[u8]) -> String {
@@ -1493,24 +1493,24 @@ f.save()
 
     /// The fields every target holds, as our own reader sees them.
     /// `joined`: the two artists come back as one value (ID3v2.3, which has no list separator).
-    fn assert_rich_fields(info: &TrackInfo, replaygain: bool, joined: bool) {
+    fn assert_rich_fields(info: &Track, replaygain: bool, joined: bool) {
         assert_eq!(info.title, TITLE);
         if joined {
             assert_eq!(info.artists, vec!["Beyoncé; Björk"]);
         } else {
             assert_eq!(info.artists, vec!["Beyoncé", "Björk"]);
         }
-        assert_eq!(info.artist_display().as_deref(), Some("Beyoncé; Björk"));
+        assert_eq!(info.artist.as_deref(), Some("Beyoncé; Björk"));
         assert_eq!(info.album.as_deref(), Some("Ελληνικά 🎵"));
-        assert_eq!(info.album_artist.as_deref(), Some("Various Artists"));
+        assert_eq!(info.albumartist.as_deref(), Some("Various Artists"));
         assert_eq!(info.composer.as_deref(), Some("Ennio Morricone"));
         assert_eq!(info.genre.as_deref(), Some("Soundtrack"));
-        assert_eq!((info.track, info.track_total), (Some(3), Some(12)));
-        assert_eq!((info.disc, info.disc_total), (Some(1), Some(2)));
+        assert_eq!((info.track, info.tracktotal), (Some(3), Some(12)));
+        assert_eq!((info.disc, info.disctotal), (Some(1), Some(2)));
         assert_eq!(info.year, Some(2001));
         assert!(info.compilation);
-        assert_eq!(info.mb_track_id.as_deref(), Some(MB_TRACK));
-        assert_eq!(info.mb_album_id.as_deref(), Some(MB_ALBUM));
+        assert_eq!(info.mb_trackid.as_deref(), Some(MB_TRACK));
+        assert_eq!(info.mb_albumid.as_deref(), Some(MB_ALBUM));
         if replaygain {
             assert_eq!(info.rg_track_gain, Some(-6.5));
             assert_eq!(info.rg_track_peak, Some(0.988831));
@@ -1716,9 +1716,9 @@ print(t["TIT2"], t.get("TALB"))
             mtime: 0,
         };
         let (rec, _) = crate::scan::read_file(&seen).unwrap();
-        assert_eq!(rec.info.title, "First");
-        assert_eq!(rec.info.artists, ["Artist One"]);
-        assert_eq!(rec.info.album, None);
+        assert_eq!(rec.track.title, "First");
+        assert_eq!(rec.track.artists, ["Artist One"]);
+        assert_eq!(rec.track.album, None);
     }
 
     #[test]

@@ -1055,6 +1055,49 @@ fn query_mistakes_point_at_the_term() {
 }
 
 #[test]
+fn every_json_key_names_a_field_in_templates_and_queries() {
+    let env = library_env();
+    let json = env.ok(&["ls", "--json", "--limit", "1", "format:flac"]);
+    let track: Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    let keys: Vec<&String> = track.as_object().unwrap().keys().collect();
+    assert!(keys.len() > 30, "{keys:?}");
+    let id = track["id"].to_string();
+    for key in keys {
+        let value = &track[key.as_str()];
+        // Every key is accepted by `-f`, and prints the value the JSON holds.
+        let shown = env.ok(&["ls", "-f", &format!("${{{key}}}"), &format!("id:{id}")]);
+        let shown = shown.trim_end_matches('\n');
+        match value {
+            Value::String(s) => assert_eq!(shown, s, "{key}"),
+            Value::Number(n)
+                if key != "duration"
+                    && !key.starts_with("added")
+                    && !key.starts_with("last_played")
+                    && key != "mtime" =>
+            {
+                assert_eq!(shown.parse::<f64>().unwrap(), n.as_f64().unwrap(), "{key}")
+            }
+            Value::Bool(b) => assert_eq!(shown, if *b { "yes" } else { "no" }, "{key}"),
+            _ => {}
+        }
+        // And by the query language: the field is present on this track, or missing.
+        let present = !value.is_null() && value != &Value::Array(vec![]);
+        let listed = env.ok(&["ls", "-f", "$id", &format!("id:{id}"), &format!("{key}:")]);
+        let bool_field = value.is_boolean();
+        if !bool_field {
+            assert_eq!(listed.trim() == id, present, "{key}: {listed:?}");
+        }
+    }
+    // Sorting takes the JSON spelling too.
+    let by_rate = env.ok(&["ls", "-f", "$sample_rate", "sample_rate-"]);
+    let rates: Vec<f64> = by_rate.lines().filter_map(|l| l.parse().ok()).collect();
+    assert!(
+        rates.windows(2).all(|w| w[0] >= w[1]) && rates.len() > 3,
+        "{by_rate}"
+    );
+}
+
+#[test]
 fn browsing_commands_take_queries() {
     let env = library_env();
     let artists = env.ok(&["artists", "album:alpha"]);

@@ -20,9 +20,7 @@ use crate::convert::plan::{self, Action, Job, Request};
 use crate::convert::run::{self, ConvertError};
 use crate::db::ConvertedFile;
 use crate::error::UsageError;
-use crate::model::Track;
 use crate::names::{self, NameRules, PathTemplate};
-use crate::query::{Field, display_value};
 use crate::target::Scratch;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -160,10 +158,6 @@ fn request(args: &ConvertArgs) -> Result<Request> {
     })
 }
 
-fn field_text(t: &Track, name: &str) -> Option<String> {
-    Field::lookup(name).and_then(|f| display_value(t, f))
-}
-
 pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Result<()> {
     let request = request(args)?;
     if cfg!(not(feature = "aac")) && args.format == Format::Aac {
@@ -213,7 +207,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
         &request,
         &template,
         &rules,
-        &field_text,
+        &crate::query::field_text,
         &dir,
     );
     let count = |a: fn(&Action) -> bool| jobs.iter().filter(|j| a(&j.action)).count();

@@ -20,7 +20,6 @@ use crate::export::profile::{self, Profile};
 use crate::export::sync::{self, Outcome};
 use crate::model::Track;
 use crate::names::PathTemplate;
-use crate::query::{Field, display_value};
 use crate::target::Target;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -57,10 +56,6 @@ pub struct ExportArgs {
     /// holds no manifest): without this, such a run is refused (is the stick mounted?)
     #[arg(long)]
     pub fresh: bool,
-}
-
-fn field_text(t: &Track, name: &str) -> Option<String> {
-    Field::lookup(name).and_then(|f| display_value(t, f))
 }
 
 /// The profiles, built-in and from the configuration file.
@@ -379,7 +374,7 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
             manifest,
             profile: &profile,
             template: &template,
-            fields: &field_text,
+            fields: &crate::query::field_text,
             existing: &existing,
             free,
             fold_case: true,

@@ -45,7 +45,7 @@ impl ListMode {
                 escape: io::stdout().is_terminal(),
             }
         } else if let Some(text) = format {
-            let t = Template::parse(text, &Field::names())
+            let t = Template::parse(text, &Field::spellings())
                 .map_err(|e| crate::error::UsageError(format!("invalid --format: {e}")))?;
             ListMode::Template(t)
         } else {

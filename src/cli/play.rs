@@ -167,22 +167,15 @@ fn item_from_file(path: &Path) -> Result<Item, String> {
         .map_err(|e| format!("cannot be opened ({})", crate::scan::walk::io_reason(&e)))?;
     let mut reader = crate::scan::SeekBuf::new(file, meta.len());
     let read = guarded(|| crate::tags::read(&mut reader).ok())?;
-    let info = read.map(|t| model::TrackInfo::from_raw(&t.raw, &t.props, &stem));
-    let track = Track {
-        id: 0,
-        path: path.to_path_buf(),
-        title: info.as_ref().map_or(stem, |i| i.title.clone()),
-        artist: info.as_ref().and_then(|i| i.artist_display()),
-        album: info.as_ref().and_then(|i| i.album.clone()),
-        albumartist: info.as_ref().and_then(|i| i.album_artist.clone()),
-        duration: info.as_ref().map_or(0.0, |i| i.duration),
-        format: info.as_ref().map_or(String::new(), |i| i.format.clone()),
-        rg_track_gain: info.as_ref().and_then(|i| i.rg_track_gain),
-        rg_track_peak: info.as_ref().and_then(|i| i.rg_track_peak),
-        rg_album_gain: info.as_ref().and_then(|i| i.rg_album_gain),
-        rg_album_peak: info.as_ref().and_then(|i| i.rg_album_peak),
-        ..Track::default()
+    let mut track = match read {
+        Some(t) => Track::from_raw(&t.raw, &t.props, &stem),
+        None => Track {
+            title: stem,
+            ..Track::default()
+        },
     };
+    track.path = path.to_path_buf();
+    track.size = meta.len() as i64;
     let mut item = item_from_track(&track);
     item.id = None;
     Ok(item)

@@ -22,7 +22,7 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 pub mod query;
 
-use crate::model::{Track, TrackInfo, fold};
+use crate::model::{self, MEMBERS, Member, Storage, Store, Stored, Track, fold};
 
 pub use rusqlite::Error as DbError;
 pub type Result<T> = std::result::Result<T, DbError>;
@@ -186,6 +186,12 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE exports ADD COLUMN mount_point INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 7: track columns named as the track's members (and so as its JSON keys); columns for
+    // members added later are made from the member list when a library opens (`add_columns`).
+    r#"
+    ALTER TABLE tracks RENAME COLUMN samplerate TO sample_rate;
+    ALTER TABLE tracks RENAME COLUMN bitdepth TO bit_depth;
+    "#,
 ];
 
 /// The SQLite URI that opens the database at `path` as immutable (read without locks or a WAL
@@ -267,11 +273,9 @@ pub struct KnownProblem {
 /// One file as the scanner read it, ready to be stored.
 #[derive(Debug, Clone)]
 pub struct FileRecord {
-    pub path: PathBuf,
-    pub size: i64,
-    pub mtime: i64,
     pub fingerprint: [u8; 16],
-    pub info: TrackInfo,
+    /// The file part of the track: path, size, mtime, tags and stream facts.
+    pub track: Track,
 }
 
 /// A file `convert` wrote, as remembered for reruns.
@@ -340,12 +344,15 @@ pub struct Library {
     conn: Connection,
 }
 
-const TRACK_COLUMNS: &str = "t.id, t.path, t.title, t.artist, t.album, t.albumartist, t.track, \
-    t.tracktotal, t.disc, t.disctotal, t.year, t.date, t.genre, t.composer, t.compilation, \
-    t.duration, t.bitrate, t.samplerate, t.bitdepth, t.channels, t.codec, t.format, t.has_cover, \
-    t.rg_track_gain, t.rg_track_peak, t.rg_album_gain, t.rg_album_peak, t.mb_trackid, \
-    t.mb_albumid, t.size, t.mtime, t.added_at, t.container, t.plays, t.skips, t.last_played, \
-    t.rating";
+/// The columns a track is read from: every member stored in `tracks`, by name.
+static TRACK_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    MEMBERS
+        .iter()
+        .filter(|m| m.store != Store::Beside)
+        .map(|m| format!("t.{}", m.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+});
 
 /// Album order: album artist (the artist when there is none), year, album, disc (a missing disc
 /// counts as disc 1), track, then path so that ties are stable.
@@ -397,7 +404,7 @@ impl Library {
             .map_err(|_| first)?,
         };
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version < MIGRATIONS.len() as i64 {
+        if version < MIGRATIONS.len() as i64 || !missing_columns(&conn)?.is_empty() {
             drop(conn);
             return Library::open(path);
         }
@@ -428,13 +435,16 @@ impl Library {
                 MIGRATIONS.len()
             )));
         }
-        if version == MIGRATIONS.len() {
+        if version == MIGRATIONS.len() && missing_columns(&self.conn)?.is_empty() {
             return Ok(());
         }
         let tx = self.conn.transaction()?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        }
+        for m in missing_columns(&tx)? {
+            tx.execute_batch(&format!("ALTER TABLE tracks ADD COLUMN {}", column_decl(m)))?;
         }
         tx.commit()
     }
@@ -545,11 +555,12 @@ impl Library {
         sel: &query::Selection<'_>,
         mut f: impl FnMut(Track) -> std::io::Result<()>,
     ) -> Result<std::io::Result<()>> {
-        let (sql, params) = query::select_tracks(sel, TRACK_COLUMNS, true);
+        let (sql, params) = query::select_tracks(sel, &TRACK_COLUMNS, true);
         let mut stmt = self.conn.prepare(&sql)?;
+        let columns = RowColumns::of(&stmt)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
         while let Some(row) = rows.next()? {
-            if let Err(e) = f(track_row(row)?) {
+            if let Err(e) = f(columns.track(row)?) {
                 return Ok(Err(e));
             }
         }
@@ -920,93 +931,142 @@ pub struct Group {
     pub duration: f64,
 }
 
-fn track_row(r: &Row<'_>) -> rusqlite::Result<Track> {
-    let artists: Option<String> = r.get(37)?;
-    Ok(Track {
-        id: r.get(0)?,
-        path: path_from(r.get_ref(1)?)?,
-        title: r.get(2)?,
-        artist: r.get(3)?,
-        album: r.get(4)?,
-        albumartist: r.get(5)?,
-        track: r.get(6)?,
-        tracktotal: r.get(7)?,
-        disc: r.get(8)?,
-        disctotal: r.get(9)?,
-        year: r.get(10)?,
-        date: r.get(11)?,
-        genre: r.get(12)?,
-        composer: r.get(13)?,
-        compilation: r.get(14)?,
-        duration: r.get(15)?,
-        bitrate: r.get(16)?,
-        sample_rate: r.get(17)?,
-        bit_depth: r.get(18)?,
-        channels: r.get(19)?,
-        codec: r.get(20)?,
-        format: r.get(21)?,
-        has_cover: r.get(22)?,
-        rg_track_gain: r.get(23)?,
-        rg_track_peak: r.get(24)?,
-        rg_album_gain: r.get(25)?,
-        rg_album_peak: r.get(26)?,
-        mb_trackid: r.get(27)?,
-        mb_albumid: r.get(28)?,
-        size: r.get(29)?,
-        mtime: r.get(30)?,
-        added_at: r.get(31)?,
-        container: r.get(32)?,
-        plays: r.get(33)?,
-        skips: r.get(34)?,
-        last_played: r.get(35)?,
-        rating: r.get(36)?,
-        artists: artists
-            .map(|s| s.split('\u{1f}').map(str::to_string).collect())
-            .unwrap_or_default(),
-    })
-}
+/// The member each column of a track query holds, found by name once per statement.
+struct RowColumns(Vec<(usize, &'static Member)>);
 
-/// The folded search columns of a track.
-struct Folded {
-    title: String,
-    artist: String,
-    album: String,
-    albumartist: String,
-    genre: String,
-    path: String,
-}
-
-/// Separates artists inside the folded artist column; it never occurs in folded tag text.
-pub const FOLD_SEPARATOR: char = '\u{1f}';
-
-impl Folded {
-    fn of(rec: &FileRecord) -> Folded {
-        let i = &rec.info;
-        let opt = |v: &Option<String>| v.as_deref().map(fold).unwrap_or_default();
-        Folded {
-            title: fold(&i.title),
-            artist: i
-                .artists
-                .iter()
-                .map(|a| fold(a))
-                .collect::<Vec<_>>()
-                .join(&FOLD_SEPARATOR.to_string()),
-            album: opt(&i.album),
-            albumartist: opt(&i.album_artist),
-            genre: opt(&i.genre),
-            path: fold(&rec.path.to_string_lossy()),
+impl RowColumns {
+    fn of(stmt: &rusqlite::Statement<'_>) -> Result<RowColumns> {
+        let mut found = Vec::new();
+        for m in MEMBERS {
+            found.push((stmt.column_index(m.name)?, m));
         }
+        Ok(RowColumns(found))
+    }
+
+    fn track(&self, r: &Row<'_>) -> rusqlite::Result<Track> {
+        let mut t = Track::default();
+        for &(i, m) in &self.0 {
+            let v = r.get_ref(i)?;
+            let stored = match v {
+                ValueRef::Null => Stored::Null,
+                ValueRef::Integer(n) => Stored::Int(n),
+                ValueRef::Real(x) => Stored::Real(x),
+                ValueRef::Text(b) => match std::str::from_utf8(b) {
+                    Ok(s) => Stored::Text(s),
+                    Err(_) => Stored::Bytes(b),
+                },
+                ValueRef::Blob(b) => Stored::Bytes(b),
+            };
+            if !t.set_stored(m, stored) {
+                return Err(rusqlite::types::FromSqlError::InvalidType.into_error(v));
+            }
+        }
+        Ok(t)
     }
 }
 
-/// The columns a scan sets from a file, in the order of [`FileValues::params`]. Insert and
-/// update share them, so a new column is added in one place.
-const FILE_COLUMNS: &str = "path, size, mtime, fingerprint, title, artist, album, albumartist, \
-    track, tracktotal, disc, disctotal, year, date, genre, composer, compilation, duration, \
-    bitrate, samplerate, bitdepth, channels, codec, format, container, has_cover, rg_track_gain, \
-    rg_track_peak, rg_album_gain, rg_album_peak, mb_trackid, mb_albumid, updated_at, fold_title, \
-    fold_artist, fold_album, fold_albumartist, fold_genre, fold_path";
-const FILE_COLUMN_COUNT: usize = 39;
+/// The members stored in `tracks` columns that this library's table lacks.
+fn missing_columns(conn: &Connection) -> Result<Vec<&'static Member>> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('tracks')")?;
+    let have: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_>>()?;
+    if have.is_empty() {
+        // No tracks table yet: the migrations make it.
+        return Ok(Vec::new());
+    }
+    Ok(MEMBERS
+        .iter()
+        .filter(|m| matches!(m.store, Store::File | Store::Library))
+        .filter(|m| !have.iter().any(|h| h == m.name))
+        .collect())
+}
+
+/// The column definition for a member added after the table was made.
+fn column_decl(m: &Member) -> String {
+    let (storage, nullable) = m.storage;
+    let (ty, zero) = match storage {
+        Storage::Int => ("INTEGER", "0"),
+        Storage::Real => ("REAL", "0"),
+        Storage::Text | Storage::Path => ("TEXT", "''"),
+    };
+    if nullable {
+        format!("{} {ty}", m.name)
+    } else {
+        format!("{} {ty} NOT NULL DEFAULT {zero}", m.name)
+    }
+}
+
+/// A member's value (or a blob) as an SQL parameter, paths byte-exact as [`path_value`]
+/// stores them.
+enum Param<'a> {
+    Member(model::Value<'a>),
+    Blob(&'a [u8]),
+}
+
+impl ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::ToSqlOutput;
+        let value = match *self {
+            Param::Member(v) => v,
+            Param::Blob(b) => return Ok(ToSqlOutput::Borrowed(ValueRef::Blob(b))),
+        };
+        Ok(match value {
+            model::Value::Missing => ToSqlOutput::Owned(Value::Null),
+            model::Value::Int(i) => ToSqlOutput::Owned(Value::Integer(i)),
+            model::Value::Real(r) => ToSqlOutput::Owned(Value::Real(r)),
+            model::Value::Bool(b) => ToSqlOutput::Owned(Value::Integer(i64::from(b))),
+            model::Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            model::Value::Path(p) => match p.to_str() {
+                Some(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+                None => ToSqlOutput::Borrowed(ValueRef::Blob(p.as_os_str().as_bytes())),
+            },
+            model::Value::List(l) => {
+                ToSqlOutput::Owned(Value::Text(l.join(&model::LIST_SEPARATOR.to_string())))
+            }
+        })
+    }
+}
+
+/// Separates artists inside the folded artist column; it never occurs in folded tag text.
+pub const FOLD_SEPARATOR: char = model::LIST_SEPARATOR;
+
+/// The folded copy of each searchable field, in `query::BARE_FIELDS` order: what the
+/// `fold_*` columns and the FTS index hold.
+fn folded_values(t: &Track) -> Vec<String> {
+    crate::query::BARE_FIELDS
+        .iter()
+        .map(|&f| {
+            crate::query::text_values(t, f)
+                .iter()
+                .map(|v| fold(v))
+                .collect::<Vec<_>>()
+                .join(&FOLD_SEPARATOR.to_string())
+        })
+        .collect()
+}
+
+/// The searchable fields' folded columns, in `query::BARE_FIELDS` order.
+static SEARCH_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    crate::query::BARE_FIELDS
+        .iter()
+        .map(|&f| query::folded(f).expect("a bare field is searchable"))
+        .collect::<Vec<_>>()
+        .join(", ")
+});
+
+/// The members a scan sets from a file.
+fn file_members() -> impl Iterator<Item = &'static Member> {
+    MEMBERS.iter().filter(|m| m.store == Store::File)
+}
+
+/// The columns a scan sets from a file, in the order of [`FileValues::params`]: the file
+/// members, the fingerprint, the time of the change and the folded search columns. Insert and
+/// update share them.
+static FILE_COLUMNS: LazyLock<(String, usize)> = LazyLock::new(|| {
+    let mut columns: Vec<String> = file_members().map(|m| m.name.to_string()).collect();
+    columns.extend(["fingerprint".to_string(), "updated_at".to_string()]);
+    columns.extend(SEARCH_COLUMNS.split(", ").map(str::to_string));
+    (columns.join(", "), columns.len())
+});
 
 /// `?1, ?2, ... ?n`.
 fn placeholders(n: usize) -> String {
@@ -1019,9 +1079,7 @@ fn placeholders(n: usize) -> String {
 /// The values derived from a file record that do not borrow from it directly.
 struct FileValues<'a> {
     rec: &'a FileRecord,
-    path: Value,
-    artist: Option<String>,
-    folded: Folded,
+    folded: Vec<String>,
     now: i64,
 }
 
@@ -1029,57 +1087,22 @@ impl<'a> FileValues<'a> {
     fn of(rec: &'a FileRecord, now: i64) -> FileValues<'a> {
         FileValues {
             rec,
-            path: path_value(&rec.path),
-            artist: rec.info.artist_display(),
-            folded: Folded::of(rec),
+            folded: folded_values(&rec.track),
             now,
         }
     }
 
-    fn params(&self) -> Vec<&dyn ToSql> {
-        let (r, i, f) = (self.rec, &self.rec.info, &self.folded);
-        let v: Vec<&dyn ToSql> = vec![
-            &self.path,
-            &r.size,
-            &r.mtime,
-            &r.fingerprint,
-            &i.title,
-            &self.artist,
-            &i.album,
-            &i.album_artist,
-            &i.track,
-            &i.track_total,
-            &i.disc,
-            &i.disc_total,
-            &i.year,
-            &i.date,
-            &i.genre,
-            &i.composer,
-            &i.compilation,
-            &i.duration,
-            &i.bitrate,
-            &i.sample_rate,
-            &i.bit_depth,
-            &i.channels,
-            &i.codec,
-            &i.format,
-            &i.container,
-            &i.has_cover,
-            &i.rg_track_gain,
-            &i.rg_track_peak,
-            &i.rg_album_gain,
-            &i.rg_album_peak,
-            &i.mb_track_id,
-            &i.mb_album_id,
-            &self.now,
-            &f.title,
-            &f.artist,
-            &f.album,
-            &f.albumartist,
-            &f.genre,
-            &f.path,
-        ];
-        debug_assert_eq!(v.len(), FILE_COLUMN_COUNT);
+    fn params(&self) -> Vec<Param<'_>> {
+        let t = &self.rec.track;
+        let mut v: Vec<Param<'_>> = file_members().map(|m| Param::Member((m.get)(t))).collect();
+        v.push(Param::Blob(&self.rec.fingerprint));
+        v.push(Param::Member(model::Value::Int(self.now)));
+        v.extend(
+            self.folded
+                .iter()
+                .map(|f| Param::Member(model::Value::Text(f))),
+        );
+        debug_assert_eq!(v.len(), FILE_COLUMNS.1);
         v
     }
 }
@@ -1094,9 +1117,6 @@ pub struct Writer<'a> {
     unindexed: std::cell::RefCell<Vec<i64>>,
 }
 
-const SEARCH_COLUMNS: &str =
-    "fold_title, fold_artist, fold_album, fold_albumartist, fold_genre, fold_path";
-
 impl Writer<'_> {
     /// Removes a track's current values from the search index, unless it is still waiting to
     /// be indexed (then there is nothing to remove).
@@ -1106,10 +1126,11 @@ impl Writer<'_> {
             pending.swap_remove(i);
             return Ok(());
         }
+        let search = &*SEARCH_COLUMNS;
         self.tx
             .prepare_cached(&format!(
-                "INSERT INTO track_search (track_search, rowid, {SEARCH_COLUMNS}) \
-                 SELECT 'delete', id, {SEARCH_COLUMNS} FROM tracks WHERE id = ?1"
+                "INSERT INTO track_search (track_search, rowid, {search}) \
+                 SELECT 'delete', id, {search} FROM tracks WHERE id = ?1"
             ))?
             .execute([id])?;
         Ok(())
@@ -1122,9 +1143,10 @@ impl Writer<'_> {
             return Ok(());
         }
         let ids = serde_json::to_string(&pending).expect("ids serialise");
+        let search = &*SEARCH_COLUMNS;
         self.tx.execute(
             &format!(
-                "INSERT INTO track_search (rowid, {SEARCH_COLUMNS}) SELECT id, {SEARCH_COLUMNS} \
+                "INSERT INTO track_search (rowid, {search}) SELECT id, {search} \
                  FROM tracks WHERE id IN (SELECT value FROM json_each(?1))"
             ),
             [ids],
@@ -1136,16 +1158,19 @@ impl Writer<'_> {
     pub fn insert_track(&self, rec: &FileRecord, now: i64) -> Result<i64> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
-                "INSERT INTO tracks ({FILE_COLUMNS}, added_at) VALUES ({})",
-                placeholders(FILE_COLUMN_COUNT + 1)
+                "INSERT INTO tracks ({}, added_at) VALUES ({})",
+                FILE_COLUMNS.0,
+                placeholders(FILE_COLUMNS.1 + 1)
             )
         });
         let values = FileValues::of(rec, now);
         let mut params = values.params();
-        params.push(&now as &dyn ToSql);
-        self.tx.prepare_cached(&SQL)?.execute(&params[..])?;
+        params.push(Param::Member(model::Value::Int(now)));
+        self.tx
+            .prepare_cached(&SQL)?
+            .execute(rusqlite::params_from_iter(params))?;
         let id = self.tx.last_insert_rowid();
-        self.set_artists(id, &rec.info.artists)?;
+        self.set_artists(id, &rec.track.artists)?;
         self.unindexed.borrow_mut().push(id);
         Ok(id)
     }
@@ -1157,19 +1182,22 @@ impl Writer<'_> {
         self.unindexed.borrow_mut().push(id);
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
-                "UPDATE tracks SET ({FILE_COLUMNS}) = ({}) WHERE id = ?{}",
-                placeholders(FILE_COLUMN_COUNT),
-                FILE_COLUMN_COUNT + 1
+                "UPDATE tracks SET ({}) = ({}) WHERE id = ?{}",
+                FILE_COLUMNS.0,
+                placeholders(FILE_COLUMNS.1),
+                FILE_COLUMNS.1 + 1
             )
         });
         let values = FileValues::of(rec, now);
         let mut params = values.params();
-        params.push(&id as &dyn ToSql);
-        self.tx.prepare_cached(&SQL)?.execute(&params[..])?;
+        params.push(Param::Member(model::Value::Int(id)));
+        self.tx
+            .prepare_cached(&SQL)?
+            .execute(rusqlite::params_from_iter(params))?;
         self.tx
             .prepare_cached("DELETE FROM track_artists WHERE track_id = ?1")?
             .execute([id])?;
-        self.set_artists(id, &rec.info.artists)
+        self.set_artists(id, &rec.track.artists)
     }
 
     fn set_artists(&self, id: i64, artists: &[String]) -> Result<()> {
@@ -1404,19 +1432,20 @@ mod tests {
     use super::*;
 
     fn record(path: &str, title: &str) -> FileRecord {
-        FileRecord {
+        let mut track = Track {
             path: PathBuf::from(path),
             size: 10,
             mtime: 20,
+            title: title.into(),
+            codec: "flac".into(),
+            format: "flac".into(),
+            container: "flac".into(),
+            ..Track::default()
+        };
+        track.set_artists(vec!["A".into(), "B".into()]);
+        FileRecord {
             fingerprint: [7; 16],
-            info: TrackInfo {
-                title: title.into(),
-                artists: vec!["A".into(), "B".into()],
-                codec: "flac".into(),
-                format: "flac".into(),
-                container: "flac".into(),
-                ..TrackInfo::default()
-            },
+            track,
         }
     }
 
@@ -1426,7 +1455,7 @@ mod tests {
         let mut lib = Library::open(&dir.path().join("lib.db")).unwrap();
         let odd = PathBuf::from(OsString::from_vec(b"/music/caf\xe9.flac".to_vec()));
         let mut rec = record("/x", "t");
-        rec.path = odd.clone();
+        rec.track.path = odd.clone();
         lib.write(|w| w.insert_track(&rec, 1)).unwrap();
         let known = lib.known_files().unwrap();
         assert_eq!(known.len(), 1);
@@ -1441,7 +1470,7 @@ mod tests {
             .write(|w| w.insert_track(&record("/a.flac", "one"), 100))
             .unwrap();
         let mut moved = record("/b.flac", "two");
-        moved.info.artists = vec!["C".into()];
+        moved.track.set_artists(vec!["C".into()]);
         lib.write(|w| w.update_track(id, &moved, 200)).unwrap();
         let rows = lib.all_tracks().unwrap();
         assert_eq!(rows.len(), 1);
@@ -1568,6 +1597,38 @@ mod tests {
         let lib = Library::empty().unwrap();
         assert_eq!(lib.stats(None, false).unwrap().tracks, 0);
         assert!(lib.playlists().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_member_without_a_column_gets_one_and_old_columns_are_renamed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lib.db");
+        // A library as the previous schema left it, with a track in it.
+        let conn = Connection::open(&path).unwrap();
+        for sql in &MIGRATIONS[..6] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 6;
+             INSERT INTO tracks (path, size, mtime, fingerprint, title, duration, samplerate,
+                 bitdepth, codec, format, container, added_at, updated_at)
+             VALUES ('/a.flac', 1, 2, x'00', 'A', 3.0, 48000, 24, 'flac', 'flac', 'flac', 5, 5);
+             ALTER TABLE tracks DROP COLUMN rating;",
+        )
+        .unwrap();
+        drop(conn);
+        // A read-only open cannot bring it up to date, so it opens for writing and does.
+        let lib = Library::open_read_only(&path).unwrap();
+        let t = &lib.all_tracks().unwrap()[0];
+        assert_eq!(
+            (t.sample_rate, t.bit_depth, t.rating),
+            (Some(48000), Some(24), None)
+        );
+        assert!(missing_columns(&lib.conn).unwrap().is_empty());
+        lib.conn
+            .execute("UPDATE tracks SET rating = 4", [])
+            .unwrap();
+        assert_eq!(lib.all_tracks().unwrap()[0].rating, Some(4));
     }
 
     #[test]

@@ -54,55 +54,25 @@ pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     })
 }
 
-/// Columns of `tracks` (aliased `t`) for each field.
-fn column(f: Field) -> &'static str {
+/// The SQL expression over `tracks t` for a field: the member's column, except for the artists
+/// (kept in `track_artists`, with their display string in `artist`) and computed fields.
+fn column(f: Field) -> String {
     match f {
-        Field::Title => "t.title",
-        Field::Artist => "t.artist",
-        Field::Album => "t.album",
-        Field::AlbumArtist => "t.albumartist",
-        Field::Genre => "t.genre",
-        Field::Composer => "t.composer",
-        Field::Path => "t.path",
-        Field::Format => "t.format",
-        Field::Codec => "t.codec",
-        Field::Date => "t.date",
-        Field::MbTrackId => "t.mb_trackid",
-        Field::MbAlbumId => "t.mb_albumid",
-        Field::Year => "t.year",
-        Field::Track => "t.track",
-        Field::TrackTotal => "t.tracktotal",
-        Field::Disc => "t.disc",
-        Field::DiscTotal => "t.disctotal",
-        Field::Length => "t.duration",
-        Field::Bitrate => "t.bitrate",
-        Field::SampleRate => "t.samplerate",
-        Field::BitDepth => "t.bitdepth",
-        Field::Channels => "t.channels",
-        Field::Size => "t.size",
-        Field::Plays => "t.plays",
-        Field::Skips => "t.skips",
-        Field::Rating => "t.rating",
-        Field::Added => "t.added_at",
-        Field::Played => "t.last_played",
-        Field::Compilation => "t.compilation",
-        Field::Cover => "t.has_cover",
-        Field::ReplayGain => "(t.rg_track_gain IS NOT NULL OR t.rg_album_gain IS NOT NULL)",
-        Field::Id => "t.id",
+        Field::Artist => "t.artist".into(),
+        Field::ReplayGain => "(t.rg_track_gain IS NOT NULL OR t.rg_album_gain IS NOT NULL)".into(),
+        _ => format!(
+            "t.{}",
+            f.member()
+                .expect("a computed field has its SQL expression here")
+        ),
     }
 }
 
-/// The folded column and FTS column name of a searchable field.
-fn folded(f: Field) -> Option<&'static str> {
-    Some(match f {
-        Field::Title => "fold_title",
-        Field::Artist => "fold_artist",
-        Field::Album => "fold_album",
-        Field::AlbumArtist => "fold_albumartist",
-        Field::Genre => "fold_genre",
-        Field::Path => "fold_path",
-        _ => return None,
-    })
+/// The folded column (also the FTS column) of a searchable field.
+pub fn folded(f: Field) -> Option<String> {
+    crate::query::BARE_FIELDS
+        .contains(&f)
+        .then(|| format!("fold_{}", f.name()))
 }
 
 /// A quoted FTS5 phrase.
@@ -245,7 +215,7 @@ fn order_by(q: Option<&Query>, default_order: &str) -> String {
         .map(|(f, dir)| {
             let c = match folded(*f) {
                 Some(fc) => format!("t.{fc}"),
-                None => column(*f).to_string(),
+                None => column(*f),
             };
             let d = if *dir == Direction::Desc {
                 "DESC"
@@ -302,7 +272,7 @@ pub fn select_tracks(
     };
     let artists = if with_artists {
         ", (SELECT group_concat(name, char(31)) FROM \
-           (SELECT name FROM track_artists a WHERE a.track_id = t.id ORDER BY position))"
+           (SELECT name FROM track_artists a WHERE a.track_id = t.id ORDER BY position)) AS artists"
     } else {
         ""
     };

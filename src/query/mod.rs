@@ -18,106 +18,8 @@ mod parse;
 
 pub use parse::{MAX_TERMS, QueryError, parse, parse_sort, parse_str};
 
-use crate::model::{Track, fold};
-
-/// A field that queries, sorting and templates can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Field {
-    Title,
-    Artist,
-    Album,
-    AlbumArtist,
-    Genre,
-    Composer,
-    Path,
-    Format,
-    Codec,
-    Date,
-    MbTrackId,
-    MbAlbumId,
-    Year,
-    Track,
-    TrackTotal,
-    Disc,
-    DiscTotal,
-    Length,
-    Bitrate,
-    SampleRate,
-    BitDepth,
-    Channels,
-    Size,
-    Plays,
-    Skips,
-    Rating,
-    Added,
-    Played,
-    Compilation,
-    Cover,
-    ReplayGain,
-    Id,
-}
-
-/// How a field's values are compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Text,
-    /// Text with several values per track.
-    MultiText,
-    Number,
-    /// Seconds, written `270`, `4:30` or `1:02:03`.
-    Duration,
-    /// Kilobits per second, written `192`, `192k` or `192000`.
-    Bitrate,
-    /// Unix seconds, written as dates or relative spans.
-    Date,
-    Bool,
-}
-
-/// Every field with its query name, aliases and kind.
-pub const FIELDS: &[(Field, &str, &[&str], Kind)] = &[
-    (Field::Title, "title", &[], Kind::Text),
-    (Field::Artist, "artist", &["artists"], Kind::MultiText),
-    (Field::Album, "album", &[], Kind::Text),
-    (
-        Field::AlbumArtist,
-        "albumartist",
-        &["album_artist"],
-        Kind::Text,
-    ),
-    (Field::Genre, "genre", &[], Kind::Text),
-    (Field::Composer, "composer", &[], Kind::Text),
-    (Field::Path, "path", &[], Kind::Text),
-    (Field::Format, "format", &[], Kind::Text),
-    (Field::Codec, "codec", &[], Kind::Text),
-    (Field::Date, "date", &[], Kind::Text),
-    (Field::MbTrackId, "mb_trackid", &[], Kind::Text),
-    (Field::MbAlbumId, "mb_albumid", &[], Kind::Text),
-    (Field::Year, "year", &[], Kind::Number),
-    (Field::Track, "track", &["tracknumber"], Kind::Number),
-    (Field::TrackTotal, "tracktotal", &[], Kind::Number),
-    (Field::Disc, "disc", &["discnumber"], Kind::Number),
-    (Field::DiscTotal, "disctotal", &[], Kind::Number),
-    (Field::Length, "length", &["duration"], Kind::Duration),
-    (Field::Bitrate, "bitrate", &[], Kind::Bitrate),
-    (
-        Field::SampleRate,
-        "samplerate",
-        &["sample_rate"],
-        Kind::Number,
-    ),
-    (Field::BitDepth, "bitdepth", &["bit_depth"], Kind::Number),
-    (Field::Channels, "channels", &[], Kind::Number),
-    (Field::Size, "size", &[], Kind::Number),
-    (Field::Plays, "plays", &["play_count"], Kind::Number),
-    (Field::Skips, "skips", &["skip_count"], Kind::Number),
-    (Field::Rating, "rating", &[], Kind::Number),
-    (Field::Added, "added", &[], Kind::Date),
-    (Field::Played, "played", &["last_played"], Kind::Date),
-    (Field::Compilation, "compilation", &["comp"], Kind::Bool),
-    (Field::Cover, "cover", &[], Kind::Bool),
-    (Field::ReplayGain, "replaygain", &[], Kind::Bool),
-    (Field::Id, "id", &[], Kind::Number),
-];
+pub use crate::model::{FIELDS, Field, Kind};
+use crate::model::{Track, Value, fold};
 
 /// Fields a bare word searches.
 pub const BARE_FIELDS: &[Field] = &[
@@ -128,37 +30,6 @@ pub const BARE_FIELDS: &[Field] = &[
     Field::Genre,
     Field::Path,
 ];
-
-impl Field {
-    pub fn lookup(name: &str) -> Option<Field> {
-        let name = name.to_ascii_lowercase();
-        FIELDS
-            .iter()
-            .find(|(_, n, aliases, _)| *n == name || aliases.contains(&name.as_str()))
-            .map(|(f, ..)| *f)
-    }
-
-    pub fn name(self) -> &'static str {
-        FIELDS
-            .iter()
-            .find(|(f, ..)| *f == self)
-            .map(|(_, n, ..)| *n)
-            .expect("every field is listed")
-    }
-
-    pub fn kind(self) -> Kind {
-        FIELDS
-            .iter()
-            .find(|(f, ..)| *f == self)
-            .map(|(.., k)| *k)
-            .expect("every field is listed")
-    }
-
-    /// Every query name, for suggestions.
-    pub fn names() -> Vec<&'static str> {
-        FIELDS.iter().map(|(_, n, ..)| *n).collect()
-    }
-}
 
 /// How a text value is compared.
 #[derive(Debug, Clone)]
@@ -231,44 +102,19 @@ pub fn text_values(t: &Track, f: Field) -> Vec<String> {
 }
 
 fn raw_text_values(t: &Track, f: Field) -> Vec<String> {
-    let one = |v: &Option<String>| v.iter().cloned().collect::<Vec<_>>();
-    match f {
-        Field::Title => vec![t.title.clone()],
-        Field::Artist => t.artists.clone(),
-        Field::Album => one(&t.album),
-        Field::AlbumArtist => one(&t.albumartist),
-        Field::Genre => one(&t.genre),
-        Field::Composer => one(&t.composer),
-        Field::Path => vec![t.path.to_string_lossy().into_owned()],
-        Field::Format => vec![t.format.clone()],
-        Field::Codec => vec![t.codec.clone()],
-        Field::Date => one(&t.date),
-        Field::MbTrackId => one(&t.mb_trackid),
-        Field::MbAlbumId => one(&t.mb_albumid),
+    match f.get(t) {
+        Value::Text(s) => vec![s.to_string()],
+        Value::List(l) => l.to_vec(),
+        Value::Path(p) => vec![p.to_string_lossy().into_owned()],
         _ => Vec::new(),
     }
 }
 
 /// A field's numeric value on a track, in the unit ranges use.
 pub fn number_value(t: &Track, f: Field) -> Option<f64> {
-    match f {
-        Field::Year => t.year.map(f64::from),
-        Field::Track => t.track.map(f64::from),
-        Field::TrackTotal => t.tracktotal.map(f64::from),
-        Field::Disc => t.disc.map(f64::from),
-        Field::DiscTotal => t.disctotal.map(f64::from),
-        Field::Length => Some(t.duration),
-        Field::Bitrate => t.bitrate.map(f64::from),
-        Field::SampleRate => t.sample_rate.map(f64::from),
-        Field::BitDepth => t.bit_depth.map(f64::from),
-        Field::Channels => t.channels.map(f64::from),
-        Field::Size => Some(t.size as f64),
-        Field::Plays => Some(f64::from(t.plays)),
-        Field::Skips => Some(f64::from(t.skips)),
-        Field::Rating => t.rating.map(f64::from),
-        Field::Added => Some(t.added_at as f64),
-        Field::Played => t.last_played.map(|v| v as f64),
-        Field::Id => Some(t.id as f64),
+    match f.get(t) {
+        Value::Int(i) => Some(i as f64),
+        Value::Real(r) => Some(r),
         _ => None,
     }
 }
@@ -278,7 +124,10 @@ pub fn number_value(t: &Track, f: Field) -> Option<f64> {
 pub fn display_value(t: &Track, f: Field) -> Option<String> {
     match f.kind() {
         Kind::Text => text_values(t, f).into_iter().next(),
-        Kind::MultiText => t.artist.clone().filter(|a| !a.is_empty()),
+        Kind::MultiText => {
+            let values = text_values(t, f);
+            (!values.is_empty()).then(|| values.join(crate::model::ARTIST_JOIN))
+        }
         Kind::Bool => Some(if bool_value(t, f) { "yes" } else { "no" }.to_string()),
         Kind::Duration => number_value(t, f).map(|s| {
             let s = s.round() as u64;
@@ -291,6 +140,11 @@ pub fn display_value(t: &Track, f: Field) -> Option<String> {
         Kind::Date => number_value(t, f).map(|secs| civil_date(secs as i64)),
         Kind::Number | Kind::Bitrate => number_value(t, f).map(|v| format!("{v}")),
     }
+}
+
+/// A field's display value by any of its names (what templates and file names use).
+pub fn field_text(t: &Track, name: &str) -> Option<String> {
+    Field::lookup(name).and_then(|f| display_value(t, f))
 }
 
 /// "YYYY-MM-DD HH:MM" of a unix time, UTC.
@@ -314,12 +168,7 @@ pub fn civil_date(secs: i64) -> String {
 }
 
 fn bool_value(t: &Track, f: Field) -> bool {
-    match f {
-        Field::Compilation => t.compilation,
-        Field::Cover => t.has_cover,
-        Field::ReplayGain => t.rg_track_gain.is_some() || t.rg_album_gain.is_some(),
-        _ => false,
-    }
+    f.get(t) == Value::Bool(true)
 }
 
 impl Cond {

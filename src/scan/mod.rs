@@ -26,7 +26,7 @@ use rayon::prelude::*;
 
 use crate::db::{self, FileRecord, Identity, Library};
 use crate::identity::{Side, match_moves};
-use crate::model::{Container, TrackInfo};
+use crate::model::{Container, Track};
 use crate::tags;
 use walk::{SeenFile, Walked, io_reason};
 
@@ -288,20 +288,20 @@ pub fn read_file(seen: &SeenFile) -> Result<(FileRecord, Option<String>), String
         .file_stem()
         .map(|s| String::from_utf8_lossy(s.as_bytes()).into_owned())
         .unwrap_or_default();
-    let mut info = TrackInfo::from_raw(&found.raw, &found.props, &stem);
-    info.has_cover |= payload.has_cover;
+    let mut track = Track::from_raw(&found.raw, &found.props, &stem);
+    track.has_cover |= payload.has_cover;
     if let Some(exact) = payload.exact_duration {
         // The container's own exact length excludes encoder delay, priming and padding; the
         // tag reader's estimate does not.
-        info.duration = exact;
+        track.duration = exact;
     }
+    track.path = seen.path.clone();
+    track.size = len as i64;
+    track.mtime = walk::mtime_ns(&meta);
     Ok((
         FileRecord {
-            path: seen.path.clone(),
-            size: len as i64,
-            mtime: walk::mtime_ns(&meta),
             fingerprint: payload.fingerprint,
-            info,
+            track,
         },
         match (payload.truncated, found.warning) {
             (Some(a), Some(b)) => Some(format!("{a}; {b}")),
@@ -479,19 +479,19 @@ pub fn scan(
                             Outcome::Read(rec, warning) => {
                                 match &warning {
                                     Some(reason) => {
-                                        progress.problem(&rec.path, reason);
+                                        progress.problem(&rec.track.path, reason);
                                         w.set_problem(
-                                            &rec.path,
-                                            Some(rec.size),
-                                            Some(rec.mtime),
+                                            &rec.track.path,
+                                            Some(rec.track.size),
+                                            Some(rec.track.mtime),
                                             reason,
                                             now,
                                         )?;
-                                        current_problems.insert(rec.path.clone());
+                                        current_problems.insert(rec.track.path.clone());
                                     }
-                                    None => w.clear_problem(&rec.path)?,
+                                    None => w.clear_problem(&rec.track.path)?,
                                 }
-                                if let Some(&i) = known_index.get(key(&rec.path)) {
+                                if let Some(&i) = known_index.get(key(&rec.track.path)) {
                                     w.update_track(known[i].id, &rec, now)?;
                                     summary.updated += 1;
                                 } else if vanished_fps.contains(&rec.fingerprint[..]) {
@@ -546,9 +546,10 @@ pub fn scan(
         for &(i, j) in &matches {
             w.update_track(vanished[j].id, &pending_moves[i], now)?;
             summary.moved += 1;
-            summary
-                .moves
-                .push((vanished[j].path.clone(), pending_moves[i].path.clone()));
+            summary.moves.push((
+                vanished[j].path.clone(),
+                pending_moves[i].track.path.clone(),
+            ));
         }
         for (i, rec) in pending_moves.iter().enumerate() {
             if !matched_new.contains(&i) {
@@ -592,11 +593,11 @@ fn file_name(p: &Path) -> Vec<u8> {
 fn side_of_record(r: &FileRecord) -> Side {
     Side {
         fingerprint: r.fingerprint,
-        name: file_name(&r.path),
-        size: r.size,
-        title: r.info.title.clone(),
-        artist: r.info.artist_display(),
-        album: r.info.album.clone(),
+        name: file_name(&r.track.path),
+        size: r.track.size,
+        title: r.track.title.clone(),
+        artist: r.track.artist.clone(),
+        album: r.track.album.clone(),
     }
 }
 

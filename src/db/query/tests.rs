@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use proptest::prelude::*;
 
 use crate::db::{FileRecord, Library};
-use crate::model::TrackInfo;
+use crate::model::Track;
 use crate::query::{self, Query};
 
 use super::Selection;
@@ -49,7 +49,7 @@ fn opt_word() -> impl Strategy<Value = Option<String>> {
 
 #[derive(Debug, Clone)]
 struct Spec {
-    info: TrackInfo,
+    info: Track,
     dir: String,
     added: i64,
     plays: u32,
@@ -92,11 +92,12 @@ fn spec() -> impl Strategy<Value = Spec> {
                 (format, dir, added),
                 (plays, last_played),
             )| Spec {
-                info: TrackInfo {
+                info: Track {
                     title,
+                    artist: (!artists.is_empty()).then(|| artists.join("; ")),
                     artists,
                     album,
-                    album_artist: albumartist,
+                    albumartist,
                     genre,
                     composer,
                     year,
@@ -109,7 +110,7 @@ fn spec() -> impl Strategy<Value = Spec> {
                     format: format.to_string(),
                     codec: format.to_string(),
                     container: format.to_string(),
-                    ..TrackInfo::default()
+                    ..Track::default()
                 },
                 dir,
                 added,
@@ -199,11 +200,13 @@ fn build(specs: &[Spec]) -> (tempfile::TempDir, Library) {
     lib.write(|w| -> rusqlite::Result<()> {
         for (i, s) in specs.iter().enumerate() {
             let rec = FileRecord {
-                path: PathBuf::from(format!("/music/{}/{i}.flac", s.dir)),
-                size: 1000 + i as i64,
-                mtime: 0,
                 fingerprint: [i as u8; 16],
-                info: s.info.clone(),
+                track: Track {
+                    path: PathBuf::from(format!("/music/{}/{i}.flac", s.dir)),
+                    size: 1000 + i as i64,
+                    mtime: 0,
+                    ..s.info.clone()
+                },
             };
             let id = w.insert_track(&rec, s.added)?;
             w.set_play_stats(id, s.plays, 0, s.last_played, None)?;
@@ -249,13 +252,13 @@ proptest! {
 #[test]
 fn sort_and_limit() {
     let mk = |title: &str, year: i32| Spec {
-        info: TrackInfo {
+        info: Track {
             title: title.into(),
             year: Some(year),
             format: "mp3".into(),
             codec: "mp3".into(),
             container: "mp3".into(),
-            ..TrackInfo::default()
+            ..Track::default()
         },
         dir: "d".into(),
         added: NOW,

@@ -1,11 +1,18 @@
 //! The track model and the pure rules that turn raw tag text into it.
 //!
 //! Everything here is plain data and string handling: no files, no SQL, no audio crates. The tag
-//! reader fills a [`RawTags`] with whatever text the file carries, and [`TrackInfo::from_raw`]
+//! reader fills a [`RawTags`] with whatever text the file carries, and [`Track::from_raw`]
 //! applies the rules every format shares (numbers written as "3/12", dates, ReplayGain values
 //! written as "-6.50 dB", a title taken from the file name when the tag has none).
 
 use serde::Serialize;
+
+mod track;
+
+pub use track::{
+    FIELDS, Field, FieldDef, FieldType, Kind, LIST_SEPARATOR, MEMBERS, Member, Storage, Store,
+    Stored, Track, Value,
+};
 
 /// The container formats the library indexes. The codec inside is recorded separately, because an
 /// `.m4a` file may hold AAC or ALAC.
@@ -142,87 +149,6 @@ pub struct AudioProps {
     pub has_cover: bool,
 }
 
-/// Everything the library stores about one track's content. File-system facts (path, size, mtime)
-/// and identity (id, date added) live beside it, in the scanner and the database.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct TrackInfo {
-    pub title: String,
-    /// Every credited artist, in tag order. Empty when the file names none.
-    pub artists: Vec<String>,
-    pub album: Option<String>,
-    pub album_artist: Option<String>,
-    pub track: Option<u32>,
-    pub track_total: Option<u32>,
-    pub disc: Option<u32>,
-    pub disc_total: Option<u32>,
-    pub year: Option<i32>,
-    pub date: Option<String>,
-    pub genre: Option<String>,
-    pub composer: Option<String>,
-    pub compilation: bool,
-    pub duration: f64,
-    pub bitrate: Option<u32>,
-    pub sample_rate: Option<u32>,
-    pub bit_depth: Option<u8>,
-    pub channels: Option<u8>,
-    pub codec: String,
-    /// The format as users name it: mp3, aac, alac, flac, wav or aiff.
-    pub format: String,
-    pub container: String,
-    pub has_cover: bool,
-    pub rg_track_gain: Option<f64>,
-    pub rg_track_peak: Option<f64>,
-    pub rg_album_gain: Option<f64>,
-    pub rg_album_peak: Option<f64>,
-    pub mb_track_id: Option<String>,
-    pub mb_album_id: Option<String>,
-}
-
-/// A track as the library stores it: what the file says, where it is, and what the library
-/// knows beyond the file (identity, date added, listening history).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Track {
-    pub id: i64,
-    #[serde(skip)]
-    pub path: std::path::PathBuf,
-    pub title: String,
-    pub artist: Option<String>,
-    pub artists: Vec<String>,
-    pub album: Option<String>,
-    pub albumartist: Option<String>,
-    pub track: Option<u32>,
-    pub tracktotal: Option<u32>,
-    pub disc: Option<u32>,
-    pub disctotal: Option<u32>,
-    pub year: Option<i32>,
-    pub date: Option<String>,
-    pub genre: Option<String>,
-    pub composer: Option<String>,
-    pub compilation: bool,
-    pub duration: f64,
-    pub bitrate: Option<u32>,
-    pub sample_rate: Option<u32>,
-    pub bit_depth: Option<u8>,
-    pub channels: Option<u8>,
-    pub codec: String,
-    pub format: String,
-    pub container: String,
-    pub has_cover: bool,
-    pub rg_track_gain: Option<f64>,
-    pub rg_track_peak: Option<f64>,
-    pub rg_album_gain: Option<f64>,
-    pub rg_album_peak: Option<f64>,
-    pub mb_trackid: Option<String>,
-    pub mb_albumid: Option<String>,
-    pub size: i64,
-    pub mtime: i64,
-    pub added_at: i64,
-    pub plays: u32,
-    pub skips: u32,
-    pub last_played: Option<i64>,
-    pub rating: Option<u8>,
-}
-
 /// Folds text for matching: Unicode decomposition with the combining marks dropped, then lower
 /// case, so "Beyoncé", "BEYONCE" and "beyonce" are the same. Both the stored search columns and
 /// the in-memory matcher use this one function, which is what keeps them in agreement.
@@ -290,27 +216,22 @@ pub fn nfc(text: &str) -> std::borrow::Cow<'_, str> {
 /// The separator used when several artists are shown as one string.
 pub const ARTIST_JOIN: &str = "; ";
 
-impl TrackInfo {
-    /// The artists as one display string ("A; B").
-    pub fn artist_display(&self) -> Option<String> {
-        (!self.artists.is_empty()).then(|| self.artists.join(ARTIST_JOIN))
-    }
-
-    /// Interprets raw tag text. `stem` is the file name without its extension, used as the title
-    /// when the file has none.
-    pub fn from_raw(raw: &RawTags, props: &AudioProps, stem: &str) -> TrackInfo {
+impl Track {
+    /// Interprets raw tag text into the file part of a track (the rest stays default until the
+    /// scan and the library fill it). `stem` is the file name without its extension, used as the
+    /// title when the file has none.
+    pub fn from_raw(raw: &RawTags, props: &AudioProps, stem: &str) -> Track {
         let (track, track_total_inline) = first_number_pair(&raw.track);
         let (disc, disc_total_inline) = first_number_pair(&raw.disc);
         let date = first_text(&raw.date);
-        TrackInfo {
+        let mut t = Track {
             title: first_text(&raw.title).unwrap_or_else(|| title_from_stem(stem, track, disc)),
-            artists: split_artists(&raw.artists),
             album: first_text(&raw.album),
-            album_artist: first_text(&raw.album_artist),
+            albumartist: first_text(&raw.album_artist),
             track,
-            track_total: first_number_pair(&raw.track_total).0.or(track_total_inline),
+            tracktotal: first_number_pair(&raw.track_total).0.or(track_total_inline),
             disc,
-            disc_total: first_number_pair(&raw.disc_total).0.or(disc_total_inline),
+            disctotal: first_number_pair(&raw.disc_total).0.or(disc_total_inline),
             year: date.as_deref().and_then(parse_year),
             date,
             genre: join_distinct(&raw.genre),
@@ -333,9 +254,18 @@ impl TrackInfo {
             rg_track_peak: raw.rg_track_peak.iter().find_map(|v| parse_peak(v)),
             rg_album_gain: raw.rg_album_gain.iter().find_map(|v| parse_gain(v)),
             rg_album_peak: raw.rg_album_peak.iter().find_map(|v| parse_peak(v)),
-            mb_track_id: first_text(&raw.mb_track_id),
-            mb_album_id: first_text(&raw.mb_album_id),
-        }
+            mb_trackid: first_text(&raw.mb_track_id),
+            mb_albumid: first_text(&raw.mb_album_id),
+            ..Track::default()
+        };
+        t.set_artists(split_artists(&raw.artists));
+        t
+    }
+
+    /// Sets the artists and the display string kept beside them ("A; B").
+    pub fn set_artists(&mut self, artists: Vec<String>) {
+        self.artist = (!artists.is_empty()).then(|| artists.join(ARTIST_JOIN));
+        self.artists = artists;
     }
 }
 
@@ -534,12 +464,12 @@ mod tests {
             rg_track_gain: vec!["bogus".into(), "-6.50 dB".into()],
             ..RawTags::default()
         };
-        let info = TrackInfo::from_raw(&raw, &AudioProps::default(), "stem");
+        let info = Track::from_raw(&raw, &AudioProps::default(), "stem");
         assert_eq!(info.title, "Song");
         assert_eq!(info.artists, vec!["A", "B", "C"]);
-        assert_eq!(info.artist_display().as_deref(), Some("A; B; C"));
-        assert_eq!((info.track, info.track_total), (Some(3), Some(12)));
-        assert_eq!((info.disc, info.disc_total), (Some(1), Some(2)));
+        assert_eq!(info.artist.clone().as_deref(), Some("A; B; C"));
+        assert_eq!((info.track, info.tracktotal), (Some(3), Some(12)));
+        assert_eq!((info.disc, info.disctotal), (Some(1), Some(2)));
         assert_eq!(info.year, Some(2001));
         assert_eq!(info.genre.as_deref(), Some("Rock; Pop"));
         assert!(info.compilation);
@@ -574,10 +504,10 @@ mod tests {
 
     #[test]
     fn missing_title_falls_back_to_the_file_stem() {
-        let info = TrackInfo::from_raw(&RawTags::default(), &AudioProps::default(), "01 Intro");
+        let info = Track::from_raw(&RawTags::default(), &AudioProps::default(), "01 Intro");
         assert_eq!(info.title, "01 Intro");
         assert!(info.artists.is_empty());
-        assert_eq!(info.artist_display(), None);
+        assert_eq!(info.artist.clone(), None);
     }
 
     #[test]
