@@ -133,9 +133,9 @@ fn library(root: &Path, exe: &Path, real: &Path) -> PathBuf {
                 let mut fp = [0u8; 16];
                 fp[..8].copy_from_slice(&next().to_le_bytes());
                 w.insert_track(
-                    &FileRecord {
-                        fingerprint: fp,
-                        track: Track {
+                    &FileRecord::new(
+                        fp,
+                        Track {
                             path: PathBuf::from(format!(
                                 "/music/{artist}/{album}/{:02} Song {n}.flac",
                                 n % 10 + 1
@@ -156,7 +156,7 @@ fn library(root: &Path, exe: &Path, real: &Path) -> PathBuf {
                             container: "flac".into(),
                             ..Track::default()
                         },
-                    },
+                    ),
                     1_700_000_000,
                 )?;
             }

@@ -475,9 +475,9 @@ impl Generator {
             fingerprint[..8].copy_from_slice(&rng.next().to_le_bytes());
             fingerprint[8..].copy_from_slice(&rng.next().to_le_bytes());
             let track_gain = album_gain.map(|g| g + (rng.unit() - 0.5) * 3.0);
-            out.push(FileRecord {
+            out.push(FileRecord::new(
                 fingerprint,
-                track: Track {
+                Track {
                     path: PathBuf::from(format!("/music/{folder_artist}/{title}/{file}")),
                     size,
                     mtime: mtime + rng.below(600) as i64,
@@ -512,7 +512,7 @@ impl Generator {
                     mb_albumid: mb_album.clone(),
                     ..Track::default()
                 },
-            });
+            ));
         }
         out
     }

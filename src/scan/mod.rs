@@ -31,9 +31,9 @@ use crate::tags;
 use walk::{SeenFile, Walked, io_reason};
 
 /// How many results the writer commits in one transaction, at most.
-const BATCH: usize = 2000;
+const BATCH: usize = 5000;
 /// How long the writer holds results before committing, at most.
-const BATCH_TIME: Duration = Duration::from_millis(200);
+const BATCH_TIME: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Clone, Default)]
 pub struct ScanOptions {
@@ -299,10 +299,7 @@ pub fn read_file(seen: &SeenFile) -> Result<(FileRecord, Option<String>), String
     track.size = len as i64;
     track.mtime = walk::mtime_ns(&meta);
     Ok((
-        FileRecord {
-            fingerprint: payload.fingerprint,
-            track,
-        },
+        FileRecord::new(payload.fingerprint, track),
         match (payload.truncated, found.warning) {
             (Some(a), Some(b)) => Some(format!("{a}; {b}")),
             (a, b) => a.or(b),
@@ -390,6 +387,7 @@ pub fn scan(
         available.push(root.clone());
     }
     progress.walked(walked.files.len() as u64);
+    crate::timing::mark("scan: walked");
     summary.hidden = walked.hidden;
     summary.targets = std::mem::take(&mut walked.targets);
 
@@ -439,6 +437,7 @@ pub fn scan(
     let vanished_fps: HashSet<&[u8]> = vanished.iter().map(|v| v.fingerprint.as_slice()).collect();
 
     // Read in parallel; write on this thread.
+    crate::timing::mark("scan: compared with the library");
     progress.reading(to_read.len() as u64);
     let jobs = if opts.jobs > 0 {
         opts.jobs
@@ -489,7 +488,10 @@ pub fn scan(
                                         )?;
                                         current_problems.insert(rec.track.path.clone());
                                     }
-                                    None => w.clear_problem(&rec.track.path)?,
+                                    None if known_problems.contains_key(&rec.track.path) => {
+                                        w.clear_problem(&rec.track.path)?
+                                    }
+                                    None => {}
                                 }
                                 if let Some(&i) = known_index.get(key(&rec.track.path)) {
                                     w.update_track(known[i].id, &rec, now)?;
@@ -523,6 +525,7 @@ pub fn scan(
         }
     });
     write_result?;
+    crate::timing::mark("scan: read and written");
 
     // Settle moves and removals together.
     let appeared: Vec<Side> = pending_moves.iter().map(side_of_record).collect();
@@ -576,6 +579,7 @@ pub fn scan(
         lib.mark_root_scanned(root, now)?;
     }
     summary.problems = current_problems.len() as u64;
+    crate::timing::mark("scan: settled");
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }

@@ -199,15 +199,15 @@ fn build(specs: &[Spec]) -> (tempfile::TempDir, Library) {
     let mut lib = Library::open(&dir.path().join("lib.db")).unwrap();
     lib.write(|w| -> rusqlite::Result<()> {
         for (i, s) in specs.iter().enumerate() {
-            let rec = FileRecord {
-                fingerprint: [i as u8; 16],
-                track: Track {
+            let rec = FileRecord::new(
+                [i as u8; 16],
+                Track {
                     path: PathBuf::from(format!("/music/{}/{i}.flac", s.dir)),
                     size: 1000 + i as i64,
                     mtime: 0,
                     ..s.info.clone()
                 },
-            };
+            );
             let id = w.insert_track(&rec, s.added)?;
             w.set_play_stats(id, s.plays, 0, s.last_played, None)?;
         }
