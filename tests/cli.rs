@@ -1927,3 +1927,195 @@ fn sine(options: &[&str], out: &Path) {
         .success();
     assert!(ok, "ffmpeg could not make {}", out.display());
 }
+
+// ---------------------------------------------------------------------------------------------
+// The settings file.
+
+/// The titles of `ls --json` with the given extra arguments, in order.
+fn json_titles(env: &Env, args: &[&str]) -> Vec<String> {
+    let mut full = vec!["ls", "--json"];
+    full.extend(args);
+    env.ok(&full)
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            v["title"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn the_settings_file_gives_ls_its_format_and_order_and_flags_override_it() {
+    let env = library_env();
+    let built_in = env.ok(&["ls"]);
+    let descending = json_titles(&env, &["--sort", "title-"]);
+    let ascending = json_titles(&env, &["--sort", "title+"]);
+    assert_ne!(descending, ascending);
+    let bracketed =
+        |titles: &[String]| -> Vec<String> { titles.iter().map(|t| format!("[{t}]")).collect() };
+    std::fs::write(
+        env.config_file(),
+        "# mine\n[list]\nformat = '[$title]'\nsort = 'title-'\n",
+    )
+    .unwrap();
+    let lines =
+        |args: &[&str]| -> Vec<String> { env.ok(args).lines().map(str::to_string).collect() };
+    assert_eq!(lines(&["ls"]), bracketed(&descending));
+    // --sort, and a sort term in the query, override the configured order.
+    assert_eq!(lines(&["ls", "--sort", "title+"]), bracketed(&ascending));
+    assert_eq!(lines(&["ls", "title+"]), bracketed(&ascending));
+    // -f, --json and --paths override the configured format.
+    assert_eq!(
+        lines(&["ls", "-f", "$title", "--sort", "title+"]),
+        ascending
+    );
+    assert_eq!(json_titles(&env, &[]), descending);
+    assert!(lines(&["ls", "--paths"]).iter().all(|l| l.starts_with('/')));
+    // Without the file, the built-in listing is back.
+    std::fs::remove_file(env.config_file()).unwrap();
+    assert_eq!(env.ok(&["ls"]), built_in);
+}
+
+#[test]
+fn a_mistake_in_the_settings_file_names_the_file_line_and_key() {
+    let env = library_env();
+    std::fs::write(
+        env.config_file(),
+        "[list]\nformat = '$title'\n\n[play]\nvolum = 80\n",
+    )
+    .unwrap();
+    let out = env.run(&["ls"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim(),
+        format!(
+            "error: {}, line 5: unknown key `play.volum`: did you mean `play.volume`?",
+            env.config_file().display()
+        )
+    );
+    std::fs::write(env.config_file(), "[play]\nvolume = 'loud'\n").unwrap();
+    let err = String::from_utf8_lossy(&env.run(&["ls"]).stderr).into_owned();
+    assert!(
+        err.contains("line 2: `play.volume` takes an integer, not a string"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_settings_file_gives_render_its_gain_and_convert_its_format() {
+    let env = library_env();
+    let dir = env.dir.path();
+    let render = |name: &str, extra: &[&str]| -> Vec<u8> {
+        let out = dir.join(name);
+        let mut args = vec!["render", "title:=ALAC 16", "-o", out.to_str().unwrap()];
+        args.extend(extra);
+        env.ok(&args);
+        std::fs::read(out).unwrap()
+    };
+    let plain = render("plain.wav", &[]);
+    std::fs::write(
+        env.config_file(),
+        "[play]\npreamp = -6\nfallback_gain = -6\n\n[convert]\nformat = 'wav'\n",
+    )
+    .unwrap();
+    let configured = render("configured.wav", &[]);
+    assert_eq!(configured.len(), plain.len());
+    assert_ne!(configured, plain, "the configured gain applies");
+    let overridden = render("overridden.wav", &["--preamp", "0", "--fallback-gain", "0"]);
+    assert_eq!(overridden, plain, "the flags override the configured gain");
+
+    let to = dir.join("converted");
+    let summary: Value = serde_json::from_str(
+        env.ok(&[
+            "convert",
+            "title:=ALAC 16",
+            "--json",
+            "--to",
+            to.to_str().unwrap(),
+        ])
+        .trim(),
+    )
+    .unwrap();
+    assert_eq!(summary["format"], "wav");
+    assert_eq!(summary["converted"], 1);
+    let summary: Value = serde_json::from_str(
+        env.ok(&[
+            "convert",
+            "title:=ALAC 16",
+            "--json",
+            "--format",
+            "flac",
+            "--to",
+            to.to_str().unwrap(),
+        ])
+        .trim(),
+    )
+    .unwrap();
+    assert_eq!(summary["format"], "flac");
+    std::fs::remove_file(env.config_file()).unwrap();
+    let out = env.run(&["convert", "--to", to.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--format is needed"));
+}
+
+#[test]
+fn config_shows_each_setting_and_where_it_comes_from() {
+    let env = Env::new();
+    let shown: Value = serde_json::from_str(env.ok(&["config", "--json"]).trim()).unwrap();
+    assert_eq!(shown["config_file"]["exists"], false);
+    assert_eq!(shown["config_file"]["source"], "env");
+    assert_eq!(shown["db"]["source"], "env");
+    assert_eq!(shown["db"]["path"], env.db().to_str().unwrap());
+    assert_eq!(shown["settings"]["play.volume"]["value"], 100);
+    assert_eq!(shown["settings"]["play.volume"]["source"], "default");
+    assert_eq!(
+        shown["settings"]["keys.quit"]["value"],
+        serde_json::json!(["q", "esc"])
+    );
+    std::fs::write(
+        env.config_file(),
+        "[play]\nvolume = 70\n\n[keys]\nquit = 'x'\nnext = ['l', 'right']\n",
+    )
+    .unwrap();
+    let shown: Value = serde_json::from_str(env.ok(&["config", "--json"]).trim()).unwrap();
+    let volume = &shown["settings"]["play.volume"];
+    assert_eq!(volume["value"], 70);
+    assert_eq!(volume["source"], "file");
+    assert_eq!(volume["line"], 2);
+    assert_eq!(volume["file"], env.config_file().to_str().unwrap());
+    assert_eq!(
+        shown["settings"]["keys.quit"]["value"],
+        serde_json::json!(["x"])
+    );
+    assert_eq!(
+        shown["settings"]["keys.seek_forward"]["value"],
+        serde_json::json!([]),
+        "right went to next"
+    );
+    assert_eq!(shown["settings"]["list.sort"]["value"], Value::Null);
+    let text = env.ok(&["config"]);
+    let line = |key: &str| -> String {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("{key} missing from:\n{text}"))
+            .to_string()
+    };
+    assert!(
+        line("play.volume").ends_with(&format!("70  [{}:2]", env.config_file().display())),
+        "{text}"
+    );
+    assert!(
+        line("play.replaygain").ends_with("auto  [default]"),
+        "{text}"
+    );
+    assert!(line("db").ends_with("[TAPEDECK_DB]"), "{text}");
+    let flagged = env.ok(&["--db", "/tmp/elsewhere.db", "config"]);
+    assert!(
+        flagged
+            .lines()
+            .any(|l| l.starts_with("db ") && l.ends_with("/tmp/elsewhere.db  [--db]")),
+        "{flagged}"
+    );
+}

@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use super::output::{escape, escape_path};
 use super::{SelectArgs, Settings, now, playlist, progress};
 use crate::audio::gain;
+use crate::config::Config;
 use crate::convert::encode::{self, Format};
 use crate::convert::output::{self, OutputDir};
 use crate::convert::plan::{self, Action, Job, Request};
@@ -38,10 +39,11 @@ pub struct ConvertArgs {
     /// The folder to write into (created if needed)
     #[arg(long, value_name = "DIR")]
     pub to: PathBuf,
-    /// Output format
+    /// Output format [default: the configuration's; one of them is needed]
     #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
-    pub format: Format,
-    /// Bitrate in kbps: MP3 CBR 32-320 (default 320), AAC 64-320 (default 256)
+    pub format: Option<Format>,
+    /// Bitrate in kbps: MP3 CBR 32-320 (default 320), AAC 64-320 (default 256) [default: the
+    /// configuration's, for the formats that take one]
     #[arg(long, value_name = "KBPS")]
     pub bitrate: Option<u32>,
     /// MP3 variable bitrate quality, V0 (best) to V9
@@ -57,8 +59,9 @@ pub struct ConvertArgs {
     #[arg(long, value_name = "16|24", value_parser = parse_bits)]
     pub bit_depth: Option<u16>,
     /// Path template; `$disc` is the disc number and a dash, on multi-disc albums only
-    #[arg(long, value_name = "TEMPLATE", default_value = names::DEFAULT_TEMPLATE)]
-    pub template: String,
+    /// [default: the configuration's, else '$albumartist/$album/$disc$track $title']
+    #[arg(long, value_name = "TEMPLATE")]
+    pub template: Option<String>,
     /// Print what would be done, and do nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -102,10 +105,37 @@ fn parse_bits(s: &str) -> Result<u16, String> {
     }
 }
 
+/// The format, bitrate and template: the flags, else the configuration's. The configured
+/// bitrate applies only to a format that takes one, and not with `--vbr`.
+fn resolve(args: &ConvertArgs, config: &Config) -> Result<(Format, Option<u32>, String)> {
+    let format = match (args.format, &config.convert_format) {
+        (Some(f), _) => f,
+        (None, Some(s)) => s.value,
+        (None, None) => {
+            return Err(UsageError(
+                "--format is needed (mp3, aac, flac, alac, wav or aiff), or `format` under \
+                 [convert] in the configuration file"
+                    .into(),
+            )
+            .into());
+        }
+    };
+    let bitrate = args.bitrate.or(config
+        .bitrate
+        .as_ref()
+        .filter(|_| args.vbr.is_none() && matches!(format, Format::Mp3 | Format::Aac))
+        .map(|s| s.value));
+    let template = args
+        .template
+        .clone()
+        .or(config.template.as_ref().map(|s| s.value.clone()))
+        .unwrap_or_else(|| names::DEFAULT_TEMPLATE.to_string());
+    Ok((format, bitrate, template))
+}
+
 /// Checks options that depend on each other, before anything is read.
-fn request(args: &ConvertArgs) -> Result<Request> {
-    let f = args.format;
-    if let Some(b) = args.bitrate {
+fn request(args: &ConvertArgs, f: Format, bitrate: Option<u32>) -> Result<Request> {
+    if let Some(b) = bitrate {
         let ok = match f {
             Format::Mp3 => [
                 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
@@ -142,7 +172,7 @@ fn request(args: &ConvertArgs) -> Result<Request> {
         .into());
     }
     let mut encode = encode::Settings::new(f);
-    encode.bitrate = args.bitrate;
+    encode.bitrate = bitrate;
     encode.vbr = args.vbr;
     encode.flac_level = args.flac_level;
     Ok(Request {
@@ -165,14 +195,15 @@ fn field_text(t: &Track, name: &str) -> Option<String> {
 }
 
 pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Result<()> {
-    let request = request(args)?;
-    if cfg!(not(feature = "aac")) && args.format == Format::Aac {
+    let (format, bitrate, template_text) = resolve(args, &ctx.config)?;
+    let request = request(args, format, bitrate)?;
+    if cfg!(not(feature = "aac")) && format == Format::Aac {
         return Err(UsageError(
             "AAC encoding was left out of this build (cargo feature `aac`)".into(),
         )
         .into());
     }
-    let template = PathTemplate::parse(&args.template)
+    let template = PathTemplate::parse(&template_text)
         .map_err(|e| UsageError(format!("invalid --template: {e}")))?;
     let mut lib = ctx.open_library()?;
     if args.to.exists() && !args.to.is_dir() {
@@ -274,7 +305,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
                 &serde_json::json!({
                     "dry_run": true,
                     "target": root.to_string_lossy(),
-                    "format": args.format.name(),
+                    "format": format.name(),
                     "convert": to_convert,
                     "skip": to_skip,
                     "refuse": refused,
@@ -307,7 +338,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
     let run_id = lib.write(|w| {
         w.start_conversion(
             &root.to_string_lossy(),
-            args.format.name(),
+            format.name(),
             &key,
             jobs.len(),
             now(),
@@ -348,7 +379,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
                     let root = root.clone();
                     return (i, Err(crate::target::Error::Gone { root }.into()));
                 }
-                let made = scratch.path(i, args.format.extension());
+                let made = scratch.path(i, format.extension());
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     let c = run::convert_one(&job.track, &made, &request, &cancel)?;
                     // Replacing is allowed only where the plan found a file of ours.
@@ -438,7 +469,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
             &mut *out,
             &serde_json::json!({
                 "target": root.to_string_lossy(),
-                "format": args.format.name(),
+                "format": format.name(),
                 "selected": jobs.len(),
                 "converted": written,
                 "skipped": to_skip,

@@ -34,7 +34,8 @@ pub struct ExportArgs {
     /// The device's folder (a mounted stick)
     #[arg(long, value_name = "MOUNTPOINT")]
     pub to: PathBuf,
-    /// Device profile (see `tapedeck profiles`) [default: the device's last, else car]
+    /// Device profile (see `tapedeck profiles`) [default: the device's last, else the
+    /// configuration's, else car]
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
     /// Path template [default: the profile's]
@@ -63,9 +64,10 @@ fn field_text(t: &Track, name: &str) -> Option<String> {
     Field::lookup(name).and_then(|f| display_value(t, f))
 }
 
-/// The profiles, built-in and from the configuration file.
-fn profiles() -> Result<Vec<Profile>> {
-    profile::load(profile::config_path().as_deref()).map_err(|e| UsageError(e).into())
+/// The profiles, built-in and from `profiles.toml` beside the configuration file.
+fn profiles(ctx: &Settings) -> Result<Vec<Profile>> {
+    let path = ctx.config_path.as_deref().map(profile::path_beside);
+    profile::load(path.as_deref()).map_err(|e| UsageError(e).into())
 }
 
 /// The selected tracks (the query's, and every `-p` playlist's), and the playlists (name, track
@@ -278,7 +280,7 @@ fn print_plan(
 }
 
 pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<()> {
-    let all = profiles()?;
+    let all = profiles(ctx)?;
     if !args.to.is_dir() {
         return Err(UsageError(format!(
             "--to {}: not a folder (is the stick mounted?)",
@@ -294,15 +296,24 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
     let loaded = manifest::load(&target).map_err(anyhow::Error::msg)?;
     let previous = loaded.manifest.as_ref().map(|m| m.profile.clone());
     let previous_template = loaded.manifest.as_ref().and_then(|m| m.template.clone());
+    let configured = ctx.config.profile.as_ref();
+    let from_config = args.profile.is_none() && previous.is_none() && configured.is_some();
     let name = args
         .profile
         .clone()
         .or(previous.clone())
+        .or(configured.map(|s| s.value.clone()))
         .unwrap_or_else(|| "car".into());
     let Some(profile) = all.iter().find(|p| p.name == name).cloned() else {
         let names: Vec<&str> = all.iter().map(|p| p.name.as_str()).collect();
+        let origin = match (from_config, &ctx.config_path, configured) {
+            (true, Some(path), Some(s)) => {
+                format!(" (export.profile in {}, line {})", path.display(), s.line)
+            }
+            _ => String::new(),
+        };
         return Err(UsageError(format!(
-            "no profile named `{name}`; profiles are {} (`tapedeck profiles` shows them)",
+            "no profile named `{name}`{origin}; profiles are {} (`tapedeck profiles` shows them)",
             names.join(", ")
         ))
         .into());
@@ -653,8 +664,8 @@ pub fn exports(ctx: &Settings, json: bool, out: &mut dyn Write) -> Result<()> {
 }
 
 /// `tapedeck profiles`.
-pub fn profiles_cmd(json: bool, out: &mut dyn Write) -> Result<()> {
-    let all = profiles()?;
+pub fn profiles_cmd(ctx: &Settings, json: bool, out: &mut dyn Write) -> Result<()> {
+    let all = profiles(ctx)?;
     if json {
         for p in &all {
             serde_json::to_writer(&mut *out, p)?;
@@ -671,7 +682,7 @@ pub fn profiles_cmd(json: bool, out: &mut dyn Write) -> Result<()> {
             writeln!(out, "  {k:<22} {v}")?;
         }
     }
-    if let Some(path) = profile::config_path() {
+    if let Some(path) = ctx.config_path.as_deref().map(profile::path_beside) {
         writeln!(out, "\nyour own profiles go in {}", path.display())?;
     }
     Ok(())

@@ -357,7 +357,12 @@ pub fn run(ctx: &Settings, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> 
         PlaylistCmd::Show { name, json, paths } => {
             let p = find(&lib, &name)?;
             lib.load_selection(&playlist_ids(&lib, &p)?)?;
-            let mode = output::ListMode::from_flags(json, paths, None)?;
+            let mode = output::ListMode::from_flags(
+                json,
+                paths,
+                None,
+                ctx.config.list_format.as_ref().map(|s| s.value.as_str()),
+            )?;
             let sel = Selection {
                 within: true,
                 ..Selection::default()

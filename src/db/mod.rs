@@ -678,16 +678,18 @@ impl Library {
         let (w, p) = query::where_clause(q, within);
         let sql = match by {
             GroupBy::Artist => format!(
-                "SELECT min(a.name), NULL, NULL, count(*), sum(t.duration) FROM track_artists a \
+                "SELECT min(a.name), NULL, NULL, count(*), sum(t.duration), NULL, NULL FROM track_artists a \
                  JOIN tracks t ON t.id = a.track_id WHERE {w} GROUP BY a.fold_name ORDER BY a.fold_name"
             ),
             GroupBy::Genre => format!(
-                "SELECT min(t.genre), NULL, NULL, count(*), sum(t.duration) FROM tracks t \
+                "SELECT min(t.genre), NULL, NULL, count(*), sum(t.duration), NULL, NULL FROM tracks t \
                  WHERE t.genre IS NOT NULL AND t.genre != '' AND ({w}) GROUP BY t.fold_genre ORDER BY t.fold_genre"
             ),
             GroupBy::Album => format!(
                 "SELECT min(t.album), min(COALESCE(t.albumartist, t.artist)), min(t.year), count(*), \
-                 sum(t.duration) FROM tracks t WHERE t.album IS NOT NULL AND ({w}) \
+                 sum(t.duration), group_concat(DISTINCT t.format), \
+                 CASE WHEN count(DISTINCT NULLIF(t.fold_genre, '')) = 1 THEN min(NULLIF(t.genre, '')) END \
+                 FROM tracks t WHERE t.album IS NOT NULL AND ({w}) \
                  GROUP BY COALESCE(t.albumartist, t.artist, '') COLLATE NOCASE, t.fold_album \
                  ORDER BY COALESCE(t.albumartist, t.artist, '') COLLATE NOCASE, min(t.year), t.fold_album"
             ),
@@ -700,6 +702,12 @@ impl Library {
                 year: r.get(2)?,
                 tracks: r.get::<_, i64>(3)? as u64,
                 duration: r.get::<_, Option<f64>>(4)?.unwrap_or(0.0),
+                formats: r.get::<_, Option<String>>(5)?.map(|f| {
+                    let mut all: Vec<&str> = f.split(',').collect();
+                    all.sort_unstable();
+                    all.join(",")
+                }),
+                genre: r.get(6)?,
             })
         })?;
         rows.collect()
@@ -918,6 +926,12 @@ pub struct Group {
     pub year: Option<i32>,
     pub tracks: u64,
     pub duration: f64,
+    /// The formats of an album's tracks, comma-separated in alphabetical order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub formats: Option<String>,
+    /// An album's genre, when all its tracks that have one share it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub genre: Option<String>,
 }
 
 fn track_row(r: &Row<'_>) -> rusqlite::Result<Track> {
