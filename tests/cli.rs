@@ -2119,3 +2119,63 @@ fn config_shows_each_setting_and_where_it_comes_from() {
         "{flagged}"
     );
 }
+
+#[test]
+fn album_lines_take_templates_of_album_fields() {
+    let env = library_env();
+    // The album's tracks, as `ls --json` shows them, are the oracle for its fields.
+    let tracks: Vec<Value> = env
+        .ok(&["ls", "--json", "year:2020"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut formats: Vec<&str> = tracks
+        .iter()
+        .map(|t| t["format"].as_str().unwrap())
+        .collect();
+    formats.sort();
+    formats.dedup();
+    let t = &tracks[0];
+    let artist = t["albumartist"].as_str().or(t["artist"].as_str()).unwrap();
+    let template = "$albumartist|$album|$year|$tracks|$formats|$length";
+    let total: f64 = tracks.iter().map(|t| t["duration"].as_f64().unwrap()).sum();
+    let total = total.round() as u64;
+    let expected = format!(
+        "{artist}|{}|2020|{}|{}|{}:{:02}\n",
+        t["album"].as_str().unwrap(),
+        tracks.len(),
+        formats.join(","),
+        total / 60,
+        total % 60
+    );
+    assert_eq!(env.ok(&["albums", "-f", template, "year:2020"]), expected);
+    assert_eq!(
+        env.ok(&["ls", "--albums", "-f", template, "year:2020"]),
+        expected
+    );
+    assert_eq!(env.ok(&["ls", "-a", "-f", template, "year:2020"]), expected);
+    // A track field is not an album field: the usual error, with a suggestion.
+    let out = env.run(&["albums", "-f", "$albm"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown field `$albm`") && err.contains("`$album`"),
+        "{err}"
+    );
+    let out = env.run(&["ls", "-a", "-f", "$title"]);
+    assert_eq!(out.status.code(), Some(2));
+    // The configured album format applies to both, and -f and --json override it.
+    std::fs::write(
+        env.config_file(),
+        "[list]\nalbum_format = '$album ($year)'\n",
+    )
+    .unwrap();
+    let configured = format!("{} (2020)\n", t["album"].as_str().unwrap());
+    assert_eq!(env.ok(&["albums", "year:2020"]), configured);
+    assert_eq!(env.ok(&["ls", "-a", "year:2020"]), configured);
+    assert_eq!(env.ok(&["albums", "-f", template, "year:2020"]), expected);
+    let json: Value =
+        serde_json::from_str(env.ok(&["albums", "--json", "year:2020"]).trim()).unwrap();
+    assert_eq!(json["tracks"], tracks.len());
+    assert_eq!(json["formats"], formats.join(","));
+}
