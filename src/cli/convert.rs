@@ -71,8 +71,15 @@ pub struct ConvertArgs {
     /// Also convert lossy sources (MP3, AAC), which loses quality
     #[arg(long)]
     pub allow_lossy_source: bool,
+    /// Copy sources in these formats byte for byte, tags and all, instead of converting them,
+    /// as in `--copy mp3,aac`
+    #[arg(long, value_name = "FORMATS", value_delimiter = ',', value_parser = parse_format)]
+    pub copy: Vec<Format>,
+    /// Copy sources that are already in the output format (`--copy FORMAT` for --format)
+    #[arg(long)]
+    pub copy_matching: bool,
     /// Bake this ReplayGain into the audio (and write no gain tags)
-    #[arg(long, value_enum, value_name = "track|album")]
+    #[arg(long, value_enum, value_name = "track|album", conflicts_with_all = ["copy", "copy_matching"])]
     pub apply_gain: Option<GainBake>,
     /// Write ID3v2.3 tags (MP3) for old players
     #[arg(long)]
@@ -187,6 +194,15 @@ fn request(args: &ConvertArgs, f: Format, bitrate: Option<u32>) -> Result<Reques
         id3v23: args.id3v23,
         id3v1: false,
         cover_max: args.cover_max,
+        copy: {
+            let mut copy = args.copy.clone();
+            if args.copy_matching {
+                copy.push(f);
+            }
+            copy.sort_by_key(|f| f.name());
+            copy.dedup();
+            copy
+        },
     })
 }
 
@@ -249,6 +265,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
     );
     let count = |a: fn(&Action) -> bool| jobs.iter().filter(|j| a(&j.action)).count();
     let to_convert = count(|a| *a == Action::Convert);
+    let to_copy = count(|a| *a == Action::Copy);
     let to_skip = count(|a| *a == Action::Skip);
     let refused = count(|a| matches!(a, Action::Refuse(_)));
     // Refusals: one line per reason with its count (each file under -v; all in --json).
@@ -289,6 +306,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
                 .map(|j| {
                     let (action, reason) = match &j.action {
                         Action::Convert => ("convert", None),
+                        Action::Copy => ("copy", None),
                         Action::Skip => ("skip", None),
                         Action::Refuse(why) => ("refuse", Some(why)),
                     };
@@ -307,6 +325,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
                     "target": root.to_string_lossy(),
                     "format": format.name(),
                     "convert": to_convert,
+                    "copy": to_copy,
                     "skip": to_skip,
                     "refuse": refused,
                     "files": files,
@@ -318,6 +337,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
         for j in &jobs {
             let verb = match j.action {
                 Action::Convert => "convert",
+                Action::Copy => "copy",
                 Action::Skip => "skip (done)",
                 Action::Refuse(_) => "refuse",
             };
@@ -330,23 +350,37 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
         }
         writeln!(
             out,
-            "would convert {to_convert}, skip {to_skip} already done, refuse {refused}"
+            "would convert {to_convert}, copy {to_copy}, skip {to_skip} already done, refuse \
+             {refused}"
         )?;
         return Ok(());
     }
     let key = request.key();
+    let mut run_settings = key.clone();
+    if !request.copy.is_empty() {
+        let names: Vec<&str> = request.copy.iter().map(|f| f.name()).collect();
+        run_settings.push_str(&format!(" copy={}", names.join(",")));
+    }
+    // The selection as it was asked for, so the history says what each run was of.
+    let query_text = (!args.select.query.is_empty())
+        .then(|| shlex::try_join(args.select.query.iter().map(String::as_str)).ok())
+        .flatten();
     let run_id = lib.write(|w| {
         w.start_conversion(
-            &root.to_string_lossy(),
-            format.name(),
-            &key,
-            jobs.len(),
+            &crate::db::ConversionStart {
+                target: &root.to_string_lossy(),
+                format: format.name(),
+                settings: &run_settings,
+                query: query_text.as_deref(),
+                playlist: args.select.playlist.as_deref(),
+                selected: jobs.len(),
+            },
             now(),
         )
     })?;
     let todo: Vec<&Job> = jobs
         .iter()
-        .filter(|j| j.action == Action::Convert)
+        .filter(|j| matches!(j.action, Action::Convert | Action::Copy))
         .collect();
     let workers = args
         .jobs
@@ -381,6 +415,9 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
                 }
                 let made = scratch.path(i, format.extension());
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    if job.action == Action::Copy {
+                        return copy_one(&dir, job, &fingerprints, &vanished);
+                    }
                     let c = run::convert_one(&job.track, &made, &request, &cancel)?;
                     // Replacing is allowed only where the plan found a file of ours.
                     let replace = output::replaceable(&dir, &job.output);
@@ -420,6 +457,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
     }
     let elapsed = started.elapsed();
     let mut written = 0;
+    let mut copied = 0;
     let mut failed = 0;
     let mut audio = 0.0;
     let mut bytes = 0u64;
@@ -431,6 +469,8 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
             match r {
                 Ok(c) => {
                     written += 1;
+                    let copy = job.action == Action::Copy;
+                    copied += usize::from(copy);
                     audio += c.seconds;
                     bytes += c.size;
                     w.record_converted(
@@ -440,7 +480,11 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
                                 .get(&job.track.id)
                                 .cloned()
                                 .unwrap_or_default(),
-                            settings: key.clone(),
+                            settings: if copy {
+                                plan::COPY_KEY.to_string()
+                            } else {
+                                key.clone()
+                            },
                             track_id: Some(job.track.id),
                             size: c.size as i64,
                         },
@@ -471,7 +515,8 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
                 "target": root.to_string_lossy(),
                 "format": format.name(),
                 "selected": jobs.len(),
-                "converted": written,
+                "converted": written - copied,
+                "copied": copied,
                 "skipped": to_skip,
                 "refused": refused,
                 "refusals": refusals(),
@@ -484,8 +529,9 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
         )?;
         writeln!(out)?;
     } else if !ctx.quiet {
-        let mut line = format!("converted {written}");
+        let mut line = format!("converted {}", written - copied);
         for (n, what) in [
+            (copied, "copied as they are"),
             (to_skip, "skipped (already done)"),
             (refused, "refused"),
             (failed, "failed"),
@@ -519,6 +565,38 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
     Ok(())
 }
 
+/// Copies a source in place of a conversion: opened as a regular file (never blocking on a
+/// FIFO that replaced it since the scan), and put in place like a converted file.
+fn copy_one(
+    dir: &OutputDir,
+    job: &Job,
+    fingerprints: &HashMap<i64, Vec<u8>>,
+    vanished: &std::sync::atomic::AtomicBool,
+) -> Result<run::Converted, ConvertError> {
+    let (input, _) = crate::scan::open_regular(&job.track.path).map_err(|e| {
+        ConvertError::Failed(format!(
+            "cannot read it: {}",
+            crate::scan::walk::io_reason(&e)
+        ))
+    })?;
+    let replace = output::replaceable(dir, &job.output);
+    let entry = output::entry(
+        job.track.id,
+        fingerprints
+            .get(&job.track.id)
+            .map_or(&[][..], Vec::as_slice),
+        plan::COPY_KEY,
+    );
+    let size = dir.install_from(input, &job.output, entry, replace);
+    if let Err(crate::target::Error::Gone { .. }) = &size {
+        vanished.store(true, Ordering::Relaxed);
+    }
+    Ok(run::Converted {
+        size: size?,
+        seconds: job.track.duration,
+    })
+}
+
 fn hms(secs: f64) -> String {
     let s = secs.round() as u64;
     format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
@@ -538,10 +616,26 @@ pub fn converted(ctx: &Settings, json: bool, out: &mut dyn Write) -> Result<()> 
             } else {
                 "  (interrupted)"
             };
+            let mut of = String::new();
+            if let Some(q) = &c.query {
+                of.push_str(&format!("  query: {}", escape(q)));
+            }
+            if let Some(p) = &c.playlist {
+                of.push_str(&format!("  playlist: {}", escape(p)));
+            }
+            if of.is_empty() {
+                of.push_str("  everything");
+            }
             writeln!(
                 out,
-                "{when}  {}  {} tracks: {} written, {} skipped, {} refused, {} failed  {}{status}",
-                c.format, c.selected, c.written, c.skipped, c.refused, c.failed, c.target
+                "{when}  {}  {} tracks: {} written, {} skipped, {} refused, {} failed  {}{of}{status}",
+                c.format,
+                c.selected,
+                c.written,
+                c.skipped,
+                c.refused,
+                c.failed,
+                escape(&c.target)
             )?;
         }
     }

@@ -186,6 +186,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE exports ADD COLUMN mount_point INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 7: what each `convert` run was of: its query terms (shell-quoted) and playlist.
+    r#"
+    ALTER TABLE conversions ADD COLUMN query TEXT;
+    ALTER TABLE conversions ADD COLUMN playlist TEXT;
+    "#,
 ];
 
 /// The SQLite URI that opens the database at `path` as immutable (read without locks or a WAL
@@ -297,6 +302,21 @@ pub struct Conversion {
     pub skipped: i64,
     pub refused: i64,
     pub failed: i64,
+    /// The query terms, shell-quoted (`None`: no query).
+    pub query: Option<String>,
+    /// The playlist (`-p`), if one was used.
+    pub playlist: Option<String>,
+}
+
+/// What a `convert` run is, as it starts.
+#[derive(Debug, Clone)]
+pub struct ConversionStart<'a> {
+    pub target: &'a str,
+    pub format: &'a str,
+    pub settings: &'a str,
+    pub query: Option<&'a str>,
+    pub playlist: Option<&'a str>,
+    pub selected: usize,
 }
 
 /// A device `export` syncs to, as the last sync left it.
@@ -810,7 +830,8 @@ impl Library {
     pub fn conversions(&self) -> Result<Vec<Conversion>> {
         let mut stmt = self.conn.prepare(
             "SELECT id, started_at, finished_at, target, format, settings, selected, written, \
-             skipped, refused, failed FROM conversions ORDER BY started_at DESC, id DESC",
+             skipped, refused, failed, query, playlist FROM conversions \
+             ORDER BY started_at DESC, id DESC",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok(Conversion {
@@ -825,6 +846,8 @@ impl Library {
                 skipped: r.get(8)?,
                 refused: r.get(9)?,
                 failed: r.get(10)?,
+                query: r.get(11)?,
+                playlist: r.get(12)?,
             })
         })?;
         rows.collect()
@@ -1220,20 +1243,21 @@ impl Writer<'_> {
     }
 
     /// Starts the record of a `convert` run; returns its id.
-    pub fn start_conversion(
-        &self,
-        target: &str,
-        format: &str,
-        settings: &str,
-        selected: usize,
-        now: i64,
-    ) -> Result<i64> {
+    pub fn start_conversion(&self, run: &ConversionStart<'_>, now: i64) -> Result<i64> {
         self.tx
             .prepare_cached(
-                "INSERT INTO conversions (started_at, target, format, settings, selected) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO conversions (started_at, target, format, settings, selected, \
+                 query, playlist) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
-            .execute(params![now, target, format, settings, selected as i64])?;
+            .execute(params![
+                now,
+                run.target,
+                run.format,
+                run.settings,
+                run.selected as i64,
+                run.query,
+                run.playlist
+            ])?;
         Ok(self.tx.last_insert_rowid())
     }
 
