@@ -2179,3 +2179,145 @@ fn album_lines_take_templates_of_album_fields() {
     assert_eq!(json["tracks"], tracks.len());
     assert_eq!(json["formats"], formats.join(","));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Help topics, the manual page and completions.
+
+/// Runs `program args` with `input` on stdin, requiring success and no stderr; returns stdout.
+fn filter(program: &str, args: &[&str], input: &[u8], envs: &[(&str, &str)]) -> String {
+    use std::io::Write as _;
+    let mut child = Command::new(program)
+        .args(args)
+        .envs(envs.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} (installed by `make test`): {e}"));
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{program} failed");
+    assert!(
+        out.stderr.is_empty(),
+        "{program} warned: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_manual_page_renders_and_holds_every_command() {
+    use clap::CommandFactory;
+    let env = Env::new();
+    // A broken settings file does not stand in the way of the manual.
+    std::fs::write(env.config_file(), "[nonsense\n").unwrap();
+    let roff = env.ok(&["man"]);
+    assert!(
+        roff.starts_with(".ie") || roff.contains(".TH tapedeck 1"),
+        "{}",
+        &roff[..200]
+    );
+    // groff with warnings on, and man-db's own reader.
+    let groff = filter(
+        "groff",
+        &["-k", "-man", "-Tutf8", "-ww"],
+        roff.as_bytes(),
+        &[],
+    );
+    let plain: String = {
+        // Bold and underline are overstrikes in groff's terminal output.
+        let mut s = String::new();
+        for c in groff.chars() {
+            if c == '\u{8}' {
+                s.pop();
+            } else {
+                s.push(c);
+            }
+        }
+        s
+    };
+    let man = filter(
+        "man",
+        &["-l", "-"],
+        roff.as_bytes(),
+        &[
+            ("MANWIDTH", "100"),
+            ("MAN_KEEP_FORMATTING", ""),
+            ("PAGER", "cat"),
+        ],
+    );
+    for text in [&plain, &man] {
+        for heading in [
+            "NAME",
+            "SYNOPSIS",
+            "COMMANDS",
+            "QUERY",
+            "TEMPLATES",
+            "FILES",
+            "EXIT STATUS",
+        ] {
+            assert!(text.lines().any(|l| l == heading), "{heading} missing");
+        }
+    }
+    let cmd = tapedeck::cli::Args::command();
+    let mut names = Vec::new();
+    for sub in cmd.get_subcommands() {
+        names.push(format!("tapedeck {}", sub.get_name()));
+        for inner in sub.get_subcommands().filter(|s| s.get_name() != "help") {
+            names.push(format!("tapedeck {} {}", sub.get_name(), inner.get_name()));
+        }
+    }
+    assert!(names.len() > 25, "{names:?}");
+    for name in &names {
+        assert!(
+            plain.lines().any(|l| l.trim() == name.as_str()),
+            "{name} has no section"
+        );
+    }
+    // Options carry their values: --replaygain lists its modes.
+    assert!(plain.contains("--replaygain"));
+    assert!(plain.contains("values: off, track, album, auto"), "{plain}");
+    assert!(plain.contains("artist:=~björk"), "UTF-8 survives");
+}
+
+#[test]
+fn help_topics_explain_queries_and_templates_and_name_commands() {
+    let env = Env::new();
+    let query = env.ok(&["help", "query"]);
+    for needle in [
+        "year:1990..1999",
+        "artist:=Björk",
+        "title::^Love",
+        "a b , c",
+        "^genre:",
+    ] {
+        assert!(query.contains(needle), "{needle} missing from help query");
+    }
+    let templates = env.ok(&["help", "templates"]);
+    for needle in [
+        "${title}s",
+        "$$",
+        "$disc",
+        "albumartist",
+        "tracks",
+        "formats",
+    ] {
+        assert!(
+            templates.contains(needle),
+            "{needle} missing from help templates"
+        );
+    }
+    // Commands still have their help, nested too, and the list names the topics.
+    assert!(
+        env.ok(&["help", "playlist", "new"])
+            .contains("Usage: tapedeck playlist new")
+    );
+    let top = env.ok(&["help"]);
+    assert!(
+        top.contains("Usage: tapedeck") && top.contains("templates"),
+        "{top}"
+    );
+    let out = env.run(&["help", "qeury"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `query`?"));
+}

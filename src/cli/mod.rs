@@ -5,6 +5,7 @@
 mod config;
 mod convert;
 mod export;
+mod help;
 mod interrupt;
 mod output;
 mod play;
@@ -25,7 +26,13 @@ use crate::scan::{self, ScanLock, ScanOptions};
 
 /// Manage and play the music you own, offline.
 #[derive(Debug, Parser)]
-#[command(name = "tapedeck", version, about, propagate_version = true)]
+#[command(
+    name = "tapedeck",
+    version,
+    about,
+    propagate_version = true,
+    disable_help_subcommand = true
+)]
 pub struct Args {
     /// The library database [default: $XDG_DATA_HOME/tapedeck/library.db]
     #[arg(long, global = true, env = "TAPEDECK_DB", value_name = "PATH")]
@@ -199,6 +206,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Help on a topic (query, templates) or a command: `tapedeck help query`
+    Help {
+        /// A topic (query, templates), or a command and its subcommands
+        #[arg(value_name = "TOPIC|COMMAND")]
+        topic: Vec<String>,
+    },
+    /// Print the manual page (roff) to stdout: `tapedeck man | man -l -`
+    Man,
     /// Print a shell completion script
     Completions {
         #[arg(value_enum)]
@@ -232,6 +247,8 @@ impl Command {
             | Command::Profiles { .. }
             | Command::Devices { .. }
             | Command::Config { .. }
+            | Command::Help { .. }
+            | Command::Man
             | Command::Completions { .. } => false,
         }
     }
@@ -249,6 +266,8 @@ impl Command {
                     | Command::Profiles { .. }
                     | Command::Devices { .. }
                     | Command::Config { .. }
+                    | Command::Help { .. }
+                    | Command::Man
                     | Command::Completions { .. }
             )
     }
@@ -414,9 +433,14 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<()> {
             .as_ref()
             .map(|d| d.config_dir()),
     );
+    // Help, the manual and completions work whatever the settings file holds.
+    let needs_config = !matches!(
+        args.command,
+        Command::Help { .. } | Command::Man | Command::Completions { .. }
+    );
     let config = match &config_path {
-        Some(p) => crate::config::load(p)?,
-        None => crate::config::Config::default(),
+        Some(p) if needs_config => crate::config::load(p)?,
+        _ => crate::config::Config::default(),
     };
     let db_source = match &args.db {
         None => Source::Default,
@@ -750,6 +774,8 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
         Command::Exports { json } => export::exports(ctx, json, out),
         Command::Profiles { json } => export::profiles_cmd(ctx, json, out),
         Command::Config { json } => config::show(ctx, json, out),
+        Command::Help { topic } => help::help(&topic, out),
+        Command::Man => help::man(out),
         Command::Completions { shell } => {
             let mut cmd = Args::command();
             let shell = match shell {
