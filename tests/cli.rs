@@ -2321,3 +2321,116 @@ fn help_topics_explain_queries_and_templates_and_name_commands() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `query`?"));
 }
+
+/// Runs `shell -c script` with the binary on PATH as `tapedeck` and this environment's library.
+fn in_shell(env: &Env, shell: &str, script: &str) -> String {
+    let bin = env.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let link = bin.join("tapedeck");
+    if !link.exists() {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_tapedeck"), &link).unwrap();
+    }
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new(shell)
+        .arg("-c")
+        .arg(script)
+        .current_dir(env.dir.path())
+        .env("PATH", path)
+        .env("TAPEDECK_DB", env.db())
+        .env("TAPEDECK_CONFIG", env.config_file())
+        .output()
+        .unwrap_or_else(|e| panic!("{shell} (installed by `make test`): {e}"));
+    assert!(
+        out.status.success(),
+        "{shell} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn completions_offer_formats_modes_profiles_and_playlist_names() {
+    let env = Env::new();
+    env.ok(&["playlist", "new", "Road trip"]);
+    env.ok(&["playlist", "new", "Car"]);
+    for shell in ["bash", "zsh", "fish"] {
+        let script = env.ok(&["completions", shell]);
+        std::fs::write(env.dir.path().join(format!("c.{shell}")), script).unwrap();
+    }
+    // bash: the completion function, called as bash calls it.
+    let bash = |words: &[&str]| -> Vec<String> {
+        let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+        let script = format!(
+            "source c.bash; COMP_WORDS=({}); COMP_CWORD={}; \
+             _tapedeck_with_playlists tapedeck \"${{COMP_WORDS[COMP_CWORD]}}\" \
+             \"${{COMP_WORDS[COMP_CWORD-1]}}\"; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            quoted.join(" "),
+            words.len() - 1
+        );
+        let mut got: Vec<String> = in_shell(&env, "bash", &script)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        got.sort();
+        got
+    };
+    assert_eq!(bash(&["tapedeck", "ls", "-p", ""]), ["Car", "Road\\ trip"]);
+    assert_eq!(
+        bash(&["tapedeck", "play", "--playlist", "R"]),
+        ["Road\\ trip"]
+    );
+    assert_eq!(bash(&["tapedeck", "playlist", "show", "C"]), ["Car"]);
+    assert_eq!(
+        bash(&["tapedeck", "convert", "--format", ""]),
+        ["aac", "aiff", "alac", "flac", "mp3", "wav"]
+    );
+    assert_eq!(
+        bash(&["tapedeck", "export", "--profile", ""]),
+        ["car", "car-strict", "stick"]
+    );
+    assert_eq!(
+        bash(&["tapedeck", "play", "--replaygain", ""]),
+        ["album", "auto", "off", "track"]
+    );
+    // fish: its own `complete -C` on a command line.
+    let fish = |line: &str| -> Vec<String> {
+        let out = in_shell(
+            &env,
+            "fish",
+            &format!("source c.fish; complete -C '{line}'"),
+        );
+        let mut got: Vec<String> = out
+            .lines()
+            .map(|l| l.split('\t').next().unwrap().to_string())
+            .collect();
+        got.sort();
+        got
+    };
+    assert_eq!(fish("tapedeck ls -p "), ["Car", "Road trip"]);
+    assert_eq!(fish("tapedeck playlist show "), ["Car", "Road trip"]);
+    assert_eq!(
+        fish("tapedeck export --profile "),
+        ["car", "car-strict", "stick"]
+    );
+    assert_eq!(
+        fish("tapedeck play --replaygain "),
+        ["album", "auto", "off", "track"]
+    );
+    assert_eq!(
+        fish("tapedeck convert --copy "),
+        ["aac", "aiff", "alac", "flac", "mp3", "wav"]
+    );
+    // zsh: the script parses, and the playlist helper lists the names.
+    let zsh = in_shell(
+        &env,
+        "zsh",
+        "zsh -n c.zsh && source c.zsh 2>/dev/null; compadd() { shift; print -l -- ${(P)1}; }; \
+         _tapedeck_playlists",
+    );
+    assert_eq!(zsh.lines().collect::<Vec<_>>(), ["Car", "Road trip"]);
+}

@@ -40,7 +40,7 @@ pub struct ConvertArgs {
     #[arg(long, value_name = "DIR")]
     pub to: PathBuf,
     /// Output format [default: the configuration's; one of them is needed]
-    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    #[arg(long, value_name = "FORMAT", value_parser = FormatParser)]
     pub format: Option<Format>,
     /// Bitrate in kbps: MP3 CBR 32-320 (default 320), AAC 64-320 (default 256) [default: the
     /// configuration's, for the formats that take one]
@@ -73,7 +73,7 @@ pub struct ConvertArgs {
     pub allow_lossy_source: bool,
     /// Copy sources in these formats byte for byte, tags and all, instead of converting them,
     /// as in `--copy mp3,aac`
-    #[arg(long, value_name = "FORMATS", value_delimiter = ',', value_parser = parse_format)]
+    #[arg(long, value_name = "FORMATS", value_delimiter = ',', value_parser = FormatParser)]
     pub copy: Vec<Format>,
     /// Copy sources that are already in the output format (`--copy FORMAT` for --format)
     #[arg(long)]
@@ -92,8 +92,50 @@ pub struct ConvertArgs {
     pub json: bool,
 }
 
-fn parse_format(s: &str) -> Result<Format, String> {
-    Format::parse(s).ok_or_else(|| format!("{s:?}: formats are mp3, aac, flac, alac, wav, aiff"))
+/// `--format` and `--copy`: a format name, in any case, listed for completions and help.
+#[derive(Debug, Clone, Copy)]
+pub struct FormatParser;
+
+impl clap::builder::TypedValueParser for FormatParser {
+    type Value = Format;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Format, clap::Error> {
+        let text = value.to_string_lossy();
+        Format::parse(&text).ok_or_else(|| {
+            let mut e = clap::Error::new(clap::error::ErrorKind::InvalidValue).with_cmd(cmd);
+            use clap::error::{ContextKind, ContextValue};
+            if let Some(arg) = arg {
+                e.insert(
+                    ContextKind::InvalidArg,
+                    ContextValue::String(arg.to_string()),
+                );
+            }
+            e.insert(
+                ContextKind::InvalidValue,
+                ContextValue::String(text.into_owned()),
+            );
+            e.insert(
+                ContextKind::ValidValue,
+                ContextValue::Strings(Format::ALL.iter().map(|f| f.name().to_string()).collect()),
+            );
+            e
+        })
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            Format::ALL
+                .into_iter()
+                .map(|f| clap::builder::PossibleValue::new(f.name())),
+        ))
+    }
 }
 
 fn parse_vbr(s: &str) -> Result<u8, String> {

@@ -29,14 +29,14 @@ pub struct ExportArgs {
     #[arg(value_name = "QUERY")]
     pub query: Vec<String>,
     /// Export this playlist's tracks and write the playlist onto the device (repeatable)
-    #[arg(short = 'p', long = "playlist", value_name = "NAME")]
+    #[arg(short = 'p', long = "playlist", value_name = "PLAYLIST")]
     pub playlists: Vec<String>,
     /// The device's folder (a mounted stick)
     #[arg(long, value_name = "MOUNTPOINT")]
     pub to: PathBuf,
-    /// Device profile (see `tapedeck profiles`) [default: the device's last, else the
-    /// configuration's, else car]
-    #[arg(long, value_name = "NAME")]
+    /// Device profile: a built-in one (car, car-strict, stick) or one of profiles.toml (see
+    /// `tapedeck profiles`) [default: the device's last, else the configuration's, else car]
+    #[arg(long, value_name = "NAME", value_parser = ProfileNames, hide_possible_values = true)]
     pub profile: Option<String>,
     /// Path template [default: the profile's]
     #[arg(long, value_name = "TEMPLATE")]
@@ -58,6 +58,32 @@ pub struct ExportArgs {
     /// holds no manifest): without this, such a run is refused (is the stick mounted?)
     #[arg(long)]
     pub fresh: bool,
+}
+
+/// `--profile`: any name (profiles.toml may define more), with the built-in ones offered to
+/// shell completion.
+#[derive(Debug, Clone, Copy)]
+pub struct ProfileNames;
+
+impl clap::builder::TypedValueParser for ProfileNames {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(profile::builtins().into_iter().map(|p| {
+            clap::builder::PossibleValue::new(p.name).help(p.description)
+        })))
+    }
 }
 
 fn field_text(t: &Track, name: &str) -> Option<String> {

@@ -2,6 +2,7 @@
 //! each command with its output going to a writer. Errors are returned, never printed here;
 //! [`crate::error`] turns them into messages and exit codes.
 
+mod completions;
 mod config;
 mod convert;
 mod export;
@@ -17,7 +18,7 @@ use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::db::query::Selection;
 use crate::db::{GroupBy, Library};
@@ -137,7 +138,7 @@ pub enum Command {
         #[arg(value_name = "QUERY... RATING", required = true, num_args = 1..)]
         terms: Vec<String>,
         /// Rate the tracks of this playlist (with the query, within it)
-        #[arg(short = 'p', long = "playlist", value_name = "NAME")]
+        #[arg(short = 'p', long = "playlist", value_name = "PLAYLIST")]
         playlist: Option<String>,
         /// Print what changed as JSON lines
         #[arg(long)]
@@ -214,7 +215,7 @@ pub enum Command {
     },
     /// Print the manual page (roff) to stdout: `tapedeck man | man -l -`
     Man,
-    /// Print a shell completion script
+    /// Print a shell completion script (formats, modes, profiles and playlist names complete)
     Completions {
         #[arg(value_enum)]
         shell: Shell,
@@ -299,7 +300,7 @@ pub struct SelectArgs {
     #[arg(long, value_name = "KEYS")]
     pub sort: Option<String>,
     /// Take tracks from this playlist, in its order
-    #[arg(short = 'p', long, value_name = "NAME")]
+    #[arg(short = 'p', long, value_name = "PLAYLIST")]
     pub playlist: Option<String>,
 }
 
@@ -776,18 +777,7 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
         Command::Config { json } => config::show(ctx, json, out),
         Command::Help { topic } => help::help(&topic, out),
         Command::Man => help::man(out),
-        Command::Completions { shell } => {
-            let mut cmd = Args::command();
-            let shell = match shell {
-                Shell::Bash => clap_complete::Shell::Bash,
-                Shell::Zsh => clap_complete::Shell::Zsh,
-                Shell::Fish => clap_complete::Shell::Fish,
-                Shell::Elvish => clap_complete::Shell::Elvish,
-                Shell::Powershell => clap_complete::Shell::PowerShell,
-            };
-            clap_complete::generate(shell, &mut cmd, "tapedeck", out);
-            Ok(())
-        }
+        Command::Completions { shell } => completions::run(shell, out),
     }
 }
 

@@ -36,7 +36,7 @@ pub struct QueueArgs {
     #[arg(long, value_name = "KEYS")]
     pub sort: Option<String>,
     /// Take tracks from this playlist, in its order
-    #[arg(short = 'p', long, value_name = "NAME")]
+    #[arg(short = 'p', long, value_name = "PLAYLIST")]
     pub playlist: Option<String>,
     /// Shuffle tracks
     #[arg(long, conflicts_with = "shuffle_albums")]
