@@ -1509,6 +1509,7 @@ fn read_commands_work_on_a_library_that_cannot_be_written() {
             Command::new(env!("CARGO_BIN_EXE_tapedeck"))
         };
         c.env("TAPEDECK_DB", &db)
+            .env("TAPEDECK_CONFIG", env.config_file())
             .env_remove("XDG_DATA_HOME")
             .args(args)
             .stdin(std::process::Stdio::null())
@@ -1806,6 +1807,7 @@ fn an_empty_library_and_no_problems_are_said_on_a_terminal_only() {
         let out = Command::new("script")
             .args(["-qec", &cmd, "/dev/null"])
             .env("TAPEDECK_DB", env.db())
+            .env("TAPEDECK_CONFIG", env.config_file())
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap();
