@@ -3,17 +3,23 @@
 #   make demo     install what is missing, build, scan the bundled fixtures, list, render, convert
 #   make test     install what is missing, build, run every test
 #   make bench    scanner, query, player, convert and export benchmarks (prints figures)
-#   make install  cargo install into ~/.cargo/bin
+#   make install  cargo install into ~/.cargo/bin, and the manual page into $(MANDIR)
 
 SHELL := /bin/bash
 CARGO ?= cargo
 # Build-time needs: a C compiler (bundled SQLite, LAME, FDK AAC), pkg-config and ALSA headers.
 # Test oracles: ffmpeg, flac, lame, sox and python3-mutagen; pv paces the ALSA file device;
 # dosfstools, mtools and fusefat give the export tests a real FAT32 file system, exfat-fuse and
-# exfatprogs an exFAT one; util-linux has flock (a second writer, in the safety tests).
+# exfatprogs an exFAT one; util-linux has flock (a second writer, in the safety tests); groff-base
+# and man-db render the manual page (`man -l`), in the tests and for `man tapedeck`; bash, zsh and
+# fish run the completion scripts in the tests.
 DEB_PACKAGES := build-essential pkg-config libasound2-dev ffmpeg flac lame sox python3-mutagen pv \
-	dosfstools mtools fusefat exfat-fuse exfatprogs util-linux
+	dosfstools mtools fusefat exfat-fuse exfatprogs util-linux groff-base man-db bash zsh fish
 DEMO_DIR := $(CURDIR)/target/demo
+# `make install` puts tapedeck(1) here (man finds it when ~/.local/bin is on PATH, else set
+# MANPATH).
+PREFIX ?= $(HOME)/.local
+MANDIR ?= $(PREFIX)/share/man/man1
 
 .PHONY: all deps build release test demo bench install fixtures clean
 
@@ -71,6 +77,9 @@ bench: deps
 
 install: deps
 	$(CARGO) install --locked --path .
+	@bin="$${CARGO_INSTALL_ROOT:-$${CARGO_HOME:-$$HOME/.cargo}}/bin/tapedeck"; \
+	mkdir -p "$(MANDIR)" && "$$bin" man > "$(MANDIR)/tapedeck.1.tmp" && \
+	mv "$(MANDIR)/tapedeck.1.tmp" "$(MANDIR)/tapedeck.1" && echo "installed $(MANDIR)/tapedeck.1"
 
 fixtures:
 	bash fixtures/make-fixtures.sh

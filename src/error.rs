@@ -49,7 +49,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(AlreadyReported(code)) = cause.downcast_ref::<AlreadyReported>() {
             return *code;
         }
-        if cause.downcast_ref::<UsageError>().is_some() {
+        if cause.downcast_ref::<UsageError>().is_some()
+            || cause.downcast_ref::<crate::config::ConfigError>().is_some()
+        {
             return code::USAGE;
         }
         if let Some(ScanError::Busy(_)) = cause.downcast_ref::<ScanError>() {

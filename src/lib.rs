@@ -5,6 +5,7 @@
 
 pub mod audio;
 pub mod cli;
+pub mod config;
 pub mod convert;
 pub mod cover;
 pub mod db;

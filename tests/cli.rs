@@ -1552,6 +1552,7 @@ fn read_commands_work_on_a_library_that_cannot_be_written() {
             Command::new(env!("CARGO_BIN_EXE_tapedeck"))
         };
         c.env("TAPEDECK_DB", &db)
+            .env("TAPEDECK_CONFIG", env.config_file())
             .env_remove("XDG_DATA_HOME")
             .args(args)
             .stdin(std::process::Stdio::null())
@@ -1849,6 +1850,7 @@ fn an_empty_library_and_no_problems_are_said_on_a_terminal_only() {
         let out = Command::new("script")
             .args(["-qec", &cmd, "/dev/null"])
             .env("TAPEDECK_DB", env.db())
+            .env("TAPEDECK_CONFIG", env.config_file())
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap();
@@ -1969,4 +1971,511 @@ fn sine(options: &[&str], out: &Path) {
         .unwrap()
         .success();
     assert!(ok, "ffmpeg could not make {}", out.display());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The settings file.
+
+/// The titles of `ls --json` with the given extra arguments, in order.
+fn json_titles(env: &Env, args: &[&str]) -> Vec<String> {
+    let mut full = vec!["ls", "--json"];
+    full.extend(args);
+    env.ok(&full)
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            v["title"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn the_settings_file_gives_ls_its_format_and_order_and_flags_override_it() {
+    let env = library_env();
+    let built_in = env.ok(&["ls"]);
+    let descending = json_titles(&env, &["--sort", "title-"]);
+    let ascending = json_titles(&env, &["--sort", "title+"]);
+    assert_ne!(descending, ascending);
+    let bracketed =
+        |titles: &[String]| -> Vec<String> { titles.iter().map(|t| format!("[{t}]")).collect() };
+    std::fs::write(
+        env.config_file(),
+        "# mine\n[list]\nformat = '[$title]'\nsort = 'title-'\n",
+    )
+    .unwrap();
+    let lines =
+        |args: &[&str]| -> Vec<String> { env.ok(args).lines().map(str::to_string).collect() };
+    assert_eq!(lines(&["ls"]), bracketed(&descending));
+    // --sort, and a sort term in the query, override the configured order.
+    assert_eq!(lines(&["ls", "--sort", "title+"]), bracketed(&ascending));
+    assert_eq!(lines(&["ls", "title+"]), bracketed(&ascending));
+    // -f, --json and --paths override the configured format.
+    assert_eq!(
+        lines(&["ls", "-f", "$title", "--sort", "title+"]),
+        ascending
+    );
+    assert_eq!(json_titles(&env, &[]), descending);
+    assert!(lines(&["ls", "--paths"]).iter().all(|l| l.starts_with('/')));
+    // Without the file, the built-in listing is back.
+    std::fs::remove_file(env.config_file()).unwrap();
+    assert_eq!(env.ok(&["ls"]), built_in);
+}
+
+#[test]
+fn a_mistake_in_the_settings_file_names_the_file_line_and_key() {
+    let env = library_env();
+    std::fs::write(
+        env.config_file(),
+        "[list]\nformat = '$title'\n\n[play]\nvolum = 80\n",
+    )
+    .unwrap();
+    let out = env.run(&["ls"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim(),
+        format!(
+            "error: {}, line 5: unknown key `play.volum`: did you mean `play.volume`?",
+            env.config_file().display()
+        )
+    );
+    std::fs::write(env.config_file(), "[play]\nvolume = 'loud'\n").unwrap();
+    let err = String::from_utf8_lossy(&env.run(&["ls"]).stderr).into_owned();
+    assert!(
+        err.contains("line 2: `play.volume` takes an integer, not a string"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_settings_file_gives_render_its_gain_and_convert_its_format() {
+    let env = library_env();
+    let dir = env.dir.path();
+    let render = |name: &str, extra: &[&str]| -> Vec<u8> {
+        let out = dir.join(name);
+        let mut args = vec!["render", "title:=ALAC 16", "-o", out.to_str().unwrap()];
+        args.extend(extra);
+        env.ok(&args);
+        std::fs::read(out).unwrap()
+    };
+    let plain = render("plain.wav", &[]);
+    std::fs::write(
+        env.config_file(),
+        "[play]\npreamp = -6\nfallback_gain = -6\n\n[convert]\nformat = 'wav'\n",
+    )
+    .unwrap();
+    let configured = render("configured.wav", &[]);
+    assert_eq!(configured.len(), plain.len());
+    assert_ne!(configured, plain, "the configured gain applies");
+    let overridden = render("overridden.wav", &["--preamp", "0", "--fallback-gain", "0"]);
+    assert_eq!(overridden, plain, "the flags override the configured gain");
+
+    let to = dir.join("converted");
+    let summary: Value = serde_json::from_str(
+        env.ok(&[
+            "convert",
+            "title:=ALAC 16",
+            "--json",
+            "--to",
+            to.to_str().unwrap(),
+        ])
+        .trim(),
+    )
+    .unwrap();
+    assert_eq!(summary["format"], "wav");
+    assert_eq!(summary["converted"], 1);
+    let summary: Value = serde_json::from_str(
+        env.ok(&[
+            "convert",
+            "title:=ALAC 16",
+            "--json",
+            "--format",
+            "flac",
+            "--to",
+            to.to_str().unwrap(),
+        ])
+        .trim(),
+    )
+    .unwrap();
+    assert_eq!(summary["format"], "flac");
+    std::fs::remove_file(env.config_file()).unwrap();
+    let out = env.run(&["convert", "--to", to.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--format is needed"));
+}
+
+#[test]
+fn config_shows_each_setting_and_where_it_comes_from() {
+    let env = Env::new();
+    let shown: Value = serde_json::from_str(env.ok(&["config", "--json"]).trim()).unwrap();
+    assert_eq!(shown["config_file"]["exists"], false);
+    assert_eq!(shown["config_file"]["source"], "env");
+    assert_eq!(shown["db"]["source"], "env");
+    assert_eq!(shown["db"]["path"], env.db().to_str().unwrap());
+    assert_eq!(shown["settings"]["play.volume"]["value"], 100);
+    assert_eq!(shown["settings"]["play.volume"]["source"], "default");
+    assert_eq!(
+        shown["settings"]["keys.quit"]["value"],
+        serde_json::json!(["q", "esc"])
+    );
+    std::fs::write(
+        env.config_file(),
+        "[play]\nvolume = 70\n\n[keys]\nquit = 'x'\nnext = ['l', 'right']\n",
+    )
+    .unwrap();
+    let shown: Value = serde_json::from_str(env.ok(&["config", "--json"]).trim()).unwrap();
+    let volume = &shown["settings"]["play.volume"];
+    assert_eq!(volume["value"], 70);
+    assert_eq!(volume["source"], "file");
+    assert_eq!(volume["line"], 2);
+    assert_eq!(volume["file"], env.config_file().to_str().unwrap());
+    assert_eq!(
+        shown["settings"]["keys.quit"]["value"],
+        serde_json::json!(["x"])
+    );
+    assert_eq!(
+        shown["settings"]["keys.seek_forward"]["value"],
+        serde_json::json!([]),
+        "right went to next"
+    );
+    assert_eq!(shown["settings"]["list.sort"]["value"], Value::Null);
+    let text = env.ok(&["config"]);
+    let line = |key: &str| -> String {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("{key} missing from:\n{text}"))
+            .to_string()
+    };
+    assert!(
+        line("play.volume").ends_with(&format!("70  [{}:2]", env.config_file().display())),
+        "{text}"
+    );
+    assert!(
+        line("play.replaygain").ends_with("auto  [default]"),
+        "{text}"
+    );
+    assert!(line("db").ends_with("[TAPEDECK_DB]"), "{text}");
+    let flagged = env.ok(&["--db", "/tmp/elsewhere.db", "config"]);
+    assert!(
+        flagged
+            .lines()
+            .any(|l| l.starts_with("db ") && l.ends_with("/tmp/elsewhere.db  [--db]")),
+        "{flagged}"
+    );
+}
+
+#[test]
+fn album_lines_take_templates_of_album_fields() {
+    let env = library_env();
+    // The album's tracks, as `ls --json` shows them, are the oracle for its fields.
+    let tracks: Vec<Value> = env
+        .ok(&["ls", "--json", "year:2020"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut formats: Vec<&str> = tracks
+        .iter()
+        .map(|t| t["format"].as_str().unwrap())
+        .collect();
+    formats.sort();
+    formats.dedup();
+    let t = &tracks[0];
+    let artist = t["albumartist"].as_str().or(t["artist"].as_str()).unwrap();
+    let template = "$albumartist|$album|$year|$tracks|$formats|$length";
+    let total: f64 = tracks.iter().map(|t| t["duration"].as_f64().unwrap()).sum();
+    let total = total.round() as u64;
+    let expected = format!(
+        "{artist}|{}|2020|{}|{}|{}:{:02}\n",
+        t["album"].as_str().unwrap(),
+        tracks.len(),
+        formats.join(","),
+        total / 60,
+        total % 60
+    );
+    assert_eq!(env.ok(&["albums", "-f", template, "year:2020"]), expected);
+    assert_eq!(
+        env.ok(&["ls", "--albums", "-f", template, "year:2020"]),
+        expected
+    );
+    assert_eq!(env.ok(&["ls", "-a", "-f", template, "year:2020"]), expected);
+    // A track field is not an album field: the usual error, with a suggestion.
+    let out = env.run(&["albums", "-f", "$albm"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown field `$albm`") && err.contains("`$album`"),
+        "{err}"
+    );
+    let out = env.run(&["ls", "-a", "-f", "$title"]);
+    assert_eq!(out.status.code(), Some(2));
+    // The configured album format applies to both, and -f and --json override it.
+    std::fs::write(
+        env.config_file(),
+        "[list]\nalbum_format = '$album ($year)'\n",
+    )
+    .unwrap();
+    let configured = format!("{} (2020)\n", t["album"].as_str().unwrap());
+    assert_eq!(env.ok(&["albums", "year:2020"]), configured);
+    assert_eq!(env.ok(&["ls", "-a", "year:2020"]), configured);
+    assert_eq!(env.ok(&["albums", "-f", template, "year:2020"]), expected);
+    let json: Value =
+        serde_json::from_str(env.ok(&["albums", "--json", "year:2020"]).trim()).unwrap();
+    assert_eq!(json["tracks"], tracks.len());
+    assert_eq!(json["formats"], formats.join(","));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Help topics, the manual page and completions.
+
+/// Runs `program args` with `input` on stdin, requiring success and no stderr; returns stdout.
+fn filter(program: &str, args: &[&str], input: &[u8], envs: &[(&str, &str)]) -> String {
+    use std::io::Write as _;
+    let mut child = Command::new(program)
+        .args(args)
+        .envs(envs.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} (installed by `make test`): {e}"));
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{program} failed");
+    assert!(
+        out.stderr.is_empty(),
+        "{program} warned: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_manual_page_renders_and_holds_every_command() {
+    use clap::CommandFactory;
+    let env = Env::new();
+    // A broken settings file does not stand in the way of the manual.
+    std::fs::write(env.config_file(), "[nonsense\n").unwrap();
+    let roff = env.ok(&["man"]);
+    assert!(
+        roff.starts_with(".ie") || roff.contains(".TH tapedeck 1"),
+        "{}",
+        &roff[..200]
+    );
+    // groff with warnings on, and man-db's own reader.
+    let groff = filter(
+        "groff",
+        &["-k", "-man", "-Tutf8", "-ww"],
+        roff.as_bytes(),
+        &[],
+    );
+    let plain: String = {
+        // Bold and underline are overstrikes in groff's terminal output.
+        let mut s = String::new();
+        for c in groff.chars() {
+            if c == '\u{8}' {
+                s.pop();
+            } else {
+                s.push(c);
+            }
+        }
+        s
+    };
+    let man = filter(
+        "man",
+        &["-l", "-"],
+        roff.as_bytes(),
+        &[
+            ("MANWIDTH", "100"),
+            ("MAN_KEEP_FORMATTING", ""),
+            ("PAGER", "cat"),
+        ],
+    );
+    for text in [&plain, &man] {
+        for heading in [
+            "NAME",
+            "SYNOPSIS",
+            "COMMANDS",
+            "QUERY",
+            "TEMPLATES",
+            "FILES",
+            "EXIT STATUS",
+        ] {
+            assert!(text.lines().any(|l| l == heading), "{heading} missing");
+        }
+    }
+    let cmd = tapedeck::cli::Args::command();
+    let mut names = Vec::new();
+    for sub in cmd.get_subcommands() {
+        names.push(format!("tapedeck {}", sub.get_name()));
+        for inner in sub.get_subcommands().filter(|s| s.get_name() != "help") {
+            names.push(format!("tapedeck {} {}", sub.get_name(), inner.get_name()));
+        }
+    }
+    assert!(names.len() > 25, "{names:?}");
+    for name in &names {
+        assert!(
+            plain.lines().any(|l| l.trim() == name.as_str()),
+            "{name} has no section"
+        );
+    }
+    // Options carry their values: --replaygain lists its modes.
+    assert!(plain.contains("--replaygain"));
+    assert!(plain.contains("values: off, track, album, auto"), "{plain}");
+    assert!(plain.contains("artist:=~björk"), "UTF-8 survives");
+}
+
+#[test]
+fn help_topics_explain_queries_and_templates_and_name_commands() {
+    let env = Env::new();
+    let query = env.ok(&["help", "query"]);
+    for needle in [
+        "year:1990..1999",
+        "artist:=Björk",
+        "title::^Love",
+        "a b , c",
+        "^genre:",
+    ] {
+        assert!(query.contains(needle), "{needle} missing from help query");
+    }
+    let templates = env.ok(&["help", "templates"]);
+    for needle in [
+        "${title}s",
+        "$$",
+        "$disc",
+        "albumartist",
+        "tracks",
+        "formats",
+    ] {
+        assert!(
+            templates.contains(needle),
+            "{needle} missing from help templates"
+        );
+    }
+    // Commands still have their help, nested too, and the list names the topics.
+    assert!(
+        env.ok(&["help", "playlist", "new"])
+            .contains("Usage: tapedeck playlist new")
+    );
+    let top = env.ok(&["help"]);
+    assert!(
+        top.contains("Usage: tapedeck") && top.contains("templates"),
+        "{top}"
+    );
+    let out = env.run(&["help", "qeury"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `query`?"));
+}
+
+/// Runs `shell -c script` with the binary on PATH as `tapedeck` and this environment's library.
+fn in_shell(env: &Env, shell: &str, script: &str) -> String {
+    let bin = env.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let link = bin.join("tapedeck");
+    if !link.exists() {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_tapedeck"), &link).unwrap();
+    }
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new(shell)
+        .arg("-c")
+        .arg(script)
+        .current_dir(env.dir.path())
+        .env("PATH", path)
+        .env("TAPEDECK_DB", env.db())
+        .env("TAPEDECK_CONFIG", env.config_file())
+        .output()
+        .unwrap_or_else(|e| panic!("{shell} (installed by `make test`): {e}"));
+    assert!(
+        out.status.success(),
+        "{shell} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn completions_offer_formats_modes_profiles_and_playlist_names() {
+    let env = Env::new();
+    env.ok(&["playlist", "new", "Road trip"]);
+    env.ok(&["playlist", "new", "Car"]);
+    for shell in ["bash", "zsh", "fish"] {
+        let script = env.ok(&["completions", shell]);
+        std::fs::write(env.dir.path().join(format!("c.{shell}")), script).unwrap();
+    }
+    // bash: the completion function, called as bash calls it.
+    let bash = |words: &[&str]| -> Vec<String> {
+        let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+        let script = format!(
+            "source c.bash; COMP_WORDS=({}); COMP_CWORD={}; \
+             _tapedeck_with_playlists tapedeck \"${{COMP_WORDS[COMP_CWORD]}}\" \
+             \"${{COMP_WORDS[COMP_CWORD-1]}}\"; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            quoted.join(" "),
+            words.len() - 1
+        );
+        let mut got: Vec<String> = in_shell(&env, "bash", &script)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        got.sort();
+        got
+    };
+    assert_eq!(bash(&["tapedeck", "ls", "-p", ""]), ["Car", "Road\\ trip"]);
+    assert_eq!(
+        bash(&["tapedeck", "play", "--playlist", "R"]),
+        ["Road\\ trip"]
+    );
+    assert_eq!(bash(&["tapedeck", "playlist", "show", "C"]), ["Car"]);
+    assert_eq!(
+        bash(&["tapedeck", "convert", "--format", ""]),
+        ["aac", "aiff", "alac", "flac", "mp3", "wav"]
+    );
+    assert_eq!(
+        bash(&["tapedeck", "export", "--profile", ""]),
+        ["car", "car-strict", "stick"]
+    );
+    assert_eq!(
+        bash(&["tapedeck", "play", "--replaygain", ""]),
+        ["album", "auto", "off", "track"]
+    );
+    // fish: its own `complete -C` on a command line.
+    let fish = |line: &str| -> Vec<String> {
+        let out = in_shell(
+            &env,
+            "fish",
+            &format!("source c.fish; complete -C '{line}'"),
+        );
+        let mut got: Vec<String> = out
+            .lines()
+            .map(|l| l.split('\t').next().unwrap().to_string())
+            .collect();
+        got.sort();
+        got
+    };
+    assert_eq!(fish("tapedeck ls -p "), ["Car", "Road trip"]);
+    assert_eq!(fish("tapedeck playlist show "), ["Car", "Road trip"]);
+    assert_eq!(
+        fish("tapedeck export --profile "),
+        ["car", "car-strict", "stick"]
+    );
+    assert_eq!(
+        fish("tapedeck play --replaygain "),
+        ["album", "auto", "off", "track"]
+    );
+    assert_eq!(
+        fish("tapedeck convert --copy "),
+        ["aac", "aiff", "alac", "flac", "mp3", "wav"]
+    );
+    // zsh: the script parses, and the playlist helper lists the names.
+    let zsh = in_shell(
+        &env,
+        "zsh",
+        "zsh -n c.zsh && source c.zsh 2>/dev/null; compadd() { shift; print -l -- ${(P)1}; }; \
+         _tapedeck_playlists",
+    );
+    assert_eq!(zsh.lines().collect::<Vec<_>>(), ["Car", "Road trip"]);
 }

@@ -432,3 +432,123 @@ fn an_interrupted_run_leaves_no_partial_file_and_a_rerun_finishes() {
     let names: Vec<PathBuf> = files_under(&out_dir);
     assert_eq!(names.len(), 12, "temporary files cleaned: {names:?}");
 }
+
+#[test]
+fn copied_formats_arrive_byte_identical_are_skipped_on_rerun_and_the_history_keeps_the_query() {
+    let env = Env::new();
+    let mp3 = env.add("library/mp3/id3v23.mp3", "m/a.mp3");
+    let m4a = env.add("library/aac/tagged.m4a", "m/c.m4a");
+    let flac = env.add("library/flac/picture.flac", "m/b.flac");
+    env.scan();
+    // Without --copy the MP3 and AAC sources are refused: "an MP3 folder" was impossible.
+    let refused = env.convert(&["--format", "mp3", "--dry-run"]);
+    assert_eq!(
+        (refused["refuse"].as_u64(), refused["convert"].as_u64()),
+        (Some(2), Some(1))
+    );
+    let first = env.convert(&[
+        "--format",
+        "mp3",
+        "--copy-matching",
+        "--copy",
+        "aac",
+        "path:/m/",
+    ]);
+    assert_eq!(
+        (
+            first["converted"].as_u64(),
+            first["copied"].as_u64(),
+            first["refused"].as_u64()
+        ),
+        (Some(1), Some(2), Some(0)),
+        "{first}"
+    );
+    let files = files_under(&env.out_dir());
+    assert_eq!(files.len(), 3, "{files:?}");
+    let by_ext = |ext: &str| -> Vec<&PathBuf> {
+        files
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == ext))
+            .collect()
+    };
+    // Copies keep their bytes (tags included) and their own extension.
+    let copied_mp3: Vec<&PathBuf> = by_ext("mp3")
+        .into_iter()
+        .filter(|p| std::fs::read(p).unwrap() == std::fs::read(&mp3).unwrap())
+        .collect();
+    assert_eq!(copied_mp3.len(), 1, "{files:?}");
+    let copied_m4a = by_ext("m4a");
+    assert_eq!(copied_m4a.len(), 1, "{files:?}");
+    assert_eq!(
+        std::fs::read(copied_m4a[0]).unwrap(),
+        std::fs::read(&m4a).unwrap()
+    );
+    // The FLAC source was encoded, so its MP3 is not its bytes.
+    let encoded: Vec<&PathBuf> = by_ext("mp3")
+        .into_iter()
+        .filter(|p| !copied_mp3.contains(p))
+        .collect();
+    assert_eq!(encoded.len(), 1);
+    assert_ne!(
+        std::fs::read(encoded[0]).unwrap(),
+        std::fs::read(&flac).unwrap()
+    );
+    let (spec, _) = decode_all(encoded[0]).unwrap();
+    assert!(spec.rate > 0);
+    // A rerun skips all three, copies included.
+    let again = env.convert(&["--format", "mp3", "--copy", "mp3,aac"]);
+    assert_eq!(
+        (
+            again["converted"].as_u64(),
+            again["copied"].as_u64(),
+            again["skipped"].as_u64()
+        ),
+        (Some(0), Some(0), Some(3)),
+        "{again}"
+    );
+    assert_eq!(files_under(&env.out_dir()), files);
+    // The history says what each run was of.
+    let history: Vec<Value> = env
+        .ok(&["converted", "--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1]["query"], "path:/m/");
+    assert_eq!(history[1]["playlist"], Value::Null);
+    assert!(
+        history[1]["settings"]
+            .as_str()
+            .unwrap()
+            .ends_with("copy=aac,mp3"),
+        "{}",
+        history[1]
+    );
+    assert_eq!(history[0]["query"], Value::Null);
+    let text = env.ok(&["converted"]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[1].contains("query: path:/m/"), "{text}");
+    assert!(lines[0].contains("everything"), "{text}");
+    // A query with spaces and a playlist are recorded as given.
+    env.ok(&["playlist", "new", "Road trip"]);
+    env.ok(&["playlist", "add", "Road trip", "format:flac"]);
+    let out = env.run(&[
+        "convert",
+        "--to",
+        env.out_dir().to_str().unwrap(),
+        "--format",
+        "mp3",
+        "-p",
+        "Road trip",
+        "^artist:no one",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let latest: Value =
+        serde_json::from_str(env.ok(&["converted", "--json"]).lines().next().unwrap()).unwrap();
+    assert_eq!(latest["query"], "'^artist:no one'");
+    assert_eq!(latest["playlist"], "Road trip");
+}

@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use super::output::{escape, escape_path};
 use super::{SelectArgs, Settings, now, playlist, progress};
 use crate::audio::gain;
+use crate::config::Config;
 use crate::convert::encode::{self, Format};
 use crate::convert::output::{self, OutputDir};
 use crate::convert::plan::{self, Action, Job, Request};
@@ -36,10 +37,11 @@ pub struct ConvertArgs {
     /// The folder to write into (created if needed)
     #[arg(long, value_name = "DIR")]
     pub to: PathBuf,
-    /// Output format
-    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
-    pub format: Format,
-    /// Bitrate in kbps: MP3 CBR 32-320 (default 320), AAC 64-320 (default 256)
+    /// Output format [default: the configuration's; one of them is needed]
+    #[arg(long, value_name = "FORMAT", value_parser = FormatParser)]
+    pub format: Option<Format>,
+    /// Bitrate in kbps: MP3 CBR 32-320 (default 320), AAC 64-320 (default 256) [default: the
+    /// configuration's, for the formats that take one]
     #[arg(long, value_name = "KBPS")]
     pub bitrate: Option<u32>,
     /// MP3 variable bitrate quality, V0 (best) to V9
@@ -55,8 +57,9 @@ pub struct ConvertArgs {
     #[arg(long, value_name = "16|24", value_parser = parse_bits)]
     pub bit_depth: Option<u16>,
     /// Path template; `$disc` is the disc number and a dash, on multi-disc albums only
-    #[arg(long, value_name = "TEMPLATE", default_value = names::DEFAULT_TEMPLATE)]
-    pub template: String,
+    /// [default: the configuration's, else '$albumartist/$album/$disc$track $title']
+    #[arg(long, value_name = "TEMPLATE")]
+    pub template: Option<String>,
     /// Print what would be done, and do nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -66,8 +69,15 @@ pub struct ConvertArgs {
     /// Also convert lossy sources (MP3, AAC), which loses quality
     #[arg(long)]
     pub allow_lossy_source: bool,
+    /// Copy sources in these formats byte for byte, tags and all, instead of converting them,
+    /// as in `--copy mp3,aac`
+    #[arg(long, value_name = "FORMATS", value_delimiter = ',', value_parser = FormatParser)]
+    pub copy: Vec<Format>,
+    /// Copy sources that are already in the output format (`--copy FORMAT` for --format)
+    #[arg(long)]
+    pub copy_matching: bool,
     /// Bake this ReplayGain into the audio (and write no gain tags)
-    #[arg(long, value_enum, value_name = "track|album")]
+    #[arg(long, value_enum, value_name = "track|album", conflicts_with_all = ["copy", "copy_matching"])]
     pub apply_gain: Option<GainBake>,
     /// Write ID3v2.3 tags (MP3) for old players
     #[arg(long)]
@@ -80,8 +90,50 @@ pub struct ConvertArgs {
     pub json: bool,
 }
 
-fn parse_format(s: &str) -> Result<Format, String> {
-    Format::parse(s).ok_or_else(|| format!("{s:?}: formats are mp3, aac, flac, alac, wav, aiff"))
+/// `--format` and `--copy`: a format name, in any case, listed for completions and help.
+#[derive(Debug, Clone, Copy)]
+pub struct FormatParser;
+
+impl clap::builder::TypedValueParser for FormatParser {
+    type Value = Format;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Format, clap::Error> {
+        let text = value.to_string_lossy();
+        Format::parse(&text).ok_or_else(|| {
+            let mut e = clap::Error::new(clap::error::ErrorKind::InvalidValue).with_cmd(cmd);
+            use clap::error::{ContextKind, ContextValue};
+            if let Some(arg) = arg {
+                e.insert(
+                    ContextKind::InvalidArg,
+                    ContextValue::String(arg.to_string()),
+                );
+            }
+            e.insert(
+                ContextKind::InvalidValue,
+                ContextValue::String(text.into_owned()),
+            );
+            e.insert(
+                ContextKind::ValidValue,
+                ContextValue::Strings(Format::ALL.iter().map(|f| f.name().to_string()).collect()),
+            );
+            e
+        })
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            Format::ALL
+                .into_iter()
+                .map(|f| clap::builder::PossibleValue::new(f.name())),
+        ))
+    }
 }
 
 fn parse_vbr(s: &str) -> Result<u8, String> {
@@ -100,10 +152,37 @@ fn parse_bits(s: &str) -> Result<u16, String> {
     }
 }
 
+/// The format, bitrate and template: the flags, else the configuration's. The configured
+/// bitrate applies only to a format that takes one, and not with `--vbr`.
+fn resolve(args: &ConvertArgs, config: &Config) -> Result<(Format, Option<u32>, String)> {
+    let format = match (args.format, &config.convert_format) {
+        (Some(f), _) => f,
+        (None, Some(s)) => s.value,
+        (None, None) => {
+            return Err(UsageError(
+                "--format is needed (mp3, aac, flac, alac, wav or aiff), or `format` under \
+                 [convert] in the configuration file"
+                    .into(),
+            )
+            .into());
+        }
+    };
+    let bitrate = args.bitrate.or(config
+        .bitrate
+        .as_ref()
+        .filter(|_| args.vbr.is_none() && matches!(format, Format::Mp3 | Format::Aac))
+        .map(|s| s.value));
+    let template = args
+        .template
+        .clone()
+        .or(config.template.as_ref().map(|s| s.value.clone()))
+        .unwrap_or_else(|| names::DEFAULT_TEMPLATE.to_string());
+    Ok((format, bitrate, template))
+}
+
 /// Checks options that depend on each other, before anything is read.
-fn request(args: &ConvertArgs) -> Result<Request> {
-    let f = args.format;
-    if let Some(b) = args.bitrate {
+fn request(args: &ConvertArgs, f: Format, bitrate: Option<u32>) -> Result<Request> {
+    if let Some(b) = bitrate {
         let ok = match f {
             Format::Mp3 => [
                 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
@@ -140,7 +219,7 @@ fn request(args: &ConvertArgs) -> Result<Request> {
         .into());
     }
     let mut encode = encode::Settings::new(f);
-    encode.bitrate = args.bitrate;
+    encode.bitrate = bitrate;
     encode.vbr = args.vbr;
     encode.flac_level = args.flac_level;
     Ok(Request {
@@ -155,18 +234,28 @@ fn request(args: &ConvertArgs) -> Result<Request> {
         id3v23: args.id3v23,
         id3v1: false,
         cover_max: args.cover_max,
+        copy: {
+            let mut copy = args.copy.clone();
+            if args.copy_matching {
+                copy.push(f);
+            }
+            copy.sort_by_key(|f| f.name());
+            copy.dedup();
+            copy
+        },
     })
 }
 
 pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Result<()> {
-    let request = request(args)?;
-    if cfg!(not(feature = "aac")) && args.format == Format::Aac {
+    let (format, bitrate, template_text) = resolve(args, &ctx.config)?;
+    let request = request(args, format, bitrate)?;
+    if cfg!(not(feature = "aac")) && format == Format::Aac {
         return Err(UsageError(
             "AAC encoding was left out of this build (cargo feature `aac`)".into(),
         )
         .into());
     }
-    let template = PathTemplate::parse(&args.template)
+    let template = PathTemplate::parse(&template_text)
         .map_err(|e| UsageError(format!("invalid --template: {e}")))?;
     let mut lib = ctx.open_library()?;
     if args.to.exists() && !args.to.is_dir() {
@@ -212,6 +301,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
     );
     let count = |a: fn(&Action) -> bool| jobs.iter().filter(|j| a(&j.action)).count();
     let to_convert = count(|a| *a == Action::Convert);
+    let to_copy = count(|a| *a == Action::Copy);
     let to_skip = count(|a| *a == Action::Skip);
     let refused = count(|a| matches!(a, Action::Refuse(_)));
     // Refusals: one line per reason with its count (each file under -v; all in --json).
@@ -252,6 +342,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
                 .map(|j| {
                     let (action, reason) = match &j.action {
                         Action::Convert => ("convert", None),
+                        Action::Copy => ("copy", None),
                         Action::Skip => ("skip", None),
                         Action::Refuse(why) => ("refuse", Some(why)),
                     };
@@ -268,8 +359,9 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
                 &serde_json::json!({
                     "dry_run": true,
                     "target": root.to_string_lossy(),
-                    "format": args.format.name(),
+                    "format": format.name(),
                     "convert": to_convert,
+                    "copy": to_copy,
                     "skip": to_skip,
                     "refuse": refused,
                     "files": files,
@@ -281,6 +373,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
         for j in &jobs {
             let verb = match j.action {
                 Action::Convert => "convert",
+                Action::Copy => "copy",
                 Action::Skip => "skip (done)",
                 Action::Refuse(_) => "refuse",
             };
@@ -293,23 +386,37 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
         }
         writeln!(
             out,
-            "would convert {to_convert}, skip {to_skip} already done, refuse {refused}"
+            "would convert {to_convert}, copy {to_copy}, skip {to_skip} already done, refuse \
+             {refused}"
         )?;
         return Ok(());
     }
     let key = request.key();
+    let mut run_settings = key.clone();
+    if !request.copy.is_empty() {
+        let names: Vec<&str> = request.copy.iter().map(|f| f.name()).collect();
+        run_settings.push_str(&format!(" copy={}", names.join(",")));
+    }
+    // The selection as it was asked for, so the history says what each run was of.
+    let query_text = (!args.select.query.is_empty())
+        .then(|| shlex::try_join(args.select.query.iter().map(String::as_str)).ok())
+        .flatten();
     let run_id = lib.write(|w| {
         w.start_conversion(
-            &root.to_string_lossy(),
-            args.format.name(),
-            &key,
-            jobs.len(),
+            &crate::db::ConversionStart {
+                target: &root.to_string_lossy(),
+                format: format.name(),
+                settings: &run_settings,
+                query: query_text.as_deref(),
+                playlist: args.select.playlist.as_deref(),
+                selected: jobs.len(),
+            },
             now(),
         )
     })?;
     let todo: Vec<&Job> = jobs
         .iter()
-        .filter(|j| j.action == Action::Convert)
+        .filter(|j| matches!(j.action, Action::Convert | Action::Copy))
         .collect();
     let workers = args
         .jobs
@@ -342,8 +449,11 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
                     let root = root.clone();
                     return (i, Err(crate::target::Error::Gone { root }.into()));
                 }
-                let made = scratch.path(i, args.format.extension());
+                let made = scratch.path(i, format.extension());
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    if job.action == Action::Copy {
+                        return copy_one(&dir, job, &fingerprints, &vanished);
+                    }
                     let c = run::convert_one(&job.track, &made, &request, &cancel)?;
                     // Replacing is allowed only where the plan found a file of ours.
                     let replace = output::replaceable(&dir, &job.output);
@@ -383,6 +493,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
     }
     let elapsed = started.elapsed();
     let mut written = 0;
+    let mut copied = 0;
     let mut failed = 0;
     let mut audio = 0.0;
     let mut bytes = 0u64;
@@ -394,6 +505,8 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
             match r {
                 Ok(c) => {
                     written += 1;
+                    let copy = job.action == Action::Copy;
+                    copied += usize::from(copy);
                     audio += c.seconds;
                     bytes += c.size;
                     w.record_converted(
@@ -403,7 +516,11 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
                                 .get(&job.track.id)
                                 .cloned()
                                 .unwrap_or_default(),
-                            settings: key.clone(),
+                            settings: if copy {
+                                plan::COPY_KEY.to_string()
+                            } else {
+                                key.clone()
+                            },
                             track_id: Some(job.track.id),
                             size: c.size as i64,
                         },
@@ -432,9 +549,10 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
             &mut *out,
             &serde_json::json!({
                 "target": root.to_string_lossy(),
-                "format": args.format.name(),
+                "format": format.name(),
                 "selected": jobs.len(),
-                "converted": written,
+                "converted": written - copied,
+                "copied": copied,
                 "skipped": to_skip,
                 "refused": refused,
                 "refusals": refusals(),
@@ -447,8 +565,9 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
         )?;
         writeln!(out)?;
     } else if !ctx.quiet {
-        let mut line = format!("converted {written}");
+        let mut line = format!("converted {}", written - copied);
         for (n, what) in [
+            (copied, "copied as they are"),
             (to_skip, "skipped (already done)"),
             (refused, "refused"),
             (failed, "failed"),
@@ -482,6 +601,38 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
     Ok(())
 }
 
+/// Copies a source in place of a conversion: opened as a regular file (never blocking on a
+/// FIFO that replaced it since the scan), and put in place like a converted file.
+fn copy_one(
+    dir: &OutputDir,
+    job: &Job,
+    fingerprints: &HashMap<i64, Vec<u8>>,
+    vanished: &std::sync::atomic::AtomicBool,
+) -> Result<run::Converted, ConvertError> {
+    let (input, _) = crate::scan::open_regular(&job.track.path).map_err(|e| {
+        ConvertError::Failed(format!(
+            "cannot read it: {}",
+            crate::scan::walk::io_reason(&e)
+        ))
+    })?;
+    let replace = output::replaceable(dir, &job.output);
+    let entry = output::entry(
+        job.track.id,
+        fingerprints
+            .get(&job.track.id)
+            .map_or(&[][..], Vec::as_slice),
+        plan::COPY_KEY,
+    );
+    let size = dir.install_from(input, &job.output, entry, replace);
+    if let Err(crate::target::Error::Gone { .. }) = &size {
+        vanished.store(true, Ordering::Relaxed);
+    }
+    Ok(run::Converted {
+        size: size?,
+        seconds: job.track.duration,
+    })
+}
+
 fn hms(secs: f64) -> String {
     let s = secs.round() as u64;
     format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
@@ -501,10 +652,26 @@ pub fn converted(ctx: &Settings, json: bool, out: &mut dyn Write) -> Result<()> 
             } else {
                 "  (interrupted)"
             };
+            let mut of = String::new();
+            if let Some(q) = &c.query {
+                of.push_str(&format!("  query: {}", escape(q)));
+            }
+            if let Some(p) = &c.playlist {
+                of.push_str(&format!("  playlist: {}", escape(p)));
+            }
+            if of.is_empty() {
+                of.push_str("  everything");
+            }
             writeln!(
                 out,
-                "{when}  {}  {} tracks: {} written, {} skipped, {} refused, {} failed  {}{status}",
-                c.format, c.selected, c.written, c.skipped, c.refused, c.failed, c.target
+                "{when}  {}  {} tracks: {} written, {} skipped, {} refused, {} failed  {}{of}{status}",
+                c.format,
+                c.selected,
+                c.written,
+                c.skipped,
+                c.refused,
+                c.failed,
+                escape(&c.target)
             )?;
         }
     }

@@ -28,13 +28,14 @@ pub struct ExportArgs {
     #[arg(value_name = "QUERY")]
     pub query: Vec<String>,
     /// Export this playlist's tracks and write the playlist onto the device (repeatable)
-    #[arg(short = 'p', long = "playlist", value_name = "NAME")]
+    #[arg(short = 'p', long = "playlist", value_name = "PLAYLIST")]
     pub playlists: Vec<String>,
     /// The device's folder (a mounted stick)
     #[arg(long, value_name = "MOUNTPOINT")]
     pub to: PathBuf,
-    /// Device profile (see `tapedeck profiles`) [default: the device's last, else car]
-    #[arg(long, value_name = "NAME")]
+    /// Device profile: a built-in one (car, car-strict, stick) or one of profiles.toml (see
+    /// `tapedeck profiles`) [default: the device's last, else the configuration's, else car]
+    #[arg(long, value_name = "NAME", value_parser = ProfileNames, hide_possible_values = true)]
     pub profile: Option<String>,
     /// Path template [default: the profile's]
     #[arg(long, value_name = "TEMPLATE")]
@@ -58,9 +59,36 @@ pub struct ExportArgs {
     pub fresh: bool,
 }
 
-/// The profiles, built-in and from the configuration file.
-fn profiles() -> Result<Vec<Profile>> {
-    profile::load(profile::config_path().as_deref()).map_err(|e| UsageError(e).into())
+/// `--profile`: any name (profiles.toml may define more), with the built-in ones offered to
+/// shell completion.
+#[derive(Debug, Clone, Copy)]
+pub struct ProfileNames;
+
+impl clap::builder::TypedValueParser for ProfileNames {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(profile::builtins().into_iter().map(|p| {
+            clap::builder::PossibleValue::new(p.name).help(p.description)
+        })))
+    }
+}
+
+/// The profiles, built-in and from `profiles.toml` beside the configuration file.
+fn profiles(ctx: &Settings) -> Result<Vec<Profile>> {
+    let path = ctx.config_path.as_deref().map(profile::path_beside);
+    profile::load(path.as_deref()).map_err(|e| UsageError(e).into())
 }
 
 /// The selected tracks (the query's, and every `-p` playlist's), and the playlists (name, track
@@ -273,7 +301,7 @@ fn print_plan(
 }
 
 pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<()> {
-    let all = profiles()?;
+    let all = profiles(ctx)?;
     if !args.to.is_dir() {
         return Err(UsageError(format!(
             "--to {}: not a folder (is the stick mounted?)",
@@ -289,15 +317,24 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
     let loaded = manifest::load(&target).map_err(anyhow::Error::msg)?;
     let previous = loaded.manifest.as_ref().map(|m| m.profile.clone());
     let previous_template = loaded.manifest.as_ref().and_then(|m| m.template.clone());
+    let configured = ctx.config.profile.as_ref();
+    let from_config = args.profile.is_none() && previous.is_none() && configured.is_some();
     let name = args
         .profile
         .clone()
         .or(previous.clone())
+        .or(configured.map(|s| s.value.clone()))
         .unwrap_or_else(|| "car".into());
     let Some(profile) = all.iter().find(|p| p.name == name).cloned() else {
         let names: Vec<&str> = all.iter().map(|p| p.name.as_str()).collect();
+        let origin = match (from_config, &ctx.config_path, configured) {
+            (true, Some(path), Some(s)) => {
+                format!(" (export.profile in {}, line {})", path.display(), s.line)
+            }
+            _ => String::new(),
+        };
         return Err(UsageError(format!(
-            "no profile named `{name}`; profiles are {} (`tapedeck profiles` shows them)",
+            "no profile named `{name}`{origin}; profiles are {} (`tapedeck profiles` shows them)",
             names.join(", ")
         ))
         .into());
@@ -648,8 +685,8 @@ pub fn exports(ctx: &Settings, json: bool, out: &mut dyn Write) -> Result<()> {
 }
 
 /// `tapedeck profiles`.
-pub fn profiles_cmd(json: bool, out: &mut dyn Write) -> Result<()> {
-    let all = profiles()?;
+pub fn profiles_cmd(ctx: &Settings, json: bool, out: &mut dyn Write) -> Result<()> {
+    let all = profiles(ctx)?;
     if json {
         for p in &all {
             serde_json::to_writer(&mut *out, p)?;
@@ -666,7 +703,7 @@ pub fn profiles_cmd(json: bool, out: &mut dyn Write) -> Result<()> {
             writeln!(out, "  {k:<22} {v}")?;
         }
     }
-    if let Some(path) = profile::config_path() {
+    if let Some(path) = ctx.config_path.as_deref().map(profile::path_beside) {
         writeln!(out, "\nyour own profiles go in {}", path.display())?;
     }
     Ok(())

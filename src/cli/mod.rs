@@ -2,8 +2,11 @@
 //! each command with its output going to a writer. Errors are returned, never printed here;
 //! [`crate::error`] turns them into messages and exit codes.
 
+mod completions;
+mod config;
 mod convert;
 mod export;
+mod help;
 mod interrupt;
 mod output;
 mod play;
@@ -15,7 +18,7 @@ use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::db::query::Selection;
 use crate::db::{GroupBy, Library};
@@ -24,7 +27,13 @@ use crate::scan::{self, ScanLock, ScanOptions};
 
 /// Manage and play the music you own, offline.
 #[derive(Debug, Parser)]
-#[command(name = "tapedeck", version, about, propagate_version = true)]
+#[command(
+    name = "tapedeck",
+    version,
+    about,
+    propagate_version = true,
+    disable_help_subcommand = true
+)]
 pub struct Args {
     /// The library database [default: $XDG_DATA_HOME/tapedeck/library.db]
     #[arg(long, global = true, env = "TAPEDECK_DB", value_name = "PATH")]
@@ -69,11 +78,12 @@ pub enum Command {
         /// One absolute path per line, for piping
         #[arg(long, conflicts_with = "format")]
         paths: bool,
-        /// Output template, as in '$artist - $title ($year)'
+        /// Output template, as in '$artist - $title ($year)'; with --albums, of album fields
+        /// (`tapedeck help templates`) [default: the configuration's]
         #[arg(short, long, value_name = "TEMPLATE")]
         format: Option<String>,
-        /// One line per album, with its track count and duration
-        #[arg(long)]
+        /// One line per album, with its track count and duration (-a, as in beets)
+        #[arg(short = 'a', long)]
         albums: bool,
         /// At most N lines
         #[arg(long, value_name = "N")]
@@ -93,8 +103,12 @@ pub enum Command {
     Albums {
         #[command(flatten)]
         select: SelectArgs,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "format")]
         json: bool,
+        /// Output template of album fields, as in '$albumartist - $album ($year)'
+        /// [default: the configuration's]
+        #[arg(short, long, value_name = "TEMPLATE")]
+        format: Option<String>,
     },
     /// List genres with track counts
     Genres {
@@ -124,7 +138,7 @@ pub enum Command {
         #[arg(value_name = "QUERY... RATING", required = true, num_args = 1..)]
         terms: Vec<String>,
         /// Rate the tracks of this playlist (with the query, within it)
-        #[arg(short = 'p', long = "playlist", value_name = "NAME")]
+        #[arg(short = 'p', long = "playlist", value_name = "PLAYLIST")]
         playlist: Option<String>,
         /// Print what changed as JSON lines
         #[arg(long)]
@@ -141,12 +155,13 @@ pub enum Command {
     Play {
         #[command(flatten)]
         queue: play::QueueArgs,
-        /// Output device (see `tapedeck devices`)
+        /// Output device (see `tapedeck devices`) [default: the configuration's, else the
+        /// system's]
         #[arg(long, value_name = "NAME")]
         device: Option<String>,
-        /// Volume in percent
-        #[arg(long, value_name = "PERCENT", default_value_t = 100, value_parser = clap::value_parser!(u8).range(0..=100))]
-        volume: u8,
+        /// Volume in percent [default: the configuration's, else 100]
+        #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=100))]
+        volume: Option<u8>,
         /// Continue the last queue where it stopped
         #[arg(long)]
         resume: bool,
@@ -186,7 +201,21 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print a shell completion script
+    /// Show the effective settings and where each comes from (default, configuration file,
+    /// flag or environment)
+    Config {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Help on a topic (query, templates) or a command: `tapedeck help query`
+    Help {
+        /// A topic (query, templates), or a command and its subcommands
+        #[arg(value_name = "TOPIC|COMMAND")]
+        topic: Vec<String>,
+    },
+    /// Print the manual page (roff) to stdout: `tapedeck man | man -l -`
+    Man,
+    /// Print a shell completion script (formats, modes, profiles and playlist names complete)
     Completions {
         #[arg(value_enum)]
         shell: Shell,
@@ -218,6 +247,9 @@ impl Command {
             | Command::Exports { .. }
             | Command::Profiles { .. }
             | Command::Devices { .. }
+            | Command::Config { .. }
+            | Command::Help { .. }
+            | Command::Man
             | Command::Completions { .. } => false,
         }
     }
@@ -234,6 +266,9 @@ impl Command {
                 Command::Render { .. }
                     | Command::Profiles { .. }
                     | Command::Devices { .. }
+                    | Command::Config { .. }
+                    | Command::Help { .. }
+                    | Command::Man
                     | Command::Completions { .. }
             )
     }
@@ -265,7 +300,7 @@ pub struct SelectArgs {
     #[arg(long, value_name = "KEYS")]
     pub sort: Option<String>,
     /// Take tracks from this playlist, in its order
-    #[arg(short = 'p', long, value_name = "NAME")]
+    #[arg(short = 'p', long, value_name = "PLAYLIST")]
     pub playlist: Option<String>,
 }
 
@@ -292,9 +327,21 @@ pub enum Shell {
     Powershell,
 }
 
-/// Settings resolved from the arguments and the environment.
+/// Where a setting's value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Default,
+    Flag,
+    Env,
+}
+
+/// Settings resolved from the arguments, the environment and the configuration file.
 struct Settings {
     db_path: PathBuf,
+    db_source: Source,
+    /// The configuration file (absent: defaults), and what it sets.
+    config_path: Option<PathBuf>,
+    config: crate::config::Config,
     quiet: bool,
     verbose: u8,
     /// The command only reads the library (see [`Command::writes_library`]).
@@ -335,6 +382,27 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// The album template: `-f`, else the configuration's unless `--json` is asked for; `None`
+    /// for the built-in line.
+    fn album_template(
+        &self,
+        flag: Option<&str>,
+        json: bool,
+    ) -> Result<Option<crate::template::Template>> {
+        if let Some(text) = flag {
+            return Ok(Some(output::album_template(text, "--format")?));
+        }
+        match &self.config.album_format {
+            Some(s) if !json => Ok(Some(output::album_template(
+                &s.value,
+                "list.album_format in the configuration",
+            )?)),
+            _ => Ok(None),
+        }
+    }
+}
+
 fn default_db_path() -> Result<PathBuf> {
     let dirs = directories::ProjectDirs::from("", "", "tapedeck")
         .context("cannot find a home folder for the library; pass --db PATH or set TAPEDECK_DB")?;
@@ -360,11 +428,36 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<()> {
             };
         }
     };
+    let config_path = crate::config::path(
+        std::env::var_os("TAPEDECK_CONFIG").as_deref(),
+        directories::ProjectDirs::from("", "", "tapedeck")
+            .as_ref()
+            .map(|d| d.config_dir()),
+    );
+    // Help, the manual and completions work whatever the settings file holds.
+    let needs_config = !matches!(
+        args.command,
+        Command::Help { .. } | Command::Man | Command::Completions { .. }
+    );
+    let config = match &config_path {
+        Some(p) if needs_config => crate::config::load(p)?,
+        _ => crate::config::Config::default(),
+    };
+    let db_source = match &args.db {
+        None => Source::Default,
+        Some(p) if std::env::var_os("TAPEDECK_DB").is_some_and(|e| *e == *p.as_os_str()) => {
+            Source::Env
+        }
+        Some(_) => Source::Flag,
+    };
     let ctx = Settings {
         db_path: match &args.db {
             Some(p) => p.clone(),
             None => default_db_path()?,
         },
+        db_source,
+        config_path,
+        config,
         quiet: args.quiet,
         verbose: args.verbose,
         read_only: !args.command.writes_library(),
@@ -405,9 +498,10 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
             limit,
             random,
         } => {
-            let lib = ctx.open_library()?;
-            let (q, within) = playlist::resolve(&lib, &select)?;
             if albums {
+                let template = ctx.album_template(format.as_deref(), json)?;
+                let lib = ctx.open_library()?;
+                let (q, within) = playlist::resolve(&lib, &select)?;
                 let mut groups = lib.groups(GroupBy::Album, Some(&q), within)?;
                 if let Some(n) = random {
                     shuffle(&mut groups);
@@ -416,16 +510,35 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
                     groups.truncate(n as usize);
                 }
                 for g in &groups {
-                    output::group(out, GroupBy::Album, g, json)?;
+                    match &template {
+                        Some(t) => output::album(out, g, t)?,
+                        None => output::group(out, GroupBy::Album, g, json)?,
+                    }
                 }
                 return Ok(());
+            }
+            let mode = output::ListMode::from_flags(
+                json,
+                paths,
+                format.as_deref(),
+                ctx.config.list_format.as_ref().map(|s| s.value.as_str()),
+            )?;
+            let lib = ctx.open_library()?;
+            let (mut q, within) = playlist::resolve(&lib, &select)?;
+            // The configured order applies where neither the query, --sort nor a playlist's
+            // own order says anything.
+            if let Some(s) = &ctx.config.sort
+                && q.sort.is_empty()
+                && select.playlist.is_none()
+            {
+                q.sort = crate::query::parse_sort(&s.value)
+                    .map_err(|e| UsageError(format!("invalid list.sort: {e}")))?;
             }
             // On a terminal, an empty library says what to do; scripts get empty output.
             if !json && io::stdout().is_terminal() && lib.stats(None, false)?.tracks == 0 {
                 writeln!(out, "the library is empty: `tapedeck scan FOLDER` first")?;
                 return Ok(());
             }
-            let mode = output::ListMode::from_flags(json, paths, format.as_deref())?;
             let sel = Selection {
                 query: Some(&q),
                 random: random.is_some(),
@@ -435,7 +548,21 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
             list_tracks(&lib, &sel, &mode, out)
         }
         Command::Artists { select, json } => list_groups(ctx, GroupBy::Artist, &select, json, out),
-        Command::Albums { select, json } => list_groups(ctx, GroupBy::Album, &select, json, out),
+        Command::Albums {
+            select,
+            json,
+            format,
+        } => {
+            let Some(template) = ctx.album_template(format.as_deref(), json)? else {
+                return list_groups(ctx, GroupBy::Album, &select, json, out);
+            };
+            let lib = ctx.open_library()?;
+            let (q, within) = playlist::resolve(&lib, &select)?;
+            for g in lib.groups(GroupBy::Album, Some(&q), within)? {
+                output::album(out, &g, &template)?;
+            }
+            Ok(())
+        }
         Command::Genres { select, json } => list_groups(ctx, GroupBy::Genre, &select, json, out),
         Command::Stats { select, json } => {
             let lib = ctx.open_library()?;
@@ -629,7 +756,13 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
             device,
             volume,
             resume,
-        } => play::play(ctx, &queue, device.as_deref(), volume, resume, out),
+        } => {
+            let device = device.or(ctx.config.device.as_ref().map(|s| s.value.clone()));
+            let volume = volume
+                .or(ctx.config.volume.as_ref().map(|s| s.value))
+                .unwrap_or(100);
+            play::play(ctx, &queue, device.as_deref(), volume, resume, out)
+        }
         Command::Render {
             queue,
             output,
@@ -640,19 +773,11 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
         Command::Converted { json } => convert::converted(ctx, json, out),
         Command::Export(args) => export::export(ctx, &args, out),
         Command::Exports { json } => export::exports(ctx, json, out),
-        Command::Profiles { json } => export::profiles_cmd(json, out),
-        Command::Completions { shell } => {
-            let mut cmd = Args::command();
-            let shell = match shell {
-                Shell::Bash => clap_complete::Shell::Bash,
-                Shell::Zsh => clap_complete::Shell::Zsh,
-                Shell::Fish => clap_complete::Shell::Fish,
-                Shell::Elvish => clap_complete::Shell::Elvish,
-                Shell::Powershell => clap_complete::Shell::PowerShell,
-            };
-            clap_complete::generate(shell, &mut cmd, "tapedeck", out);
-            Ok(())
-        }
+        Command::Profiles { json } => export::profiles_cmd(ctx, json, out),
+        Command::Config { json } => config::show(ctx, json, out),
+        Command::Help { topic } => help::help(&topic, out),
+        Command::Man => help::man(out),
+        Command::Completions { shell } => completions::run(shell, out),
     }
 }
 

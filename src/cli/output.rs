@@ -33,10 +33,12 @@ pub enum ListMode {
 
 impl ListMode {
     /// The mode the listing flags ask for; `--json`, `--paths` and `-f` exclude each other.
+    /// `configured` is the configuration's template, used when no flag picks a mode.
     pub fn from_flags(
         json: bool,
         paths: bool,
         format: Option<&str>,
+        configured: Option<&str>,
     ) -> Result<ListMode, crate::error::UsageError> {
         Ok(if json {
             ListMode::Json
@@ -47,6 +49,11 @@ impl ListMode {
         } else if let Some(text) = format {
             let t = Template::parse(text, &Field::spellings())
                 .map_err(|e| crate::error::UsageError(format!("invalid --format: {e}")))?;
+            ListMode::Template(t)
+        } else if let Some(text) = configured {
+            let t = Template::parse(text, &Field::names()).map_err(|e| {
+                crate::error::UsageError(format!("invalid list.format in the configuration: {e}"))
+            })?;
             ListMode::Template(t)
         } else {
             ListMode::Text
@@ -225,6 +232,35 @@ pub fn group(out: &mut dyn Write, by: GroupBy, g: &Group, as_json: bool) -> io::
     }
 }
 
+/// One album line through a template of [`crate::query::ALBUM_FIELDS`].
+pub fn album(out: &mut dyn Write, g: &Group, template: &Template) -> io::Result<()> {
+    let line = template.render(&|name| {
+        let value = match name {
+            "albumartist" | "artist" => g.artist.clone(),
+            "album" => Some(g.name.clone()),
+            "year" => g.year.map(|y| y.to_string()),
+            "tracks" => Some(g.tracks.to_string()),
+            "duration" => Some(hms(g.duration)),
+            "length" => Some(minutes(g.duration)),
+            "formats" | "format" => g.formats.clone(),
+            "genre" => g.genre.clone(),
+            _ => None,
+        };
+        value.map(|v| escape(&v).into_owned())
+    });
+    writeln!(out, "{line}")
+}
+
+/// Parses an album template (`-f` of `ls --albums` and `albums`, or the configuration's).
+pub fn album_template(text: &str, origin: &str) -> Result<Template, crate::error::UsageError> {
+    Template::parse(text, crate::query::ALBUM_FIELDS).map_err(|e| {
+        crate::error::UsageError(format!(
+            "invalid {origin}: {e} (album fields: {})",
+            crate::query::ALBUM_FIELDS.join(", ")
+        ))
+    })
+}
+
 pub fn playlist(out: &mut dyn Write, p: &Playlist, as_json: bool) -> io::Result<()> {
     if as_json {
         serde_json::to_writer(&mut *out, p)?;
@@ -294,6 +330,16 @@ fn hms(seconds: f64) -> String {
     format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
+/// `m:ss`, or `h:mm:ss` from an hour on.
+fn minutes(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    if s >= 3600 {
+        hms(seconds)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
 fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
     let mut v = bytes as f64;
@@ -350,6 +396,8 @@ mod tests {
     #[test]
     fn human_units() {
         assert_eq!(hms(3725.4), "1:02:05");
+        assert_eq!(minutes(185.0), "3:05");
+        assert_eq!(minutes(3725.4), "1:02:05");
         assert_eq!(human_size(999), "999 B");
         assert_eq!(human_size(1_280_000), "1.3 MB");
     }

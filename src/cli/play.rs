@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{SelectArgs, Settings, now, output, playlist};
 use crate::audio::{Spec, gain};
+use crate::config::{Action, Bindings, Config, Key};
 use crate::db::Library;
 use crate::db::query::Selection;
 use crate::error::UsageError;
@@ -35,7 +36,7 @@ pub struct QueueArgs {
     #[arg(long, value_name = "KEYS")]
     pub sort: Option<String>,
     /// Take tracks from this playlist, in its order
-    #[arg(short = 'p', long, value_name = "NAME")]
+    #[arg(short = 'p', long, value_name = "PLAYLIST")]
     pub playlist: Option<String>,
     /// Shuffle tracks
     #[arg(long, conflicts_with = "shuffle_albums")]
@@ -50,35 +51,36 @@ pub struct QueueArgs {
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub start_at: Option<f64>,
     /// ReplayGain: album gain for albums in order and track gain when shuffled (auto), or fixed
-    #[arg(long, value_enum, default_value_t = gain::Mode::Auto)]
-    pub replaygain: gain::Mode,
-    /// Added to every ReplayGain value, in dB
-    #[arg(
-        long,
-        value_name = "DB",
-        default_value_t = 0.0,
-        allow_negative_numbers = true
-    )]
-    pub preamp: f64,
-    /// Gain for tracks without ReplayGain tags, in dB
-    #[arg(
-        long,
-        value_name = "DB",
-        default_value_t = 0.0,
-        allow_negative_numbers = true
-    )]
-    pub fallback_gain: f64,
+    /// [default: the configuration's, else auto]
+    #[arg(long, value_enum)]
+    pub replaygain: Option<gain::Mode>,
+    /// Added to every ReplayGain value, in dB [default: the configuration's, else 0]
+    #[arg(long, value_name = "DB", allow_negative_numbers = true)]
+    pub preamp: Option<f64>,
+    /// Gain for tracks without ReplayGain tags, in dB [default: the configuration's, else 0]
+    #[arg(long, value_name = "DB", allow_negative_numbers = true)]
+    pub fallback_gain: Option<f64>,
     /// Let gain push peaks past full scale instead of lowering it to the tagged peak
     #[arg(long)]
     pub allow_clipping: bool,
 }
 
 impl QueueArgs {
-    fn gain(&self) -> gain::Settings {
+    /// The gain settings: the flags, else the configuration's, else the defaults.
+    fn gain(&self, config: &Config) -> gain::Settings {
         gain::Settings {
-            mode: self.replaygain,
-            preamp_db: self.preamp,
-            fallback_db: self.fallback_gain,
+            mode: self
+                .replaygain
+                .or(config.replaygain.as_ref().map(|s| s.value))
+                .unwrap_or_default(),
+            preamp_db: self
+                .preamp
+                .or(config.preamp.as_ref().map(|s| s.value))
+                .unwrap_or(0.0),
+            fallback_db: self
+                .fallback_gain
+                .or(config.fallback_gain.as_ref().map(|s| s.value))
+                .unwrap_or(0.0),
             prevent_clipping: !self.allow_clipping,
         }
     }
@@ -448,7 +450,7 @@ pub fn render(
     let queue_paths: Vec<PathBuf> = items.iter().map(|i| i.path.clone()).collect();
     let queue = Queue::new(items, args.shuffle_mode(), Repeat::Off, seed());
     let options = Options {
-        gain: args.gain(),
+        gain: args.gain(&ctx.config),
         start_at: args.start_at.unwrap_or(0.0),
         volume: 100,
     };
@@ -607,26 +609,43 @@ impl Drop for RawMode {
     }
 }
 
-fn key_command(key: KeyEvent) -> Option<Command> {
+/// The command a key press asks for, through the configured bindings; Ctrl-C always stops.
+fn key_command(key: KeyEvent, bindings: &Bindings) -> Option<Command> {
     if key.kind == KeyEventKind::Release {
         return None;
     }
-    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    Some(match key.code {
-        KeyCode::Char('c') if ctrl => Command::Stop,
-        KeyCode::Char(' ') => Command::TogglePause,
-        KeyCode::Char('n') => Command::Next,
-        KeyCode::Char('p') => Command::Previous,
-        KeyCode::Right => Command::SeekBy(5.0),
-        KeyCode::Left => Command::SeekBy(-5.0),
-        KeyCode::Up => Command::SeekBy(60.0),
-        KeyCode::Down => Command::SeekBy(-60.0),
-        KeyCode::Char('+') | KeyCode::Char('=') => Command::VolumeBy(5),
-        KeyCode::Char('-') => Command::VolumeBy(-5),
-        KeyCode::Char('s') => Command::ToggleShuffle,
-        KeyCode::Char('r') => Command::CycleRepeat,
-        KeyCode::Char('q') | KeyCode::Esc => Command::Stop,
+    if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+        return Some(Command::Stop);
+    }
+    let key = match key.code {
+        KeyCode::Char(c) => Key::Char(c),
+        KeyCode::Left => Key::Left,
+        KeyCode::Right => Key::Right,
+        KeyCode::Up => Key::Up,
+        KeyCode::Down => Key::Down,
+        KeyCode::Esc => Key::Esc,
+        KeyCode::Enter => Key::Enter,
+        KeyCode::Tab => Key::Tab,
+        KeyCode::Backspace => Key::Backspace,
+        KeyCode::Home => Key::Home,
+        KeyCode::End => Key::End,
+        KeyCode::PageUp => Key::PageUp,
+        KeyCode::PageDown => Key::PageDown,
         _ => return None,
+    };
+    Some(match bindings.action(key)? {
+        Action::Pause => Command::TogglePause,
+        Action::Next => Command::Next,
+        Action::Previous => Command::Previous,
+        Action::SeekForward => Command::SeekBy(5.0),
+        Action::SeekBack => Command::SeekBy(-5.0),
+        Action::SeekForwardLong => Command::SeekBy(60.0),
+        Action::SeekBackLong => Command::SeekBy(-60.0),
+        Action::VolumeUp => Command::VolumeBy(5),
+        Action::VolumeDown => Command::VolumeBy(-5),
+        Action::Shuffle => Command::ToggleShuffle,
+        Action::Repeat => Command::CycleRepeat,
+        Action::Quit => Command::Stop,
     })
 }
 
@@ -735,7 +754,7 @@ pub fn play(
         .collect();
     let item_paths: Vec<PathBuf> = queue.items().iter().map(|i| i.path.clone()).collect();
     let options = Options {
-        gain: args.gain(),
+        gain: args.gain(&ctx.config),
         start_at,
         volume,
     };
@@ -751,12 +770,13 @@ pub fn play(
     if interactive {
         let commands = handle.commands.clone();
         let skipping = skipping.clone();
+        let bindings = Bindings::new(&ctx.config);
         std::thread::spawn(move || {
             loop {
                 match term_event::poll(Duration::from_millis(200)) {
                     Ok(true) => {
                         if let Ok(term_event::Event::Key(key)) = term_event::read()
-                            && let Some(c) = key_command(key)
+                            && let Some(c) = key_command(key, &bindings)
                         {
                             if matches!(c, Command::Next | Command::Previous) {
                                 skipping.store(true, Ordering::Release);
@@ -945,6 +965,48 @@ fn save_state(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_follow_the_configured_bindings() {
+        let press = |code, modifiers| KeyEvent::new(code, modifiers);
+        let none = KeyModifiers::NONE;
+        let defaults = Bindings::new(&Config::default());
+        let cases: &[(KeyCode, Option<Command>)] = &[
+            (KeyCode::Char(' '), Some(Command::TogglePause)),
+            (KeyCode::Char('n'), Some(Command::Next)),
+            (KeyCode::Right, Some(Command::SeekBy(5.0))),
+            (KeyCode::Down, Some(Command::SeekBy(-60.0))),
+            (KeyCode::Char('='), Some(Command::VolumeBy(5))),
+            (KeyCode::Esc, Some(Command::Stop)),
+            (KeyCode::Char('z'), None),
+            (KeyCode::F(1), None),
+        ];
+        for (code, want) in cases {
+            assert_eq!(
+                key_command(press(*code, none), &defaults),
+                *want,
+                "{code:?}"
+            );
+        }
+        let config = crate::config::parse("[keys]\nnext = 'l'\nquit = 'c'\n").unwrap();
+        let mine = Bindings::new(&config);
+        assert_eq!(
+            key_command(press(KeyCode::Char('l'), none), &mine),
+            Some(Command::Next)
+        );
+        assert_eq!(key_command(press(KeyCode::Char('n'), none), &mine), None);
+        assert_eq!(key_command(press(KeyCode::Char('q'), none), &mine), None);
+        assert_eq!(
+            key_command(press(KeyCode::Char('c'), none), &mine),
+            Some(Command::Stop)
+        );
+        // Ctrl-C quits whatever is bound.
+        let ctrl_c = press(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(key_command(ctrl_c, &mine), Some(Command::Stop));
+        let mut release = press(KeyCode::Char('l'), none);
+        release.kind = KeyEventKind::Release;
+        assert_eq!(key_command(release, &mine), None);
+    }
 
     #[test]
     fn times_parse_in_the_usual_forms() {

@@ -35,12 +35,14 @@ pub enum PlaylistCmd {
     },
     /// Append the tracks a query selects (album order unless it sorts)
     Add {
+        #[arg(value_name = "PLAYLIST")]
         name: String,
         #[command(flatten)]
         select: SelectArgs,
     },
     /// Remove entries by position (1 is the first), or the tracks a query selects
     Rm {
+        #[arg(value_name = "PLAYLIST")]
         name: String,
         /// Positions, or query terms
         #[arg(required = true)]
@@ -48,12 +50,14 @@ pub enum PlaylistCmd {
     },
     /// Move the entry at FROM to position TO
     Move {
+        #[arg(value_name = "PLAYLIST")]
         name: String,
         from: usize,
         to: usize,
     },
     /// List a playlist's tracks in order
     Show {
+        #[arg(value_name = "PLAYLIST")]
         name: String,
         #[arg(long)]
         json: bool,
@@ -62,14 +66,19 @@ pub enum PlaylistCmd {
     },
     /// List playlists
     Ls {
-        #[arg(long)]
+        #[arg(long, conflicts_with = "names")]
         json: bool,
+        /// Only the names, one a line (for scripts and shell completion)
+        #[arg(long)]
+        names: bool,
     },
     Rename {
+        #[arg(value_name = "PLAYLIST")]
         name: String,
         new_name: String,
     },
     Delete {
+        #[arg(value_name = "PLAYLIST")]
         name: String,
     },
     /// Read an M3U, M3U8 or PLS file into a static playlist
@@ -81,6 +90,7 @@ pub enum PlaylistCmd {
     },
     /// Write a playlist as M3U8
     Export {
+        #[arg(value_name = "PLAYLIST")]
         name: String,
         /// Output file (`-` for stdout)
         #[arg(short, long, value_name = "FILE")]
@@ -357,16 +367,25 @@ pub fn run(ctx: &Settings, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> 
         PlaylistCmd::Show { name, json, paths } => {
             let p = find(&lib, &name)?;
             lib.load_selection(&playlist_ids(&lib, &p)?)?;
-            let mode = output::ListMode::from_flags(json, paths, None)?;
+            let mode = output::ListMode::from_flags(
+                json,
+                paths,
+                None,
+                ctx.config.list_format.as_ref().map(|s| s.value.as_str()),
+            )?;
             let sel = Selection {
                 within: true,
                 ..Selection::default()
             };
             super::list_tracks(&lib, &sel, &mode, out)?;
         }
-        PlaylistCmd::Ls { json } => {
+        PlaylistCmd::Ls { json, names } => {
             for p in lib.playlists()? {
-                output::playlist(out, &p, json)?;
+                if names {
+                    writeln!(out, "{}", output::escape(&p.name))?;
+                } else {
+                    output::playlist(out, &p, json)?;
+                }
             }
         }
         PlaylistCmd::Rename { name, new_name } => {

@@ -118,6 +118,19 @@ impl OutputDir {
         &self,
         made: &Path,
         rel: &Path,
+        entry: Entry,
+        replace: bool,
+    ) -> Result<u64, Error> {
+        let input = File::open(made).map_err(|e| Error::io(made, e))?;
+        self.install_from(input, rel, entry, replace)
+    }
+
+    /// [`OutputDir::install`] from an open file: a source copied as it is, opened by the
+    /// caller (as a regular file, without blocking).
+    pub fn install_from(
+        &self,
+        input: File,
+        rel: &Path,
         mut entry: Entry,
         replace: bool,
     ) -> Result<u64, Error> {
@@ -129,7 +142,6 @@ impl OutputDir {
             t.ensure_dir(&dir)?;
         }
         let tmp = t.temp_name(&RelPath::parse(&format!("{}/x", target::STAGING))?)?;
-        let input = File::open(made).map_err(|e| Error::io(made, e))?;
         let (size, xxh3) = t.copy_in(input, &tmp)?;
         let result = (|| {
             let f = t.open_read(&tmp)?;

@@ -1,6 +1,7 @@
 //! What a `convert` run will do, decided before anything is written: for each selected track,
 //! the output path (template, sanitised, unique), the output's shape (rate, bit depth), and
-//! whether it is converted, skipped as already done, or refused. Pure: what exists on the
+//! whether it is converted, copied as it is (a source format the run copies), skipped as
+//! already done, or refused. Pure: what exists on the
 //! target and what earlier runs wrote is asked through an [`OutputFolder`]. A file is replaced
 //! only when it is still exactly what an earlier run wrote from the same track.
 
@@ -25,9 +26,19 @@ pub struct Request {
     /// Also write an ID3v1 tag (MP3), for players that read nothing newer.
     pub id3v1: bool,
     pub cover_max: Option<u32>,
+    /// Source formats copied byte for byte (tags included) instead of converted.
+    pub copy: Vec<Format>,
 }
 
+/// The settings key of a file copied as it is.
+pub const COPY_KEY: &str = "copy";
+
 impl Request {
+    /// Whether a track of this format (as the library names it) is copied as it is.
+    pub fn copies(&self, format: &str) -> bool {
+        self.copy.iter().any(|f| f.name() == format)
+    }
+
     /// A canonical description of the settings that change the output's bytes. A rerun skips
     /// a file only when this and the source fingerprint are unchanged.
     pub fn key(&self) -> String {
@@ -111,6 +122,8 @@ pub fn output_bits(wanted: Option<u16>, source: Option<u8>) -> u16 {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     Convert,
+    /// Copied byte for byte (its format is one the run copies).
+    Copy,
     /// Already written by an earlier run from the same audio with the same settings.
     Skip,
     /// Not converted, and why.
@@ -184,18 +197,31 @@ pub fn plan(
     fields: &dyn Fn(&Track, &str) -> Option<String>,
     target: &dyn OutputFolder,
 ) -> Vec<Job> {
-    let key = request.key();
-    let ext = request.encode.format.extension();
+    let encode_key = request.key();
+    let copies: Vec<bool> = tracks.iter().map(|t| request.copies(&t.format)).collect();
+    let key_of = |copy: bool| if copy { COPY_KEY } else { encode_key.as_str() };
     let numbers = numbering(&tracks);
     let wanted: Vec<PathBuf> = tracks
         .iter()
         .zip(&numbers)
-        .map(|(t, n)| template.render(&|f| fields(t, f), *n, ext, rules))
+        .zip(&copies)
+        .map(|((t, n), &copy)| {
+            // A copy keeps its own extension (`.m4a` and `.aac` both hold AAC).
+            let ext = if copy {
+                t.path
+                    .extension()
+                    .map(|e| e.to_string_lossy().to_ascii_lowercase())
+                    .unwrap_or_else(|| t.format.clone())
+            } else {
+                request.encode.format.extension().to_string()
+            };
+            template.render(&|f| fields(t, f), *n, &ext, rules)
+        })
         .collect();
     // Files on the target that an earlier run wrote from another track, or that we did not
     // write at all, are never overwritten: their names are taken.
     let mut namer = Namer::new(rules.clone());
-    for (t, w) in tracks.iter().zip(&wanted) {
+    for ((t, w), &copy) in tracks.iter().zip(&wanted).zip(&copies) {
         if target.exists(w) {
             let from_this = |r: &Written| {
                 r.track_id == Some(t.id) || fingerprints.get(&t.id) == Some(&r.fingerprint)
@@ -203,7 +229,7 @@ pub fn plan(
             // A file that would be skipped is only read for its size; one that would be
             // replaced is checked in full first.
             let ours = match target.written(w, false) {
-                Some(r) if from_this(&r) && r.settings == key => true,
+                Some(r) if from_this(&r) && r.settings == key_of(copy) => true,
                 Some(r) if from_this(&r) => target.written(w, true).is_some(),
                 _ => false,
             };
@@ -213,31 +239,41 @@ pub fn plan(
         }
     }
     let mut jobs = Vec::with_capacity(tracks.len());
-    for (track, w) in tracks.into_iter().zip(wanted) {
+    for ((track, w), copy) in tracks.into_iter().zip(wanted).zip(copies) {
         let output = namer.assign(w);
         let lossless = is_lossless_codec(&track.codec);
-        let action = if !lossless && !request.allow_lossy_source {
+        let action = if !copy && !lossless && !request.allow_lossy_source {
             let target = request.encode.format;
+            let also = format!(
+                "pass --copy {} to copy such files as they are, or --allow-lossy-source to \
+                 convert them anyway",
+                track.format
+            );
             Action::Refuse(if target.is_lossless() {
                 format!(
                     "the source is lossy ({}): a {} copy would be bigger and sound no better; \
-                     pass --allow-lossy-source to convert it anyway",
+                     {also}",
                     track.codec,
                     target.name()
                 )
             } else {
                 format!(
-                    "the source is lossy ({}): encoding it again as {} loses quality; pass \
-                     --allow-lossy-source to convert it anyway",
+                    "the source is lossy ({}): encoding it again as {} loses quality; {also}",
                     track.codec,
                     target.name()
                 )
             })
         } else {
             let done = target.written(&output, false).is_some_and(|r| {
-                fingerprints.get(&track.id) == Some(&r.fingerprint) && r.settings == key
+                fingerprints.get(&track.id) == Some(&r.fingerprint) && r.settings == key_of(copy)
             });
-            if done { Action::Skip } else { Action::Convert }
+            if done {
+                Action::Skip
+            } else if copy {
+                Action::Copy
+            } else {
+                Action::Convert
+            }
         };
         jobs.push(Job {
             track,
@@ -315,6 +351,7 @@ mod tests {
             id3v23: false,
             id3v1: false,
             cover_max: None,
+            copy: Vec::new(),
         }
     }
 
@@ -446,6 +483,53 @@ mod tests {
         let jobs = run(tracks, &req, &target);
         assert_eq!(jobs[1].action, Action::Convert);
         assert_ne!(jobs[1].output, b);
+    }
+
+    #[test]
+    fn copied_formats_keep_their_extension_and_skip_once_copied() {
+        let mut tracks = vec![
+            track(1, "Lossy", "X", 1, None, "mp3"),
+            track(2, "Lossless", "X", 2, None, "flac"),
+            track(3, "Other", "X", 3, None, "aac"),
+        ];
+        tracks[0].path = PathBuf::from("/m/X/1.MP3");
+        tracks[2].path = PathBuf::from("/m/X/3.m4a");
+        let mut req = request(Format::Mp3);
+        req.copy = vec![Format::Mp3];
+        let jobs = run(tracks.clone(), &req, &empty());
+        let got: Vec<(String, Action)> = jobs
+            .iter()
+            .map(|j| (j.output.display().to_string(), j.action.clone()))
+            .collect();
+        assert_eq!(got[0], ("Artist/X/01 Lossy.mp3".into(), Action::Copy));
+        assert_eq!(got[1], ("Artist/X/02 Lossless.mp3".into(), Action::Convert));
+        assert!(
+            matches!(&got[2].1, Action::Refuse(why) if why.contains("--copy aac")),
+            "{got:?}"
+        );
+        // Copied before: skipped. Converted before (another key): copied over it.
+        let mut target = empty();
+        let out = PathBuf::from("Artist/X/01 Lossy.mp3");
+        target.files.insert(out.clone());
+        target
+            .written
+            .borrow_mut()
+            .insert(out.clone(), (Some(1), vec![1], COPY_KEY.into(), true));
+        assert_eq!(run(tracks.clone(), &req, &target)[0].action, Action::Skip);
+        target
+            .written
+            .borrow_mut()
+            .insert(out.clone(), (Some(1), vec![1], req.key(), true));
+        let jobs = run(tracks.clone(), &req, &target);
+        assert_eq!(
+            (jobs[0].output.clone(), jobs[0].action.clone()),
+            (out, Action::Copy)
+        );
+        // Copying AAC too keeps the .m4a extension.
+        req.copy.push(Format::Aac);
+        let jobs = run(tracks, &req, &empty());
+        assert_eq!(jobs[2].output, PathBuf::from("Artist/X/03 Other.m4a"));
+        assert_eq!(jobs[2].action, Action::Copy);
     }
 
     #[test]

@@ -186,13 +186,18 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE exports ADD COLUMN mount_point INTEGER NOT NULL DEFAULT 0;
     "#,
-    // 7: track columns named as the track's members (and so as its JSON keys); columns for
-    // members added later are made from the member list when a library opens (`add_columns`).
+    // 7: what each `convert` run was of: its query terms (shell-quoted) and playlist.
+    r#"
+    ALTER TABLE conversions ADD COLUMN query TEXT;
+    ALTER TABLE conversions ADD COLUMN playlist TEXT;
+    "#,
+    // 8: track columns named as the track's members (and so as its JSON keys); columns for
+    // members added later are made from the member list when a library opens (`missing_columns`).
     r#"
     ALTER TABLE tracks RENAME COLUMN samplerate TO sample_rate;
     ALTER TABLE tracks RENAME COLUMN bitdepth TO bit_depth;
     "#,
-    // 8: a lighter write path for scans. The album-order index was never used (album order
+    // 9: a lighter write path for scans. The album-order index was never used (album order
     // sorts on COALESCE(albumartist, artist), which `tracks_album_key` serves), and the search
     // index keeps no per-row column sizes (they serve only ranking, which nothing uses).
     r#"
@@ -326,6 +331,21 @@ pub struct Conversion {
     pub skipped: i64,
     pub refused: i64,
     pub failed: i64,
+    /// The query terms, shell-quoted (`None`: no query).
+    pub query: Option<String>,
+    /// The playlist (`-p`), if one was used.
+    pub playlist: Option<String>,
+}
+
+/// What a `convert` run is, as it starts.
+#[derive(Debug, Clone)]
+pub struct ConversionStart<'a> {
+    pub target: &'a str,
+    pub format: &'a str,
+    pub settings: &'a str,
+    pub query: Option<&'a str>,
+    pub playlist: Option<&'a str>,
+    pub selected: usize,
 }
 
 /// A device `export` syncs to, as the last sync left it.
@@ -716,16 +736,18 @@ impl Library {
         let (w, p) = query::where_clause(q, within);
         let sql = match by {
             GroupBy::Artist => format!(
-                "SELECT min(a.name), NULL, NULL, count(*), sum(t.duration) FROM track_artists a \
+                "SELECT min(a.name), NULL, NULL, count(*), sum(t.duration), NULL, NULL FROM track_artists a \
                  JOIN tracks t ON t.id = a.track_id WHERE {w} GROUP BY a.fold_name ORDER BY a.fold_name"
             ),
             GroupBy::Genre => format!(
-                "SELECT min(t.genre), NULL, NULL, count(*), sum(t.duration) FROM tracks t \
+                "SELECT min(t.genre), NULL, NULL, count(*), sum(t.duration), NULL, NULL FROM tracks t \
                  WHERE t.genre IS NOT NULL AND t.genre != '' AND ({w}) GROUP BY t.fold_genre ORDER BY t.fold_genre"
             ),
             GroupBy::Album => format!(
                 "SELECT min(t.album), min(COALESCE(t.albumartist, t.artist)), min(t.year), count(*), \
-                 sum(t.duration) FROM tracks t WHERE t.album IS NOT NULL AND ({w}) \
+                 sum(t.duration), group_concat(DISTINCT t.format), \
+                 CASE WHEN count(DISTINCT NULLIF(t.fold_genre, '')) = 1 THEN min(NULLIF(t.genre, '')) END \
+                 FROM tracks t WHERE t.album IS NOT NULL AND ({w}) \
                  GROUP BY COALESCE(t.albumartist, t.artist, '') COLLATE NOCASE, t.fold_album \
                  ORDER BY COALESCE(t.albumartist, t.artist, '') COLLATE NOCASE, min(t.year), t.fold_album"
             ),
@@ -738,6 +760,12 @@ impl Library {
                 year: r.get(2)?,
                 tracks: r.get::<_, i64>(3)? as u64,
                 duration: r.get::<_, Option<f64>>(4)?.unwrap_or(0.0),
+                formats: r.get::<_, Option<String>>(5)?.map(|f| {
+                    let mut all: Vec<&str> = f.split(',').collect();
+                    all.sort_unstable();
+                    all.join(",")
+                }),
+                genre: r.get(6)?,
             })
         })?;
         rows.collect()
@@ -840,7 +868,8 @@ impl Library {
     pub fn conversions(&self) -> Result<Vec<Conversion>> {
         let mut stmt = self.conn.prepare(
             "SELECT id, started_at, finished_at, target, format, settings, selected, written, \
-             skipped, refused, failed FROM conversions ORDER BY started_at DESC, id DESC",
+             skipped, refused, failed, query, playlist FROM conversions \
+             ORDER BY started_at DESC, id DESC",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok(Conversion {
@@ -855,6 +884,8 @@ impl Library {
                 skipped: r.get(8)?,
                 refused: r.get(9)?,
                 failed: r.get(10)?,
+                query: r.get(11)?,
+                playlist: r.get(12)?,
             })
         })?;
         rows.collect()
@@ -956,6 +987,12 @@ pub struct Group {
     pub year: Option<i32>,
     pub tracks: u64,
     pub duration: f64,
+    /// The formats of an album's tracks, comma-separated in alphabetical order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub formats: Option<String>,
+    /// An album's genre, when all its tracks that have one share it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub genre: Option<String>,
 }
 
 /// The member each column of a track query holds, found by name once per statement.
@@ -1246,20 +1283,21 @@ impl Writer<'_> {
     }
 
     /// Starts the record of a `convert` run; returns its id.
-    pub fn start_conversion(
-        &self,
-        target: &str,
-        format: &str,
-        settings: &str,
-        selected: usize,
-        now: i64,
-    ) -> Result<i64> {
+    pub fn start_conversion(&self, run: &ConversionStart<'_>, now: i64) -> Result<i64> {
         self.tx
             .prepare_cached(
-                "INSERT INTO conversions (started_at, target, format, settings, selected) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO conversions (started_at, target, format, settings, selected, \
+                 query, playlist) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
-            .execute(params![now, target, format, settings, selected as i64])?;
+            .execute(params![
+                now,
+                run.target,
+                run.format,
+                run.settings,
+                run.selected as i64,
+                run.query,
+                run.playlist
+            ])?;
         Ok(self.tx.last_insert_rowid())
     }
 
@@ -1616,11 +1654,11 @@ mod tests {
         let path = dir.path().join("lib.db");
         // A library as the previous schema left it, with a track in it.
         let conn = Connection::open(&path).unwrap();
-        for sql in &MIGRATIONS[..6] {
+        for sql in &MIGRATIONS[..7] {
             conn.execute_batch(sql).unwrap();
         }
         conn.execute_batch(
-            "PRAGMA user_version = 6;
+            "PRAGMA user_version = 7;
              INSERT INTO tracks (path, size, mtime, fingerprint, title, duration, samplerate,
                  bitdepth, codec, format, container, added_at, updated_at)
              VALUES ('/a.flac', 1, 2, x'00', 'A', 3.0, 48000, 24, 'flac', 'flac', 'flac', 5, 5);

@@ -1,6 +1,6 @@
 //! Device profiles: everything a player or head unit accepts, in one value. The built-in
 //! profiles (`car`, `car-strict`, `stick`) live here, and user-defined ones are read from a TOML
-//! file (`$XDG_CONFIG_HOME/tapedeck/profiles.toml`), each either complete or on top of a
+//! file (`profiles.toml` beside `config.toml`, in `$XDG_CONFIG_HOME/tapedeck`), each either complete or on top of a
 //! built-in (`base = "car"`). Parsing and describing only: no files are written here.
 
 use std::collections::BTreeMap;
@@ -376,13 +376,16 @@ struct ConfigText {
     profiles: BTreeMap<String, ProfileText>,
 }
 
-/// Where user-defined profiles are read from: `$TAPEDECK_CONFIG`, else
-/// `$XDG_CONFIG_HOME/tapedeck/profiles.toml` (`~/.config/tapedeck/profiles.toml`).
-pub fn config_path() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("TAPEDECK_CONFIG").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p));
-    }
-    directories::ProjectDirs::from("", "", "tapedeck").map(|d| d.config_dir().join("profiles.toml"))
+/// The profiles file's name, beside the settings file (`config.toml`).
+pub const FILE_NAME: &str = "profiles.toml";
+
+/// Where user-defined profiles are read from: `profiles.toml` in the folder of the settings
+/// file (`$XDG_CONFIG_HOME/tapedeck`, or the folder of the file `TAPEDECK_CONFIG` names).
+pub fn path_beside(config_file: &Path) -> PathBuf {
+    config_file
+        .parent()
+        .unwrap_or(Path::new(""))
+        .join(FILE_NAME)
 }
 
 /// The built-in profiles followed by those of the configuration file at `path` (when it

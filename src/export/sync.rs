@@ -361,6 +361,8 @@ impl Sync<'_> {
                 Cover::Fit(px) => Some(px),
                 _ => None,
             },
+            // The profile's copies are planned by export itself.
+            copy: Vec::new(),
         }
     }
 

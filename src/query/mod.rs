@@ -31,6 +31,22 @@ pub const BARE_FIELDS: &[Field] = &[
     Field::Path,
 ];
 
+/// The fields of an album line (`ls --albums -f`, `albums -f`): what the album grouping knows.
+/// `artist` is the album artist; `length` and `duration` are the total, `format` and `formats`
+/// the formats of its tracks; `genre` is shown when all its tracks share one.
+pub const ALBUM_FIELDS: &[&str] = &[
+    "albumartist",
+    "artist",
+    "album",
+    "year",
+    "tracks",
+    "length",
+    "duration",
+    "formats",
+    "format",
+    "genre",
+];
+
 /// How a text value is compared.
 #[derive(Debug, Clone)]
 pub enum TextOp {

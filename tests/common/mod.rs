@@ -37,11 +37,16 @@ impl Env {
         self.dir.path().join("library.db")
     }
 
+    /// The settings file (`TAPEDECK_CONFIG`); device profiles go in `profiles.toml` beside it.
+    pub fn config_file(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
+    }
+
     /// The binary with this environment's library and config, and no terminal input.
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_tapedeck"));
         c.env("TAPEDECK_DB", self.db())
-            .env("TAPEDECK_CONFIG", self.dir.path().join("profiles.toml"))
+            .env("TAPEDECK_CONFIG", self.config_file())
             .env_remove("XDG_DATA_HOME")
             .stdin(Stdio::null());
         c
