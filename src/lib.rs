@@ -5,6 +5,7 @@
 
 pub mod audio;
 pub mod cli;
+pub mod container;
 pub mod convert;
 pub mod cover;
 pub mod db;

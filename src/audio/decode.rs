@@ -20,7 +20,8 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::units::Timestamp;
 
 use super::Spec;
-use crate::scan::payload::{Mp4Trim, mp4_trim};
+use crate::container::mp4::{self, Mp4Trim};
+use crate::container::riff;
 
 /// Why a file cannot be decoded, in words meant for the user.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -76,7 +77,7 @@ pub struct Decoder {
 
 /// The file as symphonia reads it (with any header patch applied).
 struct Source {
-    inner: crate::scan::payload::Patched<std::fs::File>,
+    inner: riff::Patched<std::fs::File>,
     len: u64,
 }
 
@@ -114,23 +115,21 @@ impl Decoder {
         let mut head = [0u8; 8];
         let is_mp4 = file.read_exact(&mut head).is_ok() && &head[4..] == b"ftyp";
         let trim = if is_mp4 {
-            mp4_trim(&mut io::BufReader::new(&mut file), len).unwrap_or(None)
+            mp4::trim(&mut io::BufReader::new(&mut file), len).unwrap_or(None)
         } else {
             None
         };
         // An unfinished WAV (its data size never filled in) plays the audio that is there, and
         // an RF64 one plays as the plain WAV it holds.
         let patch = if &head[..4] == b"RIFF" || &head[..4] == b"RF64" {
-            crate::scan::payload::wav_header_patches(&mut io::BufReader::new(&mut file), len)
-                .unwrap_or_default()
+            riff::wav_header_patches(&mut io::BufReader::new(&mut file), len).unwrap_or_default()
         } else {
             Vec::new()
         };
         file.seek(SeekFrom::Start(0))
             .map_err(|e| DecodeError(e.to_string()))?;
         let source = Source {
-            inner: crate::scan::payload::Patched::new(file, patch)
-                .map_err(|e| DecodeError(e.to_string()))?,
+            inner: riff::Patched::new(file, patch).map_err(|e| DecodeError(e.to_string()))?,
             len,
         };
         let mss = MediaSourceStream::new(Box::new(source), MediaSourceStreamOptions::default());
