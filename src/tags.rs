@@ -168,10 +168,10 @@ fn may_hold_id3v23<R: Read + Seek>(reader: &mut R, container: Container) -> bool
     if !matches!(container, Container::Mp3 | Container::Adts) {
         return true;
     }
-    let mut head = [0u8; 4];
-    reader.seek(SeekFrom::Start(0)).is_ok()
-        && reader.read_exact(&mut head).is_ok()
-        && head == *b"ID3\x03"
+    crate::container::id3::header_at(reader, 0)
+        .ok()
+        .flatten()
+        .is_some_and(|tag| tag.version == 3)
 }
 
 /// Why reading a file failed: not a format tapedeck plays (or DRM), or a parse error that a
