@@ -130,6 +130,31 @@ pub fn read<R: Read + Seek>(reader: &mut R) -> Result<FileTags, ReadError> {
         collect(id3, &mut dates);
         raw.date = dates.date;
     }
+    // lofty keeps only the last of several frames with one id (two TPE1 frames, as some
+    // taggers add instead of replacing); mutagen and TagLib join their values in tag order.
+    if matches!(container, Container::Mp3 | Container::Adts)
+        && let Some(id3) = tagged.tag(TagType::Id3v2)
+    {
+        let has_artists = id3.get_strings(ItemKey::TrackArtists).next().is_some();
+        let frames = crate::container::id3::text_frames(reader, 0).unwrap_or_default();
+        let joined = |id: &[u8; 4]| {
+            let of_id = || frames.iter().filter(|f| &f.id == id);
+            (of_id().count() > 1).then(|| {
+                of_id()
+                    .flat_map(|f| f.values.iter().cloned())
+                    .collect::<Vec<_>>()
+            })
+        };
+        if let Some(artists) = joined(b"TPE1").filter(|_| !has_artists) {
+            raw.artists = artists;
+        }
+        if let Some(album_artists) = joined(b"TPE2") {
+            raw.album_artist = album_artists;
+        }
+        if let Some(composers) = joined(b"TCOM") {
+            raw.composer = composers;
+        }
+    }
     let duration = p.duration().as_secs_f64();
     if codec == "unknown" || (p.sample_rate().is_none() && duration == 0.0) {
         return Err(ReadError("no audio stream found".into()));
@@ -471,7 +496,16 @@ fn write_error(path: &Path, reason: impl ToString) -> TagError {
 /// Reads every tag of a file, going by its content. The file is opened read-only.
 fn read_tagged(path: &Path, covers: bool) -> Result<TaggedFile, TagError> {
     let file = std::fs::File::open(path).map_err(|e| read_error(path, e))?;
-    let probe = Probe::new(std::io::BufReader::new(file))
+    let len = file.metadata().map_err(|e| read_error(path, e))?.len();
+    let mut file = std::io::BufReader::new(file);
+    // Seen as the scan sees it: a FLAC file's later comment blocks hidden, a WAV header made
+    // plain.
+    let patches =
+        crate::container::read_patches(&mut file, len).map_err(|e| read_error(path, e))?;
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| read_error(path, e))?;
+    let file = crate::container::Patched::new(file, patches).map_err(|e| read_error(path, e))?;
+    let probe = Probe::new(file)
         .options(parse_options().read_cover_art(covers))
         .guess_file_type()
         .map_err(|e| read_error(path, e))?;

@@ -4,10 +4,11 @@
 
 use std::io::{self, Read, Seek};
 
-use super::{Extent, id3, read_at};
+use super::{Extent, Patch, id3, read_at};
 
 pub const STREAMINFO: u8 = 0;
 pub const VORBIS_COMMENT: u8 = 4;
+pub const PADDING: u8 = 1;
 pub const PICTURE: u8 = 6;
 
 /// At most this many metadata blocks are walked: there are 128 block types, a well-formed file
@@ -108,6 +109,31 @@ pub fn has_picture<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<bo
         return Ok(true);
     }
     Ok(metadata(file, file_len)?.is_some_and(|m| m.blocks.iter().any(|b| b.kind == PICTURE)))
+}
+
+/// Patches that show every VORBIS_COMMENT block after the first as PADDING. A file should have
+/// one; when a tagger added a second instead of replacing the first, mutagen and TagLib read the
+/// first, and so should every reader here.
+pub fn later_comment_patches<F: Read + Seek>(
+    file: &mut F,
+    file_len: u64,
+) -> io::Result<Vec<Patch>> {
+    let Some(meta) = metadata(file, file_len)? else {
+        return Ok(Vec::new());
+    };
+    Ok(meta
+        .blocks
+        .iter()
+        .filter(|b| b.kind == VORBIS_COMMENT)
+        .skip(1)
+        .map(|b| {
+            let len = (b.len as u32).to_be_bytes();
+            Patch {
+                offset: b.start,
+                bytes: [u8::from(b.last) << 7 | PADDING, len[1], len[2], len[3]],
+            }
+        })
+        .collect())
 }
 
 /// What STREAMINFO says about the stream.
@@ -211,7 +237,7 @@ pub fn frame_end(h: &[u8], fixed_block: u64) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Cursor;
+    use std::io::{Cursor, Read};
 
     fn extent(bytes: &[u8]) -> Option<Extent> {
         frames_extent(&mut Cursor::new(bytes), bytes.len() as u64).unwrap()
@@ -235,6 +261,48 @@ mod tests {
         assert_eq!(kinds, [(0, false, 4, 2), (4, true, 10, 1)]);
         assert_eq!(extent(b"fLaC\x00\x00\xff\xff"), None);
         assert_eq!(extent(b"OggS\x00\x00\xff\xff"), None);
+    }
+
+    #[test]
+    fn only_the_first_vorbis_comment_block_is_shown() {
+        let mut flac = b"fLaC".to_vec();
+        flac.extend([0x00, 0, 0, 2, 1, 2]); // STREAMINFO stand-in
+        flac.extend([0x04, 0, 0, 1, b'a']); // the first comment block
+        flac.extend([0x04, 0, 0, 1, b'b']); // a second one
+        flac.extend([0x84, 0, 0, 1, b'c']); // a third, flagged last
+        flac.extend(b"frames");
+        let len = flac.len() as u64;
+        let patches = later_comment_patches(&mut Cursor::new(&flac), len).unwrap();
+        assert_eq!(
+            patches,
+            [
+                Patch {
+                    offset: 15,
+                    bytes: [0x01, 0, 0, 1]
+                },
+                Patch {
+                    offset: 20,
+                    bytes: [0x81, 0, 0, 1]
+                }
+            ]
+        );
+        let mut view = Vec::new();
+        crate::container::Patched::new(Cursor::new(&flac), patches)
+            .unwrap()
+            .read_to_end(&mut view)
+            .unwrap();
+        let m = metadata(&mut Cursor::new(&view), len).unwrap().unwrap();
+        let kinds: Vec<u8> = m.blocks.iter().map(|b| b.kind).collect();
+        assert_eq!(kinds, [STREAMINFO, VORBIS_COMMENT, PADDING, PADDING]);
+        assert_eq!(m.frames, Some(25));
+        // One block: nothing to hide.
+        flac[15] = 0x01;
+        flac[20] = 0x81;
+        assert!(
+            later_comment_patches(&mut Cursor::new(&flac), len)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -139,6 +139,103 @@ pub fn has_picture<F: Read + Seek>(
     Ok(false)
 }
 
+/// A text frame (`T???` other than `TXXX`) of an ID3v2.3 or v2.4 tag: its id and its values
+/// (NUL-separated values split, as mutagen splits them in both versions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextFrame {
+    pub id: [u8; 4],
+    pub values: Vec<String>,
+}
+
+/// The text frames of the ID3v2.3 or v2.4 tag at `offset`, in file order, duplicates included
+/// (the tag reader keeps only the last of several frames with one id; mutagen and TagLib join
+/// their values in order). Empty for other versions, and for a tag or frame stored
+/// unsynchronised, compressed or encrypted (rare; those are left to the tag reader). At most
+/// 1 MiB of the tag is read.
+pub fn text_frames<F: Read + Seek>(file: &mut F, offset: u64) -> io::Result<Vec<TextFrame>> {
+    let Some(tag) = header_at(file, offset)? else {
+        return Ok(Vec::new());
+    };
+    if !matches!(tag.version, 3 | 4) || tag.flags & 0x80 != 0 {
+        return Ok(Vec::new());
+    }
+    let mut body = vec![0u8; tag.size.min(1 << 20) as usize];
+    let got = read_at(file, offset + 10, &mut body)?;
+    body.truncate(got);
+    let mut at = 0usize;
+    if tag.has_extended_header() && body.len() >= 4 {
+        let ext: [u8; 4] = body[..4].try_into().expect("4 bytes");
+        at = if tag.version == 4 {
+            syncsafe(&ext) as usize
+        } else {
+            4 + u32::from_be_bytes(ext) as usize
+        };
+    }
+    let mut out = Vec::new();
+    while let Some(head) = body.get(at..at + 10) {
+        let id: [u8; 4] = head[..4].try_into().expect("4 bytes");
+        if !id
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        {
+            break; // padding, or garbage
+        }
+        let len = if tag.version == 4 {
+            syncsafe(&head[4..8]) as usize
+        } else {
+            u32::from_be_bytes(head[4..8].try_into().expect("4 bytes")) as usize
+        };
+        let Some(content) = body.get(at + 10..at + 10 + len) else {
+            break;
+        };
+        // v2.3: compression, encryption, grouping; v2.4: also unsynchronisation and a data
+        // length indicator. Such frames are left alone.
+        let odd = if tag.version == 4 {
+            head[9] & 0x4f != 0
+        } else {
+            head[9] & 0xe0 != 0
+        };
+        if id[0] == b'T' && &id != b"TXXX" && !odd && !content.is_empty() {
+            out.push(TextFrame {
+                id,
+                values: decode_text(content[0], &content[1..]),
+            });
+        }
+        at += 10 + len;
+    }
+    Ok(out)
+}
+
+/// The values of a text frame's body, given its encoding byte: Latin-1, UTF-16 with a byte
+/// order mark, UTF-16BE, UTF-8. NUL separates values; empty values at the end are dropped.
+fn decode_text(encoding: u8, bytes: &[u8]) -> Vec<String> {
+    let text = match encoding {
+        0 => bytes.iter().map(|&b| char::from(b)).collect(),
+        1 | 2 => {
+            let mut units: Vec<u16> = Vec::with_capacity(bytes.len() / 2);
+            let mut big = encoding == 2;
+            for pair in bytes.chunks_exact(2) {
+                match (pair[0], pair[1]) {
+                    (0xff, 0xfe) if encoding == 1 => big = false,
+                    (0xfe, 0xff) if encoding == 1 => big = true,
+                    (a, b) => units.push(if big {
+                        u16::from_be_bytes([a, b])
+                    } else {
+                        u16::from_le_bytes([a, b])
+                    }),
+                }
+            }
+            String::from_utf16_lossy(&units)
+        }
+        _ => String::from_utf8_lossy(bytes).into_owned(),
+    };
+    let mut values: Vec<String> = text.split('\0').map(str::to_string).collect();
+    while values.last().is_some_and(String::is_empty) {
+        values.pop();
+    }
+    values
+}
+
 /// The length of an ID3v1 tag.
 pub const V1_LEN: u64 = 128;
 
@@ -197,6 +294,44 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn duplicate_text_frames_are_all_read_in_order() {
+        let frame = |id: &[u8], enc: u8, text: &[u8]| {
+            let mut f = id.to_vec();
+            f.extend(((text.len() + 1) as u32).to_be_bytes());
+            f.extend([0, 0, enc]);
+            f.extend(text);
+            f
+        };
+        let mut frames = frame(b"TPE1", 0, b"piman");
+        frames.extend(frame(b"TXXX", 0, b"ARTISTS\0x"));
+        frames.extend(frame(b"TPE1", 1, b"\xff\xfej\0z\0i\0g\0\0\0k\0"));
+        frames.extend(frame(b"TPE2", 2, b"\0A\0B"));
+        frames.extend(frame(b"TCOM", 3, "é\0".as_bytes()));
+        frames.extend([0u8; 10]);
+        let mut tag = b"ID3\x03\0\0".to_vec();
+        tag.extend((frames.len() as u32).to_be_bytes().map(|b| b & 0x7f)); // small: fits
+        tag.extend(&frames);
+        let got: Vec<(String, Vec<String>)> = text_frames(&mut Cursor::new(&tag), 0)
+            .unwrap()
+            .into_iter()
+            .map(|f| (String::from_utf8_lossy(&f.id).into_owned(), f.values))
+            .collect();
+        let want: Vec<(String, Vec<String>)> = [
+            ("TPE1", vec!["piman"]),
+            ("TPE1", vec!["jzig", "k"]),
+            ("TPE2", vec!["AB"]),
+            ("TCOM", vec!["é"]),
+        ]
+        .into_iter()
+        .map(|(id, v)| (id.to_string(), v.into_iter().map(String::from).collect()))
+        .collect();
+        assert_eq!(got, want);
+        // A v2.2 tag is not read here.
+        tag[3] = 2;
+        assert!(text_frames(&mut Cursor::new(&tag), 0).unwrap().is_empty());
     }
 
     #[test]

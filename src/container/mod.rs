@@ -182,6 +182,64 @@ pub fn read_at<F: Read + Seek>(file: &mut F, offset: u64, buf: &mut [u8]) -> io:
     read_up_to(file, buf)
 }
 
+/// Four bytes of a file to read differently: where, and what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Patch {
+    pub offset: u64,
+    pub bytes: [u8; 4],
+}
+
+/// What readers that trust a file's headers (the tag reader, the decoder) should see in place
+/// of the file's own bytes: an unfinished or RF64 WAV header made plain
+/// ([`riff::wav_header_patches`]), and the FLAC metadata blocks a reader should not take tags
+/// from ([`flac::later_comment_patches`]). Empty for other files.
+pub fn read_patches<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Vec<Patch>> {
+    let mut patches = riff::wav_header_patches(file, file_len)?;
+    patches.extend(flac::later_comment_patches(file, file_len)?);
+    Ok(patches)
+}
+
+/// A reader that shows [`Patch`]ed bytes in place of the file's own.
+pub struct Patched<R> {
+    inner: R,
+    patches: Vec<Patch>,
+    pos: u64,
+}
+
+impl<R: Read + Seek> Patched<R> {
+    pub fn new(mut inner: R, patches: Vec<Patch>) -> io::Result<Patched<R>> {
+        let pos = inner.stream_position()?;
+        Ok(Patched {
+            inner,
+            patches,
+            pos,
+        })
+    }
+}
+
+impl<R: Read> Read for Patched<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for p in &self.patches {
+            for (i, b) in p.bytes.iter().enumerate() {
+                let at = p.offset + i as u64;
+                if at >= self.pos && at < self.pos + n as u64 {
+                    buf[(at - self.pos) as usize] = *b;
+                }
+            }
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: Seek> Seek for Patched<R> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.pos = self.inner.seek(to)?;
+        Ok(self.pos)
+    }
+}
+
 /// A reader that shows a file with the bytes `hole.0..hole.1` left out.
 pub struct Spliced<R> {
     inner: R,

@@ -3,9 +3,10 @@
 //! data lies, and the header patches that let readers which trust a WAV header (the tag reader,
 //! the decoder) read an unfinished or RF64 file as the plain WAV it holds ([`Patched`]).
 
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek};
 
 use super::{Layout, Located, find_chunk, header_at, read_at};
+pub use super::{Patch, Patched};
 
 /// Whether the file starts as a WAV (`RIFF` or `RF64`, then `WAVE`); true for RF64.
 fn wave_kind<F: Read + Seek>(file: &mut F) -> io::Result<Option<bool>> {
@@ -26,13 +27,6 @@ pub fn data_extent<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Op
         return Ok(None);
     }
     find_chunk(file, 12, file_len, b"data", Layout::Riff)
-}
-
-/// Four bytes of a file to read differently: where, and what.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Patch {
-    pub offset: u64,
-    pub bytes: [u8; 4],
 }
 
 /// What a WAV's header must say for readers that trust it (the tag reader, the decoder):
@@ -91,52 +85,11 @@ pub fn wav_header_patches<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Re
     Ok(patches)
 }
 
-/// A reader that shows [`Patch`]ed bytes in place of the file's own.
-pub struct Patched<R> {
-    inner: R,
-    patches: Vec<Patch>,
-    pos: u64,
-}
-
-impl<R: Read + Seek> Patched<R> {
-    pub fn new(mut inner: R, patches: Vec<Patch>) -> io::Result<Patched<R>> {
-        let pos = inner.stream_position()?;
-        Ok(Patched {
-            inner,
-            patches,
-            pos,
-        })
-    }
-}
-
-impl<R: Read> Read for Patched<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        for p in &self.patches {
-            for (i, b) in p.bytes.iter().enumerate() {
-                let at = p.offset + i as u64;
-                if at >= self.pos && at < self.pos + n as u64 {
-                    buf[(at - self.pos) as usize] = *b;
-                }
-            }
-        }
-        self.pos += n as u64;
-        Ok(n)
-    }
-}
-
-impl<R: Seek> Seek for Patched<R> {
-    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        self.pos = self.inner.seek(to)?;
-        Ok(self.pos)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::container::Extent;
-    use std::io::Cursor;
+    use std::io::{Cursor, SeekFrom};
 
     fn extent(bytes: &[u8]) -> Option<Extent> {
         data_extent(&mut Cursor::new(bytes), bytes.len() as u64)

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use crate::container::{Spliced, id3, mp4, riff};
+use crate::container::{self, Spliced, id3, mp4};
 use crate::db::{self, FileRecord, Identity, Library};
 use crate::identity::{Side, match_moves};
 use crate::model::{Container, TrackInfo};
@@ -235,14 +235,14 @@ pub fn read_file(seen: &SeenFile) -> Result<(FileRecord, Option<String>), String
         return Err("empty file (0 bytes)".into());
     }
     let mut file = SeekBuf::new(file, len);
-    // An unfinished WAV (its data size never filled in) is read as the audio that is there, and
-    // an RF64 one as the plain WAV it holds.
-    let patch = riff::wav_header_patches(&mut file, len)
+    // An unfinished WAV (its data size never filled in) is read as the audio that is there, an
+    // RF64 one as the plain WAV it holds, and a FLAC file's tags from its first comment block.
+    let patch = container::read_patches(&mut file, len)
         .map_err(|e| format!("cannot read: {}", io_reason(&e)))?;
     io::Seek::seek(&mut file, io::SeekFrom::Start(0))
         .map_err(|e| format!("cannot read: {}", io_reason(&e)))?;
-    let mut file =
-        riff::Patched::new(file, patch).map_err(|e| format!("cannot read: {}", io_reason(&e)))?;
+    let mut file = container::Patched::new(file, patch)
+        .map_err(|e| format!("cannot read: {}", io_reason(&e)))?;
     // Several ID3v2 tags stacked at the start: the first is the file's tag, as mutagen and
     // TagLib read it (the tag reader alone would take the last).
     let stacked =
