@@ -87,6 +87,12 @@ pub fn inspect<F: Read + Seek>(
             }
             None
         }
+        // An RF64 file over 4 GiB: the tag reader sees the data size 32 bits can say; `ds64`
+        // has the real one.
+        Container::Wav => riff::read_wave(file, file_len)?.and_then(|w| {
+            let rate = w.format?.sample_rate;
+            (rate > 0).then_some(w.long_data_frames()? as f64 / f64::from(rate))
+        }),
         _ => None,
     };
     let has_cover = match container {
@@ -220,6 +226,22 @@ mod tests {
             fp(10),
             "a change in the middle window must change the fingerprint"
         );
+    }
+
+    #[test]
+    fn an_rf64_file_past_4_gib_has_the_length_ds64_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.wav");
+        let data_size = (5u64 << 30) + 1000;
+        crate::container::riff::tests::sparse_rf64(&path, data_size);
+        let mut file = std::fs::File::open(&path).unwrap();
+        let len = file.metadata().unwrap().len();
+        // Seen as the scan sees it: through the header patches.
+        let patches = crate::container::read_patches(&mut file, len).unwrap();
+        let mut view = crate::container::Patched::new(file, patches).unwrap();
+        let p = inspect(&mut view, len, Container::Wav).unwrap();
+        assert_eq!(p.exact_duration, Some((data_size / 4) as f64 / 44100.0));
+        assert_eq!(p.truncated, None);
     }
 
     #[test]
