@@ -355,7 +355,9 @@ fn collect(tag: &Tag, raw: &mut RawTags) {
     take(ItemKey::RecordingDate, &mut raw.date);
     take(ItemKey::Year, &mut raw.date);
     take(ItemKey::ReleaseDate, &mut raw.date);
-    take(ItemKey::OriginalReleaseDate, &mut raw.date);
+    // An original release date (TORY, TDOR, ORIGINALDATE) is not the track's date: a remaster
+    // from 2011 of a 1970 album is dated 2011, as mutagen, TagLib and players show it. The
+    // model has no field for it.
     // Genre numbers (ID3 `(1)`, ID3v1's byte, MP4's `gnre`) come out in lofty's spelling of the
     // ID3v1 list; the standard list's spelling is what every other tool shows.
     let numbered = matches!(

@@ -4,8 +4,11 @@
 //! TRACKTOTAL/TOTALTRACKS and several ARTIST fields, MP4 atoms, WAV and AIFF ID3 chunks), and in
 //! layouts mutagen reads but will not write, made by renaming or splicing what it wrote (several
 //! TPE1/TPE2 frames or artist atoms, whose values must keep tag order; a FLAC file with a second
-//! VORBIS_COMMENT block, of which the first counts), read back by mutagen, and compared with
-//! what a scan stores, field by field. Every file must agree.
+//! VORBIS_COMMENT block, of which the first counts), ID3v2.2 tags built by hand, original
+//! release dates beside recording dates, and MP4 freeform atoms (MusicBrainz ids, ReplayGain),
+//! read back by mutagen, and compared with what a scan stores, field by field. RIFF INFO in WAV
+//! and NAME/AUTH chunks in AIFF, which mutagen does not read, are read back by ffprobe instead.
+//! Every file must agree.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -20,7 +23,7 @@ use common::{Env, tone};
 /// `{file: {title, artists, album, albumartist, track, tracktotal, disc, disctotal, date,
 /// genre}}`.
 const GENERATE: &str = r#"
-import sys, json, itertools, shutil, os
+import sys, json, itertools, shutil, os, subprocess
 import mutagen
 from mutagen.id3 import ID3, TIT2, TPE1, TPE2, TALB, TRCK, TPOS, TDRC, TYER, TDAT, TCON
 from mutagen.flac import FLAC
@@ -247,6 +250,135 @@ for i, v in enumerate(combos(titles[:2], artist_sets)):
                           "DATE=1900", "GENRE=Polka"])
     assert FLAC(f)["title"] == [v["title"]]
 
+# ID3v2.2 (three-letter frames, as iTunes once wrote): mutagen writes only v2.3 and v2.4, so the
+# tag is built by hand and mutagen reads it back (upgrading it to v2.4 frames, TYE into TDRC).
+def syncsafe(n):
+    return bytes([(n >> 21) & 0x7f, (n >> 14) & 0x7f, (n >> 7) & 0x7f, n & 0x7f])
+
+def v22_text(enc, text):
+    if enc == 0:
+        return b"\0" + text.encode("latin-1")
+    return b"\1" + "\ufeff".encode("utf-16-le") + text.encode("utf-16-le")
+
+def without_id3(path):
+    data = open(path, "rb").read()
+    if data[:3] == b"ID3":
+        size = (data[6] << 21) | (data[7] << 14) | (data[8] << 7) | data[9]
+        data = data[10 + size:]
+    return data
+
+for enc, pool_t, pool_a in [(0, latin_titles, latin_artists), (1, titles, artist_sets)]:
+    for i, v in enumerate(combos(pool_t, pool_a, latin_albums if enc == 0 else albums)):
+        f = copy("base.mp3", f"mp3-v22e{enc}-{i}.mp3")
+        fields = [(b"TT2", v["title"]), (b"TP1", "/".join(v["artists"])),
+                  (b"TRK", num(*v["number"])), (b"TCO", v["genre"][0])]
+        if v["album"]: fields.append((b"TAL", v["album"]))
+        if v["albumartist"]: fields.append((b"TP2", v["albumartist"]))
+        if v["disc"]: fields.append((b"TPA", num(*v["disc"])))
+        if v["date"]: fields.append((b"TYE", v["date"][:4]))
+        frames = b""
+        for fid, text in fields:
+            body = v22_text(enc, text)
+            frames += fid + len(body).to_bytes(3, "big") + body
+        frames += b"\0" * 32
+        audio = without_id3(f)
+        open(f, "wb").write(b"ID3\x02\0\0" + syncsafe(len(frames)) + frames + audio)
+        assert ID3(f).version == (2, 2, 0), f
+
+# Original release dates (TORY in v2.3, TDOR in v2.4) are not the recording date: with or
+# without a TYER/TDRC beside them, the date is the recording date's (mutagen keeps TORY/TDOR
+# apart). tapedeck has no original-date field.
+from mutagen.id3 import TORY, TDOR
+for version, with_date in [(3, True), (3, False), (4, True), (4, False)]:
+    f = copy("base.mp3", f"mp3-original-v2{version}-{int(with_date)}.mp3")
+    v = dict(order_v, artists=["Solo"], albumartist=None, date="1999" if with_date else None)
+    t = id3_tag(v, version, 1)
+    t.add(TORY(encoding=1, text="1970") if version == 3 else TDOR(encoding=1, text="1970-05-01"))
+    t.save(f, v2_version=version)
+
+# MP4 freeform atoms, as MusicBrainz Picard and ReplayGain scanners write them.
+freeform = [
+    ("b1c5d9d5-37a6-4b7a-9b2c-1a2b3c4d5e6f", "0f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b", "-6.54 dB"),
+    ("00000000-1111-2222-3333-444444444444", None, "+1.20 dB"),
+]
+from mutagen.mp4 import MP4FreeForm
+for i, (track_id, album_id, gain) in enumerate(freeform):
+    f = copy("base.m4a", f"m4a-freeform-{i}.m4a")
+    m = MP4(f)
+    m["\xa9nam"] = "Freeform"
+    m["\xa9ART"] = ["Solo"]
+    m["trkn"] = [(1, 0)]
+    m["----:com.apple.iTunes:MusicBrainz Track Id"] = [MP4FreeForm(track_id.encode())]
+    if album_id:
+        m["----:com.apple.iTunes:MusicBrainz Album Id"] = [MP4FreeForm(album_id.encode())]
+    m["----:com.apple.iTunes:replaygain_track_gain"] = [MP4FreeForm(gain.encode())]
+    m.save()
+
+# RIFF LIST/INFO in WAV and NAME/AUTH text chunks in AIFF, as audio editors write them. mutagen
+# reads neither (it reads only ID3 in these containers), so ffprobe (ffmpeg's RIFF and AIFF
+# readers) is the oracle for these files: INAM/IART/IPRD/ICRD/IGNR/ITRK are title, artist,
+# album, date, genre, track to it; AIFF's NAME is the title and AUTH, which ffmpeg calls
+# "author", the artist.
+import subprocess
+by_ffprobe = {}
+def chunk(kind, body, little):
+    size = len(body).to_bytes(4, "little" if little else "big")
+    return kind + size + body + (b"\0" if len(body) % 2 else b"")
+
+def strip_chunks(data, little, drop):
+    out, pos = bytearray(data[:12]), 12
+    while pos + 8 <= len(data):
+        kind = data[pos:pos + 4]
+        size = int.from_bytes(data[pos + 4:pos + 8], "little" if little else "big")
+        end = pos + 8 + size + (size & 1)
+        if kind not in drop:
+            out += data[pos:end]
+        pos = end
+    return out
+
+def with_chunks(path, little, drop, new, before):
+    data = strip_chunks(open(path, "rb").read(), little, drop)
+    at = data.find(before)
+    data = data[:at] + new + data[at:]
+    data[4:8] = (len(data) - 8).to_bytes(4, "little" if little else "big")
+    open(path, "wb").write(bytes(data))
+
+def ffprobe_tags(path):
+    out = subprocess.run(["ffprobe", "-v", "error", "-of", "json", "-show_entries",
+                          "format_tags", path], capture_output=True, check=True).stdout
+    tags = json.loads(out).get("format", {}).get("tags", {})
+    return {k.lower(): v for k, v in tags.items()}
+
+info_values = [
+    dict(title="Plain Title", artist="Solo", album="Album", date="1999", genre="Rock", track="3"),
+    dict(title="Caf\xe9 Title", artist="Beyonc\xe9", album=None, date="2011-02-13", genre=None,
+         track="12"),
+    dict(title="Only a Title", artist=None, album=None, date=None, genre="Jazz", track=None),
+]
+for i, v in enumerate(info_values):
+    f = copy("base.wav", f"wav-info-{i}.wav")
+    body = b"INFO"
+    for key, field in [(b"INAM", "title"), (b"IART", "artist"), (b"IPRD", "album"),
+                       (b"ICRD", "date"), (b"IGNR", "genre"), (b"ITRK", "track")]:
+        if v[field]:
+            body += chunk(key, v[field].encode("utf-8") + b"\0", True)
+    with_chunks(f, True, {b"LIST", b"id3 ", b"ID3 "}, chunk(b"LIST", body, True), b"data")
+    t = ffprobe_tags(f)
+    by_ffprobe[f] = dict(title=t.get("title"), artists=[t["artist"]] if "artist" in t else [],
+                         album=t.get("album"), albumartist=None,
+                         track=int(t["track"]) if "track" in t else None, tracktotal=None,
+                         disc=None, disctotal=None, date=t.get("date"), genre=t.get("genre"))
+for i, v in enumerate(info_values):
+    f = copy("base.aiff", f"aiff-text-{i}.aiff")
+    new = chunk(b"NAME", v["title"].encode("utf-8"), False)
+    if v["artist"]:
+        new += chunk(b"AUTH", v["artist"].encode("utf-8"), False)
+    with_chunks(f, False, {b"NAME", b"AUTH", b"ID3 "}, new, b"SSND")
+    t = ffprobe_tags(f)
+    by_ffprobe[f] = dict(title=t.get("title"), artists=[t["author"]] if "author" in t else [],
+                         album=None, albumartist=None, track=None, tracktotal=None,
+                         disc=None, disctotal=None, date=None, genre=None)
+
 # What mutagen reads back.
 def pair(text):
     if not text: return None, None
@@ -259,6 +391,9 @@ def dedup(xs):
 
 expected = {}
 for f in made:
+    if f in by_ffprobe:
+        expected[os.path.basename(f)] = by_ffprobe[f]
+        continue
     m = mutagen.File(f)
     t = m.tags
     e = {}
@@ -299,6 +434,11 @@ for f in made:
             e["disc"], e["disctotal"] = None, None
         e["date"] = g("\xa9day")[0] if g("\xa9day") else None
         e["genre"] = "; ".join(dedup(g("\xa9gen"))) or None
+        free = lambda name: [bytes(x).decode() for x in g("----:com.apple.iTunes:" + name)]
+        if free("MusicBrainz Track Id"):
+            e["mb_trackid"] = free("MusicBrainz Track Id")[0]
+            e["mb_albumid"] = (free("MusicBrainz Album Id") or [None])[0]
+            e["rg_track_gain"] = float(free("replaygain_track_gain")[0].split()[0])
     else:
         g = lambda k: t.get(k, [])
         e["title"] = g("title")[0]
@@ -362,6 +502,10 @@ fn every_field_agrees_with_mutagen_on_every_layout() {
             wrong.push(format!("{file}: not indexed"));
             continue;
         };
+        // The fields every file has, and those a layout adds (MP4 freeform atoms).
+        let extra = ["mb_trackid", "mb_albumid", "rg_track_gain"]
+            .into_iter()
+            .filter(|f| want.get(f).is_some());
         for field in [
             "title",
             "artists",
@@ -373,7 +517,10 @@ fn every_field_agrees_with_mutagen_on_every_layout() {
             "disctotal",
             "date",
             "genre",
-        ] {
+        ]
+        .into_iter()
+        .chain(extra)
+        {
             checked += 1;
             if got[field] != want[field] {
                 wrong.push(format!(
