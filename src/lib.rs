@@ -1,11 +1,13 @@
 //! tapedeck: a music library that lives on the user's own disk.
 //!
 //! See ARCHITECTURE.md for the map. The pure core is [`model`] and [`identity`]; [`db`] owns
-//! SQLite; [`tags`] owns lofty; [`scan`] walks and reads; [`cli`] is the command line.
+//! SQLite; [`tags`] owns lofty; [`container`] parses container structure; [`scan`] walks and
+//! reads; [`cli`] is the command line.
 
 pub mod audio;
 pub mod cli;
 pub mod config;
+pub mod container;
 pub mod convert;
 pub mod cover;
 pub mod db;

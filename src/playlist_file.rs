@@ -447,6 +447,22 @@ fn normalize(path: &Path) -> PathBuf {
     parts.iter().collect()
 }
 
+/// How an extended M3U file is laid out: its line ending, and the separator between the
+/// components of relative paths (devices that expect Windows paths want `\\`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct M3uStyle {
+    pub line_end: &'static str,
+    pub separator: char,
+}
+
+impl M3uStyle {
+    /// `\n` and `/`: what [`write_m3u8`] writes.
+    pub const UNIX: M3uStyle = M3uStyle {
+        line_end: "\n",
+        separator: '/',
+    };
+}
+
 /// Writes an M3U8 playlist: `#EXTM3U`, then for each entry an `#EXTINF:<seconds>,<title>` line
 /// (omitted when the entry has neither) and its location. Seconds are rounded to whole numbers,
 /// -1 when unknown; line breaks in titles become spaces. `\n` line endings, no byte order mark.
@@ -458,7 +474,13 @@ fn normalize(path: &Path) -> PathBuf {
 /// space has no faithful form: its line breaks become spaces, and trailing space is lost on
 /// reading.
 pub fn write_m3u8(entries: &[Entry]) -> String {
-    let mut out = String::from("#EXTM3U\n");
+    write_m3u(entries, M3uStyle::UNIX)
+}
+
+/// [`write_m3u8`] with another line ending or path separator. Only relative paths take the
+/// separator; absolute paths and URLs are written as they are.
+pub fn write_m3u(entries: &[Entry], style: M3uStyle) -> String {
+    let mut out = format!("#EXTM3U{}", style.line_end);
     for entry in entries {
         if entry.title.is_some() || entry.duration.is_some() {
             let seconds = entry
@@ -466,10 +488,16 @@ pub fn write_m3u8(entries: &[Entry]) -> String {
                 .and_then(duration)
                 .map_or(-1, |d| d.round() as i64);
             let title = entry.title.as_deref().map(one_line).unwrap_or_default();
-            let _ = writeln!(out, "#EXTINF:{seconds},{title}");
+            let _ = write!(out, "#EXTINF:{seconds},{title}{}", style.line_end);
         }
-        out.push_str(&writable_location(&entry.location));
-        out.push('\n');
+        let location = writable_location(&entry.location);
+        let relative = !entry.location.starts_with('/') && !is_remote(entry.location.trim());
+        if style.separator != '/' && relative {
+            out.push_str(&location.replace('/', &style.separator.to_string()));
+        } else {
+            out.push_str(&location);
+        }
+        out.push_str(style.line_end);
     }
     out
 }
@@ -942,6 +970,26 @@ mod tests {
         for (entries, expected) in cases {
             assert_eq!(write_m3u8(entries), *expected, "entries {entries:?}");
         }
+    }
+
+    #[test]
+    fn m3u_styles_change_line_ends_and_relative_separators_only() {
+        let style = M3uStyle {
+            line_end: "\r\n",
+            separator: '\\',
+        };
+        let entries = [
+            entry("A/B.mp3", Some("T"), Some(1.4)),
+            entry("#x/y.mp3", None, None),
+            entry("/abs/z.mp3", None, None),
+            entry("http://h/s/t", None, None),
+        ];
+        assert_eq!(
+            write_m3u(&entries, style),
+            "#EXTM3U\r\n#EXTINF:1,T\r\nA\\B.mp3\r\n.\\#x\\y.mp3\r\n/abs/z.mp3\r\n\
+             http://h/s/t\r\n"
+        );
+        assert_eq!(write_m3u(&entries, M3uStyle::UNIX), write_m3u8(&entries));
     }
 
     #[test]

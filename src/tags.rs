@@ -130,6 +130,31 @@ pub fn read<R: Read + Seek>(reader: &mut R) -> Result<FileTags, ReadError> {
         collect(id3, &mut dates);
         raw.date = dates.date;
     }
+    // lofty keeps only the last of several frames with one id (two TPE1 frames, as some
+    // taggers add instead of replacing); mutagen and TagLib join their values in tag order.
+    if matches!(container, Container::Mp3 | Container::Adts)
+        && let Some(id3) = tagged.tag(TagType::Id3v2)
+    {
+        let has_artists = id3.get_strings(ItemKey::TrackArtists).next().is_some();
+        let frames = crate::container::id3::text_frames(reader, 0).unwrap_or_default();
+        let joined = |id: &[u8; 4]| {
+            let of_id = || frames.iter().filter(|f| &f.id == id);
+            (of_id().count() > 1).then(|| {
+                of_id()
+                    .flat_map(|f| f.values.iter().cloned())
+                    .collect::<Vec<_>>()
+            })
+        };
+        if let Some(artists) = joined(b"TPE1").filter(|_| !has_artists) {
+            raw.artists = artists;
+        }
+        if let Some(album_artists) = joined(b"TPE2") {
+            raw.album_artist = album_artists;
+        }
+        if let Some(composers) = joined(b"TCOM") {
+            raw.composer = composers;
+        }
+    }
     let duration = p.duration().as_secs_f64();
     if codec == "unknown" || (p.sample_rate().is_none() && duration == 0.0) {
         return Err(ReadError("no audio stream found".into()));
@@ -168,10 +193,10 @@ fn may_hold_id3v23<R: Read + Seek>(reader: &mut R, container: Container) -> bool
     if !matches!(container, Container::Mp3 | Container::Adts) {
         return true;
     }
-    let mut head = [0u8; 4];
-    reader.seek(SeekFrom::Start(0)).is_ok()
-        && reader.read_exact(&mut head).is_ok()
-        && head == *b"ID3\x03"
+    crate::container::id3::header_at(reader, 0)
+        .ok()
+        .flatten()
+        .is_some_and(|tag| tag.version == 3)
 }
 
 /// Why reading a file failed: not a format tapedeck plays (or DRM), or a parse error that a
@@ -330,7 +355,9 @@ fn collect(tag: &Tag, raw: &mut RawTags) {
     take(ItemKey::RecordingDate, &mut raw.date);
     take(ItemKey::Year, &mut raw.date);
     take(ItemKey::ReleaseDate, &mut raw.date);
-    take(ItemKey::OriginalReleaseDate, &mut raw.date);
+    // An original release date (TORY, TDOR, ORIGINALDATE) is not the track's date: a remaster
+    // from 2011 of a 1970 album is dated 2011, as mutagen, TagLib and players show it. The
+    // model has no field for it.
     // Genre numbers (ID3 `(1)`, ID3v1's byte, MP4's `gnre`) come out in lofty's spelling of the
     // ID3v1 list; the standard list's spelling is what every other tool shows.
     let numbered = matches!(
@@ -471,7 +498,16 @@ fn write_error(path: &Path, reason: impl ToString) -> TagError {
 /// Reads every tag of a file, going by its content. The file is opened read-only.
 fn read_tagged(path: &Path, covers: bool) -> Result<TaggedFile, TagError> {
     let file = std::fs::File::open(path).map_err(|e| read_error(path, e))?;
-    let probe = Probe::new(std::io::BufReader::new(file))
+    let len = file.metadata().map_err(|e| read_error(path, e))?.len();
+    let mut file = std::io::BufReader::new(file);
+    // Seen as the scan sees it: a FLAC file's later comment blocks hidden, a WAV header made
+    // plain.
+    let patches =
+        crate::container::read_patches(&mut file, len).map_err(|e| read_error(path, e))?;
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| read_error(path, e))?;
+    let file = crate::container::Patched::new(file, patches).map_err(|e| read_error(path, e))?;
+    let probe = Probe::new(file)
         .options(parse_options().read_cover_art(covers))
         .guess_file_type()
         .map_err(|e| read_error(path, e))?;

@@ -1841,6 +1841,33 @@ fn unfinished_and_rf64_wavs_are_indexed_and_play_what_they_hold() {
 }
 
 #[test]
+fn an_rf64_wav_past_4_gib_is_indexed_at_the_length_ds64_gives() {
+    let env = Env::new();
+    let path = env.music().join("long.wav");
+    sine(&["-rf64", "always"], &path);
+    // Grown to 5 GiB of audio: ds64's data size and a hole (a sparse file costs no disk).
+    let mut bytes = std::fs::read(&path).unwrap();
+    let ds64 = bytes.windows(4).position(|w| w == b"ds64").unwrap() + 8;
+    let fmt = bytes.windows(4).position(|w| w == b"fmt ").unwrap() + 8;
+    let data = bytes.windows(4).position(|w| w == b"data").unwrap();
+    assert_eq!(&bytes[data + 4..data + 8], &u32::MAX.to_le_bytes());
+    let data_size = (5u64 << 30) + 2;
+    bytes[ds64 + 8..ds64 + 16].copy_from_slice(&data_size.to_le_bytes());
+    std::fs::write(&path, &bytes).unwrap();
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(data as u64 + 8 + data_size).unwrap();
+    let rate = u32::from_le_bytes(bytes[fmt + 4..fmt + 8].try_into().unwrap());
+    let align = u16::from_le_bytes([bytes[fmt + 12], bytes[fmt + 13]]);
+    let summary = env.scan(&[env.music().to_str().unwrap()]);
+    assert_eq!(summary["added"], 1, "{summary}");
+    assert_eq!(env.ok(&["problems"]), "");
+    let tracks = env.tracks();
+    let want = (data_size / u64::from(align)) as f64 / f64::from(rate);
+    let got = tracks[0]["duration"].as_f64().unwrap();
+    assert!((got - want).abs() < 1e-6, "{got} s, want {want} s");
+}
+
+#[test]
 fn an_empty_library_and_no_problems_are_said_on_a_terminal_only() {
     let env = Env::new();
     env.scan(&[env.music().to_str().unwrap()]);

@@ -2,7 +2,8 @@
 //!
 //! A [`Decoder`] yields exactly the music: symphonia trims MP3 encoder delay and padding from
 //! the LAME header itself, and for MP4 (AAC, ALAC) this module applies the edit list or
-//! `iTunSMPB` (which symphonia ignores), so consecutive tracks join without a gap or overlap.
+//! `iTunSMPB` (which symphonia ignores), so consecutive tracks join without a gap or overlap;
+//! an RF64 WAV past 4 GiB ends where its `ds64` chunk says.
 //! A corrupt packet is skipped and counted rather than ending the track; a file cut short ends
 //! where its data ends and says so.
 
@@ -20,7 +21,8 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::units::Timestamp;
 
 use super::Spec;
-use crate::scan::payload::{Mp4Trim, mp4_trim};
+use crate::container::mp4::{self, Mp4Trim};
+use crate::container::riff;
 
 /// Why a file cannot be decoded, in words meant for the user.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,21 +76,43 @@ pub struct Decoder {
     ended: bool,
 }
 
-/// The file as symphonia reads it (with any header patch applied).
+/// The file as symphonia reads it (with any header patch applied), followed by `zeros` bytes
+/// of silence that are not in the file.
 struct Source {
-    inner: crate::scan::payload::Patched<std::fs::File>,
+    inner: riff::Patched<std::fs::File>,
     len: u64,
+    zeros: u64,
+    pos: u64,
 }
 
 impl io::Read for Source {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf)
+        let mut n = if self.pos < self.len {
+            self.inner.read(buf)?
+        } else {
+            0
+        };
+        if n == 0 && self.pos >= self.len && self.pos < self.len + self.zeros {
+            n = buf.len().min((self.len + self.zeros - self.pos) as usize);
+            buf[..n].fill(0);
+        }
+        self.pos += n as u64;
+        Ok(n)
     }
 }
 
 impl io::Seek for Source {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        self.inner.seek(to)
+        let target = match to {
+            SeekFrom::Start(p) => i128::from(p),
+            SeekFrom::Current(d) => i128::from(self.pos) + i128::from(d),
+            SeekFrom::End(d) => i128::from(self.len + self.zeros) + i128::from(d),
+        };
+        let target =
+            u64::try_from(target).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        self.inner.seek(SeekFrom::Start(target.min(self.len)))?;
+        self.pos = target;
+        Ok(target)
     }
 }
 
@@ -98,7 +122,26 @@ impl symphonia::core::io::MediaSource for Source {
     }
 
     fn byte_len(&self) -> Option<u64> {
-        Some(self.len)
+        Some(self.len + self.zeros)
+    }
+}
+
+/// Which decoded frames are the music: `skip` frames, then `frames` frames, counted at
+/// `timescale` frames per second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Trim {
+    skip: u64,
+    frames: u64,
+    timescale: u32,
+}
+
+impl From<Mp4Trim> for Trim {
+    fn from(t: Mp4Trim) -> Trim {
+        Trim {
+            skip: t.skip,
+            frames: t.frames,
+            timescale: t.timescale,
+        }
     }
 }
 
@@ -113,25 +156,42 @@ impl Decoder {
         // are not walked as boxes.
         let mut head = [0u8; 8];
         let is_mp4 = file.read_exact(&mut head).is_ok() && &head[4..] == b"ftyp";
-        let trim = if is_mp4 {
-            mp4_trim(&mut io::BufReader::new(&mut file), len).unwrap_or(None)
+        let mut trim = if is_mp4 {
+            mp4::trim(&mut io::BufReader::new(&mut file), len)
+                .unwrap_or(None)
+                .map(Trim::from)
         } else {
             None
         };
         // An unfinished WAV (its data size never filled in) plays the audio that is there, and
-        // an RF64 one plays as the plain WAV it holds.
+        // an RF64 one plays as the plain WAV it holds. Past 4 GiB the data size cannot be
+        // patched in: symphonia reads to the end of the file, and stops at the frame count
+        // `ds64` gives; a last short packet is completed with silence past the end of the file
+        // (symphonia reads whole packets) and the silence trimmed off.
+        let mut zeros = 0;
         let patch = if &head[..4] == b"RIFF" || &head[..4] == b"RF64" {
-            crate::scan::payload::wav_header_patches(&mut io::BufReader::new(&mut file), len)
-                .unwrap_or_default()
+            let mut reader = io::BufReader::new(&mut file);
+            if let Ok(Some(wave)) = riff::read_wave(&mut reader, len)
+                && let (Some(frames), Some(format)) = (wave.long_data_frames(), wave.format)
+            {
+                trim = Some(Trim {
+                    skip: 0,
+                    frames,
+                    timescale: format.sample_rate,
+                });
+                zeros = u64::from(format.block_align) * 1152 * 2;
+            }
+            riff::wav_header_patches(&mut reader, len).unwrap_or_default()
         } else {
             Vec::new()
         };
         file.seek(SeekFrom::Start(0))
             .map_err(|e| DecodeError(e.to_string()))?;
         let source = Source {
-            inner: crate::scan::payload::Patched::new(file, patch)
-                .map_err(|e| DecodeError(e.to_string()))?,
+            inner: riff::Patched::new(file, patch).map_err(|e| DecodeError(e.to_string()))?,
             len,
+            zeros,
+            pos: 0,
         };
         let mss = MediaSourceStream::new(Box::new(source), MediaSourceStreamOptions::default());
         let mut hint = Hint::new();
@@ -154,7 +214,7 @@ impl Decoder {
 
     fn from_reader(
         reader: Box<dyn FormatReader>,
-        trim: Option<Mp4Trim>,
+        trim: Option<Trim>,
     ) -> Result<Decoder, DecodeError> {
         let track = reader
             .default_track(TrackType::Audio)
@@ -207,11 +267,11 @@ impl Decoder {
             })
             .filter(|_| lossless && !float)
             .and_then(|b| u16::try_from(b).ok());
-        // Apply an MP4 trim only when it is in the track's own timescale (always, in practice).
-        let trim = trim.filter(|t| {
-            track
-                .time_base
-                .is_some_and(|tb| tb.numer.get() == 1 && tb.denom.get() == t.timescale)
+        // Apply a trim only when it is in the track's own timescale (always, in practice; a WAV
+        // track has no time base, and counts frames at its sample rate).
+        let trim = trim.filter(|t| match track.time_base {
+            Some(tb) => tb.numer.get() == 1 && tb.denom.get() == t.timescale,
+            None => params.sample_rate == Some(t.timescale),
         });
         let (skip, keep_to, total) = match trim {
             Some(t) => (t.skip, t.skip.saturating_add(t.frames), Some(t.frames)),
@@ -271,7 +331,7 @@ impl Decoder {
 
     /// The frame the next [`Decoder::read`] starts at.
     pub fn position(&self) -> u64 {
-        self.raw_pos.max(self.keep_from) - self.skip
+        self.raw_pos.max(self.keep_from).min(self.keep_to) - self.skip
     }
 
     /// Appends the next decoded frames to `out`, interleaved. Returns how many frames were
@@ -287,7 +347,8 @@ impl Decoder {
                     break;
                 }
                 Err(SymError::IoError(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                    self.truncated = true;
+                    // The end of the file where the music ends is not a cut.
+                    self.truncated = self.total.is_none_or(|t| self.position() < t);
                     self.ended = true;
                     break;
                 }
@@ -506,6 +567,37 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn an_rf64_file_past_4_gib_decodes_to_its_ds64_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.wav");
+        // Not a whole number of symphonia's 1152-frame packets: the last one is short.
+        let data_size = (5u64 << 30) + 1000;
+        let tone = crate::container::riff::tests::sparse_rf64(&path, data_size);
+        let total = data_size / 4;
+        let as_f32 = |s: &[i16]| {
+            s.iter()
+                .map(|&v| f32::from(v) / 32768.0)
+                .collect::<Vec<_>>()
+        };
+        let mut d = Decoder::open(&path).unwrap();
+        assert_eq!(d.total_frames(), Some(total));
+        assert_eq!((d.spec().rate, d.spec().channels), (44100, 2));
+        let mut head = Vec::new();
+        while head.len() < tone.len() {
+            assert!(d.read(&mut head).unwrap() > 0);
+        }
+        assert_eq!(head[..tone.len()], as_f32(&tone)[..]);
+        // Past 4 GiB: the tone at the end, exactly, and the end is where ds64 says.
+        let tail_start = total - tone.len() as u64 / 2;
+        assert_eq!(d.seek(tail_start).unwrap(), tail_start);
+        let mut tail = Vec::new();
+        while d.read(&mut tail).unwrap() > 0 {}
+        assert_eq!(tail, as_f32(&tone));
+        assert_eq!(d.position(), total);
+        assert!(!d.truncated());
     }
 
     #[test]

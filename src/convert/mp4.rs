@@ -9,8 +9,13 @@
 //! edit list is exact: it starts `priming` frames into the media (the encoder delay) and lasts the
 //! source's frame count. For AAC an `iTunSMPB` tag carries the same numbers for players that read
 //! that instead. `moov/udta/meta/ilst` is always present so taggers find the usual structure.
+//! Boxes themselves are built with [`crate::container::mp4::Boxes`]; this file is the .m4a
+//! assembly on top.
 
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+
+use crate::container::mp4::itunsmpb;
+use crate::container::mp4::{Boxes, version_for};
 
 /// The codec-specific half of the track description, known once encoding has finished.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,73 +185,11 @@ impl<W: Write + Seek> Mp4Writer<W> {
     }
 }
 
-/// Boxes built in memory: [`Boxes::boxed`] writes a size placeholder, the body, then the size.
-#[derive(Default)]
-struct Boxes {
-    buf: Vec<u8>,
-}
-
-impl Boxes {
-    fn boxed(&mut self, kind: &[u8; 4], body: impl FnOnce(&mut Boxes)) {
-        let start = self.buf.len();
-        self.u32(0);
-        self.bytes(kind);
-        body(self);
-        // Sizes over 4 GiB cannot happen inside a `moov` that [`moov`] accepted.
-        let size = (self.buf.len() - start) as u32;
-        self.buf[start..start + 4].copy_from_slice(&size.to_be_bytes());
+/// The identity matrix of `mvhd` and `tkhd`.
+fn matrix(b: &mut Boxes) {
+    for v in [0x1_0000, 0, 0, 0, 0x1_0000, 0, 0, 0, 0x4000_0000] {
+        b.u32(v);
     }
-
-    /// A "full box": version and flags come first.
-    fn full(&mut self, kind: &[u8; 4], version: u8, flags: u32, body: impl FnOnce(&mut Boxes)) {
-        self.boxed(kind, |b| {
-            b.u32((u32::from(version) << 24) | (flags & 0xff_ffff));
-            body(b);
-        });
-    }
-
-    fn bytes(&mut self, v: &[u8]) {
-        self.buf.extend_from_slice(v);
-    }
-    fn u8(&mut self, v: u8) {
-        self.buf.push(v);
-    }
-    fn u16(&mut self, v: u16) {
-        self.bytes(&v.to_be_bytes());
-    }
-    fn u32(&mut self, v: u32) {
-        self.bytes(&v.to_be_bytes());
-    }
-    fn u64(&mut self, v: u64) {
-        self.bytes(&v.to_be_bytes());
-    }
-
-    /// A time-like field of a version 0 (32-bit) or 1 (64-bit) box.
-    fn sized(&mut self, version: u8, v: u64) {
-        if version == 1 {
-            self.u64(v);
-        } else {
-            self.u32(v as u32);
-        }
-    }
-
-    fn matrix(&mut self) {
-        for v in [0x1_0000, 0, 0, 0, 0x1_0000, 0, 0, 0, 0x4000_0000] {
-            self.u32(v);
-        }
-    }
-}
-
-fn version_for(v: u64) -> u8 {
-    if v > u64::from(u32::MAX) { 1 } else { 0 }
-}
-
-/// The `iTunSMPB` value: delay, padding and frame count in iTunes' exact layout.
-pub fn itunsmpb(priming: u32, padding: u64, frames: u64) -> String {
-    format!(
-        " 00000000 {priming:08X} {padding:08X} {frames:016X} 00000000 00000000 00000000 00000000 \
-         00000000 00000000 00000000 00000000"
-    )
 }
 
 fn moov(
@@ -272,7 +215,7 @@ fn moov(
             b.u32(0x1_0000); // rate 1.0
             b.u16(0x100); // volume 1.0
             b.bytes(&[0; 10]);
-            b.matrix();
+            matrix(b);
             b.bytes(&[0; 24]);
             b.u32(2); // next track ID
         });
@@ -288,7 +231,7 @@ fn moov(
                 b.u16(1); // alternate group
                 b.u16(0x100); // volume
                 b.u16(0);
-                b.matrix();
+                matrix(b);
                 b.u32(0); // width
                 b.u32(0); // height
             });
@@ -758,25 +701,10 @@ pub(crate) mod testing {
     }
 
     /// The boxes in `data`: (type, payload).
-    pub fn children(mut data: &[u8]) -> impl Iterator<Item = (String, &[u8])> {
-        std::iter::from_fn(move || {
-            if data.len() < 8 {
-                return None;
-            }
-            let size32 = u32::from_be_bytes(data[..4].try_into().unwrap()) as usize;
-            let kind = String::from_utf8_lossy(&data[4..8]).into_owned();
-            let (header, size) = match size32 {
-                1 => (
-                    16,
-                    u64::from_be_bytes(data[8..16].try_into().unwrap()) as usize,
-                ),
-                0 => (8, data.len()),
-                n => (8, n),
-            };
-            let payload = data.get(header..size)?;
-            data = &data[size..];
-            Some((kind, payload))
-        })
+    pub fn children(data: &[u8]) -> impl Iterator<Item = (String, &[u8])> {
+        crate::container::mp4::children_in(data)
+            .into_iter()
+            .map(|(kind, body)| (String::from_utf8_lossy(&kind).into_owned(), body))
     }
 
     pub fn be32(b: &[u8], at: usize) -> u32 {
@@ -1042,15 +970,6 @@ mod tests {
             let (tag, body, rest) = read_descriptor(&d);
             assert_eq!((tag, body.len(), rest.len()), (5, len, 0));
         }
-    }
-
-    #[test]
-    fn itunsmpb_has_the_itunes_layout() {
-        assert_eq!(
-            itunsmpb(0x840, 0x1ca, 0x3f1a36),
-            " 00000000 00000840 000001CA 00000000003F1A36 00000000 00000000 00000000 00000000 \
-             00000000 00000000 00000000 00000000"
-        );
     }
 
     #[test]

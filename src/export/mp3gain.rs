@@ -3,7 +3,10 @@
 //! the decoded samples by 2^(1/4), which is 1.5 dB. Adding the same number of steps to every
 //! granule of every frame changes the volume losslessly (and can be undone). Frames with a CRC
 //! get it recomputed; the Xing/Info frame is left alone. Pure byte handling: the caller reads
-//! and writes the file.
+//! and writes the file. Frame headers and the CRC are read with [`crate::container::mpeg`].
+
+use crate::container::id3;
+use crate::container::mpeg::{FrameHeader, crc16};
 
 /// Why the gain could not be changed in place (the caller then re-encodes).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,85 +26,35 @@ pub struct Adjusted {
     pub clamped: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Header {
-    /// 3 = MPEG-1, 2 = MPEG-2, 0 = MPEG-2.5.
-    version: u8,
-    crc: bool,
-    mono: bool,
-    len: usize,
-    rate_index: u8,
+/// The next frame's header at the start of `b`: `Ok(None)` when no Layer III frame starts
+/// there, an error for a free-format stream (no length in the header to step by).
+fn header(b: &[u8]) -> Result<Option<FrameHeader>, GainError> {
+    match FrameHeader::parse(b) {
+        Some(h) if h.frame_len().is_none() => Err(GainError::FreeFormat),
+        h => Ok(h),
+    }
 }
 
-const BITRATES_V1: [u32; 15] = [
-    0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
-];
-const BITRATES_V2: [u32; 15] = [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160];
+/// A frame's length (known: [`header`] refuses free format).
+fn frame_len(h: &FrameHeader) -> usize {
+    h.frame_len().expect("not free format")
+}
 
-fn header(b: &[u8]) -> Result<Option<Header>, GainError> {
-    if b.len() < 4 || b[0] != 0xFF || b[1] & 0xE0 != 0xE0 {
-        return Ok(None);
-    }
-    let version = (b[1] >> 3) & 3;
-    let layer = (b[1] >> 1) & 3;
-    let bitrate_index = (b[2] >> 4) as usize;
-    let rate_index = (b[2] >> 2) & 3;
-    if version == 1 || layer != 1 || bitrate_index == 15 || rate_index == 3 {
-        return Ok(None);
-    }
-    if bitrate_index == 0 {
-        return Err(GainError::FreeFormat);
-    }
-    let rate = match version {
-        3 => [44100, 48000, 32000][rate_index as usize],
-        2 => [22050, 24000, 16000][rate_index as usize],
-        _ => [11025, 12000, 8000][rate_index as usize],
-    };
-    let (kbps, factor) = if version == 3 {
-        (BITRATES_V1[bitrate_index], 144_000)
+/// Bit offsets of every `global_gain` in a frame's side information.
+fn gain_offsets(h: &FrameHeader) -> Vec<usize> {
+    let channels = if h.mono { 1 } else { 2 };
+    let (start, granules, block) = if h.is_mpeg1() {
+        (if h.mono { 18 } else { 20 }, 2, 59)
     } else {
-        (BITRATES_V2[bitrate_index], 72_000)
+        (if h.mono { 9 } else { 10 }, 1, 63)
     };
-    let padding = usize::from((b[2] >> 1) & 1);
-    Ok(Some(Header {
-        version,
-        crc: b[1] & 1 == 0,
-        mono: b[3] >> 6 == 3,
-        len: (factor * kbps / rate) as usize + padding,
-        rate_index,
-    }))
-}
-
-impl Header {
-    fn side_info_len(&self) -> usize {
-        match (self.version == 3, self.mono) {
-            (true, true) => 17,
-            (true, false) => 32,
-            (false, true) => 9,
-            (false, false) => 17,
+    let mut out = Vec::new();
+    for g in 0..granules {
+        for c in 0..channels {
+            out.push(start + (g * channels + c) * block + 21);
         }
     }
-
-    /// Bit offsets of every `global_gain` in the side information.
-    fn gain_offsets(&self) -> Vec<usize> {
-        let channels = if self.mono { 1 } else { 2 };
-        let (start, granules, block) = if self.version == 3 {
-            (if self.mono { 18 } else { 20 }, 2, 59)
-        } else {
-            (if self.mono { 9 } else { 10 }, 1, 63)
-        };
-        let mut out = Vec::new();
-        for g in 0..granules {
-            for c in 0..channels {
-                out.push(start + (g * channels + c) * block + 21);
-            }
-        }
-        out
-    }
-
-    fn same_stream(&self, other: &Header) -> bool {
-        self.version == other.version && self.rate_index == other.rate_index
-    }
+    out
 }
 
 fn read_bits8(data: &[u8], bit: usize) -> u8 {
@@ -124,44 +77,19 @@ fn write_bits8(data: &mut [u8], bit: usize, value: u8) {
     data[byte + 1] = (data[byte + 1] & !lo_mask) | (value << (8 - shift));
 }
 
-/// CRC-16 as MPEG audio uses it: polynomial 0x8005, start 0xFFFF, most significant bit first.
-pub fn crc16(parts: &[&[u8]]) -> u16 {
-    let mut crc: u16 = 0xFFFF;
-    for part in parts {
-        for &b in *part {
-            for i in (0..8).rev() {
-                let bit = u16::from((b >> i) & 1);
-                let top = crc >> 15;
-                crc <<= 1;
-                if bit ^ top == 1 {
-                    crc ^= 0x8005;
-                }
-            }
-        }
-    }
-    crc
-}
-
-/// Where the MPEG frames start: after an ID3v2 tag, if there is one.
+/// Where the MPEG frames start: after the ID3v2 tags, if there are any.
 fn audio_start(data: &[u8]) -> usize {
-    if data.len() >= 10 && &data[..3] == b"ID3" {
-        let size = data[6..10]
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 7) | usize::from(b & 0x7F));
-        let footer = if data[5] & 0x10 != 0 { 10 } else { 0 };
-        return (10 + size + footer).min(data.len());
-    }
-    0
+    id3::skip_in(data)
 }
 
 /// Whether a valid frame of the same stream starts at `pos` and another follows it (or the
 /// data ends right after it).
-fn confirmed(data: &[u8], pos: usize, first: Option<&Header>) -> Option<Header> {
+fn confirmed(data: &[u8], pos: usize, first: Option<&FrameHeader>) -> Option<FrameHeader> {
     let h = header(&data[pos..]).ok().flatten()?;
-    if first.is_some_and(|f| !f.same_stream(&h)) || pos + h.len > data.len() {
+    if first.is_some_and(|f| !f.same_stream(&h)) || pos + frame_len(&h) > data.len() {
         return None;
     }
-    let next = pos + h.len;
+    let next = pos + frame_len(&h);
     if next == data.len()
         || header(&data[next..])
             .ok()
@@ -178,11 +106,15 @@ fn confirmed(data: &[u8], pos: usize, first: Option<&Header>) -> Option<Header> 
 /// every Layer III frame in `data`, a whole MP3 file.
 pub fn apply(data: &mut [u8], steps: i32) -> Result<Adjusted, GainError> {
     let mut pos = audio_start(data);
-    let mut first: Option<Header> = None;
+    let mut first: Option<FrameHeader> = None;
     let mut done = Adjusted::default();
     while pos + 4 <= data.len() {
         let h = match header(&data[pos..])? {
-            Some(h) if first.is_none_or(|f| f.same_stream(&h)) && pos + h.len <= data.len() => h,
+            Some(h)
+                if first.is_none_or(|f| f.same_stream(&h)) && pos + frame_len(&h) <= data.len() =>
+            {
+                h
+            }
             _ => {
                 // Lost sync (junk between frames, or the tags at the end): look for two frames
                 // in a row.
@@ -199,7 +131,7 @@ pub fn apply(data: &mut [u8], steps: i32) -> Result<Adjusted, GainError> {
         };
         let side = pos + 4 + if h.crc { 2 } else { 0 };
         let side_end = side + h.side_info_len();
-        if side_end > pos + h.len {
+        if side_end > pos + frame_len(&h) {
             break;
         }
         let is_info = first.is_none() && {
@@ -211,7 +143,7 @@ pub fn apply(data: &mut [u8], steps: i32) -> Result<Adjusted, GainError> {
         }
         if !is_info {
             let info = &mut data[side..side_end];
-            for bit in h.gain_offsets() {
+            for bit in gain_offsets(&h) {
                 let old = i32::from(read_bits8(info, bit));
                 let new = (old + steps).clamp(0, 255);
                 if new - old != steps {
@@ -226,7 +158,7 @@ pub fn apply(data: &mut [u8], steps: i32) -> Result<Adjusted, GainError> {
             }
             done.frames += 1;
         }
-        pos += h.len;
+        pos += frame_len(&h);
     }
     if done.frames == 0 {
         return Err(GainError::NoFrames);
@@ -237,12 +169,6 @@ pub fn apply(data: &mut [u8], steps: i32) -> Result<Adjusted, GainError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn crc_matches_the_standard_check_value() {
-        // CRC-16/CMS (poly 0x8005, init 0xFFFF, not reflected): check value 0xAEE7.
-        assert_eq!(crc16(&[b"1234", b"56789"]), 0xAEE7);
-    }
 
     #[test]
     fn bits_round_trip_at_every_offset() {

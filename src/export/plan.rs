@@ -17,6 +17,7 @@ use crate::convert::encode::Format;
 use crate::convert::plan::{is_lossless_codec, output_rate};
 use crate::model::{Track, fold};
 use crate::names::{self, Charset, Namer, PathTemplate};
+use crate::playlist_file;
 
 /// How a track's file is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -916,24 +917,23 @@ pub fn playlist_digest(bytes: &[u8]) -> String {
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(bytes))
 }
 
-/// The bytes of one playlist file: extended M3U, paths relative to the playlist's folder (the
-/// device root) with the profile's separator, in the profile's encoding.
+/// The bytes of one playlist file: extended M3U (written by [`playlist_file::write_m3u`]),
+/// paths relative to the playlist's folder (the device root) with the profile's separator,
+/// `\r\n` line endings, in the profile's encoding.
 pub fn render_playlist(profile: &Profile, lines: &[PlaylistLine]) -> Vec<u8> {
-    let mut text = String::from("#EXTM3U\r\n");
-    for l in lines {
-        let title = l.title.replace(['\r', '\n'], " ");
-        text.push_str(&format!(
-            "#EXTINF:{},{title}\r\n",
-            l.seconds.round().max(-1.0) as i64
-        ));
-        let path = if profile.playlist_separator == '\\' {
-            l.path.replace('/', "\\")
-        } else {
-            l.path.clone()
-        };
-        text.push_str(&path);
-        text.push_str("\r\n");
-    }
+    let entries: Vec<playlist_file::Entry> = lines
+        .iter()
+        .map(|l| playlist_file::Entry {
+            location: l.path.clone(),
+            title: Some(l.title.clone()),
+            duration: Some(l.seconds),
+        })
+        .collect();
+    let style = playlist_file::M3uStyle {
+        line_end: "\r\n",
+        separator: profile.playlist_separator,
+    };
+    let text = playlist_file::write_m3u(&entries, style);
     match profile.playlist_encoding {
         TextEncoding::Utf8 => text.into_bytes(),
         TextEncoding::Latin1 => text

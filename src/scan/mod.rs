@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+use crate::container::{self, Spliced, id3, mp4};
 use crate::db::{self, FileRecord, Identity, Library};
 use crate::identity::{Side, match_moves};
 use crate::model::{Container, Track};
@@ -234,20 +235,20 @@ pub fn read_file(seen: &SeenFile) -> Result<(FileRecord, Option<String>), String
         return Err("empty file (0 bytes)".into());
     }
     let mut file = SeekBuf::new(file, len);
-    // An unfinished WAV (its data size never filled in) is read as the audio that is there, and
-    // an RF64 one as the plain WAV it holds.
-    let patch = payload::wav_header_patches(&mut file, len)
+    // An unfinished WAV (its data size never filled in) is read as the audio that is there, an
+    // RF64 one as the plain WAV it holds, and a FLAC file's tags from its first comment block.
+    let patch = container::read_patches(&mut file, len)
         .map_err(|e| format!("cannot read: {}", io_reason(&e)))?;
     io::Seek::seek(&mut file, io::SeekFrom::Start(0))
         .map_err(|e| format!("cannot read: {}", io_reason(&e)))?;
-    let mut file = payload::Patched::new(file, patch)
+    let mut file = container::Patched::new(file, patch)
         .map_err(|e| format!("cannot read: {}", io_reason(&e)))?;
     // Several ID3v2 tags stacked at the start: the first is the file's tag, as mutagen and
     // TagLib read it (the tag reader alone would take the last).
-    let stacked = payload::stacked_id3v2(&mut file, len)
-        .map_err(|e| format!("cannot read: {}", io_reason(&e)))?;
+    let stacked =
+        id3::stacked(&mut file, len).map_err(|e| format!("cannot read: {}", io_reason(&e)))?;
     let read = match stacked {
-        Some(hole) => payload::Spliced::new(&mut file, hole, len)
+        Some(hole) => Spliced::new(&mut file, hole, len)
             .map_err(|e| tags::ReadError(format!("cannot read: {}", io_reason(&e))))
             .and_then(|mut view| tags::read(&mut view)),
         None => {
@@ -266,7 +267,7 @@ pub fn read_file(seen: &SeenFile) -> Result<(FileRecord, Option<String>), String
                 .and_then(|c| payload::inspect(&mut file, len, c).ok())
                 .and_then(|p| p.truncated);
             // An MP4 whose sound is in a codec the reader does not know: say which.
-            if let Ok(Some(kind)) = payload::mp4_sound_codec(&mut file, len)
+            if let Ok(Some(kind)) = mp4::sound_codec(&mut file, len)
                 && let Some(name) = unplayable_mp4_codec(&kind)
             {
                 return Err(format!(
