@@ -1054,6 +1054,46 @@ fn query_mistakes_point_at_the_term() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("$title"));
 }
 
+/// A query whose spelling would match nothing is either understood or refused, never silent.
+#[test]
+fn query_spellings_are_never_silent() {
+    let env = library_env();
+    let titles = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["ls", "--json"];
+        all.extend(args);
+        env.ok(&all)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["title"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    let one_word = titles(&["year:2020", "year+ title-"]);
+    assert!(one_word.len() >= 2, "{one_word:?}");
+    assert_eq!(one_word, titles(&["year:2020", "year+", "title-"]));
+    assert_eq!(one_word, titles(&["year:2020", "--sort", "year+ title-"]));
+    for (terms, caret) in [
+        (&["genre:techno,"][..], "  genre:techno,\n              ^"),
+        (
+            &["alpha", "beatles year+"],
+            "  alpha beatles year+\n                ^^^^^",
+        ),
+        (&["artist:="], "  artist:=\n  ^^^^^^^^"),
+    ] {
+        let mut args = vec!["ls"];
+        args.extend(terms);
+        let out = env.run(&args);
+        assert_eq!(out.status.code(), Some(2), "{terms:?}");
+        assert!(out.stdout.is_empty());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("error: invalid query: "), "{err}");
+        assert!(err.contains(caret), "{terms:?}: {err}");
+    }
+}
+
 #[test]
 fn browsing_commands_take_queries() {
     let env = library_env();
