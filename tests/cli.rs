@@ -746,6 +746,54 @@ fn moved_and_renamed_files_keep_their_identity() {
     }
 }
 
+/// `-v` names every change a scan records, one escaped line each on stderr; piped, no bar.
+#[test]
+fn verbose_scan_names_every_change() {
+    let env = Env::new();
+    let music = env.music();
+    let m = music.to_str().unwrap().to_string();
+    copy_fixture(&env, "library/mp3/id3v23.mp3", "a.mp3");
+    copy_fixture(&env, "library/flac/picture.flac", "b.flac");
+    copy_fixture(&env, "library/wav/list-info.wav", "c\nd.wav");
+    let lines = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["-v", "scan"];
+        all.extend(args);
+        let out = env.run(&all);
+        assert!(out.status.success());
+        let mut lines: Vec<String> = String::from_utf8(out.stderr)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(
+        lines(&[&m]),
+        [
+            format!("added: {m}/a.mp3"),
+            format!("added: {m}/b.flac"),
+            format!("added: {m}/c\\nd.wav"),
+        ]
+    );
+    retag(&music.join("b.flac"), "Retagged");
+    std::fs::create_dir(music.join("sub")).unwrap();
+    std::fs::rename(music.join("a.mp3"), music.join("sub/a.mp3")).unwrap();
+    std::fs::remove_file(music.join("c\nd.wav")).unwrap();
+    assert_eq!(
+        lines(&[]),
+        [
+            format!("moved: {m}/a.mp3 -> {m}/sub/a.mp3"),
+            format!("removed: {m}/c\\nd.wav"),
+            format!("updated: {m}/b.flac"),
+        ]
+    );
+    // Without -v a scan names nothing.
+    std::fs::rename(music.join("sub/a.mp3"), music.join("a.mp3")).unwrap();
+    let out = env.run(&["scan"]);
+    assert!(out.status.success() && out.stderr.is_empty());
+}
+
 #[test]
 fn copies_of_the_same_audio_keep_their_own_identity() {
     let env = Env::new();

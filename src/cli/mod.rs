@@ -737,18 +737,9 @@ fn cmd_scan(
         .into());
     }
     let show_bar = !ctx.quiet && io::stderr().is_terminal();
-    let progress = progress::ScanProgress::new(show_bar, !ctx.quiet);
+    let progress = progress::ScanProgress::new(show_bar, !ctx.quiet, ctx.verbose > 0);
     let summary = scan::scan(&mut lib, &roots, &opts, &progress, now()).context("scan failed")?;
     progress.finish();
-    if ctx.verbose > 0 {
-        for (from, to) in &summary.moves {
-            eprintln!(
-                "moved: {} -> {}",
-                output::escape_path(from),
-                output::escape_path(to)
-            );
-        }
-    }
     if !ctx.quiet {
         for dir in &summary.targets {
             eprintln!(
