@@ -147,6 +147,22 @@ pub fn time_left(done: u64, len: u64, elapsed: Duration) -> String {
     format!("about {text} left")
 }
 
+/// A bar counting `len` items of `unit` (with elapsed time and ETA, and room for a message such
+/// as the speed); `None` when it should not show or there is nothing to count.
+pub fn counting_bar(len: u64, unit: &str, show: bool) -> Option<ProgressBar> {
+    if !show || len == 0 {
+        return None;
+    }
+    let bar = ProgressBar::new(len);
+    let template =
+        format!("{{bar:30}} {{pos}}/{{len}} {unit}  {{msg}}  {{elapsed}} elapsed, ETA {{eta}}");
+    bar.set_style(
+        ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(250));
+    Some(bar)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,20 +214,4 @@ mod tests {
             assert_eq!(change_line(change), want);
         }
     }
-}
-
-/// A bar counting `len` items of `unit` (with elapsed time and ETA, and room for a message such
-/// as the speed); `None` when it should not show or there is nothing to count.
-pub fn counting_bar(len: u64, unit: &str, show: bool) -> Option<ProgressBar> {
-    if !show || len == 0 {
-        return None;
-    }
-    let bar = ProgressBar::new(len);
-    let template =
-        format!("{{bar:30}} {{pos}}/{{len}} {unit}  {{msg}}  {{elapsed}} elapsed, ETA {{eta}}");
-    bar.set_style(
-        ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar.enable_steady_tick(Duration::from_millis(250));
-    Some(bar)
 }
