@@ -409,33 +409,56 @@ pub fn devices(json: bool, out: &mut dyn Write) -> Result<()> {
             "no audio output devices found; `tapedeck render QUERY -o out.wav` writes to a file"
         );
     }
+    let width = list
+        .iter()
+        .map(|d| d.name.chars().count())
+        .max()
+        .unwrap_or(0);
     for d in &list {
         if json {
             serde_json::to_writer(&mut *out, d)?;
             writeln!(out)?;
         } else {
-            let rates: Vec<String> = d
-                .rates
-                .iter()
-                .map(|(a, b)| {
-                    if a == b {
-                        format!("{a}")
-                    } else {
-                        format!("{a}-{b}")
-                    }
-                })
-                .collect();
-            writeln!(
-                out,
-                "{}{}\t{} ch\t{} Hz",
-                if d.default { "* " } else { "  " },
-                d.name,
-                d.max_channels,
-                rates.join(", ")
-            )?;
+            writeln!(out, "{}", device_line(d, width))?;
         }
     }
+    if !json && !list.is_empty() && io::stdout().is_terminal() {
+        writeln!(
+            out,
+            "(* plays without --device; pick another with --device NAME)"
+        )?;
+    }
     Ok(())
+}
+
+/// One device in `tapedeck devices`: `* NAME  DESCRIPTION (CHANNELS, RATES)`, the name padded
+/// to `width`, the default marked with `*`.
+fn device_line(d: &device::DeviceInfo, width: usize) -> String {
+    let rates: Vec<String> = d
+        .rates
+        .iter()
+        .map(|(a, b)| {
+            if a == b {
+                format!("{a}")
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect();
+    let mut line = format!(
+        "{} {:<width$}  {}",
+        if d.default { "*" } else { " " },
+        output::escape(&d.name),
+        output::escape(&d.description),
+    );
+    if d.max_channels > 0 {
+        line.push_str(&format!(
+            " ({} ch, {} Hz)",
+            d.max_channels,
+            rates.join(", ")
+        ));
+    }
+    line.trim_end().to_string()
 }
 
 /// `tapedeck render`: the play pipeline into a WAV file, as fast as it goes.
