@@ -12,7 +12,7 @@ CARGO ?= cargo
 # dosfstools, mtools and fusefat give the export tests a real FAT32 file system, exfat-fuse and
 # exfatprogs an exFAT one; util-linux has flock (a second writer, in the safety tests).
 DEB_PACKAGES := build-essential pkg-config libasound2-dev ffmpeg flac lame sox python3-mutagen pv \
-	dosfstools mtools fusefat exfat-fuse exfatprogs util-linux
+	dosfstools mtools fusefat exfat-fuse exfatprogs util-linux bsdutils
 DEMO_DIR := $(CURDIR)/target/demo
 
 .PHONY: all deps build release test demo bench install fixtures clean

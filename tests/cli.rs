@@ -2015,3 +2015,72 @@ fn sine(options: &[&str], out: &Path) {
         .success();
     assert!(ok, "ffmpeg could not make {}", out.display());
 }
+
+/// tapedeck's own messages and clap's are coloured by the same rules: on a terminal, not when
+/// piped, never with NO_COLOR, always with CLICOLOR_FORCE, and as `--color` says over both.
+#[test]
+fn messages_are_coloured_like_clap_messages() {
+    let env = Env::new();
+    // `ls` with no library is tapedeck's error; `--bogus` is clap's.
+    let run = |vars: &[(&str, &str)], extra: &[&str], terminal: bool| -> [String; 2] {
+        [&["ls"][..], &["--bogus"][..]].map(|args| {
+            let mut all: Vec<&str> = extra.to_vec();
+            all.extend(args);
+            let out = if terminal {
+                // `script` runs the command on a pseudo-terminal; its output is what the
+                // terminal showed, stderr included.
+                let line = std::iter::once(env!("CARGO_BIN_EXE_tapedeck").to_string())
+                    .chain(all.iter().map(|a| a.to_string()))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let mut c = Command::new("script");
+                c.env("TAPEDECK_DB", env.db())
+                    .env("TERM", "xterm-256color")
+                    .env_remove("NO_COLOR")
+                    .env_remove("CLICOLOR_FORCE")
+                    .env_remove("CLICOLOR")
+                    .envs(vars.iter().copied())
+                    .args(["-qec", &line, "/dev/null"]);
+                let o = c.output().unwrap();
+                String::from_utf8_lossy(&o.stdout).into_owned()
+            } else {
+                let o = env
+                    .cmd()
+                    .envs(vars.iter().copied())
+                    .args(&all)
+                    .output()
+                    .unwrap();
+                assert!(o.stdout.is_empty());
+                String::from_utf8_lossy(&o.stderr).into_owned()
+            };
+            assert!(out.contains("error:"), "{args:?}: {out}");
+            out
+        })
+    };
+    let cases: &[(&[(&str, &str)], &[&str], bool, bool)] = &[
+        (&[], &[], false, false),
+        (&[("CLICOLOR_FORCE", "1")], &[], false, true),
+        (&[], &["--color", "always"], false, true),
+        (&[("NO_COLOR", "1")], &["--color=always"], false, true),
+        (
+            &[("CLICOLOR_FORCE", "1")],
+            &["--color", "never"],
+            false,
+            false,
+        ),
+        (&[], &[], true, true),
+        (&[("NO_COLOR", "1")], &[], true, false),
+        (&[], &["--color", "never"], true, false),
+    ];
+    for (vars, extra, terminal, coloured) in cases {
+        let [ours, claps] = run(vars, extra, *terminal);
+        let what = format!("{vars:?} {extra:?} terminal: {terminal}");
+        assert_eq!(
+            ours.contains("\x1b[1;31merror:\x1b[0m"),
+            *coloured,
+            "{what}: {ours:?}"
+        );
+        assert_eq!(ours.contains('\x1b'), *coloured, "{what}: {ours:?}");
+        assert_eq!(claps.contains('\x1b'), *coloured, "{what}: {claps:?}");
+    }
+}

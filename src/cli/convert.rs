@@ -197,7 +197,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
     )?;
     let root = dir.root(&args.to);
     for r in &dir.rejected {
-        eprintln!("warning: {}: {}", escape_path(&root), escape(r));
+        super::style::warn(format_args!("{}: {}", escape_path(&root), escape(r)));
     }
     let tracks = playlist::selected_tracks(&lib, &args.select)?;
     let ids: Vec<i64> = tracks.iter().map(|t| t.id).collect();

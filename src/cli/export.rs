@@ -360,15 +360,15 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
 
     let (mut manifest, problems) = sync::recover(&target, loaded, &profile.name, !args.dry_run);
     for p in &problems {
-        eprintln!("warning: {}: {}", escape_path(&root), escape(p));
+        super::style::warn(format_args!("{}: {}", escape_path(&root), escape(p)));
     }
     manifest.template = (template_text != profile.template).then(|| template_text.clone());
     let (existing, links) = sync::scan_device(&target)?;
     for l in &links {
-        eprintln!(
-            "warning: {}: a symbolic link on the device; tapedeck never writes through it or over it",
+        super::style::warn(format_args!(
+            "{}: a symbolic link on the device; tapedeck never writes through it or over it",
             escape_path(&root.join(l))
-        );
+        ));
     }
     let free = target.free_space();
     let plan_with = |manifest: &manifest::Manifest| {
@@ -395,11 +395,11 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
             break;
         }
         for (path, why) in &changed {
-            eprintln!(
-                "warning: {}: changed since tapedeck wrote it ({why}); it is yours now and is \
+            super::style::warn(format_args!(
+                "{}: changed since tapedeck wrote it ({why}); it is yours now and is \
                  left alone",
                 escape_path(&root.join(path))
-            );
+            ));
         }
         sync::disown(&mut manifest, &changed);
         plan = plan_with(&manifest);
@@ -431,7 +431,7 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
         }
     }
     for c in &plan.clashes {
-        eprintln!("warning: {}", escape(c));
+        super::style::warn(format_args!("{}", escape(c)));
     }
     if !plan.problems.is_empty() {
         let list: Vec<String> = plan.problems.iter().map(|p| format!("  - {p}")).collect();
@@ -499,7 +499,7 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
     }
     let (outcome, _) = run?;
     for (file, why) in &outcome.notes {
-        eprintln!("note: {}: {}", escape(file), escape(why));
+        super::style::note(format_args!("{}: {}", escape(file), escape(why)));
     }
     for (file, why) in &outcome.failures {
         eprintln!("{}: {}", escape(file), escape(why));

@@ -9,6 +9,7 @@ mod output;
 mod play;
 mod playlist;
 mod progress;
+mod style;
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
@@ -35,6 +36,10 @@ pub struct Args {
     /// Print more detail (repeat for more)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// When to colour messages: auto (on a terminal, unless NO_COLOR is set; CLICOLOR_FORCE
+    /// forces it), always or never
+    #[arg(long, global = true, value_name = "WHEN", value_enum, default_value_t = style::ColorWhen::Auto)]
+    pub color: style::ColorWhen,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -347,9 +352,22 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// Whether error messages on stderr are coloured (decided by [`run`] before anything is printed).
+pub fn stderr_color() -> bool {
+    style::stderr()
+}
+
 /// Parses `args` and runs the command.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<()> {
-    let args = match Args::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().collect();
+    // Colour is decided before clap parses, so its usage errors follow the same choice.
+    let when = style::from_args(&args);
+    style::init(when);
+    let parsed = Args::command()
+        .color(when.for_clap())
+        .try_get_matches_from(args)
+        .and_then(|m| <Args as clap::FromArgMatches>::from_arg_matches(&m));
+    let args = match parsed {
         Ok(args) => args,
         Err(e) => {
             // Help and version go to stdout with success; real mistakes exit with clap's code.
@@ -749,10 +767,10 @@ fn cmd_scan(
         }
     }
     for (root, reason) in &summary.unavailable {
-        eprintln!(
-            "warning: {} {reason}; its tracks are kept, nothing under it was removed",
+        style::warn(format_args!(
+            "{} {reason}; its tracks are kept, nothing under it was removed",
             output::escape_path(root)
-        );
+        ));
     }
     if json {
         serde_json::to_writer(&mut *out, &output::summary_json(&summary))?;
@@ -762,7 +780,9 @@ fn cmd_scan(
         out.flush()?;
         if summary.problems > 0 {
             // The hint goes with the count, so a piped summary stays one line.
-            eprintln!("hint: `tapedeck problems` lists the files that could not be indexed");
+            style::hint(format_args!(
+                "`tapedeck problems` lists the files that could not be indexed"
+            ));
         }
     }
     Ok(())

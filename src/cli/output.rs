@@ -177,26 +177,41 @@ pub fn stats(out: &mut dyn Write, s: &Stats, as_json: bool) -> io::Result<()> {
         serde_json::to_writer(&mut *out, &v)?;
         return writeln!(out);
     }
-    writeln!(out, "tracks:    {}", s.tracks)?;
-    writeln!(out, "albums:    {}", s.albums)?;
-    writeln!(out, "artists:   {}", s.artists)?;
-    writeln!(out, "duration:  {}", hms(s.duration))?;
-    writeln!(out, "size:      {}", human_size(s.size))?;
     let formats: Vec<String> = s
         .formats
         .iter()
         .map(|(f, n)| format!("{} {n}", escape(f)))
         .collect();
-    writeln!(
-        out,
-        "formats:   {}",
-        if formats.is_empty() {
-            "-".into()
-        } else {
-            formats.join(", ")
-        }
-    )?;
-    writeln!(out, "problems:  {}", s.problems)
+    let rows = [
+        ("tracks", s.tracks.to_string()),
+        ("albums", s.albums.to_string()),
+        ("artists", s.artists.to_string()),
+        ("duration", hms(s.duration)),
+        ("size", human_size(s.size)),
+        (
+            "formats",
+            if formats.is_empty() {
+                "-".into()
+            } else {
+                formats.join(", ")
+            },
+        ),
+        ("problems", s.problems.to_string()),
+    ];
+    for (name, value) in rows {
+        writeln!(out, "{}{value}", heading(&format!("{name}:"), 11))?;
+    }
+    Ok(())
+}
+
+/// A label padded to `width`, bold when stdout is coloured (see `style`).
+pub fn heading(text: &str, width: usize) -> String {
+    let pad = " ".repeat(width.saturating_sub(text.chars().count()));
+    if super::style::stdout() {
+        format!("\x1b[1m{text}\x1b[0m{pad}")
+    } else {
+        format!("{text}{pad}")
+    }
 }
 
 /// One artist, album or genre line.

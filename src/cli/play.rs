@@ -376,10 +376,10 @@ fn load_resume(lib: &Library) -> Result<(Vec<Item>, usize, f64, Repeat)> {
         }
         match item {
             Ok(item) => items.push(item),
-            Err(why) => eprintln!(
-                "warning: {} {why}; left out of the queue",
+            Err(why) => super::style::warn(format_args!(
+                "{} {why}; left out of the queue",
                 output::escape_path(path)
-            ),
+            )),
         }
     }
     if items.is_empty() {
@@ -886,7 +886,7 @@ pub fn play(
                         }
                     });
                     if let Err(e) = result {
-                        eprintln!("warning: could not record play history: {e}");
+                        super::style::warn(format_args!("could not record play history: {e}"));
                     }
                 }
                 skipping.store(false, Ordering::Release);

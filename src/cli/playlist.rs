@@ -596,11 +596,11 @@ fn import(
                 } else {
                     "not in the library"
                 };
-                eprintln!(
-                    "warning: {}: entry `{}` is {why}",
+                super::style::warn(format_args!(
+                    "{}: entry `{}` is {why}",
                     output::escape_path(file),
                     output::escape(&e.location)
-                );
+                ));
             }
         }
     }

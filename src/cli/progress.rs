@@ -100,7 +100,8 @@ impl Progress for ScanProgress {
     fn problem(&self, path: &Path, reason: &str) {
         if self.report_problems {
             self.line(format!(
-                "warning: {}: {}",
+                "{} {}: {}",
+                super::style::label("warning", super::style::stderr()),
                 escape_path(path),
                 escape(reason)
             ));

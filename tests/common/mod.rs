@@ -43,6 +43,9 @@ impl Env {
         c.env("TAPEDECK_DB", self.db())
             .env("TAPEDECK_CONFIG", self.dir.path().join("profiles.toml"))
             .env_remove("XDG_DATA_HOME")
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .env_remove("CLICOLOR")
             .stdin(Stdio::null());
         c
     }
