@@ -2057,7 +2057,9 @@ fn messages_are_coloured_like_clap_messages() {
             out
         })
     };
-    let cases: &[(&[(&str, &str)], &[&str], bool, bool)] = &[
+    // (environment, arguments, on a terminal, coloured)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], bool, bool);
+    let cases: &[Case] = &[
         (&[], &[], false, false),
         (&[("CLICOLOR_FORCE", "1")], &[], false, true),
         (&[], &["--color", "always"], false, true),
