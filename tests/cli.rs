@@ -1168,6 +1168,91 @@ fn browsing_commands_take_queries() {
     assert_eq!(env.ok(&["ls", "--albums", "artist:epsilon"]), albums);
 }
 
+/// `show` numbers entries as `move` and `rm` count them; `ls` counts a smart playlist's tracks;
+/// every change is confirmed (and `-q` keeps it quiet), with counts in the singular for one.
+#[test]
+fn playlist_commands_number_count_and_confirm() {
+    let env = library_env();
+    let ok = |args: &[&str]| env.ok(args);
+    ok(&[
+        "playlist",
+        "new",
+        "Smart",
+        "--query",
+        "format:alac",
+        "--minutes",
+        "1",
+    ]);
+    assert_eq!(
+        ok(&["playlist", "ls"]),
+        "Smart (smart: format:alac, at most 1 minute; 2 tracks)\n"
+    );
+    let json: Value = serde_json::from_str(ok(&["playlist", "ls", "--json"]).trim()).unwrap();
+    assert_eq!(json["entries"], 2);
+
+    ok(&["playlist", "new", "Drive"]);
+    assert_eq!(
+        ok(&["playlist", "add", "Drive", "format:alac"]),
+        "added 2 tracks to `Drive` (2 in all)\n"
+    );
+    assert_eq!(
+        ok(&["playlist", "add", "Drive", "title:=M4A Title"]),
+        "added 1 track to `Drive` (3 in all)\n"
+    );
+    let show = |name: &str| -> Vec<String> {
+        ok(&["playlist", "show", name])
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let shown = show("Drive");
+    assert_eq!(shown.len(), 3);
+    for (line, (n, title)) in shown
+        .iter()
+        .zip([(1, "ALAC 16"), (2, "ALAC 24"), (3, "M4A Title")])
+    {
+        assert!(
+            line.starts_with(&format!("{n}. ")) && line.ends_with(title),
+            "{shown:?}"
+        );
+    }
+    assert_eq!(
+        ok(&["playlist", "move", "Drive", "3", "1"]),
+        "moved entry 3 of `Drive` to position 1\n"
+    );
+    assert!(show("Drive")[0].starts_with("1. ") && show("Drive")[0].ends_with("M4A Title"));
+    let positions: Vec<Value> = ok(&["playlist", "show", "Drive", "--json"])
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["position"].clone())
+        .collect();
+    assert_eq!(positions, [1, 2, 3]);
+    assert_eq!(ok(&["-q", "playlist", "move", "Drive", "1", "3"]), "");
+    assert_eq!(
+        ok(&["playlist", "rename", "Drive", "Car"]),
+        "renamed playlist `Drive` to `Car`\n"
+    );
+    assert_eq!(
+        ok(&["playlist", "rm", "Car", "1"]),
+        "removed 1 entry from `Car` (2 left)\n"
+    );
+    assert_eq!(
+        ok(&["playlist", "delete", "Car"]),
+        "deleted playlist `Car` (2 entries); its tracks stay in the library\n"
+    );
+    assert_eq!(
+        ok(&["playlist", "delete", "Smart"]),
+        "deleted smart playlist `Smart`; its tracks stay in the library\n"
+    );
+    ok(&["playlist", "new", "Quiet"]);
+    for args in [
+        &["-q", "playlist", "rename", "Quiet", "Hush"][..],
+        &["-q", "playlist", "delete", "Hush"],
+    ] {
+        assert_eq!(ok(args), "", "{args:?}");
+    }
+    assert_eq!(ok(&["playlist", "ls"]), "");
+}
+
 #[test]
 fn static_playlists_follow_moved_files() {
     let env = library_env();

@@ -509,8 +509,14 @@ pub fn converted(ctx: &Settings, json: bool, out: &mut dyn Write) -> Result<()> 
             };
             writeln!(
                 out,
-                "{when}  {}  {} tracks: {} written, {} skipped, {} refused, {} failed  {}{status}",
-                c.format, c.selected, c.written, c.skipped, c.refused, c.failed, c.target
+                "{when}  {}  {}: {} written, {} skipped, {} refused, {} failed  {}{status}",
+                c.format,
+                super::output::count(c.selected, "track", "tracks"),
+                c.written,
+                c.skipped,
+                c.refused,
+                c.failed,
+                c.target
             )?;
         }
     }

@@ -236,10 +236,10 @@ fn print_plan(
     for p in plan.playlists.iter().filter(|p| p.changed) {
         writeln!(
             out,
-            "{:<9} {}  ({} entries)",
+            "{:<9} {}  ({})",
             "playlist",
             escape(&p.path),
-            p.entries
+            super::output::count(p.entries, "entry", "entries")
         )?;
     }
     for p in &plan.playlist_deletes {
@@ -332,12 +332,12 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
             .find(|e| e.target == key && e.mount_point)
         {
             return Err(anyhow::anyhow!(
-                "{}: it was a mount point when the export of {} put {} tracks there, and it is \
+                "{}: it was a mount point when the export of {} put {} there, and it is \
                  not one now (and holds no tapedeck manifest): is the stick mounted? Nothing was \
                  written (pass --fresh to export into this folder anyway)",
                 escape_path(&root),
                 crate::query::civil_date_time(e.last_sync),
-                e.tracks
+                super::output::count(e.tracks, "track", "tracks")
             ));
         }
     }
@@ -614,11 +614,11 @@ fn summary(
         }
         writeln!(
             out,
-            "{}; {} written in {:.1} s; {} tracks ({}) on {}",
+            "{}; {} written in {:.1} s; {} ({}) on {}",
             parts.join(", "),
             mb(o.bytes_written),
             elapsed.as_secs_f64(),
-            o.tracks,
+            super::output::count(o.tracks, "track", "tracks"),
             mb(o.bytes),
             root.display()
         )?;

@@ -91,6 +91,7 @@ pub enum Command {
     Artists {
         #[command(flatten)]
         select: SelectArgs,
+        /// One JSON object per artist, per line
         #[arg(long)]
         json: bool,
     },
@@ -98,6 +99,7 @@ pub enum Command {
     Albums {
         #[command(flatten)]
         select: SelectArgs,
+        /// One JSON object per album, per line
         #[arg(long)]
         json: bool,
     },
@@ -105,6 +107,7 @@ pub enum Command {
     Genres {
         #[command(flatten)]
         select: SelectArgs,
+        /// One JSON object per genre, per line
         #[arg(long)]
         json: bool,
     },
@@ -112,6 +115,7 @@ pub enum Command {
     Stats {
         #[command(flatten)]
         select: SelectArgs,
+        /// Print the totals as one JSON object
         #[arg(long)]
         json: bool,
     },
@@ -120,6 +124,7 @@ pub enum Command {
     Playlist(playlist::PlaylistCmd),
     /// List files that could not be indexed, and why
     Problems {
+        /// One JSON object per file, per line
         #[arg(long)]
         json: bool,
     },
@@ -139,6 +144,7 @@ pub enum Command {
     Roots {
         #[command(subcommand)]
         cmd: Option<RootsCmd>,
+        /// One JSON object per folder, per line
         #[arg(long)]
         json: bool,
     },
@@ -171,6 +177,7 @@ pub enum Command {
     Convert(convert::ConvertArgs),
     /// List past conversions
     Converted {
+        /// One JSON object per conversion run, per line
         #[arg(long)]
         json: bool,
     },
@@ -178,21 +185,25 @@ pub enum Command {
     Export(export::ExportArgs),
     /// List the devices exported to: profile, last sync, tracks and size
     Exports {
+        /// One JSON object per device, per line
         #[arg(long)]
         json: bool,
     },
     /// List the device profiles `export` knows, with their settings
     Profiles {
+        /// One JSON object per profile, per line
         #[arg(long)]
         json: bool,
     },
     /// List audio output devices
     Devices {
+        /// One JSON object per device, per line
         #[arg(long)]
         json: bool,
     },
     /// Print a shell completion script
     Completions {
+        /// The shell to print the script for
         #[arg(value_enum)]
         shell: Shell,
     },
@@ -248,9 +259,13 @@ impl Command {
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum RootsCmd {
     /// Remember a folder to index (the next `tapedeck scan` reads it)
-    Add { path: PathBuf },
+    Add {
+        /// The folder
+        path: PathBuf,
+    },
     /// Forget a folder and the tracks under it (asks for --yes when it holds tracks)
     Rm {
+        /// The folder, as `tapedeck roots` lists it
         path: PathBuf,
         /// Go ahead although the folder's tracks (and their play counts and ratings) are
         /// forgotten
@@ -534,8 +549,8 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
             if !json && !ctx.quiet {
                 writeln!(
                     out,
-                    "rated {} tracks {} ({} already were)",
-                    changed.len(),
+                    "rated {} {} ({} already were)",
+                    output::count(changed.len(), "track", "tracks"),
                     new.map_or("none".to_string(), |r| r.to_string()),
                     tracks.len() - changed.len()
                 )?;
@@ -619,10 +634,10 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
                 .collect();
             if !doomed.is_empty() && !yes {
                 return Err(UsageError(format!(
-                    "{} holds {} tracks; pass --yes to forget them with the folder (their play \
+                    "{} holds {}; pass --yes to forget them with the folder (their play \
                      counts and ratings are lost)",
                     output::escape_path(&root),
-                    doomed.len()
+                    output::count(doomed.len(), "track", "tracks")
                 ))
                 .into());
             }
@@ -635,9 +650,9 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
             if !ctx.quiet {
                 writeln!(
                     out,
-                    "removed {} and its {} tracks",
+                    "removed {} and its {}",
                     output::escape_path(&root),
-                    doomed.len()
+                    output::count(doomed.len(), "track", "tracks")
                 )?;
             }
             Ok(())
@@ -786,4 +801,49 @@ fn cmd_scan(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every subcommand, argument and flag says what it is in `--help`.
+    #[test]
+    fn every_command_argument_and_flag_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let path = format!("{path} {}", cmd.get_name()).trim().to_string();
+            if cmd
+                .get_about()
+                .is_none_or(|a| a.to_string().trim().is_empty())
+            {
+                missing.push(format!("`{path}`"));
+            }
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if arg
+                    .get_help()
+                    .is_none_or(|h| h.to_string().trim().is_empty())
+                {
+                    missing.push(format!("`{path}` argument `{id}`"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() != "help" {
+                    walk(sub, &path, missing);
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        let cmd = Args::command();
+        walk(&cmd, "", &mut missing);
+        assert!(missing.is_empty(), "no help text:\n{}", missing.join("\n"));
+        // The walk sees nested subcommands and flattened arguments.
+        let playlist = cmd.find_subcommand("playlist").unwrap();
+        assert!(playlist.find_subcommand("rename").is_some());
+        let ls = cmd.find_subcommand("ls").unwrap();
+        assert!(ls.get_arguments().any(|a| a.get_id() == "sort"));
+    }
 }

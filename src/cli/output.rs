@@ -55,6 +55,33 @@ impl ListMode {
 }
 
 /// One track: `artist - album - title`, a JSON object, or the raw path bytes.
+/// `n` and the word for it: `1 track`, `2 tracks`.
+pub fn count(n: impl TryInto<u64>, one: &str, many: &str) -> String {
+    let n: u64 = n.try_into().unwrap_or(u64::MAX);
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A playlist entry with its position (1 is the first): `  3. artist - album - title` padded
+/// to `width` digits, or the track's JSON object with a `position` key.
+pub fn numbered_track(
+    out: &mut dyn Write,
+    position: usize,
+    width: usize,
+    t: &Track,
+    as_json: bool,
+) -> io::Result<()> {
+    if as_json {
+        let mut v = track_json(t);
+        if let Value::Object(map) = &mut v {
+            map.insert("position".into(), Value::from(position));
+        }
+        serde_json::to_writer(&mut *out, &v)?;
+        return out.write_all(b"\n");
+    }
+    write!(out, "{position:>width$}. ")?;
+    track(out, t, &ListMode::Text)
+}
+
 pub fn track(out: &mut dyn Write, t: &Track, mode: &ListMode) -> io::Result<()> {
     match mode {
         ListMode::Template(template) => {
@@ -220,11 +247,7 @@ pub fn group(out: &mut dyn Write, by: GroupBy, g: &Group, as_json: bool) -> io::
         serde_json::to_writer(&mut *out, g)?;
         return writeln!(out);
     }
-    let tracks = if g.tracks == 1 {
-        "1 track".to_string()
-    } else {
-        format!("{} tracks", g.tracks)
-    };
+    let tracks = count(g.tracks, "track", "tracks");
     match by {
         GroupBy::Album => {
             let year = g.year.map(|y| format!(" ({y})")).unwrap_or_default();
@@ -252,14 +275,26 @@ pub fn playlist(out: &mut dyn Write, p: &Playlist, as_json: bool) -> io::Result<
                 extra.push_str(&format!(", sorted {}", escape(s)));
             }
             if let Some(n) = p.limit {
-                extra.push_str(&format!(", at most {n} tracks"));
+                extra.push_str(&format!(", at most {}", count(n, "track", "tracks")));
             }
             if let Some(m) = p.minutes {
-                extra.push_str(&format!(", at most {m} minutes"));
+                let unit = if m == 1.0 { "minute" } else { "minutes" };
+                extra.push_str(&format!(", at most {m} {unit}"));
             }
-            writeln!(out, "{} (smart: {}{extra})", escape(&p.name), escape(q))
+            writeln!(
+                out,
+                "{} (smart: {}{extra}; {})",
+                escape(&p.name),
+                escape(q),
+                count(p.entries, "track", "tracks")
+            )
         }
-        None => writeln!(out, "{} ({} tracks)", escape(&p.name), p.entries),
+        None => writeln!(
+            out,
+            "{} ({})",
+            escape(&p.name),
+            count(p.entries, "track", "tracks")
+        ),
     }
 }
 
