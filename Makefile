@@ -12,9 +12,11 @@ CARGO ?= cargo
 # dosfstools, mtools and fusefat give the export tests a real FAT32 file system, exfat-fuse and
 # exfatprogs an exFAT one; util-linux has flock (a second writer, in the safety tests); groff-base
 # and man-db render the manual page (`man -l`), in the tests and for `man tapedeck`; bash, zsh and
-# fish run the completion scripts in the tests.
+# fish run the completion scripts in the tests; bsdutils has `script` (a real terminal, for the
+# colour tests).
 DEB_PACKAGES := build-essential pkg-config libasound2-dev ffmpeg flac lame sox python3-mutagen pv \
-	dosfstools mtools fusefat exfat-fuse exfatprogs util-linux groff-base man-db bash zsh fish
+	dosfstools mtools fusefat exfat-fuse exfatprogs util-linux groff-base man-db bash zsh fish \
+	bsdutils
 DEMO_DIR := $(CURDIR)/target/demo
 # `make install` puts tapedeck(1) here (man finds it when ~/.local/bin is on PATH, else set
 # MANPATH).

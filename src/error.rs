@@ -72,9 +72,10 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     code::FAILURE
 }
 
-/// Formats an error and its causes for stderr: "error: what failed: because". `None` when there
-/// is nothing to print (a closed pipe, or a message already shown).
-pub fn message(err: &anyhow::Error) -> Option<String> {
+/// Formats an error and its causes for stderr: "error: what failed: because", the label in
+/// bold red when `color` (the command line decides, as clap does for its own errors). `None`
+/// when there is nothing to print (a closed pipe, or a message already shown).
+pub fn message(err: &anyhow::Error, color: bool) -> Option<String> {
     if is_broken_pipe(err)
         || err
             .chain()
@@ -82,7 +83,12 @@ pub fn message(err: &anyhow::Error) -> Option<String> {
     {
         return None;
     }
-    let mut out = format!("error: {err}");
+    let label = if color {
+        "\x1b[1;31merror:\x1b[0m"
+    } else {
+        "error:"
+    };
+    let mut out = format!("{label} {err}");
     for cause in err.chain().skip(1) {
         let text = cause.to_string();
         if !out.contains(&text) {
@@ -108,8 +114,12 @@ mod tests {
         assert_eq!(exit_code(&busy), code::BUSY);
         assert_eq!(exit_code(&anyhow::anyhow!("boom")), code::FAILURE);
         assert_eq!(
-            message(&anyhow::anyhow!("inner").context("outer")).as_deref(),
+            message(&anyhow::anyhow!("inner").context("outer"), false).as_deref(),
             Some("error: outer: inner")
+        );
+        assert_eq!(
+            message(&anyhow::anyhow!("inner").context("outer"), true).as_deref(),
+            Some("\x1b[1;31merror:\x1b[0m outer: inner")
         );
         assert_eq!(exit_code(&AlreadyReported(2).into()), 2);
     }

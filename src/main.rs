@@ -7,7 +7,7 @@ fn main() -> ExitCode {
     match tapedeck::cli::run(std::env::args_os()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            if let Some(message) = tapedeck::error::message(&err) {
+            if let Some(message) = tapedeck::error::message(&err, tapedeck::cli::stderr_color()) {
                 eprintln!("{message}");
             }
             ExitCode::from(tapedeck::error::exit_code(&err))

@@ -190,6 +190,22 @@ fn transliterate(c: char) -> Option<&'static str> {
     })
 }
 
+/// A letter of another script in ASCII letters and digits (`上` is `Shang_`, `Ω` is `O`), as
+/// the deunicode tables spell it, anything else in the spelling becoming `_`; `None` when the
+/// tables have no spelling with a letter or digit in it.
+fn spelled_in_ascii(c: char) -> Option<String> {
+    let spelled = deunicode::deunicode_char(c)?;
+    if !spelled.bytes().any(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    Some(
+        spelled
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect(),
+    )
+}
+
 /// Maps every character of `text` to what `charset` allows, without trimming or collapsing: the
 /// result holds no separator, control or invisible formatting character, and whitespace is a
 /// plain space (`_` for ASCII). Mapping twice changes nothing.
@@ -204,6 +220,12 @@ fn map_text(text: &str, charset: Charset) -> String {
                 match transliterate(c) {
                     Some(spelled) => out.push_str(spelled),
                     None if c.is_ascii_alphanumeric() || c == '_' => out.push(c),
+                    // Letters of other scripts are spelled in Latin letters (CJK by their
+                    // pinyin, Greek and Cyrillic letter by letter), so a name keeps its words.
+                    None if c.is_alphabetic() => match spelled_in_ascii(c) {
+                        Some(spelled) => out.push_str(&spelled),
+                        None => out.push('_'),
+                    },
                     None if is_dropped(c) && !c.is_whitespace() => {}
                     None => out.push('_'),
                 }
@@ -844,6 +866,26 @@ mod tests {
         );
     }
 
+    /// What the transliteration tables say, so a change in the crate shows here first.
+    #[test]
+    fn other_scripts_are_spelled_as_the_tables_spell_them() {
+        let cases = [
+            // 旅 is lǚ, which the tables write as "Lv".
+            ("上海旅人", "Shang Hai Lv Ren"),
+            ("Ωκεανός", "Okeanos"),
+            ("Кино", "Kino"),
+            ("日本語", "Ri Ben Yu"),
+        ];
+        for (text, spelled) in cases {
+            assert_eq!(deunicode::deunicode(text), spelled, "{text}");
+            assert_eq!(
+                component(text, &rules(Charset::Ascii, 100)),
+                spelled.replace(' ', "_"),
+                "{text}"
+            );
+        }
+    }
+
     #[test]
     fn hostile_values_ascii() {
         check_table(
@@ -868,7 +910,11 @@ mod tests {
                 (".", "_"),
                 ("..", "_"),
                 ("🎸🎶", "_"),
-                ("日本語", "_"),
+                ("日本語", "Ri_Ben_Yu"),
+                ("上海旅人", "Shang_Hai_Lv_Ren"),
+                ("Ωκεανός", "Okeanos"),
+                ("Кино — Группа крови", "Kino_Gruppa_krovi"),
+                ("Björk 上海", "Bjork_Shang_Hai"),
                 ("__init__", "init"),
                 ("Ｆｕｌｌ　ｗｉｄｔｈ", "Full_width"),
             ],
@@ -1065,15 +1111,16 @@ mod tests {
             ),
             "Unknown_Artist/Unknown_Album/Unknown_Title.mp3"
         );
-        // Values that the charset cannot show are not missing.
+        // Values that the charset cannot show are not missing; letters of other scripts are
+        // spelled in Latin letters.
         let lookup = tags(&[
             ("albumartist", "坂本龍一"),
             ("album", "?"),
-            ("title", "戦場"),
+            ("title", "🎸🎶"),
         ]);
         assert_eq!(
             render_default(&lookup, numbering, "mp3", &NameRules::car_strict()),
-            "_/_/01.mp3"
+            "Ban_Ben_Long_Yi/_/01.mp3"
         );
         let template = PathTemplate::parse("$year/$disc$track").unwrap();
         let path = template.render(&lookup, Numbering::default(), "mp3", &rules);

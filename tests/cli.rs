@@ -746,6 +746,54 @@ fn moved_and_renamed_files_keep_their_identity() {
     }
 }
 
+/// `-v` names every change a scan records, one escaped line each on stderr; piped, no bar.
+#[test]
+fn verbose_scan_names_every_change() {
+    let env = Env::new();
+    let music = env.music();
+    let m = music.to_str().unwrap().to_string();
+    copy_fixture(&env, "library/mp3/id3v23.mp3", "a.mp3");
+    copy_fixture(&env, "library/flac/picture.flac", "b.flac");
+    copy_fixture(&env, "library/wav/list-info.wav", "c\nd.wav");
+    let lines = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["-v", "scan"];
+        all.extend(args);
+        let out = env.run(&all);
+        assert!(out.status.success());
+        let mut lines: Vec<String> = String::from_utf8(out.stderr)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(
+        lines(&[&m]),
+        [
+            format!("added: {m}/a.mp3"),
+            format!("added: {m}/b.flac"),
+            format!("added: {m}/c\\nd.wav"),
+        ]
+    );
+    retag(&music.join("b.flac"), "Retagged");
+    std::fs::create_dir(music.join("sub")).unwrap();
+    std::fs::rename(music.join("a.mp3"), music.join("sub/a.mp3")).unwrap();
+    std::fs::remove_file(music.join("c\nd.wav")).unwrap();
+    assert_eq!(
+        lines(&[]),
+        [
+            format!("moved: {m}/a.mp3 -> {m}/sub/a.mp3"),
+            format!("removed: {m}/c\\nd.wav"),
+            format!("updated: {m}/b.flac"),
+        ]
+    );
+    // Without -v a scan names nothing.
+    std::fs::rename(music.join("sub/a.mp3"), music.join("a.mp3")).unwrap();
+    let out = env.run(&["scan"]);
+    assert!(out.status.success() && out.stderr.is_empty());
+}
+
 #[test]
 fn copies_of_the_same_audio_keep_their_own_identity() {
     let env = Env::new();
@@ -1054,6 +1102,46 @@ fn query_mistakes_point_at_the_term() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("$title"));
 }
 
+/// A query whose spelling would match nothing is either understood or refused, never silent.
+#[test]
+fn query_spellings_are_never_silent() {
+    let env = library_env();
+    let titles = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["ls", "--json"];
+        all.extend(args);
+        env.ok(&all)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["title"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    let one_word = titles(&["year:2020", "year+ title-"]);
+    assert!(one_word.len() >= 2, "{one_word:?}");
+    assert_eq!(one_word, titles(&["year:2020", "year+", "title-"]));
+    assert_eq!(one_word, titles(&["year:2020", "--sort", "year+ title-"]));
+    for (terms, caret) in [
+        (&["genre:techno,"][..], "  genre:techno,\n              ^"),
+        (
+            &["alpha", "beatles year+"],
+            "  alpha beatles year+\n                ^^^^^",
+        ),
+        (&["artist:="], "  artist:=\n  ^^^^^^^^"),
+    ] {
+        let mut args = vec!["ls"];
+        args.extend(terms);
+        let out = env.run(&args);
+        assert_eq!(out.status.code(), Some(2), "{terms:?}");
+        assert!(out.stdout.is_empty());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("error: invalid query: "), "{err}");
+        assert!(err.contains(caret), "{terms:?}: {err}");
+    }
+}
+
 #[test]
 fn every_json_key_names_a_field_in_templates_and_queries() {
     let env = library_env();
@@ -1121,6 +1209,91 @@ fn browsing_commands_take_queries() {
         serde_json::from_str(env.ok(&["stats", "--json", "format:flac"]).trim()).unwrap();
     assert_eq!(stats["tracks"], 3);
     assert_eq!(env.ok(&["ls", "--albums", "artist:epsilon"]), albums);
+}
+
+/// `show` numbers entries as `move` and `rm` count them; `ls` counts a smart playlist's tracks;
+/// every change is confirmed (and `-q` keeps it quiet), with counts in the singular for one.
+#[test]
+fn playlist_commands_number_count_and_confirm() {
+    let env = library_env();
+    let ok = |args: &[&str]| env.ok(args);
+    ok(&[
+        "playlist",
+        "new",
+        "Smart",
+        "--query",
+        "format:alac",
+        "--minutes",
+        "1",
+    ]);
+    assert_eq!(
+        ok(&["playlist", "ls"]),
+        "Smart (smart: format:alac, at most 1 minute; 2 tracks)\n"
+    );
+    let json: Value = serde_json::from_str(ok(&["playlist", "ls", "--json"]).trim()).unwrap();
+    assert_eq!(json["entries"], 2);
+
+    ok(&["playlist", "new", "Drive"]);
+    assert_eq!(
+        ok(&["playlist", "add", "Drive", "format:alac"]),
+        "added 2 tracks to `Drive` (2 in all)\n"
+    );
+    assert_eq!(
+        ok(&["playlist", "add", "Drive", "title:=M4A Title"]),
+        "added 1 track to `Drive` (3 in all)\n"
+    );
+    let show = |name: &str| -> Vec<String> {
+        ok(&["playlist", "show", name])
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let shown = show("Drive");
+    assert_eq!(shown.len(), 3);
+    for (line, (n, title)) in shown
+        .iter()
+        .zip([(1, "ALAC 16"), (2, "ALAC 24"), (3, "M4A Title")])
+    {
+        assert!(
+            line.starts_with(&format!("{n}. ")) && line.ends_with(title),
+            "{shown:?}"
+        );
+    }
+    assert_eq!(
+        ok(&["playlist", "move", "Drive", "3", "1"]),
+        "moved entry 3 of `Drive` to position 1\n"
+    );
+    assert!(show("Drive")[0].starts_with("1. ") && show("Drive")[0].ends_with("M4A Title"));
+    let positions: Vec<Value> = ok(&["playlist", "show", "Drive", "--json"])
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["position"].clone())
+        .collect();
+    assert_eq!(positions, [1, 2, 3]);
+    assert_eq!(ok(&["-q", "playlist", "move", "Drive", "1", "3"]), "");
+    assert_eq!(
+        ok(&["playlist", "rename", "Drive", "Car"]),
+        "renamed playlist `Drive` to `Car`\n"
+    );
+    assert_eq!(
+        ok(&["playlist", "rm", "Car", "1"]),
+        "removed 1 entry from `Car` (2 left)\n"
+    );
+    assert_eq!(
+        ok(&["playlist", "delete", "Car"]),
+        "deleted playlist `Car` (2 entries); its tracks stay in the library\n"
+    );
+    assert_eq!(
+        ok(&["playlist", "delete", "Smart"]),
+        "deleted smart playlist `Smart`; its tracks stay in the library\n"
+    );
+    ok(&["playlist", "new", "Quiet"]);
+    for args in [
+        &["-q", "playlist", "rename", "Quiet", "Hush"][..],
+        &["-q", "playlist", "delete", "Hush"],
+    ] {
+        assert_eq!(ok(args), "", "{args:?}");
+    }
+    assert_eq!(ok(&["playlist", "ls"]), "");
 }
 
 #[test]
@@ -2505,4 +2678,75 @@ fn completions_offer_formats_modes_profiles_and_playlist_names() {
          _tapedeck_playlists",
     );
     assert_eq!(zsh.lines().collect::<Vec<_>>(), ["Car", "Road trip"]);
+}
+
+/// tapedeck's own messages and clap's are coloured by the same rules: on a terminal, not when
+/// piped, never with NO_COLOR, always with CLICOLOR_FORCE, and as `--color` says over both.
+#[test]
+fn messages_are_coloured_like_clap_messages() {
+    let env = Env::new();
+    // `ls` with no library is tapedeck's error; `--bogus` is clap's.
+    let run = |vars: &[(&str, &str)], extra: &[&str], terminal: bool| -> [String; 2] {
+        [&["ls"][..], &["--bogus"][..]].map(|args| {
+            let mut all: Vec<&str> = extra.to_vec();
+            all.extend(args);
+            let out = if terminal {
+                // `script` runs the command on a pseudo-terminal; its output is what the
+                // terminal showed, stderr included.
+                let line = std::iter::once(env!("CARGO_BIN_EXE_tapedeck").to_string())
+                    .chain(all.iter().map(|a| a.to_string()))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let mut c = Command::new("script");
+                c.env("TAPEDECK_DB", env.db())
+                    .env("TERM", "xterm-256color")
+                    .env_remove("NO_COLOR")
+                    .env_remove("CLICOLOR_FORCE")
+                    .env_remove("CLICOLOR")
+                    .envs(vars.iter().copied())
+                    .args(["-qec", &line, "/dev/null"]);
+                let o = c.output().unwrap();
+                String::from_utf8_lossy(&o.stdout).into_owned()
+            } else {
+                let o = env
+                    .cmd()
+                    .envs(vars.iter().copied())
+                    .args(&all)
+                    .output()
+                    .unwrap();
+                assert!(o.stdout.is_empty());
+                String::from_utf8_lossy(&o.stderr).into_owned()
+            };
+            assert!(out.contains("error:"), "{args:?}: {out}");
+            out
+        })
+    };
+    // (environment, arguments, on a terminal, coloured)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], bool, bool);
+    let cases: &[Case] = &[
+        (&[], &[], false, false),
+        (&[("CLICOLOR_FORCE", "1")], &[], false, true),
+        (&[], &["--color", "always"], false, true),
+        (&[("NO_COLOR", "1")], &["--color=always"], false, true),
+        (
+            &[("CLICOLOR_FORCE", "1")],
+            &["--color", "never"],
+            false,
+            false,
+        ),
+        (&[], &[], true, true),
+        (&[("NO_COLOR", "1")], &[], true, false),
+        (&[], &["--color", "never"], true, false),
+    ];
+    for (vars, extra, terminal, coloured) in cases {
+        let [ours, claps] = run(vars, extra, *terminal);
+        let what = format!("{vars:?} {extra:?} terminal: {terminal}");
+        assert_eq!(
+            ours.contains("\x1b[1;31merror:\x1b[0m"),
+            *coloured,
+            "{what}: {ours:?}"
+        );
+        assert_eq!(ours.contains('\x1b'), *coloured, "{what}: {ours:?}");
+        assert_eq!(claps.contains('\x1b'), *coloured, "{what}: {claps:?}");
+    }
 }

@@ -310,3 +310,75 @@ fn resume_continues_where_an_interrupted_queue_stopped() {
         "resumed samples are not the track's end"
     );
 }
+
+/// `devices` lists the short name `--device` takes, the description apart, the default first and
+/// marked; `--device NAME` plays on that device.
+#[test]
+fn devices_are_listed_by_the_name_play_takes() {
+    let env = Env::new();
+    let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/alsa/devices.conf");
+    let text = succeeded(
+        &["devices"],
+        env.cmd_with_alsa(&conf).arg("devices").output().unwrap(),
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("* default "), "{text}");
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with('*')).count(),
+        1,
+        "{text}"
+    );
+    let bench = lines
+        .iter()
+        .find(|l| l.starts_with("  bench "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        bench.contains("  Test Bench Card, Analog Output With A Long Name"),
+        "{bench}"
+    );
+    let json = succeeded(
+        &["devices", "--json"],
+        env.cmd_with_alsa(&conf)
+            .args(["devices", "--json"])
+            .output()
+            .unwrap(),
+    );
+    let devices: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let bench = devices.iter().find(|d| d["name"] == "bench").unwrap();
+    assert_eq!(bench["default"], false);
+    assert!(
+        bench["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("Test Bench Card")
+    );
+    assert_eq!(devices[0]["name"], "default");
+    assert_eq!(devices[0]["default"], true);
+
+    let track = fixture("library/flac/picture.flac");
+    let args = [
+        "play",
+        "--device",
+        "bench",
+        "--replaygain",
+        "off",
+        track.to_str().unwrap(),
+    ];
+    succeeded(&args, env.cmd_with_alsa(&conf).args(args).output().unwrap());
+    assert_contains_exactly(
+        &read_f32(&env.capture()),
+        &decoded(&["library/flac/picture.flac"]),
+        "--device bench",
+    );
+    let args = ["play", "--device", "nosuch", track.to_str().unwrap()];
+    let out = env.cmd_with_alsa(&conf).args(args).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no output device named \"nosuch\"") && err.contains("bench"),
+        "{err}"
+    );
+}

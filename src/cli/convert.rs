@@ -280,7 +280,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
     )?;
     let root = dir.root(&args.to);
     for r in &dir.rejected {
-        eprintln!("warning: {}: {}", escape_path(&root), escape(r));
+        super::style::warn(format_args!("{}: {}", escape_path(&root), escape(r)));
     }
     let tracks = playlist::selected_tracks(&lib, &args.select)?;
     let ids: Vec<i64> = tracks.iter().map(|t| t.id).collect();
@@ -664,9 +664,9 @@ pub fn converted(ctx: &Settings, json: bool, out: &mut dyn Write) -> Result<()> 
             }
             writeln!(
                 out,
-                "{when}  {}  {} tracks: {} written, {} skipped, {} refused, {} failed  {}{of}{status}",
+                "{when}  {}  {}: {} written, {} skipped, {} refused, {} failed  {}{of}{status}",
                 c.format,
-                c.selected,
+                super::output::count(c.selected, "track", "tracks"),
                 c.written,
                 c.skipped,
                 c.refused,

@@ -259,10 +259,10 @@ fn print_plan(
     for p in plan.playlists.iter().filter(|p| p.changed) {
         writeln!(
             out,
-            "{:<9} {}  ({} entries)",
+            "{:<9} {}  ({})",
             "playlist",
             escape(&p.path),
-            p.entries
+            super::output::count(p.entries, "entry", "entries")
         )?;
     }
     for p in &plan.playlist_deletes {
@@ -364,12 +364,12 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
             .find(|e| e.target == key && e.mount_point)
         {
             return Err(anyhow::anyhow!(
-                "{}: it was a mount point when the export of {} put {} tracks there, and it is \
+                "{}: it was a mount point when the export of {} put {} there, and it is \
                  not one now (and holds no tapedeck manifest): is the stick mounted? Nothing was \
                  written (pass --fresh to export into this folder anyway)",
                 escape_path(&root),
                 crate::query::civil_date_time(e.last_sync),
-                e.tracks
+                super::output::count(e.tracks, "track", "tracks")
             ));
         }
     }
@@ -392,15 +392,15 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
 
     let (mut manifest, problems) = sync::recover(&target, loaded, &profile.name, !args.dry_run);
     for p in &problems {
-        eprintln!("warning: {}: {}", escape_path(&root), escape(p));
+        super::style::warn(format_args!("{}: {}", escape_path(&root), escape(p)));
     }
     manifest.template = (template_text != profile.template).then(|| template_text.clone());
     let (existing, links) = sync::scan_device(&target)?;
     for l in &links {
-        eprintln!(
-            "warning: {}: a symbolic link on the device; tapedeck never writes through it or over it",
+        super::style::warn(format_args!(
+            "{}: a symbolic link on the device; tapedeck never writes through it or over it",
             escape_path(&root.join(l))
-        );
+        ));
     }
     let free = target.free_space();
     let plan_with = |manifest: &manifest::Manifest| {
@@ -427,11 +427,11 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
             break;
         }
         for (path, why) in &changed {
-            eprintln!(
-                "warning: {}: changed since tapedeck wrote it ({why}); it is yours now and is \
+            super::style::warn(format_args!(
+                "{}: changed since tapedeck wrote it ({why}); it is yours now and is \
                  left alone",
                 escape_path(&root.join(path))
-            );
+            ));
         }
         sync::disown(&mut manifest, &changed);
         plan = plan_with(&manifest);
@@ -463,7 +463,7 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
         }
     }
     for c in &plan.clashes {
-        eprintln!("warning: {}", escape(c));
+        super::style::warn(format_args!("{}", escape(c)));
     }
     if !plan.problems.is_empty() {
         let list: Vec<String> = plan.problems.iter().map(|p| format!("  - {p}")).collect();
@@ -531,7 +531,7 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
     }
     let (outcome, _) = run?;
     for (file, why) in &outcome.notes {
-        eprintln!("note: {}: {}", escape(file), escape(why));
+        super::style::note(format_args!("{}: {}", escape(file), escape(why)));
     }
     for (file, why) in &outcome.failures {
         eprintln!("{}: {}", escape(file), escape(why));
@@ -646,11 +646,11 @@ fn summary(
         }
         writeln!(
             out,
-            "{}; {} written in {:.1} s; {} tracks ({}) on {}",
+            "{}; {} written in {:.1} s; {} ({}) on {}",
             parts.join(", "),
             mb(o.bytes_written),
             elapsed.as_secs_f64(),
-            o.tracks,
+            super::output::count(o.tracks, "track", "tracks"),
             mb(o.bytes),
             root.display()
         )?;

@@ -12,13 +12,14 @@ mod output;
 mod play;
 mod playlist;
 mod progress;
+mod style;
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::db::query::Selection;
 use crate::db::{GroupBy, Library};
@@ -44,6 +45,10 @@ pub struct Args {
     /// Print more detail (repeat for more)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// When to colour messages: auto (on a terminal, unless NO_COLOR is set; CLICOLOR_FORCE
+    /// forces it), always or never
+    #[arg(long, global = true, value_name = "WHEN", value_enum, default_value_t = style::ColorWhen::Auto)]
+    pub color: style::ColorWhen,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -96,6 +101,7 @@ pub enum Command {
     Artists {
         #[command(flatten)]
         select: SelectArgs,
+        /// One JSON object per artist, per line
         #[arg(long)]
         json: bool,
     },
@@ -103,6 +109,7 @@ pub enum Command {
     Albums {
         #[command(flatten)]
         select: SelectArgs,
+        /// One JSON object per album, per line
         #[arg(long, conflicts_with = "format")]
         json: bool,
         /// Output template of album fields, as in '$albumartist - $album ($year)'
@@ -114,6 +121,7 @@ pub enum Command {
     Genres {
         #[command(flatten)]
         select: SelectArgs,
+        /// One JSON object per genre, per line
         #[arg(long)]
         json: bool,
     },
@@ -121,6 +129,7 @@ pub enum Command {
     Stats {
         #[command(flatten)]
         select: SelectArgs,
+        /// Print the totals as one JSON object
         #[arg(long)]
         json: bool,
     },
@@ -129,6 +138,7 @@ pub enum Command {
     Playlist(playlist::PlaylistCmd),
     /// List files that could not be indexed, and why
     Problems {
+        /// One JSON object per file, per line
         #[arg(long)]
         json: bool,
     },
@@ -148,6 +158,7 @@ pub enum Command {
     Roots {
         #[command(subcommand)]
         cmd: Option<RootsCmd>,
+        /// One JSON object per folder, per line
         #[arg(long)]
         json: bool,
     },
@@ -181,6 +192,7 @@ pub enum Command {
     Convert(convert::ConvertArgs),
     /// List past conversions
     Converted {
+        /// One JSON object per conversion run, per line
         #[arg(long)]
         json: bool,
     },
@@ -188,22 +200,26 @@ pub enum Command {
     Export(export::ExportArgs),
     /// List the devices exported to: profile, last sync, tracks and size
     Exports {
+        /// One JSON object per device, per line
         #[arg(long)]
         json: bool,
     },
     /// List the device profiles `export` knows, with their settings
     Profiles {
+        /// One JSON object per profile, per line
         #[arg(long)]
         json: bool,
     },
     /// List audio output devices
     Devices {
+        /// One JSON object per device, per line
         #[arg(long)]
         json: bool,
     },
     /// Show the effective settings and where each comes from (default, configuration file,
     /// flag or environment)
     Config {
+        /// One JSON object: each setting with its value and where it came from
         #[arg(long)]
         json: bool,
     },
@@ -217,6 +233,7 @@ pub enum Command {
     Man,
     /// Print a shell completion script (formats, modes, profiles and playlist names complete)
     Completions {
+        /// The shell to print the script for
         #[arg(value_enum)]
         shell: Shell,
     },
@@ -278,9 +295,13 @@ impl Command {
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum RootsCmd {
     /// Remember a folder to index (the next `tapedeck scan` reads it)
-    Add { path: PathBuf },
+    Add {
+        /// The folder
+        path: PathBuf,
+    },
     /// Forget a folder and the tracks under it (asks for --yes when it holds tracks)
     Rm {
+        /// The folder, as `tapedeck roots` lists it
         path: PathBuf,
         /// Go ahead although the folder's tracks (and their play counts and ratings) are
         /// forgotten
@@ -415,9 +436,22 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// Whether error messages on stderr are coloured (decided by [`run`] before anything is printed).
+pub fn stderr_color() -> bool {
+    style::stderr()
+}
+
 /// Parses `args` and runs the command.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<()> {
-    let args = match Args::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().collect();
+    // Colour is decided before clap parses, so its usage errors follow the same choice.
+    let when = style::from_args(&args);
+    style::init(when);
+    let parsed = Args::command()
+        .color(when.for_clap())
+        .try_get_matches_from(args)
+        .and_then(|m| <Args as clap::FromArgMatches>::from_arg_matches(&m));
+    let args = match parsed {
         Ok(args) => args,
         Err(e) => {
             // Help and version go to stdout with success; real mistakes exit with clap's code.
@@ -643,8 +677,8 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
             if !json && !ctx.quiet {
                 writeln!(
                     out,
-                    "rated {} tracks {} ({} already were)",
-                    changed.len(),
+                    "rated {} {} ({} already were)",
+                    output::count(changed.len(), "track", "tracks"),
                     new.map_or("none".to_string(), |r| r.to_string()),
                     tracks.len() - changed.len()
                 )?;
@@ -728,10 +762,10 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
                 .collect();
             if !doomed.is_empty() && !yes {
                 return Err(UsageError(format!(
-                    "{} holds {} tracks; pass --yes to forget them with the folder (their play \
+                    "{} holds {}; pass --yes to forget them with the folder (their play \
                      counts and ratings are lost)",
                     output::escape_path(&root),
-                    doomed.len()
+                    output::count(doomed.len(), "track", "tracks")
                 ))
                 .into());
             }
@@ -744,9 +778,9 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
             if !ctx.quiet {
                 writeln!(
                     out,
-                    "removed {} and its {} tracks",
+                    "removed {} and its {}",
                     output::escape_path(&root),
-                    doomed.len()
+                    output::count(doomed.len(), "track", "tracks")
                 )?;
             }
             Ok(())
@@ -862,18 +896,9 @@ fn cmd_scan(
         .into());
     }
     let show_bar = !ctx.quiet && io::stderr().is_terminal();
-    let progress = progress::ScanProgress::new(show_bar, !ctx.quiet);
+    let progress = progress::ScanProgress::new(show_bar, !ctx.quiet, ctx.verbose > 0);
     let summary = scan::scan(&mut lib, &roots, &opts, &progress, now()).context("scan failed")?;
     progress.finish();
-    if ctx.verbose > 0 {
-        for (from, to) in &summary.moves {
-            eprintln!(
-                "moved: {} -> {}",
-                output::escape_path(from),
-                output::escape_path(to)
-            );
-        }
-    }
     if !ctx.quiet {
         for dir in &summary.targets {
             eprintln!(
@@ -883,10 +908,10 @@ fn cmd_scan(
         }
     }
     for (root, reason) in &summary.unavailable {
-        eprintln!(
-            "warning: {} {reason}; its tracks are kept, nothing under it was removed",
+        style::warn(format_args!(
+            "{} {reason}; its tracks are kept, nothing under it was removed",
             output::escape_path(root)
-        );
+        ));
     }
     if json {
         serde_json::to_writer(&mut *out, &output::summary_json(&summary))?;
@@ -896,8 +921,55 @@ fn cmd_scan(
         out.flush()?;
         if summary.problems > 0 {
             // The hint goes with the count, so a piped summary stays one line.
-            eprintln!("hint: `tapedeck problems` lists the files that could not be indexed");
+            style::hint(format_args!(
+                "`tapedeck problems` lists the files that could not be indexed"
+            ));
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every subcommand, argument and flag says what it is in `--help`.
+    #[test]
+    fn every_command_argument_and_flag_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let path = format!("{path} {}", cmd.get_name()).trim().to_string();
+            if cmd
+                .get_about()
+                .is_none_or(|a| a.to_string().trim().is_empty())
+            {
+                missing.push(format!("`{path}`"));
+            }
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if arg
+                    .get_help()
+                    .is_none_or(|h| h.to_string().trim().is_empty())
+                {
+                    missing.push(format!("`{path}` argument `{id}`"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() != "help" {
+                    walk(sub, &path, missing);
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        let cmd = Args::command();
+        walk(&cmd, "", &mut missing);
+        assert!(missing.is_empty(), "no help text:\n{}", missing.join("\n"));
+        // The walk sees nested subcommands and flattened arguments.
+        let playlist = cmd.find_subcommand("playlist").unwrap();
+        assert!(playlist.find_subcommand("rename").is_some());
+        let ls = cmd.find_subcommand("ls").unwrap();
+        assert!(ls.get_arguments().any(|a| a.get_id() == "sort"));
+    }
 }

@@ -62,6 +62,33 @@ impl ListMode {
 }
 
 /// One track: `artist - album - title`, a JSON object, or the raw path bytes.
+/// `n` and the word for it: `1 track`, `2 tracks`.
+pub fn count(n: impl TryInto<u64>, one: &str, many: &str) -> String {
+    let n: u64 = n.try_into().unwrap_or(u64::MAX);
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A playlist entry with its position (1 is the first): `  3. artist - album - title` padded
+/// to `width` digits, or the track's JSON object with a `position` key.
+pub fn numbered_track(
+    out: &mut dyn Write,
+    position: usize,
+    width: usize,
+    t: &Track,
+    as_json: bool,
+) -> io::Result<()> {
+    if as_json {
+        let mut v = track_json(t);
+        if let Value::Object(map) = &mut v {
+            map.insert("position".into(), Value::from(position));
+        }
+        serde_json::to_writer(&mut *out, &v)?;
+        return out.write_all(b"\n");
+    }
+    write!(out, "{position:>width$}. ")?;
+    track(out, t, &ListMode::Text)
+}
+
 pub fn track(out: &mut dyn Write, t: &Track, mode: &ListMode) -> io::Result<()> {
     match mode {
         ListMode::Template(template) => {
@@ -184,26 +211,41 @@ pub fn stats(out: &mut dyn Write, s: &Stats, as_json: bool) -> io::Result<()> {
         serde_json::to_writer(&mut *out, &v)?;
         return writeln!(out);
     }
-    writeln!(out, "tracks:    {}", s.tracks)?;
-    writeln!(out, "albums:    {}", s.albums)?;
-    writeln!(out, "artists:   {}", s.artists)?;
-    writeln!(out, "duration:  {}", hms(s.duration))?;
-    writeln!(out, "size:      {}", human_size(s.size))?;
     let formats: Vec<String> = s
         .formats
         .iter()
         .map(|(f, n)| format!("{} {n}", escape(f)))
         .collect();
-    writeln!(
-        out,
-        "formats:   {}",
-        if formats.is_empty() {
-            "-".into()
-        } else {
-            formats.join(", ")
-        }
-    )?;
-    writeln!(out, "problems:  {}", s.problems)
+    let rows = [
+        ("tracks", s.tracks.to_string()),
+        ("albums", s.albums.to_string()),
+        ("artists", s.artists.to_string()),
+        ("duration", hms(s.duration)),
+        ("size", human_size(s.size)),
+        (
+            "formats",
+            if formats.is_empty() {
+                "-".into()
+            } else {
+                formats.join(", ")
+            },
+        ),
+        ("problems", s.problems.to_string()),
+    ];
+    for (name, value) in rows {
+        writeln!(out, "{}{value}", heading(&format!("{name}:"), 11))?;
+    }
+    Ok(())
+}
+
+/// A label padded to `width`, bold when stdout is coloured (see `style`).
+pub fn heading(text: &str, width: usize) -> String {
+    let pad = " ".repeat(width.saturating_sub(text.chars().count()));
+    if super::style::stdout() {
+        format!("\x1b[1m{text}\x1b[0m{pad}")
+    } else {
+        format!("{text}{pad}")
+    }
 }
 
 /// One artist, album or genre line.
@@ -212,11 +254,7 @@ pub fn group(out: &mut dyn Write, by: GroupBy, g: &Group, as_json: bool) -> io::
         serde_json::to_writer(&mut *out, g)?;
         return writeln!(out);
     }
-    let tracks = if g.tracks == 1 {
-        "1 track".to_string()
-    } else {
-        format!("{} tracks", g.tracks)
-    };
+    let tracks = count(g.tracks, "track", "tracks");
     match by {
         GroupBy::Album => {
             let year = g.year.map(|y| format!(" ({y})")).unwrap_or_default();
@@ -273,14 +311,26 @@ pub fn playlist(out: &mut dyn Write, p: &Playlist, as_json: bool) -> io::Result<
                 extra.push_str(&format!(", sorted {}", escape(s)));
             }
             if let Some(n) = p.limit {
-                extra.push_str(&format!(", at most {n} tracks"));
+                extra.push_str(&format!(", at most {}", count(n, "track", "tracks")));
             }
             if let Some(m) = p.minutes {
-                extra.push_str(&format!(", at most {m} minutes"));
+                let unit = if m == 1.0 { "minute" } else { "minutes" };
+                extra.push_str(&format!(", at most {m} {unit}"));
             }
-            writeln!(out, "{} (smart: {}{extra})", escape(&p.name), escape(q))
+            writeln!(
+                out,
+                "{} (smart: {}{extra}; {})",
+                escape(&p.name),
+                escape(q),
+                count(p.entries, "track", "tracks")
+            )
         }
-        None => writeln!(out, "{} ({} tracks)", escape(&p.name), p.entries),
+        None => writeln!(
+            out,
+            "{} ({})",
+            escape(&p.name),
+            count(p.entries, "track", "tracks")
+        ),
     }
 }
 

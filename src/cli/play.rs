@@ -371,10 +371,10 @@ fn load_resume(lib: &Library) -> Result<(Vec<Item>, usize, f64, Repeat)> {
         }
         match item {
             Ok(item) => items.push(item),
-            Err(why) => eprintln!(
-                "warning: {} {why}; left out of the queue",
+            Err(why) => super::style::warn(format_args!(
+                "{} {why}; left out of the queue",
                 output::escape_path(path)
-            ),
+            )),
         }
     }
     if items.is_empty() {
@@ -404,33 +404,56 @@ pub fn devices(json: bool, out: &mut dyn Write) -> Result<()> {
             "no audio output devices found; `tapedeck render QUERY -o out.wav` writes to a file"
         );
     }
+    let width = list
+        .iter()
+        .map(|d| d.name.chars().count())
+        .max()
+        .unwrap_or(0);
     for d in &list {
         if json {
             serde_json::to_writer(&mut *out, d)?;
             writeln!(out)?;
         } else {
-            let rates: Vec<String> = d
-                .rates
-                .iter()
-                .map(|(a, b)| {
-                    if a == b {
-                        format!("{a}")
-                    } else {
-                        format!("{a}-{b}")
-                    }
-                })
-                .collect();
-            writeln!(
-                out,
-                "{}{}\t{} ch\t{} Hz",
-                if d.default { "* " } else { "  " },
-                d.name,
-                d.max_channels,
-                rates.join(", ")
-            )?;
+            writeln!(out, "{}", device_line(d, width))?;
         }
     }
+    if !json && !list.is_empty() && io::stdout().is_terminal() {
+        writeln!(
+            out,
+            "(* plays without --device; pick another with --device NAME)"
+        )?;
+    }
     Ok(())
+}
+
+/// One device in `tapedeck devices`: `* NAME  DESCRIPTION (CHANNELS, RATES)`, the name padded
+/// to `width`, the default marked with `*`.
+fn device_line(d: &device::DeviceInfo, width: usize) -> String {
+    let rates: Vec<String> = d
+        .rates
+        .iter()
+        .map(|(a, b)| {
+            if a == b {
+                format!("{a}")
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect();
+    let mut line = format!(
+        "{} {:<width$}  {}",
+        if d.default { "*" } else { " " },
+        output::escape(&d.name),
+        output::escape(&d.description),
+    );
+    if d.max_channels > 0 {
+        line.push_str(&format!(
+            " ({} ch, {} Hz)",
+            d.max_channels,
+            rates.join(", ")
+        ));
+    }
+    line.trim_end().to_string()
 }
 
 /// `tapedeck render`: the play pipeline into a WAV file, as fast as it goes.
@@ -649,10 +672,214 @@ fn key_command(key: KeyEvent, bindings: &Bindings) -> Option<Command> {
     })
 }
 
+/// The keys, as `?` or `h` lists them.
+const KEYS_HELP: &str = "keys: space pause, n/p next/previous, left/right seek 5 s, up/down 60 s, \
+                         g go to a time (g 1:30 Enter), +/- volume, s shuffle, r repeat, \
+                         ? or h this help, q quit";
+
+/// What a key asks of the player. (One per key press, so its size does not matter.)
+#[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
+enum KeyAction {
+    Send(Command),
+    /// Show [`KEYS_HELP`].
+    Help,
+    /// The time being typed after `g` changed (or was cancelled): draw the line again.
+    Redraw,
+    /// The typed time was not a time.
+    Mistake(String),
+    Nothing,
+}
+
+/// Reads keys through the configured bindings, with one piece of state: the time typed after
+/// `g`, until Enter or Esc. A bound key wins over `g`, `?` and `h`.
+struct Keys {
+    typing: Option<String>,
+    bindings: Bindings,
+}
+
+impl Keys {
+    fn key(&mut self, key: KeyEvent) -> KeyAction {
+        if key.kind == KeyEventKind::Release {
+            return KeyAction::Nothing;
+        }
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let Some(text) = &mut self.typing else {
+            if let Some(c) = key_command(key, &self.bindings) {
+                return KeyAction::Send(c);
+            }
+            return match key.code {
+                KeyCode::Char('g') if !ctrl => {
+                    self.typing = Some(String::new());
+                    KeyAction::Redraw
+                }
+                KeyCode::Char('?') | KeyCode::Char('h') if !ctrl => KeyAction::Help,
+                _ => KeyAction::Nothing,
+            };
+        };
+        match key.code {
+            KeyCode::Char('c') if ctrl => KeyAction::Send(Command::Stop),
+            KeyCode::Char(c) if c.is_ascii_digit() || c == ':' || c == '.' => {
+                text.push(c);
+                KeyAction::Redraw
+            }
+            KeyCode::Backspace => {
+                text.pop();
+                KeyAction::Redraw
+            }
+            KeyCode::Esc => {
+                self.typing = None;
+                KeyAction::Redraw
+            }
+            KeyCode::Enter => {
+                let text = self.typing.take().unwrap_or_default();
+                if text.is_empty() {
+                    return KeyAction::Redraw;
+                }
+                match parse_time(&text) {
+                    Ok(secs) => KeyAction::Send(Command::SeekTo(secs)),
+                    Err(e) => KeyAction::Mistake(e),
+                }
+            }
+            _ => KeyAction::Nothing,
+        }
+    }
+
+    /// The line shown while a time is typed.
+    fn prompt(&self) -> Option<String> {
+        self.typing
+            .as_ref()
+            .map(|t| format!("go to: {t}_  (90, 1:30 or 1:02:03; Enter goes, Esc cancels)"))
+    }
+}
+
+/// What the status line can show, escaped and formatted; [`status_line`] picks what fits.
+#[derive(Debug, Clone, Default)]
+struct StatusFields {
+    paused: bool,
+    /// Position in the play order and the queue's length.
+    queue: Option<(usize, usize)>,
+    artist: Option<String>,
+    title: String,
+    album: Option<String>,
+    /// `1:02 / 4:30`.
+    time: String,
+    /// Format and rate, as in `flac 44.1 kHz/16`.
+    spec: String,
+    gain: String,
+    volume: u8,
+    shuffle: bool,
+    repeat: &'static str,
+}
+
+/// Parts the status line leaves out when it is too narrow, first to go first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Spec,
+    Gain,
+    Album,
+    Volume,
+    Modes,
+    Artist,
+    Queue,
+}
+
+const DROP_ORDER: [Part; 7] = [
+    Part::Spec,
+    Part::Gain,
+    Part::Album,
+    Part::Volume,
+    Part::Modes,
+    Part::Artist,
+    Part::Queue,
+];
+
+fn width_of(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+/// The longest start of `s` that takes at most `room` columns.
+fn cut_to(s: &str, room: usize) -> String {
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w > room {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    out
+}
+
+/// The status line for a terminal `width` columns wide (it stays one column short, so it never
+/// wraps). The title comes first: the format, the gain, the album, the volume, shuffle and
+/// repeat, the artist and the queue position are left out in that order until it fits, and only
+/// then is the title shortened (ending in `~`). The time is always shown.
+fn status_line(f: &StatusFields, width: usize) -> String {
+    let max = width.saturating_sub(1);
+    let compose = |dropped: &[Part], title: &str| -> String {
+        let has = |p: Part| !dropped.contains(&p);
+        let mut s = String::from(if f.paused { "|| " } else { "> " });
+        if let (Some((n, total)), true) = (f.queue, has(Part::Queue)) {
+            s.push_str(&format!("[{n}/{total}] "));
+        }
+        if let (Some(a), true) = (&f.artist, has(Part::Artist)) {
+            s.push_str(a);
+            s.push_str(" - ");
+        }
+        s.push_str(title);
+        if let (Some(al), true) = (&f.album, has(Part::Album)) {
+            s.push_str(&format!(" [{al}]"));
+        }
+        s.push_str(&format!("  {}", f.time));
+        if has(Part::Spec) && !f.spec.is_empty() {
+            s.push_str(&format!("  {}", f.spec));
+        }
+        if has(Part::Gain) && !f.gain.is_empty() {
+            s.push_str(&format!("  {}", f.gain));
+        }
+        if has(Part::Volume) {
+            s.push_str(&format!("  vol {}%", f.volume));
+        }
+        if has(Part::Modes) {
+            if f.shuffle {
+                s.push_str("  shuffle");
+            }
+            if f.repeat != "off" && !f.repeat.is_empty() {
+                s.push_str(&format!("  repeat {}", f.repeat));
+            }
+        }
+        s
+    };
+    let mut dropped: Vec<Part> = Vec::new();
+    let mut line = compose(&dropped, &f.title);
+    for part in DROP_ORDER {
+        if width_of(&line) <= max {
+            return line;
+        }
+        dropped.push(part);
+        line = compose(&dropped, &f.title);
+    }
+    if width_of(&line) <= max {
+        return line;
+    }
+    // Shorten the title by what is missing.
+    let over = width_of(&line) - max;
+    let keep = width_of(&f.title).saturating_sub(over + 1);
+    if keep > 0 {
+        let title = format!("{}~", cut_to(&f.title, keep));
+        line = compose(&dropped, &title);
+    }
+    cut_to(&line, max)
+}
+
 /// What the status line shows.
 #[derive(Default)]
 struct Status {
     item: Option<Item>,
+    queue: Option<(usize, usize)>,
     gain: String,
     spec: String,
     position: f64,
@@ -668,42 +895,26 @@ impl Status {
         let Some(item) = &self.item else {
             return String::new();
         };
-        let mut s = String::new();
-        s.push_str(if self.paused { "|| " } else { "> " });
-        if let Some(a) = &item.artist {
-            s.push_str(&output::escape(a));
-            s.push_str(" - ");
-        }
-        s.push_str(&output::escape(&item.title));
-        if let Some(al) = &item.album {
-            s.push_str(" [");
-            s.push_str(&output::escape(al));
-            s.push(']');
-        }
-        let mut right = format!("  {} / {}", clock(self.position), clock(self.duration));
-        right.push_str(&format!("  {}", self.spec));
-        if !self.gain.is_empty() {
-            right.push_str(&format!("  {}", self.gain));
-        }
-        right.push_str(&format!("  vol {}%", self.volume));
-        if self.shuffle {
-            right.push_str("  shuffle");
-        }
-        if self.repeat != "off" {
-            right.push_str(&format!("  repeat {}", self.repeat));
-        }
-        // Keep the right part whole; shorten the title part to fit.
-        let room = width.saturating_sub(right.chars().count() + 1);
-        let left: String = if s.chars().count() > room {
-            let mut t: String = s.chars().take(room.saturating_sub(1)).collect();
-            t.push('~');
-            t
-        } else {
-            s
+        let fields = StatusFields {
+            paused: self.paused,
+            queue: self.queue,
+            artist: item
+                .artist
+                .as_deref()
+                .map(|a| output::escape(a).into_owned()),
+            title: output::escape(&item.title).into_owned(),
+            album: item
+                .album
+                .as_deref()
+                .map(|a| output::escape(a).into_owned()),
+            time: format!("{} / {}", clock(self.position), clock(self.duration)),
+            spec: self.spec.clone(),
+            gain: self.gain.clone(),
+            volume: self.volume,
+            shuffle: self.shuffle,
+            repeat: self.repeat,
         };
-        let mut line = left;
-        line.push_str(&right);
-        line.chars().take(width.saturating_sub(1)).collect()
+        status_line(&fields, width)
     }
 }
 
@@ -733,7 +944,6 @@ pub fn play(
         (items, 0, args.start_at.unwrap_or(0.0), args.repeat)
     };
     let output = DeviceOutput::new(device_name).map_err(|e| anyhow::anyhow!(e.0))?;
-    let count = items.len();
     let mut queue = Queue::new(
         items,
         if resume {
@@ -767,17 +977,35 @@ pub fn play(
     };
     // Set when the user moves on (n, p): the track that finishes next counts as skipped.
     let skipping = Arc::new(AtomicBool::new(false));
+    // What the keys want shown: the time being typed, and help or a mistake to print once.
+    let screen: Arc<std::sync::Mutex<Screen>> = Arc::default();
     if interactive {
         let commands = handle.commands.clone();
         let skipping = skipping.clone();
         let bindings = Bindings::new(&ctx.config);
+        let screen = screen.clone();
         std::thread::spawn(move || {
+            let mut keys = Keys {
+                typing: None,
+                bindings,
+            };
             loop {
                 match term_event::poll(Duration::from_millis(200)) {
                     Ok(true) => {
-                        if let Ok(term_event::Event::Key(key)) = term_event::read()
-                            && let Some(c) = key_command(key, &bindings)
-                        {
+                        let Ok(term_event::Event::Key(key)) = term_event::read() else {
+                            continue;
+                        };
+                        let action = keys.key(key);
+                        if let Ok(mut screen) = screen.lock() {
+                            screen.prompt = keys.prompt();
+                            match &action {
+                                KeyAction::Help => screen.print = Some(KEYS_HELP.to_string()),
+                                KeyAction::Mistake(m) => screen.print = Some(m.clone()),
+                                _ => {}
+                            }
+                            screen.dirty = true;
+                        }
+                        if let KeyAction::Send(c) = action {
                             if matches!(c, Command::Next | Command::Previous) {
                                 skipping.store(true, Ordering::Release);
                             }
@@ -801,7 +1029,6 @@ pub fn play(
     let mut last = (0usize, 0.0f64);
     let mut failed = 0;
     let mut output_error = None;
-    let mut n = 0;
     let mut completed = false;
     let events = handle.events.clone();
     let interrupted = super::interrupt::flag();
@@ -812,6 +1039,10 @@ pub fn play(
                 if interrupted.swap(false, Ordering::AcqRel) {
                     handle.send(Command::Stop);
                 }
+                // Keys typed while paused still show.
+                if interactive && screen.lock().is_ok_and(|s| s.dirty) {
+                    draw(&status, &screen);
+                }
                 continue;
             }
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
@@ -819,14 +1050,16 @@ pub fn play(
         match event {
             Event::Started {
                 index,
+                position,
+                total,
                 item,
                 gain,
                 source,
                 output,
                 at,
             } => {
-                n += 1;
                 last = (index, at);
+                status.queue = Some((position, total));
                 status.spec = format!("{} {}", output::escape(&item.format), describe_spec(source));
                 if output.rate != source.rate {
                     status
@@ -840,7 +1073,7 @@ pub fn play(
                     writeln!(
                         out,
                         "{}",
-                        track_line(n.min(count), count, &item, &gain, source, output)
+                        track_line(position, total, &item, &gain, source, output)
                     )?;
                     out.flush()?;
                 }
@@ -876,7 +1109,7 @@ pub fn play(
                         }
                     });
                     if let Err(e) = result {
-                        eprintln!("warning: could not record play history: {e}");
+                        super::style::warn(format_args!("could not record play history: {e}"));
                     }
                 }
                 skipping.store(false, Ordering::Release);
@@ -897,10 +1130,7 @@ pub fn play(
             Event::Ended => break,
         }
         if interactive {
-            let width = terminal::size().map_or(80, |(w, _)| usize::from(w));
-            let mut err = io::stderr();
-            let _ = write!(err, "\r{}", status.line(width));
-            let _ = crossterm::execute!(err, terminal::Clear(terminal::ClearType::UntilNewLine));
+            draw(&status, &screen);
         }
     }
     if completed {
@@ -919,6 +1149,40 @@ pub fn play(
         return Err(crate::error::AlreadyReported(crate::error::code::FAILURE).into());
     }
     Ok(())
+}
+
+/// What the key reader asks the screen to show.
+#[derive(Debug, Default)]
+struct Screen {
+    /// The time being typed after `g`, shown instead of the status.
+    prompt: Option<String>,
+    /// A line to print once above the status (the keys' help, a mistyped time).
+    print: Option<String>,
+    /// Something changed since the last draw.
+    dirty: bool,
+}
+
+/// Draws the status line (or the time being typed) on stderr, printing any pending line above it.
+fn draw(status: &Status, screen: &std::sync::Mutex<Screen>) {
+    let width = terminal::size().map_or(80, |(w, _)| usize::from(w));
+    let mut err = io::stderr();
+    let (prompt, print) = match screen.lock() {
+        Ok(mut s) => {
+            s.dirty = false;
+            (s.prompt.clone(), s.print.take())
+        }
+        Err(_) => (None, None),
+    };
+    if let Some(text) = print {
+        let _ = crossterm::execute!(err, terminal::Clear(terminal::ClearType::CurrentLine));
+        let _ = write!(err, "\r{text}\r\n");
+    }
+    let line = match prompt {
+        Some(p) => cut_to(&p, width.saturating_sub(1)),
+        None => status.line(width),
+    };
+    let _ = write!(err, "\r{line}");
+    let _ = crossterm::execute!(err, terminal::Clear(terminal::ClearType::UntilNewLine));
 }
 
 /// A per-file message on stderr, above the status line when there is one.
@@ -965,6 +1229,138 @@ fn save_state(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fields() -> StatusFields {
+        StatusFields {
+            paused: false,
+            queue: Some((3, 27)),
+            artist: Some("Kraftwerk".into()),
+            title: "Electric Highway Nights".into(),
+            album: Some("Computer World (Remastered)".into()),
+            time: "1:02 / 4:30".into(),
+            spec: "flac 44.1 kHz/16 -> 48 kHz".into(),
+            gain: "-6.2 dB album".into(),
+            volume: 80,
+            shuffle: true,
+            repeat: "all",
+        }
+    }
+
+    #[test]
+    fn the_status_line_gives_the_title_priority() {
+        let f = fields();
+        let cases = [
+            (
+                120,
+                "> [3/27] Kraftwerk - Electric Highway Nights [Computer World (Remastered)]  \
+                 1:02 / 4:30  vol 80%  shuffle  repeat all",
+            ),
+            (
+                80,
+                "> [3/27] Kraftwerk - Electric Highway Nights  1:02 / 4:30  shuffle  repeat all",
+            ),
+            (
+                70,
+                "> [3/27] Kraftwerk - Electric Highway Nights  1:02 / 4:30",
+            ),
+            (40, "> Electric Highway Nights  1:02 / 4:30"),
+            (30, "> Electric High~  1:02 / 4:30"),
+        ];
+        for (width, want) in cases {
+            let line = status_line(&f, width);
+            assert_eq!(line, want, "at {width} columns");
+            assert!(width_of(&line) < width, "{width}: {line}");
+        }
+        // Wide enough for everything, everything shows.
+        let all = status_line(&f, 200);
+        for part in [
+            "flac 44.1 kHz/16 -> 48 kHz",
+            "[Computer World (Remastered)]",
+            "[3/27]",
+        ] {
+            assert!(all.contains(part), "{all}");
+        }
+        // Paused, no album, repeat off, full volume; wide characters count as two columns.
+        let f = StatusFields {
+            paused: true,
+            album: None,
+            title: "日本語のタイトル".into(),
+            shuffle: false,
+            repeat: "off",
+            ..fields()
+        };
+        let line = status_line(&f, 40);
+        assert_eq!(line, "|| [3/27] 日本語のタイトル  1:02 / 4:30");
+        assert!(width_of(&line) < 40);
+        let line = status_line(&f, 20);
+        assert_eq!(line, "|| 日~  1:02 / 4:30");
+        // Too narrow even for the time: cut, never wrapped.
+        assert!(width_of(&status_line(&f, 10)) <= 9);
+        assert_eq!(status_line(&f, 0), "");
+    }
+
+    fn press(keys: &mut Keys, code: KeyCode) -> KeyAction {
+        keys.key(KeyEvent::new(code, KeyModifiers::NONE))
+    }
+
+    #[test]
+    fn keys_seek_to_a_typed_time_and_show_help() {
+        let mut keys = Keys {
+            typing: None,
+            bindings: Bindings::new(&Config::default()),
+        };
+        assert_eq!(press(&mut keys, KeyCode::Char('?')), KeyAction::Help);
+        assert_eq!(press(&mut keys, KeyCode::Char('h')), KeyAction::Help);
+        assert_eq!(
+            press(&mut keys, KeyCode::Char('n')),
+            KeyAction::Send(Command::Next)
+        );
+        assert_eq!(press(&mut keys, KeyCode::Char('g')), KeyAction::Redraw);
+        for c in "1:3x0".chars() {
+            press(&mut keys, KeyCode::Char(c));
+        }
+        // Letters are not part of a time, and do not reach the player while typing.
+        assert_eq!(
+            keys.prompt().unwrap(),
+            "go to: 1:30_  (90, 1:30 or 1:02:03; Enter goes, Esc cancels)"
+        );
+        assert_eq!(press(&mut keys, KeyCode::Char('q')), KeyAction::Nothing);
+        assert_eq!(
+            press(&mut keys, KeyCode::Enter),
+            KeyAction::Send(Command::SeekTo(90.0))
+        );
+        assert_eq!(keys.prompt(), None);
+        // Backspace, Esc, a mistake, an empty Enter.
+        press(&mut keys, KeyCode::Char('g'));
+        press(&mut keys, KeyCode::Char('7'));
+        press(&mut keys, KeyCode::Backspace);
+        press(&mut keys, KeyCode::Char('5'));
+        assert_eq!(
+            press(&mut keys, KeyCode::Enter),
+            KeyAction::Send(Command::SeekTo(5.0))
+        );
+        press(&mut keys, KeyCode::Char('g'));
+        press(&mut keys, KeyCode::Char('4'));
+        assert_eq!(press(&mut keys, KeyCode::Esc), KeyAction::Redraw);
+        assert_eq!(keys.prompt(), None);
+        assert_eq!(
+            press(&mut keys, KeyCode::Char('q')),
+            KeyAction::Send(Command::Stop)
+        );
+        press(&mut keys, KeyCode::Char('g'));
+        for c in "1:75".chars() {
+            press(&mut keys, KeyCode::Char(c));
+        }
+        assert!(
+            matches!(press(&mut keys, KeyCode::Enter), KeyAction::Mistake(m) if m.contains("59"))
+        );
+        press(&mut keys, KeyCode::Char('g'));
+        assert_eq!(press(&mut keys, KeyCode::Enter), KeyAction::Redraw);
+        assert_eq!(
+            keys.key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            KeyAction::Send(Command::Stop)
+        );
+    }
 
     #[test]
     fn keys_follow_the_configured_bindings() {

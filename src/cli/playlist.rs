@@ -19,6 +19,7 @@ use crate::scan::walk::io_reason;
 pub enum PlaylistCmd {
     /// Create a playlist: static, or smart with --query
     New {
+        /// The new playlist's name
         name: String,
         /// Make it a smart playlist: this query, evaluated each time it is used
         #[arg(long, value_name = "QUERY")]
@@ -35,6 +36,7 @@ pub enum PlaylistCmd {
     },
     /// Append the tracks a query selects (album order unless it sorts)
     Add {
+        /// The static playlist to append to
         #[arg(value_name = "PLAYLIST")]
         name: String,
         #[command(flatten)]
@@ -42,6 +44,7 @@ pub enum PlaylistCmd {
     },
     /// Remove entries by position (1 is the first), or the tracks a query selects
     Rm {
+        /// The static playlist to remove from
         #[arg(value_name = "PLAYLIST")]
         name: String,
         /// Positions, or query terms
@@ -50,39 +53,52 @@ pub enum PlaylistCmd {
     },
     /// Move the entry at FROM to position TO
     Move {
+        /// The static playlist
         #[arg(value_name = "PLAYLIST")]
         name: String,
+        /// Position of the entry to move (1 is the first, as `playlist show` numbers them)
         from: usize,
+        /// Position it ends up at
         to: usize,
     },
-    /// List a playlist's tracks in order
+    /// List a playlist's tracks in order, numbered by position
     Show {
+        /// The playlist
         #[arg(value_name = "PLAYLIST")]
         name: String,
+        /// One JSON object per track, per line, with its position
         #[arg(long)]
         json: bool,
+        /// One absolute path per line, for piping
         #[arg(long, conflicts_with = "json")]
         paths: bool,
     },
-    /// List playlists
+    /// List playlists with their track counts (a smart playlist's evaluated now)
     Ls {
+        /// One JSON object per playlist, per line
         #[arg(long, conflicts_with = "names")]
         json: bool,
         /// Only the names, one a line (for scripts and shell completion)
         #[arg(long)]
         names: bool,
     },
+    /// Give a playlist another name
     Rename {
+        /// The playlist's current name
         #[arg(value_name = "PLAYLIST")]
         name: String,
+        /// Its new name
         new_name: String,
     },
+    /// Delete a playlist (its tracks stay in the library)
     Delete {
+        /// The playlist
         #[arg(value_name = "PLAYLIST")]
         name: String,
     },
     /// Read an M3U, M3U8 or PLS file into a static playlist
     Import {
+        /// The playlist file
         file: PathBuf,
         /// Playlist name [default: the file name without extension]
         #[arg(long)]
@@ -90,6 +106,7 @@ pub enum PlaylistCmd {
     },
     /// Write a playlist as M3U8
     Export {
+        /// The playlist
         #[arg(value_name = "PLAYLIST")]
         name: String,
         /// Output file (`-` for stdout)
@@ -294,8 +311,8 @@ pub fn run(ctx: &Settings, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> 
             if !ctx.quiet {
                 writeln!(
                     out,
-                    "added {} tracks to `{}` ({} in all)",
-                    add.len(),
+                    "added {} to `{}` ({} in all)",
+                    output::count(add.len(), "track", "tracks"),
                     output::escape(&p.name),
                     ids.len()
                 )?;
@@ -338,7 +355,8 @@ pub fn run(ctx: &Settings, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> 
             if !ctx.quiet {
                 writeln!(
                     out,
-                    "removed {removed} entries from `{}` ({} left)",
+                    "removed {} from `{}` ({} left)",
+                    output::count(removed, "entry", "entries"),
                     output::escape(&p.name),
                     keep.len()
                 )?;
@@ -363,10 +381,18 @@ pub fn run(ctx: &Settings, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> 
                 w.set_playlist_entries(p.id, &ids)
                     .map_err(anyhow::Error::from)
             })?;
+            if !ctx.quiet {
+                writeln!(
+                    out,
+                    "moved entry {from} of `{}` to position {to}",
+                    output::escape(&p.name)
+                )?;
+            }
         }
         PlaylistCmd::Show { name, json, paths } => {
             let p = find(&lib, &name)?;
-            lib.load_selection(&playlist_ids(&lib, &p)?)?;
+            let ids = playlist_ids(&lib, &p)?;
+            lib.load_selection(&ids)?;
             let mode = output::ListMode::from_flags(
                 json,
                 paths,
@@ -377,15 +403,32 @@ pub fn run(ctx: &Settings, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> 
                 within: true,
                 ..Selection::default()
             };
-            super::list_tracks(&lib, &sel, &mode, out)?;
+            if paths {
+                super::list_tracks(&lib, &sel, &mode, out)?;
+            } else {
+                // Numbered as `move` and `rm` count: 1 is the first entry.
+                let width = ids.len().to_string().len();
+                let mut position = 0;
+                lib.for_each_track(&sel, |t| {
+                    position += 1;
+                    output::numbered_track(out, position, width, &t, json)
+                })??;
+            }
         }
         PlaylistCmd::Ls { json, names } => {
-            for p in lib.playlists()? {
+            for mut p in lib.playlists()? {
                 if names {
                     writeln!(out, "{}", output::escape(&p.name))?;
-                } else {
-                    output::playlist(out, &p, json)?;
+                    continue;
                 }
+                // A smart playlist's count is what its query selects now.
+                if p.query.is_some() {
+                    match playlist_ids(&lib, &p) {
+                        Ok(ids) => p.entries = ids.len() as u64,
+                        Err(e) => super::style::warn(format_args!("{e:#}")),
+                    }
+                }
+                output::playlist(out, &p, json)?;
             }
         }
         PlaylistCmd::Rename { name, new_name } => {
@@ -401,10 +444,32 @@ pub fn run(ctx: &Settings, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> 
                 w.rename_playlist(p.id, &new_name)
                     .map_err(anyhow::Error::from)
             })?;
+            if !ctx.quiet {
+                writeln!(
+                    out,
+                    "renamed playlist `{}` to `{}`",
+                    output::escape(&p.name),
+                    output::escape(&new_name)
+                )?;
+            }
         }
         PlaylistCmd::Delete { name } => {
             let p = find(&lib, &name)?;
             lib.write(|w| w.delete_playlist(p.id).map_err(anyhow::Error::from))?;
+            if !ctx.quiet {
+                let (kind, size) = match &p.query {
+                    Some(_) => ("smart ", String::new()),
+                    None => (
+                        "",
+                        format!(" ({})", output::count(p.entries, "entry", "entries")),
+                    ),
+                };
+                writeln!(
+                    out,
+                    "deleted {kind}playlist `{}`{size}; its tracks stay in the library",
+                    output::escape(&p.name)
+                )?;
+            }
         }
         PlaylistCmd::Import { file, name } => import(ctx, &mut lib, &file, name, out)?,
         PlaylistCmd::Export {
@@ -457,8 +522,8 @@ pub fn run(ctx: &Settings, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> 
                 if !ctx.quiet {
                     writeln!(
                         out,
-                        "wrote {} entries to {}",
-                        entries.len(),
+                        "wrote {} to {}",
+                        output::count(entries.len(), "entry", "entries"),
                         output.display()
                     )?;
                 }
@@ -615,11 +680,11 @@ fn import(
                 } else {
                     "not in the library"
                 };
-                eprintln!(
-                    "warning: {}: entry `{}` is {why}",
+                super::style::warn(format_args!(
+                    "{}: entry `{}` is {why}",
                     output::escape_path(file),
                     output::escape(&e.location)
-                );
+                ));
             }
         }
     }
@@ -640,9 +705,9 @@ fn import(
     if !ctx.quiet {
         writeln!(
             out,
-            "imported {} of {} entries into `{}`; {missing} not found",
+            "imported {} of {} into `{}`; {missing} not found",
             ids.len(),
-            entries.len(),
+            output::count(entries.len(), "entry", "entries"),
             output::escape(&name)
         )?;
     }

@@ -23,54 +23,88 @@ use crate::audio::Spec;
 /// One output device as listed by `tapedeck devices`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DeviceInfo {
+    /// The short name `--device` takes (ALSA's PCM name, as in `default` or `hw:CARD=PCH,DEV=0`).
     pub name: String,
+    /// What the system says the device is, its lines joined.
+    pub description: String,
+    /// The device used when no `--device` is given.
     pub default: bool,
     /// Sample rates the device reports (min-max per configuration).
     pub rates: Vec<(u32, u32)>,
     pub max_channels: u16,
 }
 
-fn device_name(device: &rodio::Device) -> String {
-    device
-        .description()
-        .map(|d| d.name().to_string())
-        .unwrap_or_else(|_| "(unnamed)".into())
+/// The short name of a device: its id on the host, without the host's prefix.
+fn device_id(device: &rodio::Device) -> Option<String> {
+    device.id().ok().map(|id| id.id().to_string())
 }
 
-/// The output devices the system offers.
+/// The device's description, its lines joined with ", ".
+fn device_description(device: &rodio::Device) -> String {
+    match device.description() {
+        Ok(d) => {
+            let lines: Vec<&str> = d.extended().collect();
+            if lines.is_empty() {
+                d.name().to_string()
+            } else {
+                lines.join(", ")
+            }
+        }
+        Err(_) => String::new(),
+    }
+}
+
+fn info(device: &rodio::Device, name: String, default: bool) -> DeviceInfo {
+    let mut rates = Vec::new();
+    let mut max_channels = 0;
+    if let Ok(configs) = device.supported_output_configs() {
+        for c in configs {
+            rates.push((c.min_sample_rate(), c.max_sample_rate()));
+            max_channels = max_channels.max(c.channels());
+        }
+    }
+    rates.sort();
+    rates.dedup();
+    DeviceInfo {
+        name,
+        description: device_description(device),
+        default,
+        rates,
+        max_channels,
+    }
+}
+
+/// The output devices the system offers, the default first (listed even when the system's
+/// enumeration leaves it out, since it is what plays without `--device`).
 pub fn list() -> Result<Vec<DeviceInfo>, OutputError> {
     let host = rodio::cpal::default_host();
-    let default = host.default_output_device().map(|d| device_name(&d));
+    let default = host.default_output_device();
+    let default_id = default.as_ref().and_then(device_id);
     let devices = host
         .output_devices()
         .map_err(|e| OutputError(format!("cannot list output devices: {e}")))?;
     let mut out = Vec::new();
     for device in devices {
-        let name = device_name(&device);
-        let mut rates = Vec::new();
-        let mut max_channels = 0;
-        if let Ok(configs) = device.supported_output_configs() {
-            for c in configs {
-                rates.push((c.min_sample_rate(), c.max_sample_rate()));
-                max_channels = max_channels.max(c.channels());
-            }
-        }
-        rates.sort();
-        rates.dedup();
-        out.push(DeviceInfo {
-            default: default.as_deref() == Some(name.as_str()),
-            name,
-            rates,
-            max_channels,
-        });
+        let Some(name) = device_id(&device) else {
+            continue;
+        };
+        let is_default = default_id.as_deref() == Some(name.as_str());
+        out.push(info(&device, name, is_default));
     }
+    if let (Some(device), Some(id)) = (&default, default_id)
+        && !out.iter().any(|d| d.default)
+    {
+        out.insert(0, info(device, id, true));
+    }
+    out.sort_by_key(|d| !d.default);
     Ok(out)
 }
 
 fn find_device(name: Option<&str>) -> Result<rodio::Device, OutputError> {
     let host = rodio::cpal::default_host();
+    let default = host.default_output_device();
     match name {
-        None => host.default_output_device().ok_or_else(|| {
+        None => default.ok_or_else(|| {
             OutputError(
                 "no audio output device is available. See `tapedeck devices`, pick one with \
                  --device, or write the queue to a file with `tapedeck render QUERY -o out.wav`"
@@ -78,19 +112,27 @@ fn find_device(name: Option<&str>) -> Result<rodio::Device, OutputError> {
             )
         }),
         Some(wanted) => {
+            if let Some(d) = default.filter(|d| device_id(d).as_deref() == Some(wanted)) {
+                return Ok(d);
+            }
             let devices = host
                 .output_devices()
                 .map_err(|e| OutputError(format!("cannot list output devices: {e}")))?;
             let mut names = Vec::new();
             for device in devices {
-                let n = device_name(&device);
-                if n == wanted {
+                let Some(n) = device_id(&device) else {
+                    continue;
+                };
+                // The short name; the description's first line is accepted too, as earlier
+                // versions listed it.
+                let described = device.description().is_ok_and(|d| d.name() == wanted);
+                if n == wanted || described {
                     return Ok(device);
                 }
                 names.push(n);
             }
             Err(OutputError(format!(
-                "no output device named {wanted:?}; available: {}",
+                "no output device named {wanted:?}; available: {} (see `tapedeck devices`)",
                 if names.is_empty() {
                     "none".to_string()
                 } else {

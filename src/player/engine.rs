@@ -53,6 +53,10 @@ pub enum Event {
     /// A track became audible.
     Started {
         index: usize,
+        /// Where it stands in the play order as it is now (1 is the first), and the queue's
+        /// length.
+        position: usize,
+        total: usize,
         item: Item,
         gain: Applied,
         source: Spec,
@@ -885,8 +889,14 @@ impl Engine {
         for seg in self.segments.iter_mut() {
             if !seg.announced && played > seg.start {
                 seg.announced = true;
+                let order = self.queue.play_order();
                 started.push(Event::Started {
                     index: seg.index,
+                    position: order
+                        .iter()
+                        .position(|&i| i == seg.index)
+                        .map_or(0, |p| p + 1),
+                    total: order.len(),
                     item: seg.item.clone(),
                     gain: seg.gain,
                     source: seg.source,

@@ -96,11 +96,17 @@ fn consecutive_tracks_join_with_no_gap_and_no_overlap() {
             })
             .collect();
         assert_eq!(finished, [true, true], "{pair:?}: {events:?}");
-        let started = events
+        // Each start says where it stands in the play order.
+        let started: Vec<(usize, usize)> = events
             .iter()
-            .filter(|e| matches!(e, Event::Started { .. }))
-            .count();
-        assert_eq!(started, 2);
+            .filter_map(|e| match e {
+                Event::Started {
+                    position, total, ..
+                } => Some((*position, *total)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(started, [(1, 2), (2, 2)]);
     }
 }
 

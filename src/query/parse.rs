@@ -140,6 +140,23 @@ pub fn parse<S: AsRef<str>>(terms: &[S], now: i64) -> Result<Query, QueryError> 
             query.groups.push(std::mem::take(&mut group));
             continue;
         }
+        // Several sort keys written as one argument, as `--sort` takes them: 'year+ title-'.
+        if let Some(keys) = sort_words(term) {
+            for (start, word, key) in keys {
+                match key {
+                    Ok(s) => query.sort.push(s),
+                    Err((name, hint)) => {
+                        return Err(err(
+                            format!("unknown field `{name}` to sort by"),
+                            start,
+                            word.len() - 1,
+                            hint,
+                        ));
+                    }
+                }
+            }
+            continue;
+        }
         if let Some(sort) = sort_term(term) {
             match sort {
                 Ok(s) => query.sort.push(s),
@@ -196,8 +213,11 @@ fn term_err(message: impl Into<String>, start: usize, len: usize) -> TermError {
     }
 }
 
+/// A sort key, or the unknown field name and a suggestion.
+type SortKey = Result<(Field, Direction), (String, Option<String>)>;
+
 /// `year+`, `title-`: a sort key. Returns `None` when the term is not shaped like one.
-fn sort_term(term: &str) -> Option<Result<(Field, Direction), (String, Option<String>)>> {
+fn sort_term(term: &str) -> Option<SortKey> {
     let (name, dir) = match term.as_bytes().last()? {
         b'+' => (&term[..term.len() - 1], Direction::Asc),
         b'-' => (&term[..term.len() - 1], Direction::Desc),
@@ -212,22 +232,116 @@ fn sort_term(term: &str) -> Option<Result<(Field, Direction), (String, Option<St
     })
 }
 
+/// A term made only of sort keys separated by spaces (`year+ title-`, one quoted argument):
+/// each word with its offset. `None` when the term has one word or a word is not a sort key.
+#[allow(clippy::type_complexity)]
+fn sort_words(
+    term: &str,
+) -> Option<
+    Vec<(
+        usize,
+        &str,
+        Result<(Field, Direction), (String, Option<String>)>,
+    )>,
+> {
+    let words = words(term);
+    if words.len() < 2 {
+        return None;
+    }
+    words
+        .into_iter()
+        .map(|(at, w)| sort_term(w).map(|k| (at, w, k)))
+        .collect()
+}
+
+/// The space-separated words of `text`, with their byte offsets.
+fn words(text: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices() {
+        match (c.is_whitespace(), start) {
+            (true, Some(s)) => {
+                out.push((s, &text[s..i]));
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, &text[s..]));
+    }
+    out
+}
+
+/// Mistakes in a text value (or a bare word) that would make it match nothing, or not what was
+/// meant, without a word: a sort key inside a quoted argument (`'beatles year+'`), and a comma
+/// stuck to a term (`genre:techno,`), which is part of the text rather than an `or`. `start` is
+/// where `value` begins within the term.
+fn check_text(value: &str, start: usize) -> Result<(), TermError> {
+    if value.contains(char::is_whitespace) {
+        for (at, word) in words(value) {
+            if let Some(Ok(_)) = sort_term(word) {
+                let mut e = term_err(
+                    format!(
+                        "`{word}` is a sort key inside a quoted argument, so it would be matched as text"
+                    ),
+                    start + at,
+                    word.len(),
+                );
+                e.hint = Some(
+                    "give sort keys as arguments of their own: 'artist:the beatles' year+".into(),
+                );
+                return Err(e);
+            }
+        }
+    }
+    let trimmed = value.trim_end();
+    let (at, comma) = if trimmed.ends_with(',') && trimmed.len() > 1 {
+        (trimmed.len() - 1, true)
+    } else if value.starts_with(',') && value.len() > 1 {
+        (0, true)
+    } else {
+        (0, false)
+    };
+    if comma {
+        let mut e = term_err(
+            "a comma that touches a term is matched as text, not as `or`",
+            start + at,
+            1,
+        );
+        e.hint = Some(
+            "separate alternatives with a `,` of its own: genre:techno , genre:house \
+             (a comma within a value is matched with a regular expression: genre::techno,)"
+                .into(),
+        );
+        return Err(e);
+    }
+    Ok(())
+}
+
 fn suggestion(name: &str) -> Option<String> {
     crate::template::closest(&name.to_ascii_lowercase(), &Field::names())
         .map(|s| format!("did you mean `{s}`?"))
 }
 
 fn parse_cond(body: &str, now: i64) -> Result<Cond, TermError> {
+    let bare = |body: &str| check_text(body, 0).map(|()| Cond::Bare(fold(body)));
     let Some(colon) = body.find(':') else {
-        return Ok(Cond::Bare(fold(body)));
+        return bare(body);
     };
     let name = &body[..colon];
     let value = &body[colon + 1..];
     let vstart = colon + 1;
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return Ok(Cond::Bare(fold(body)));
+        return bare(body);
     }
     if name.eq_ignore_ascii_case("has") {
+        if value.is_empty() {
+            let mut e = term_err("`has:` needs a field name", 0, colon + 1);
+            e.hint = Some("as in has:cover or has:year".into());
+            return Err(e);
+        }
         let Some(field) = Field::lookup(value) else {
             let mut e = term_err(
                 format!("unknown field `{value}` after `has:`"),
@@ -248,13 +362,15 @@ fn parse_cond(body: &str, now: i64) -> Result<Cond, TermError> {
                 hint: Some(hint),
             }),
             // Not a near miss of any field: a bare word that contains a colon ("Re:Stacks").
-            None => Ok(Cond::Bare(fold(body))),
+            None => bare(body),
         };
     };
     match field.kind() {
         Kind::Text | Kind::MultiText => Ok(if let Some(v) = value.strip_prefix("=~") {
+            exact_value(field, v, "=~", vstart)?;
             Cond::Text(field, TextOp::EqualsFolded(fold(v)))
         } else if let Some(v) = value.strip_prefix('=') {
+            exact_value(field, v, "=", vstart)?;
             Cond::Text(field, TextOp::Equals(v.to_string()))
         } else if let Some(pattern) = value.strip_prefix(':') {
             // Matched against composed text, so the pattern is composed too.
@@ -274,6 +390,7 @@ fn parse_cond(body: &str, now: i64) -> Result<Cond, TermError> {
         } else if value.is_empty() {
             Cond::Present(field)
         } else {
+            check_text(value, vstart)?;
             Cond::Text(field, TextOp::Contains(fold(value)))
         }),
         Kind::Bool => match value.to_ascii_lowercase().as_str() {
@@ -290,10 +407,38 @@ fn parse_cond(body: &str, now: i64) -> Result<Cond, TermError> {
             if value.is_empty() {
                 return Ok(Cond::Present(field));
             }
-            parse_range(field, kind, value, now)
-                .map_err(|(message, at, len)| term_err(message, vstart + at, len))
+            parse_range(field, kind, value, now).map_err(|(message, at, len)| {
+                let mut e = term_err(message, vstart + at, len);
+                // `year:1990-1999`: a range written with a dash.
+                if let Some((a, b)) = value.split_once('-')
+                    && kind != Kind::Date
+                    && !a.is_empty()
+                    && bounds(kind, a, now).is_some()
+                    && bounds(kind, b, now).is_some()
+                {
+                    e.hint = Some(format!("a range is written with two dots: {a}..{b}"));
+                }
+                e
+            })
         }
     }
+}
+
+/// `artist:=` with nothing after it would look for an empty value, which is never stored.
+fn exact_value(field: Field, v: &str, op: &str, vstart: usize) -> Result<(), TermError> {
+    if v.is_empty() {
+        let mut e = term_err(
+            format!("`{}:{op}` needs a value", field.name()),
+            0,
+            vstart + op.len(),
+        );
+        e.hint = Some(format!(
+            "`{0}:` alone matches tracks that have a {0}, `^{0}:` those without",
+            field.name()
+        ));
+        return Err(e);
+    }
+    check_text(v, vstart + op.len())
 }
 
 type RangeError = (String, usize, usize);

@@ -250,3 +250,83 @@ fn queries_have_a_term_limit() {
     terms.push("year+".into());
     assert!(parse(&terms, NOW).is_err());
 }
+
+/// Spellings that would otherwise match nothing, or not what was meant, without a word.
+#[test]
+fn silent_spellings_are_accepted_or_pointed_at() {
+    // Several sort keys in one argument, as the README writes them for --sort.
+    let q = parse(&["artist:x", "year+ title-"], NOW).unwrap();
+    assert_eq!(
+        q.sort,
+        vec![
+            (Field::Year, Direction::Asc),
+            (Field::Title, Direction::Desc)
+        ]
+    );
+    assert_eq!(q.groups.len(), 1);
+    assert!(parse(&[" year+  album- "], NOW).unwrap().is_everything());
+    let e = error(&["year+ yeer-"]);
+    assert_eq!(e.message, "unknown field `yeer` to sort by");
+    assert_eq!(&e.text[e.offset..e.offset + e.len], "yeer");
+
+    // (terms, offending text, words the message has, words the hint has)
+    let cases: &[(&[&str], &str, &str, &str)] = &[
+        (
+            &["genre:techno,"],
+            ",",
+            "comma",
+            "genre:techno , genre:house",
+        ),
+        (
+            &["genre:techno,", "genre:house"],
+            ",",
+            "comma",
+            "of its own",
+        ),
+        (&["a", ",techno"], ",", "comma", "of its own"),
+        (&["-genre:rock,"], ",", "comma", "of its own"),
+        (&["artist:=Björk,"], ",", "comma", "of its own"),
+        (
+            &["beatles year+"],
+            "year+",
+            "sort key",
+            "arguments of their own",
+        ),
+        (&["artist:the beatles year-"], "year-", "sort key", "year+"),
+        (&["artist:="], "artist:=", "needs a value", "^artist:"),
+        (&["title:=~"], "title:=~", "needs a value", "title:"),
+        (&["has:"], "has:", "needs a field", "has:cover"),
+        (&["year:abc"], "abc", "takes a number", ""),
+        (
+            &["year:1990-1999"],
+            "1990-1999",
+            "takes a number",
+            "1990..1999",
+        ),
+        (&["length:3:00-4:00"], "3:00-4:00", "length", "3:00..4:00"),
+    ];
+    for (terms, at, message, hint) in cases {
+        let e = error(terms);
+        assert_eq!(&e.text[e.offset..e.offset + e.len], *at, "{terms:?}: {e}");
+        assert!(e.message.contains(message), "{terms:?}: {e}");
+        assert!(
+            e.hint.as_deref().unwrap_or("").contains(hint),
+            "{terms:?}: {e}"
+        );
+    }
+
+    // What stays as it was: commas inside a value, a lone comma between terms, words that only
+    // look like sort keys, regular expressions, presence tests.
+    let fine: &[(&[&str], bool)] = &[
+        (&["title:pray, you"], false),
+        (&["path::Catch Me"], true),
+        (&["pray , nope"], false),
+        (&["title::Me,?$"], true),
+        (&["Catch Me-"], false),
+        (&["genre:"], true),
+        (&["^composer:"], true),
+    ];
+    for (terms, expected) in fine {
+        check(terms, *expected);
+    }
+}

@@ -74,6 +74,19 @@ pub trait Progress: Sync {
     fn read_one(&self) {}
     /// A file that could not be indexed, found during this scan.
     fn problem(&self, _path: &Path, _reason: &str) {}
+    /// Reading is done; moves and removals are being settled in the last transaction.
+    fn settling(&self) {}
+    /// A change the library records, as it is written.
+    fn changed(&self, _change: Change<'_>) {}
+}
+
+/// One track's change, for a verbose listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change<'a> {
+    Added(&'a Path),
+    Updated(&'a Path),
+    Moved { from: &'a Path, to: &'a Path },
+    Removed(&'a Path),
 }
 
 /// A progress sink that ignores everything.
@@ -496,11 +509,13 @@ pub fn scan(
                                 }
                                 if let Some(&i) = known_index.get(key(&rec.track.path)) {
                                     w.update_track(known[i].id, &rec, now)?;
+                                    progress.changed(Change::Updated(&rec.track.path));
                                     summary.updated += 1;
                                 } else if vanished_fps.contains(&rec.fingerprint[..]) {
                                     pending_moves.push(rec);
                                 } else {
                                     w.insert_track(&rec, now)?;
+                                    progress.changed(Change::Added(&rec.track.path));
                                     summary.added += 1;
                                 }
                             }
@@ -529,6 +544,7 @@ pub fn scan(
     crate::timing::mark("scan: read and written");
 
     // Settle moves and removals together.
+    progress.settling();
     let appeared: Vec<Side> = pending_moves.iter().map(side_of_record).collect();
     let gone: Vec<Side> = vanished.iter().map(side_of_identity).collect();
     let matches = match_moves(&appeared, &gone);
@@ -549,6 +565,10 @@ pub fn scan(
     lib.write(|w| -> Result<(), ScanError> {
         for &(i, j) in &matches {
             w.update_track(vanished[j].id, &pending_moves[i], now)?;
+            progress.changed(Change::Moved {
+                from: &vanished[j].path,
+                to: &pending_moves[i].track.path,
+            });
             summary.moved += 1;
             summary.moves.push((
                 vanished[j].path.clone(),
@@ -558,12 +578,14 @@ pub fn scan(
         for (i, rec) in pending_moves.iter().enumerate() {
             if !matched_new.contains(&i) {
                 w.insert_track(rec, now)?;
+                progress.changed(Change::Added(&rec.track.path));
                 summary.added += 1;
             }
         }
         for (j, v) in vanished.iter().enumerate() {
             if !matched_gone.contains(&j) {
                 w.delete_track(v.id)?;
+                progress.changed(Change::Removed(&v.path));
                 summary.removed += 1;
             }
         }

@@ -48,6 +48,9 @@ impl Env {
         c.env("TAPEDECK_DB", self.db())
             .env("TAPEDECK_CONFIG", self.config_file())
             .env_remove("XDG_DATA_HOME")
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .env_remove("CLICOLOR")
             .stdin(Stdio::null());
         c
     }
