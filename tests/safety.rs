@@ -478,11 +478,30 @@ fn one_writer_per_target() {
             .process_group(0)
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(300));
+        // Whether the lock is free now (`flock -n` takes it and lets go at once).
+        let free = || {
+            Command::new("flock")
+                .args(["-n"])
+                .arg(dir.join(".tapedeck"))
+                .arg("true")
+                .status()
+                .unwrap()
+                .success()
+        };
+        let until = |want_free: bool| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while free() != want_free {
+                assert!(std::time::Instant::now() < deadline, "the lock never changed");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        until(false);
         let out = env.run(&args);
         // SAFETY: signalling the group we started.
         unsafe { libc::kill(-(holder.id() as i32), libc::SIGKILL) };
         holder.wait().unwrap();
+        // The group's `sleep` may still be closing its copy of the lock.
+        until(true);
         assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
         assert!(stderr(&out).contains("in use"), "{}", stderr(&out));
         assert!(files(dir).is_empty());
