@@ -17,6 +17,8 @@ CARGO ?= cargo
 DEB_PACKAGES := build-essential pkg-config libasound2-dev ffmpeg flac lame sox python3-mutagen pv \
 	dosfstools mtools fusefat exfat-fuse exfatprogs util-linux groff-base man-db bash zsh fish \
 	bsdutils
+# The benchmarks' peers: MPD builds its database of the scan benchmark's tree.
+BENCH_PACKAGES := mpd
 DEMO_DIR := $(CURDIR)/target/demo
 # `make install` puts tapedeck(1) here (man finds it when ~/.local/bin is on PATH, else set
 # MANPATH).
@@ -71,6 +73,7 @@ demo: release
 	@find $(DEMO_DIR)/mp3 -type f -not -path '*/.tapedeck/*' | sort
 
 bench: deps
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(BENCH_PACKAGES)"
 	$(CARGO) bench --locked --bench scan
 	$(CARGO) bench --locked --bench query
 	$(CARGO) bench --locked --bench play
