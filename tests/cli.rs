@@ -1186,6 +1186,38 @@ fn every_json_key_names_a_field_in_templates_and_queries() {
 }
 
 #[test]
+fn per_file_messages_say_error_or_warning() {
+    let env = Env::new();
+    let broken = Path::new(FIXTURES).join("broken");
+    let mut args: Vec<String> = vec!["render".into()];
+    for e in std::fs::read_dir(&broken).unwrap() {
+        args.push(e.unwrap().path().to_str().unwrap().into());
+    }
+    args.push("-o".into());
+    args.push(env.dir.path().join("out.wav").to_str().unwrap().into());
+    let out = env.run(&args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let about_files: Vec<&str> = err.lines().filter(|l| l.contains("/broken/")).collect();
+    assert!(about_files.len() >= 5, "{err}");
+    for line in &about_files {
+        assert!(
+            line.starts_with("error: ") || line.starts_with("warning: "),
+            "{line:?} in\n{err}"
+        );
+    }
+    assert!(
+        about_files.iter().any(|l| l.starts_with("error: ")),
+        "{err}"
+    );
+    assert!(
+        about_files
+            .iter()
+            .any(|l| l.starts_with("warning: ") && l.contains("truncated")),
+        "{err}"
+    );
+}
+
+#[test]
 fn browsing_commands_take_queries() {
     let env = library_env();
     let artists = env.ok(&["artists", "album:alpha"]);

@@ -309,7 +309,11 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
     for j in &jobs {
         if let Action::Refuse(why) = &j.action {
             if ctx.verbose > 0 {
-                eprintln!("{}: {}", escape_path(&j.track.path), escape(why));
+                super::style::note(format_args!(
+                    "{}: refused: {}",
+                    escape_path(&j.track.path),
+                    escape(why)
+                ));
             }
             match reasons.iter_mut().find(|(r, _)| *r == why.as_str()) {
                 Some((_, n)) => *n += 1,
@@ -319,7 +323,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
     }
     for (why, n) in &reasons {
         let files = if *n == 1 { "file" } else { "files" };
-        eprintln!("refused {n} {files}: {}", escape(why));
+        super::style::warn(format_args!("refused {n} {files}: {}", escape(why)));
     }
     if !reasons.is_empty() && ctx.verbose == 0 && !args.json {
         eprintln!("(-v names each refused file)");
@@ -533,11 +537,11 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
                 }
                 Err(e) => {
                     failed += 1;
-                    eprintln!(
+                    super::style::error(format_args!(
                         "{}: {}",
                         escape_path(&job.track.path),
                         escape(&e.to_string())
-                    );
+                    ));
                 }
             }
         }

@@ -477,7 +477,11 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
         if let Some(n) = &i.note
             && ctx.verbose > 0
         {
-            eprintln!("{}: {}", escape_path(&tracks[i.track].path), escape(n));
+            super::style::note(format_args!(
+                "{}: {}",
+                escape_path(&tracks[i.track].path),
+                escape(n)
+            ));
         }
     }
 
@@ -534,7 +538,7 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
         super::style::note(format_args!("{}: {}", escape(file), escape(why)));
     }
     for (file, why) in &outcome.failures {
-        eprintln!("{}: {}", escape(file), escape(why));
+        super::style::error(format_args!("{}: {}", escape(file), escape(why)));
     }
     if outcome.gone {
         return Err(crate::target::Error::Gone { root: root.clone() }.into());

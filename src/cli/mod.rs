@@ -901,10 +901,10 @@ fn cmd_scan(
     progress.finish();
     if !ctx.quiet {
         for dir in &summary.targets {
-            eprintln!(
+            style::note(format_args!(
                 "skipped {}: tapedeck writes there (convert/export target); --include-targets to index it",
                 output::escape_path(dir)
-            );
+            ));
         }
     }
     for (root, reason) in &summary.unavailable {

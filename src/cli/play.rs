@@ -312,7 +312,10 @@ fn build_items(lib: &Library, args: &QueueArgs) -> Result<(Vec<Item>, usize)> {
             Ok(item) => items.push(item),
             Err(why) => {
                 left_out += 1;
-                eprintln!("{} {why}; not played", output::escape_path(path));
+                super::style::error(format_args!(
+                    "{} {why}; not played",
+                    output::escape_path(path)
+                ));
             }
         }
     }
@@ -523,19 +526,17 @@ pub fn render(
             }
             Event::Error { path, message } => {
                 failed += 1;
-                eprintln!(
+                super::style::error(format_args!(
                     "{}: {}",
                     output::escape_path(&path),
                     output::escape(&message)
-                );
+                ));
             }
-            Event::Warning { path, message } => {
-                eprintln!(
-                    "{}: {}",
-                    output::escape_path(&path),
-                    output::escape(&message)
-                )
-            }
+            Event::Warning { path, message } => super::style::warn(format_args!(
+                "{}: {}",
+                output::escape_path(&path),
+                output::escape(&message)
+            )),
             Event::OutputFailed(m) => output_failed = Some(m),
             Event::Ended => break,
             _ => {}
@@ -1117,9 +1118,9 @@ pub fn play(
             }
             Event::Error { path, message } => {
                 failed += 1;
-                report(interactive, &path, &message);
+                report(interactive, "error", &path, &message);
             }
-            Event::Warning { path, message } => report(interactive, &path, &message),
+            Event::Warning { path, message } => report(interactive, "warning", &path, &message),
             Event::Paused(p) => status.paused = p,
             Event::Volume(v) => status.volume = v,
             Event::Modes { shuffle, repeat } => {
@@ -1185,20 +1186,26 @@ fn draw(status: &Status, screen: &std::sync::Mutex<Screen>) {
     let _ = crossterm::execute!(err, terminal::Clear(terminal::ClearType::UntilNewLine));
 }
 
-/// A per-file message on stderr, above the status line when there is one.
-fn report(interactive: bool, path: &Path, message: &str) {
+/// A per-file message on stderr (`error:` or `warning:`), above the status line when there is
+/// one.
+fn report(interactive: bool, kind: &str, path: &Path, message: &str) {
+    let label = super::style::label(kind, super::style::stderr());
     if interactive {
         let _ = crossterm::execute!(
             io::stderr(),
             terminal::Clear(terminal::ClearType::CurrentLine)
         );
         eprint!(
-            "\r{}: {}\r\n",
+            "\r{label} {}: {}\r\n",
             output::escape_path(path),
             output::escape(message)
         );
     } else {
-        eprintln!("{}: {}", output::escape_path(path), output::escape(message));
+        eprintln!(
+            "{label} {}: {}",
+            output::escape_path(path),
+            output::escape(message)
+        );
     }
 }
 

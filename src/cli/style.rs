@@ -133,6 +133,11 @@ pub fn label(word: &str, color: bool) -> String {
     format!("\x1b[{code}m{word}:\x1b[0m")
 }
 
+/// Prints `error: TEXT` on stderr: one thing that failed while the run goes on.
+pub fn error(text: impl std::fmt::Display) {
+    eprintln!("{} {text}", label("error", stderr()));
+}
+
 /// Prints `warning: TEXT` on stderr.
 pub fn warn(text: impl std::fmt::Display) {
     eprintln!("{} {text}", label("warning", stderr()));
