@@ -463,7 +463,7 @@ pub fn scan(
         .num_threads(jobs)
         .build()
         .map_err(|e| ScanError::Threads(e.to_string()))?;
-    let (tx, rx) = crossbeam_channel::bounded::<Outcome>(512);
+    let (tx, rx) = crossbeam_channel::bounded::<Outcome>(BATCH);
     let mut pending_moves: Vec<FileRecord> = Vec::new();
     let write_result: Result<(), ScanError> = std::thread::scope(|s| {
         let to_read = &to_read;
