@@ -506,7 +506,13 @@ fn read_tagged(path: &Path, covers: bool) -> Result<TaggedFile, TagError> {
         crate::container::read_patches(&mut file, len).map_err(|e| read_error(path, e))?;
     file.seek(SeekFrom::Start(0))
         .map_err(|e| read_error(path, e))?;
-    let file = crate::container::Patched::new(file, patches).map_err(|e| read_error(path, e))?;
+    let mut file =
+        crate::container::Patched::new(file, patches).map_err(|e| read_error(path, e))?;
+    let view = crate::container::tag_view(&mut file, len).map_err(|e| read_error(path, e))?;
+    let file = crate::container::Pieces::new(
+        file,
+        view.unwrap_or_else(|| vec![crate::container::Piece::File { start: 0, end: len }]),
+    );
     let probe = Probe::new(file)
         .options(parse_options().read_cover_art(covers))
         .guess_file_type()

@@ -1217,6 +1217,97 @@ fn per_file_messages_say_error_or_warning() {
     );
 }
 
+/// Moves an .m4a file's `moov/udta/meta` to `moov/meta` (where some writers put it), keeping
+/// the rest of `udta`; the file's `moov` must come after its `mdat`.
+fn move_meta_to_moov(from: &Path, to: &Path) {
+    let script = r#"
+import struct, sys
+src = open(sys.argv[1], 'rb').read()
+def boxes(b, start, end):
+    i = start
+    while i + 8 <= end:
+        size, typ = struct.unpack('>I4s', b[i:i+8])
+        yield i, size, typ
+        i += size
+def find(start, end, typ):
+    return next((i, size) for i, size, t in boxes(src, start, end) if t == typ)
+def box(typ, payload):
+    return struct.pack('>I4s', 8 + len(payload), typ) + payload
+mi, ms = find(0, len(src), b'moov')
+assert src.find(b'mdat') < mi, 'moov must follow mdat'
+ui, us = find(mi + 8, mi + ms, b'udta')
+ei, es = find(ui + 8, ui + us, b'meta')
+moov = box(b'moov', src[mi+8:ui] + box(b'udta', src[ui+8:ei] + src[ei+es:ui+us])
+           + src[ui+us:mi+ms] + src[ei:ei+es])
+open(sys.argv[2], 'wb').write(src[:mi] + moov + src[mi+ms:])
+"#;
+    let ok = Command::new("python3")
+        .args(["-c", script])
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "relaying out {}", from.display());
+}
+
+#[test]
+fn mp4_tags_outside_moov_udta_are_read_as_ffprobe_reads_them() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.music()).unwrap();
+    let moved = env.music().join("moved.m4a");
+    move_meta_to_moov(&Path::new(FIXTURES).join("library/aac/tagged.m4a"), &moved);
+    let probe = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format_tags=title,artist",
+            "-of",
+            "json",
+        ])
+        .arg(&moved)
+        .output()
+        .unwrap();
+    let probed: Value = serde_json::from_slice(&probe.stdout).unwrap();
+    let tags = &probed["format"]["tags"];
+    assert!(
+        tags["title"].is_string(),
+        "ffprobe reads the moved tags: {probed}"
+    );
+    env.scan(&[env.music().to_str().unwrap()]);
+    let tracks = env.tracks();
+    assert_eq!(tracks.len(), 1);
+    assert_eq!(tracks[0]["title"], tags["title"]);
+    assert_eq!(tracks[0]["artist"], tags["artist"]);
+    assert_eq!(tracks[0]["has_cover"], true);
+    // The tags travel with a conversion too.
+    let to = env.dir.path().join("out");
+    env.ok(&[
+        "convert",
+        "--to",
+        to.to_str().unwrap(),
+        "--format",
+        "flac",
+        "--allow-lossy-source",
+    ]);
+    let flac = walkdir::WalkDir::new(&to)
+        .into_iter()
+        .filter_map(Result::ok)
+        .find(|e| e.path().extension().is_some_and(|x| x == "flac"))
+        .expect("a converted file")
+        .into_path();
+    let title = Command::new("metaflac")
+        .arg("--show-tag=TITLE")
+        .arg(&flac)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&title.stdout).trim(),
+        format!("TITLE={}", tags["title"].as_str().unwrap())
+    );
+}
+
 #[test]
 fn browsing_commands_take_queries() {
     let env = library_env();

@@ -76,7 +76,7 @@ pub fn skip_in(data: &[u8]) -> usize {
 
 /// Where the second and later of several ID3v2 tags stacked at the start of a file lie
 /// (`(from, to)`), when there is more than one: readers that agree with mutagen and TagLib read
-/// the first, so the rest is hidden from the tag reader (see [`super::Spliced`]).
+/// the first, so the rest is hidden from the tag reader (see [`super::Pieces`]).
 pub fn stacked<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<Option<(u64, u64)>> {
     let Some(first) = header_at(file, 0)? else {
         return Ok(None);
@@ -252,7 +252,7 @@ pub fn v1_before<F: Read + Seek>(file: &mut F, start: u64, end: u64) -> io::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::container::Spliced;
+    use crate::container::Pieces;
     use std::io::{Cursor, Read, Seek, SeekFrom};
 
     #[test]
@@ -273,7 +273,7 @@ mod tests {
             .expect("three tags");
         assert_eq!(hole, (15, 15 + 17 + 15));
         assert_eq!(skip_in(&file), 15 + 17 + 15);
-        let mut view = Spliced::new(Cursor::new(&file), hole, len).unwrap();
+        let mut view = Pieces::without(Cursor::new(&file), hole, len);
         let mut got = Vec::new();
         view.read_to_end(&mut got).unwrap();
         let mut want = tag(b"first");

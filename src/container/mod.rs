@@ -240,55 +240,94 @@ impl<R: Seek> Seek for Patched<R> {
     }
 }
 
-/// A reader that shows a file with the bytes `hole.0..hole.1` left out.
-pub struct Spliced<R> {
+/// One piece of a [`Pieces`] view: a stretch of the file, or bytes made for the view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    File { start: u64, end: u64 },
+    Bytes(Vec<u8>),
+}
+
+impl Piece {
+    fn len(&self) -> u64 {
+        match self {
+            Piece::File { start, end } => end - start,
+            Piece::Bytes(b) => b.len() as u64,
+        }
+    }
+}
+
+/// A reader that shows a file laid out differently: the pieces one after another. Tag readers
+/// see through it what the file means where its layout is one they do not follow (a second
+/// ID3v2 tag left out, an MP4 `meta` box moved to where iTunes puts it).
+pub struct Pieces<R> {
     inner: R,
-    hole: (u64, u64),
+    pieces: Vec<Piece>,
+    /// Where each piece starts in the view.
+    starts: Vec<u64>,
     len: u64,
     pos: u64,
 }
 
-impl<R: Read + Seek> Spliced<R> {
-    /// `len` is the whole file's length.
-    pub fn new(inner: R, hole: (u64, u64), len: u64) -> io::Result<Spliced<R>> {
-        let mut s = Spliced {
+impl<R: Read + Seek> Pieces<R> {
+    pub fn new(inner: R, pieces: Vec<Piece>) -> Pieces<R> {
+        let mut starts = Vec::with_capacity(pieces.len());
+        let mut len = 0;
+        for p in &pieces {
+            starts.push(len);
+            len += p.len();
+        }
+        Pieces {
             inner,
-            hole,
-            len: len - (hole.1 - hole.0),
+            pieces,
+            starts,
+            len,
             pos: 0,
-        };
-        s.seek(SeekFrom::Start(0))?;
-        Ok(s)
+        }
     }
 
-    fn real(&self, pos: u64) -> u64 {
-        if pos < self.hole.0 {
-            pos
-        } else {
-            pos + (self.hole.1 - self.hole.0)
-        }
+    /// The file with the bytes `hole.0..hole.1` left out; `len` is the file's length.
+    pub fn without(inner: R, hole: (u64, u64), len: u64) -> Pieces<R> {
+        Pieces::new(
+            inner,
+            vec![
+                Piece::File {
+                    start: 0,
+                    end: hole.0,
+                },
+                Piece::File {
+                    start: hole.1,
+                    end: len,
+                },
+            ],
+        )
     }
 }
 
-impl<R: Read + Seek> Read for Spliced<R> {
+impl<R: Read + Seek> Read for Pieces<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        // Up to the hole, or from after it.
-        let room = if self.pos < self.hole.0 {
-            (self.hole.0 - self.pos) as usize
-        } else {
-            buf.len()
-        };
-        let take = buf.len().min(room);
-        let n = self.inner.read(&mut buf[..take])?;
-        self.pos += n as u64;
-        if self.pos == self.hole.0 {
-            self.inner.seek(SeekFrom::Start(self.hole.1))?;
+        if self.pos >= self.len || buf.is_empty() {
+            return Ok(0);
         }
+        let i = self.starts.partition_point(|&s| s <= self.pos) - 1;
+        let within = self.pos - self.starts[i];
+        let room = (self.pieces[i].len() - within).min(buf.len() as u64) as usize;
+        let n = match &self.pieces[i] {
+            Piece::Bytes(b) => {
+                let at = within as usize;
+                buf[..room].copy_from_slice(&b[at..at + room]);
+                room
+            }
+            Piece::File { start, .. } => {
+                self.inner.seek(SeekFrom::Start(start + within))?;
+                self.inner.read(&mut buf[..room])?
+            }
+        };
+        self.pos += n as u64;
         Ok(n)
     }
 }
 
-impl<R: Read + Seek> Seek for Spliced<R> {
+impl<R: Read + Seek> Seek for Pieces<R> {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
         let target = match to {
             SeekFrom::Start(p) => i128::from(p),
@@ -299,16 +338,64 @@ impl<R: Read + Seek> Seek for Spliced<R> {
             return Err(io::Error::from(io::ErrorKind::InvalidInput));
         }
         self.pos = target as u64;
-        let real = self.real(self.pos);
-        self.inner.seek(SeekFrom::Start(real))?;
         Ok(self.pos)
     }
+}
+
+/// How a tag reader should see the file, when not as it is: without the ID3v2 tags stacked after
+/// the first (the first is the file's, as mutagen and TagLib read it), or with an MP4 `meta` box
+/// that sits outside `moov/udta` moved there.
+pub fn tag_view<F: Read + Seek>(file: &mut F, len: u64) -> io::Result<Option<Vec<Piece>>> {
+    if let Some(hole) = id3::stacked(file, len)? {
+        return Ok(Some(vec![
+            Piece::File {
+                start: 0,
+                end: hole.0,
+            },
+            Piece::File {
+                start: hole.1,
+                end: len,
+            },
+        ]));
+    }
+    mp4::meta_moved_to_udta(file, len)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Cursor;
+
+    #[test]
+    fn pieces_read_and_seek_across_file_stretches_and_made_bytes() {
+        let file: Vec<u8> = (0u8..100).collect();
+        let pieces = vec![
+            Piece::File { start: 10, end: 20 },
+            Piece::Bytes(b"abc".to_vec()),
+            Piece::File {
+                start: 90,
+                end: 100,
+            },
+        ];
+        let mut view = Pieces::new(Cursor::new(&file), pieces);
+        let mut all = Vec::new();
+        view.read_to_end(&mut all).unwrap();
+        let mut want: Vec<u8> = (10u8..20).collect();
+        want.extend_from_slice(b"abc");
+        want.extend(90u8..100);
+        assert_eq!(all, want);
+        for at in 0..want.len() {
+            view.seek(SeekFrom::Start(at as u64)).unwrap();
+            let mut one = [0u8; 1];
+            view.read_exact(&mut one).unwrap();
+            assert_eq!(one[0], want[at], "at {at}");
+        }
+        assert_eq!(view.seek(SeekFrom::End(-1)).unwrap(), want.len() as u64 - 1);
+        let mut hole = Pieces::without(Cursor::new(&file), (5, 95), 100);
+        let mut rest = Vec::new();
+        hole.read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, [0, 1, 2, 3, 4, 95, 96, 97, 98, 99]);
+    }
 
     #[test]
     fn one_header_reader_for_chunks_and_boxes() {

@@ -15,6 +15,8 @@ const MAX_CHILDREN: usize = 4096;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mp4Box {
     pub kind: [u8; 4],
+    /// Where its header starts.
+    pub start: u64,
     pub offset: u64,
     pub len: u64,
     pub declared: u64,
@@ -37,6 +39,7 @@ pub fn children<F: Read + Seek>(file: &mut F, start: u64, end: u64) -> io::Resul
         };
         out.push(Mp4Box {
             kind: h.kind,
+            start: h.start,
             offset: h.body,
             len: h.len_within(end),
             declared: h.size,
@@ -107,12 +110,133 @@ fn ilst<F: Read + Seek>(file: &mut F, moov: (u64, u64)) -> io::Result<Option<(u6
     child(file, meta, b"ilst")
 }
 
+/// A `meta` box holding `ilst` outside `moov/udta`: directly in `moov` (`kids` are its
+/// children), else in a track's `udta`.
+fn meta_elsewhere<F: Read + Seek>(file: &mut F, kids: &[Mp4Box]) -> io::Result<Option<Mp4Box>> {
+    let has_ilst = |file: &mut F, meta: &Mp4Box| -> io::Result<bool> {
+        Ok(ilst_in(file, meta.span())?.is_some())
+    };
+    // Directly in `moov`, else in a track's `udta`.
+    let mut found = None;
+    for k in kids.iter().filter(|k| &k.kind == b"meta") {
+        if has_ilst(file, k)? {
+            found = Some(*k);
+            break;
+        }
+    }
+    if found.is_none() {
+        'tracks: for trak in kids.iter().filter(|k| &k.kind == b"trak") {
+            let Some(udta) = child(file, trak.span(), b"udta")? else {
+                continue;
+            };
+            for m in children(file, udta.0, udta.0 + udta.1)?
+                .iter()
+                .filter(|m| &m.kind == b"meta")
+            {
+                if has_ilst(file, m)? {
+                    found = Some(*m);
+                    break 'tracks;
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The `ilst` of a `meta` box, full (iTunes) or not (QuickTime).
+fn ilst_in<F: Read + Seek>(file: &mut F, meta: (u64, u64)) -> io::Result<Option<(u64, u64)>> {
+    for skip in [0u64, 4] {
+        if meta.1 > skip
+            && let Some(found) = child(file, (meta.0 + skip, meta.1 - skip), b"ilst")?
+        {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
+}
+
+/// A `meta` box holding `ilst` (the iTunes tags) outside `moov/udta`, where some writers put
+/// it (directly in `moov`, as ffprobe and QuickTime read it, or in a track's `udta`), when
+/// `moov/udta` has none: the file laid out with that `meta` in a `udta` at the end of `moov`
+/// (and `moov`'s own `udta`, which holds no tags then, left out), for a tag reader that looks
+/// only in `moov/udta/meta`. `None` when the file needs no such view.
+pub fn meta_moved_to_udta<F: Read + Seek>(
+    file: &mut F,
+    file_len: u64,
+) -> io::Result<Option<Vec<super::Piece>>> {
+    use super::Piece;
+    let top = children(file, 0, file_len)?;
+    if top.first().is_none_or(|b| &b.kind != b"ftyp") {
+        return Ok(None);
+    }
+    let Some(moov) = top.iter().find(|b| &b.kind == b"moov") else {
+        return Ok(None);
+    };
+    if moov.declared != moov.len || ilst(file, moov.span())?.is_some() {
+        return Ok(None);
+    }
+    let kids = children(file, moov.offset, moov.offset + moov.len)?;
+    let found = meta_elsewhere(file, &kids)?;
+    let Some(meta) = found else {
+        return Ok(None);
+    };
+    // Whole boxes, header and body.
+    let whole = |b: &Mp4Box| -> (u64, u64) { (b.start, b.offset + b.len) };
+    let meta_whole = whole(&meta);
+    let meta_len = meta_whole.1 - meta_whole.0;
+    let mut pieces = Vec::new();
+    pieces.push(Piece::File {
+        start: 0,
+        end: moov.start,
+    });
+    let kept: Vec<(u64, u64)> = kids
+        .iter()
+        .filter(|k| &k.kind != b"udta" && !(k.kind == meta.kind && k.offset == meta.offset))
+        .map(whole)
+        .collect();
+    let kept_len: u64 = kept.iter().map(|(a, b)| b - a).sum();
+    let udta_len = 8 + meta_len;
+    let moov_len = 8 + kept_len + udta_len;
+    let (Ok(moov_len32), Ok(udta_len32)) = (u32::try_from(moov_len), u32::try_from(udta_len))
+    else {
+        return Ok(None);
+    };
+    let mut header = moov_len32.to_be_bytes().to_vec();
+    header.extend_from_slice(b"moov");
+    pieces.push(Piece::Bytes(header));
+    for (start, end) in kept {
+        pieces.push(Piece::File { start, end });
+    }
+    let mut udta = udta_len32.to_be_bytes().to_vec();
+    udta.extend_from_slice(b"udta");
+    pieces.push(Piece::Bytes(udta));
+    pieces.push(Piece::File {
+        start: meta_whole.0,
+        end: meta_whole.1,
+    });
+    pieces.push(Piece::File {
+        start: moov.offset + moov.len,
+        end: file_len,
+    });
+    Ok(Some(pieces))
+}
+
 /// Whether the file has iTunes cover art (`moov/udta/meta/ilst/covr` with data in it).
 pub fn has_cover<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<bool> {
     let Some(moov) = child(file, (0, file_len), b"moov")? else {
         return Ok(false);
     };
-    let Some(ilst) = ilst(file, moov)? else {
+    let ilst = match ilst(file, moov)? {
+        Some(found) => Some(found),
+        None => match {
+            let kids = children(file, moov.0, moov.0 + moov.1)?;
+            meta_elsewhere(file, &kids)?
+        } {
+            Some(meta) => ilst_in(file, meta.span())?,
+            None => None,
+        },
+    };
+    let Some(ilst) = ilst else {
         return Ok(false);
     };
     Ok(child(file, ilst, b"covr")?.is_some_and(|(_, len)| len > 16))

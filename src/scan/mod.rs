@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use crate::container::{self, Spliced, id3, mp4};
+use crate::container::{self, Pieces, mp4};
 use crate::db::{self, FileRecord, Identity, Library};
 use crate::identity::{Side, match_moves};
 use crate::model::{Container, Track};
@@ -256,14 +256,13 @@ pub fn read_file(seen: &SeenFile) -> Result<(FileRecord, Option<String>), String
         .map_err(|e| format!("cannot read: {}", io_reason(&e)))?;
     let mut file = container::Patched::new(file, patch)
         .map_err(|e| format!("cannot read: {}", io_reason(&e)))?;
-    // Several ID3v2 tags stacked at the start: the first is the file's tag, as mutagen and
-    // TagLib read it (the tag reader alone would take the last).
-    let stacked =
-        id3::stacked(&mut file, len).map_err(|e| format!("cannot read: {}", io_reason(&e)))?;
-    let read = match stacked {
-        Some(hole) => Spliced::new(&mut file, hole, len)
-            .map_err(|e| tags::ReadError(format!("cannot read: {}", io_reason(&e))))
-            .and_then(|mut view| tags::read(&mut view)),
+    // Tags laid out where the tag reader does not look (several ID3v2 tags stacked at the start,
+    // of which the first is the file's; an MP4 `meta` box outside `moov/udta`) are read through
+    // a view of the file as the reader expects it.
+    let view = container::tag_view(&mut file, len)
+        .map_err(|e| format!("cannot read: {}", io_reason(&e)))?;
+    let read = match view {
+        Some(pieces) => tags::read(&mut Pieces::new(&mut file, pieces)),
         None => {
             io::Seek::seek(&mut file, io::SeekFrom::Start(0))
                 .map_err(|e| format!("cannot read: {}", io_reason(&e)))?;
