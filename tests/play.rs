@@ -249,10 +249,6 @@ fn plays_are_counted_in_the_library() {
 
 #[test]
 fn resume_continues_where_an_interrupted_queue_stopped() {
-    if Command::new("pv").arg("--version").output().is_err() {
-        eprintln!("pv missing: the device cannot be paced, resume test skipped");
-        return;
-    }
     let env = Env::new();
     // Ten seconds of audio, played at real-time pace through pv, interrupted after ~2 s.
     let long = env.dir.path().join("long.wav");
@@ -309,6 +305,54 @@ fn resume_continues_where_an_interrupted_queue_stopped() {
         all.ends_with(&rest[first..=last]),
         "resumed samples are not the track's end"
     );
+}
+
+/// A resumed queue keeps what the listener set: the shuffled order, the volume, the ReplayGain
+/// mode; a flag given with `--resume` still wins.
+#[test]
+fn resume_keeps_order_volume_and_replaygain_mode() {
+    let env = Env::new();
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 44100,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut files = Vec::new();
+    for n in 0..6i32 {
+        let path = env.dir.path().join(format!("{n}.wav"));
+        let mut w = hound::WavWriter::create(&path, spec).unwrap();
+        for i in 0..4410i32 {
+            let v = ((i * (n + 2)) % 200 - 100) * 50 + 1;
+            w.write_sample(v as i16).unwrap();
+            w.write_sample(v as i16).unwrap();
+        }
+        w.finalize().unwrap();
+        files.push(path.to_str().unwrap().to_string());
+    }
+    let mut args = vec!["--shuffle", "--volume", "50", "--replaygain", "off"];
+    args.extend(files.iter().map(String::as_str));
+    // What was heard, without the silence a device adds before and after.
+    let heard = |v: Vec<f32>| -> Vec<f32> {
+        let first = v.iter().position(|&s| s != 0.0).unwrap_or(0);
+        let last = v.iter().rposition(|&s| s != 0.0).map_or(0, |i| i + 1);
+        v[first..last].to_vec()
+    };
+    let first = heard(env.play(&args));
+    assert!(first.len() > 6 * 4000 * 2, "{}", first.len());
+    // The queue played to its end: resuming plays it again, in the same order, as loud.
+    let resumed = heard(env.play(&["--resume"]));
+    assert!(resumed == first, "the resumed queue sounds different");
+    // A flag given now wins over what was remembered.
+    let louder = heard(env.play(&["--resume", "--volume", "100"]));
+    assert_eq!(louder.len(), first.len());
+    let peak = |v: &[f32]| v.iter().fold(0f32, |m, s| m.max(s.abs()));
+    assert!(
+        peak(&louder) > peak(&first) * 1.5,
+        "--volume 100 with --resume"
+    );
+    // And that volume is what is remembered next.
+    assert!(heard(env.play(&["--resume"])) == louder);
 }
 
 /// `devices` lists the short name `--device` takes, the description apart, the default first and

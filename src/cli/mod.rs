@@ -792,9 +792,6 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
             resume,
         } => {
             let device = device.or(ctx.config.device.as_ref().map(|s| s.value.clone()));
-            let volume = volume
-                .or(ctx.config.volume.as_ref().map(|s| s.value))
-                .unwrap_or(100);
             play::play(ctx, &queue, device.as_deref(), volume, resume, out)
         }
         Command::Render {

@@ -350,34 +350,66 @@ fn build_items(lib: &Library, args: &QueueArgs) -> Result<(Vec<Item>, usize)> {
     Ok((items, left_out))
 }
 
-/// What `--resume` restores: the queue in play order, where it was, and the repeat mode.
+/// What `--resume` restores: the queue (its items in their given order, and the order they
+/// play in), where it was, and what the listener set: repeat, shuffle, volume and ReplayGain.
+/// A state saved before `order` existed lists the paths in play order.
 #[derive(Debug, Serialize, Deserialize)]
 struct SavedQueue {
     paths: Vec<PathBuf>,
+    /// Where it was, as a position in the play order.
     index: usize,
     position: f64,
     repeat: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    order: Option<Vec<usize>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shuffle: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    volume: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    replaygain: Option<gain::Mode>,
 }
 
-fn load_resume(lib: &Library) -> Result<(Vec<Item>, usize, f64, Repeat)> {
+/// A queue read back for `--resume`.
+struct Resumed {
+    items: Vec<Item>,
+    order: Vec<usize>,
+    cursor: usize,
+    position: f64,
+    repeat: Repeat,
+    shuffle: Shuffle,
+    volume: Option<u8>,
+    replaygain: Option<gain::Mode>,
+}
+
+fn load_resume(lib: &Library) -> Result<Resumed> {
     let state = lib
         .player_state()?
         .ok_or_else(|| UsageError("nothing to resume: no queue has been played yet".into()))?;
     let saved: SavedQueue =
         serde_json::from_str(&state).context("the saved queue is unreadable")?;
+    let order = saved
+        .order
+        .clone()
+        .unwrap_or_else(|| (0..saved.paths.len()).collect());
+    let playing = order.get(saved.index).copied();
+    // Files that are gone are left out; the order is renumbered around them.
     let mut items = Vec::new();
-    let mut index = 0;
+    let mut new_index: Vec<Option<usize>> = Vec::with_capacity(saved.paths.len());
     let found = items_for_paths(lib, &saved.paths)?;
-    for (i, (path, item)) in saved.paths.iter().zip(found).enumerate() {
-        if i == saved.index {
-            index = items.len();
-        }
+    for (path, item) in saved.paths.iter().zip(found) {
         match item {
-            Ok(item) => items.push(item),
-            Err(why) => super::style::warn(format_args!(
-                "{} {why}; left out of the queue",
-                output::escape_path(path)
-            )),
+            Ok(item) => {
+                new_index.push(Some(items.len()));
+                items.push(item);
+            }
+            Err(why) => {
+                new_index.push(None);
+                super::style::warn(format_args!(
+                    "{} {why}; left out of the queue",
+                    output::escape_path(path)
+                ))
+            }
         }
     }
     if items.is_empty() {
@@ -385,18 +417,47 @@ fn load_resume(lib: &Library) -> Result<(Vec<Item>, usize, f64, Repeat)> {
             UsageError("nothing to resume: the saved queue's files are gone".into()).into(),
         );
     }
-    let repeat = match saved.repeat.as_str() {
-        "all" => Repeat::All,
-        "one" => Repeat::One,
-        _ => Repeat::Off,
+    let kept: Vec<usize> = order
+        .iter()
+        .filter_map(|&i| new_index.get(i).copied().flatten())
+        .collect();
+    // The playing item, or the first after it that is still there.
+    let (cursor, position) = match playing.and_then(|p| new_index.get(p).copied().flatten()) {
+        Some(i) => (
+            kept.iter().position(|&k| k == i).unwrap_or(0),
+            saved.position,
+        ),
+        None => {
+            let later = order
+                .iter()
+                .skip(saved.index)
+                .find_map(|&i| new_index.get(i).copied().flatten());
+            (
+                later
+                    .and_then(|i| kept.iter().position(|&k| k == i))
+                    .unwrap_or(0),
+                0.0,
+            )
+        }
     };
-    let position = if index < items.len() {
-        saved.position
-    } else {
-        0.0
-    };
-    let index = index.min(items.len() - 1);
-    Ok((items, index, position, repeat))
+    Ok(Resumed {
+        items,
+        order: kept,
+        cursor,
+        position,
+        repeat: match saved.repeat.as_str() {
+            "all" => Repeat::All,
+            "one" => Repeat::One,
+            _ => Repeat::Off,
+        },
+        shuffle: saved
+            .shuffle
+            .as_deref()
+            .and_then(Shuffle::parse)
+            .unwrap_or(Shuffle::Off),
+        volume: saved.volume,
+        replaygain: saved.replaygain,
+    })
 }
 
 /// `tapedeck devices`.
@@ -924,48 +985,58 @@ pub fn play(
     ctx: &Settings,
     args: &QueueArgs,
     device_name: Option<&str>,
-    volume: u8,
+    volume: Option<u8>,
     resume: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
     let mut lib = ctx.open_library()?;
     let mut left_out = 0;
-    let (items, start_index, start_at, repeat) = if resume {
+    let mut gain_settings = args.gain(&ctx.config);
+    let configured_volume = ctx.config.volume.as_ref().map(|s| s.value);
+    let (queue, start_at, volume) = if resume {
         if !args.terms.is_empty() || args.playlist.is_some() {
             return Err(UsageError(
                 "--resume continues the last queue; leave out the query".into(),
             )
             .into());
         }
-        let (items, index, position, repeat) = load_resume(&lib)?;
-        (items, index, position, repeat)
+        // What the listener set last time stands, unless a flag says otherwise now.
+        let r = load_resume(&lib)?;
+        if let (None, Some(mode)) = (args.replaygain, r.replaygain) {
+            gain_settings.mode = mode;
+        }
+        let volume = volume.or(r.volume).or(configured_volume).unwrap_or(100);
+        let repeat = if args.repeat != Repeat::Off {
+            args.repeat
+        } else {
+            r.repeat
+        };
+        let queue = Queue::restore(r.items, r.order, r.cursor, r.shuffle, repeat, seed());
+        (queue, r.position, volume)
     } else {
         let (items, n) = build_items(&lib, args)?;
         left_out = n;
-        (items, 0, args.start_at.unwrap_or(0.0), args.repeat)
+        let queue = Queue::new(items, args.shuffle_mode(), args.repeat, seed());
+        let volume = volume.or(configured_volume).unwrap_or(100);
+        (queue, args.start_at.unwrap_or(0.0), volume)
     };
+    let repeat = queue.repeat;
     let output = DeviceOutput::new(device_name).map_err(|e| anyhow::anyhow!(e.0))?;
-    let mut queue = Queue::new(
-        items,
-        if resume {
-            Shuffle::Off
-        } else {
-            args.shuffle_mode()
-        },
-        repeat,
-        seed(),
-    );
-    if resume {
-        queue.jump_to_item(start_index);
-    }
-    let order: Vec<PathBuf> = queue
-        .play_order()
-        .iter()
-        .map(|&i| queue.items()[i].path.clone())
-        .collect();
+    // Remembered for `--resume`: the items in their order, and the order they play in.
     let item_paths: Vec<PathBuf> = queue.items().iter().map(|i| i.path.clone()).collect();
+    let mut saved = SavedQueue {
+        paths: item_paths.clone(),
+        index: queue.cursor(),
+        position: 0.0,
+        repeat: repeat.name().to_string(),
+        order: Some(queue.play_order().to_vec()),
+        shuffle: Some(queue.shuffle().name().to_string()),
+        volume: Some(volume),
+        replaygain: Some(gain_settings.mode),
+    };
+    let shuffled = queue.shuffle() != Shuffle::Off;
     let options = Options {
-        gain: args.gain(&ctx.config),
+        gain: gain_settings,
         start_at,
         volume,
     };
@@ -978,11 +1049,14 @@ pub fn play(
     };
     // Set when the user moves on (n, p): the track that finishes next counts as skipped.
     let skipping = Arc::new(AtomicBool::new(false));
+    // Set when the user stops the queue (q, Ctrl-C); a queue that ends otherwise ran out.
+    let stop_asked = Arc::new(AtomicBool::new(false));
     // What the keys want shown: the time being typed, and help or a mistake to print once.
     let screen: Arc<std::sync::Mutex<Screen>> = Arc::default();
     if interactive {
         let commands = handle.commands.clone();
         let skipping = skipping.clone();
+        let stop_asked = stop_asked.clone();
         let bindings = Bindings::new(&ctx.config);
         let screen = screen.clone();
         std::thread::spawn(move || {
@@ -1010,6 +1084,9 @@ pub fn play(
                             if matches!(c, Command::Next | Command::Previous) {
                                 skipping.store(true, Ordering::Release);
                             }
+                            if matches!(c, Command::Stop) {
+                                stop_asked.store(true, Ordering::Release);
+                            }
                             if commands.send(c).is_err() {
                                 return;
                             }
@@ -1024,7 +1101,7 @@ pub fn play(
     let mut status = Status {
         volume,
         repeat: repeat.name(),
-        shuffle: !resume && args.shuffle_mode() != Shuffle::Off,
+        shuffle: shuffled,
         ..Status::default()
     };
     let mut last = (0usize, 0.0f64);
@@ -1038,6 +1115,7 @@ pub fn play(
             Ok(e) => e,
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
                 if interrupted.swap(false, Ordering::AcqRel) {
+                    stop_asked.store(true, Ordering::Release);
                     handle.send(Command::Stop);
                 }
                 // Keys typed while paused still show.
@@ -1079,7 +1157,7 @@ pub fn play(
                     out.flush()?;
                 }
                 status.item = Some(item);
-                save_state(&mut lib, &order, &item_paths, index, at, status.repeat);
+                save_state(&mut lib, &mut saved, index, at);
             }
             Event::Position {
                 index,
@@ -1122,13 +1200,30 @@ pub fn play(
             }
             Event::Warning { path, message } => report(interactive, "warning", &path, &message),
             Event::Paused(p) => status.paused = p,
-            Event::Volume(v) => status.volume = v,
-            Event::Modes { shuffle, repeat } => {
+            Event::Volume(v) => {
+                status.volume = v;
+                saved.volume = Some(v);
+            }
+            Event::Modes {
+                shuffle,
+                repeat,
+                order,
+            } => {
                 status.shuffle = shuffle != Shuffle::Off;
                 status.repeat = repeat.name();
+                saved.shuffle = Some(shuffle.name().to_string());
+                saved.repeat = repeat.name().to_string();
+                saved.order = Some(order);
             }
             Event::OutputFailed(m) => output_error = Some(m),
-            Event::Ended => break,
+            Event::Ended => {
+                // Nobody stopped it and the output held: the queue played to its end, even when
+                // the last track's end was not heard to the frame.
+                if !stop_asked.load(Ordering::Acquire) && output_error.is_none() {
+                    completed = true;
+                }
+                break;
+            }
         }
         if interactive {
             draw(&status, &screen);
@@ -1136,12 +1231,10 @@ pub fn play(
     }
     if completed {
         // The queue played to its end: resuming starts it over.
-        let first = order
-            .first()
-            .and_then(|p| item_paths.iter().position(|q| q == p));
+        let first = saved.order.as_ref().and_then(|o| o.first().copied());
         last = (first.unwrap_or(0), 0.0);
     }
-    save_state(&mut lib, &order, &item_paths, last.0, last.1, status.repeat);
+    save_state(&mut lib, &mut saved, last.0, last.1);
     handle.join();
     if let Some(m) = output_error {
         anyhow::bail!("{m}");
@@ -1209,26 +1302,16 @@ fn report(interactive: bool, kind: &str, path: &Path, message: &str) {
     }
 }
 
-/// Remembers the queue in play order and where it is, for `--resume`.
-fn save_state(
-    lib: &mut Library,
-    order: &[PathBuf],
-    items: &[PathBuf],
-    index: usize,
-    position: f64,
-    repeat: &str,
-) {
-    let Some(current) = items.get(index) else {
+/// Remembers the queue, what plays (item `index`, `position` seconds in) and the listener's
+/// settings, for `--resume`.
+fn save_state(lib: &mut Library, saved: &mut SavedQueue, index: usize, position: f64) {
+    let order = saved.order.as_deref().unwrap_or_default();
+    let Some(at) = order.iter().position(|&i| i == index) else {
         return;
     };
-    let at = order.iter().position(|p| p == current).unwrap_or(0);
-    let state = SavedQueue {
-        paths: order.to_vec(),
-        index: at,
-        position,
-        repeat: repeat.to_string(),
-    };
-    if let Ok(json) = serde_json::to_string(&state) {
+    saved.index = at;
+    saved.position = position;
+    if let Ok(json) = serde_json::to_string(&*saved) {
         let _ = lib.write(|w| w.save_player_state(&json, now()));
     }
 }

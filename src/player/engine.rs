@@ -91,6 +91,8 @@ pub enum Event {
     Modes {
         shuffle: Shuffle,
         repeat: Repeat,
+        /// The play order now (indexes into the queue's items), for remembering the queue.
+        order: Vec<usize>,
     },
     /// The output failed; playback cannot go on.
     OutputFailed(String),
@@ -519,6 +521,7 @@ impl Engine {
         self.emit(Event::Modes {
             shuffle: self.queue.shuffle(),
             repeat: self.queue.repeat,
+            order: self.queue.play_order().to_vec(),
         });
         self.replan();
     }

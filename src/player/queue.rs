@@ -57,6 +57,25 @@ pub enum Shuffle {
     Albums,
 }
 
+impl Shuffle {
+    pub fn name(self) -> &'static str {
+        match self {
+            Shuffle::Off => "off",
+            Shuffle::Tracks => "tracks",
+            Shuffle::Albums => "albums",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Shuffle> {
+        Some(match name {
+            "off" => Shuffle::Off,
+            "tracks" => Shuffle::Tracks,
+            "albums" => Shuffle::Albums,
+            _ => return None,
+        })
+    }
+}
+
 /// A small deterministic generator (xorshift), so shuffles can be seeded in tests.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
@@ -111,6 +130,30 @@ impl Queue {
             rng: Rng::new(seed),
         };
         q.set_shuffle(shuffle, false);
+        q
+    }
+
+    /// A queue as it was left: `order` is the play order (indexes into `items`), kept when it
+    /// orders every item once, else the given order; the cursor at `cursor` in it.
+    pub fn restore(
+        items: Vec<Item>,
+        order: Vec<usize>,
+        cursor: usize,
+        shuffle: Shuffle,
+        repeat: Repeat,
+        seed: u64,
+    ) -> Queue {
+        let mut q = Queue::new(items, Shuffle::Off, repeat, seed);
+        let mut seen = vec![false; q.items.len()];
+        let whole = order.len() == q.items.len()
+            && order
+                .iter()
+                .all(|&i| i < seen.len() && !std::mem::replace(&mut seen[i], true));
+        if whole {
+            q.order = order;
+            q.shuffle = shuffle;
+        }
+        q.cursor = cursor.min(q.items.len().saturating_sub(1));
         q
     }
 
