@@ -349,6 +349,24 @@ mod tests {
     }
 
     #[test]
+    fn a_restored_queue_keeps_its_order_only_when_it_orders_every_item_once() {
+        let order: Vec<usize> = (0..12).rev().collect();
+        let q = Queue::restore(items(), order.clone(), 3, Shuffle::Tracks, Repeat::All, 1);
+        assert_eq!(q.play_order(), order.as_slice());
+        assert_eq!(
+            (q.cursor(), q.shuffle(), q.repeat),
+            (3, Shuffle::Tracks, Repeat::All)
+        );
+        assert_eq!(q.current().unwrap().1.title, "c3");
+        let natural: Vec<usize> = (0..12).collect();
+        for bad in [vec![0, 1, 2], vec![0; 12], (1..13).collect::<Vec<_>>()] {
+            let q = Queue::restore(items(), bad, 99, Shuffle::Tracks, Repeat::Off, 1);
+            assert_eq!(q.play_order(), natural.as_slice());
+            assert_eq!((q.shuffle(), q.cursor()), (Shuffle::Off, 11));
+        }
+    }
+
+    #[test]
     fn plain_order_and_repeat() {
         let mut q = Queue::new(items()[..3].to_vec(), Shuffle::Off, Repeat::Off, 1);
         assert_eq!(q.current().unwrap().1.title, "a1");
