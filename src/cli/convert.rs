@@ -326,7 +326,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
         super::style::warn(format_args!("refused {n} {files}: {}", escape(why)));
     }
     if !reasons.is_empty() && ctx.verbose == 0 && !args.json {
-        eprintln!("(-v names each refused file)");
+        super::style::hint("-v names each refused file");
     }
     let refusals = || -> Vec<serde_json::Value> {
         jobs.iter()

@@ -464,8 +464,8 @@ fn load_resume(lib: &Library) -> Result<Resumed> {
 pub fn devices(json: bool, out: &mut dyn Write) -> Result<()> {
     let list = device::list().map_err(|e| anyhow::anyhow!(e.0))?;
     if list.is_empty() && !json {
-        eprintln!(
-            "no audio output devices found; `tapedeck render QUERY -o out.wav` writes to a file"
+        super::style::warn(
+            "no audio output devices found; `tapedeck render QUERY -o out.wav` writes to a file",
         );
     }
     let width = list
