@@ -31,6 +31,9 @@ use crate::model::{Container, Track};
 use crate::tags;
 use walk::{SeenFile, Walked, io_reason};
 
+/// The size and time of a file handed to a reader before anything `stat`ed it.
+const UNKNOWN: i64 = -1;
+
 /// How many results the writer commits in one transaction, at most.
 const BATCH: usize = 5000;
 /// How long the writer holds results before committing, at most.
@@ -340,12 +343,23 @@ fn read_outcome(seen: &SeenFile) -> Outcome {
         .unwrap_or_else(|_| Err("the file could not be parsed (the reader failed on it)".into()));
     match result {
         Ok((rec, warning)) => Outcome::Read(rec, warning),
-        Err(reason) => Outcome::Problem {
-            path: seen.path.clone(),
-            size: seen.size,
-            mtime: seen.mtime,
-            reason,
-        },
+        Err(reason) => {
+            // A problem is remembered with the size and time it had, so it is not read again
+            // until it changes; a file handed over straight from the walk has them looked up.
+            let (size, mtime) = if seen.size == UNKNOWN {
+                std::fs::metadata(&seen.path)
+                    .map(|m| (m.len() as i64, walk::mtime_ns(&m)))
+                    .unwrap_or((UNKNOWN, UNKNOWN))
+            } else {
+                (seen.size, seen.mtime)
+            };
+            Outcome::Problem {
+                path: seen.path.clone(),
+                size,
+                mtime,
+                reason,
+            }
+        }
     }
 }
 
@@ -376,82 +390,16 @@ pub fn scan(
         .map(|p| (p.path.clone(), p))
         .collect();
 
-    // Walk the roots that are there.
-    let mut walked = Walked::default();
-    let mut available: Vec<PathBuf> = Vec::new();
-    for root in &roots {
-        let had_tracks = known.iter().any(|k| k.path.starts_with(root));
-        if let Some(reason) = unavailable_reason(root, had_tracks) {
-            summary.unavailable.push((root.clone(), reason));
-            continue;
-        }
-        let base = walked.files.len() as u64;
-        walk::walk(
-            root,
-            opts.include_hidden,
-            opts.include_targets,
-            &mut walked,
-            |n| {
-                if n % 256 == 0 {
-                    progress.walked(base + n as u64)
-                }
-            },
-        );
-        available.push(root.clone());
-    }
-    progress.walked(walked.files.len() as u64);
-    crate::timing::mark("scan: walked");
-    summary.hidden = walked.hidden;
-    summary.targets = std::mem::take(&mut walked.targets);
-
-    // Diff against the library. Paths are keyed by their bytes: hashing a `Path` walks its
-    // components, which is most of the cost of a no-change rescan.
+    // Paths are keyed by their bytes: hashing a `Path` walks its components, which is most of
+    // the cost of a no-change rescan.
     let known_index: HashMap<&[u8], usize> = known
         .iter()
         .enumerate()
         .map(|(i, k)| (key(&k.path), i))
         .collect();
-    let mut seen_known = vec![false; known.len()];
-    let mut to_read: Vec<SeenFile> = Vec::new();
-    let mut current_problems: HashSet<PathBuf> = HashSet::new();
-    for f in &walked.files {
-        match known_index.get(key(&f.path)) {
-            Some(&i) => {
-                seen_known[i] = true;
-                let k = &known[i];
-                if k.size == f.size && k.mtime == f.mtime {
-                    summary.unchanged += 1;
-                    // A damaged but readable track keeps its warning until the file changes.
-                    if known_problems.contains_key(&f.path) {
-                        current_problems.insert(f.path.clone());
-                    }
-                } else {
-                    to_read.push(f.clone());
-                }
-            }
-            None => match known_problems.get(&f.path) {
-                Some(p) if p.size == Some(f.size) && p.mtime == Some(f.mtime) => {
-                    current_problems.insert(f.path.clone());
-                }
-                _ => to_read.push(f.clone()),
-            },
-        }
-    }
-    let protected = |p: &Path| walked.unreadable.iter().any(|u| p.starts_with(u));
-    let vanished_ids: Vec<i64> = known
-        .iter()
-        .zip(&seen_known)
-        .filter(|(k, seen)| {
-            !**seen && available.iter().any(|r| k.path.starts_with(r)) && !protected(&k.path)
-        })
-        .map(|(k, _)| k.id)
-        .collect();
-    let vanished: Vec<Identity> = lib.identities(&vanished_ids)?;
-    let vanished_fps: HashSet<&[u8]> = vanished.iter().map(|v| v.fingerprint.as_slice()).collect();
 
-    // Read in parallel; write on this thread.
-    crate::timing::mark("scan: compared with the library");
-    progress.reading(to_read.len() as u64);
+    // The readers start before the walk: a file the library does not know is read as soon as it
+    // is found. The writer starts once the walk is done, when moves can be told from additions.
     let jobs = if opts.jobs > 0 {
         opts.jobs
     } else {
@@ -462,17 +410,114 @@ pub fn scan(
         .num_threads(jobs)
         .build()
         .map_err(|e| ScanError::Threads(e.to_string()))?;
+    let (file_tx, file_rx) = crossbeam_channel::unbounded::<SeenFile>();
     let (tx, rx) = crossbeam_channel::bounded::<Outcome>(BATCH);
     let mut pending_moves: Vec<FileRecord> = Vec::new();
+    let mut current_problems: HashSet<PathBuf> = HashSet::new();
+    let mut walked = Walked::default();
+    let mut available: Vec<PathBuf> = Vec::new();
+    let mut vanished: Vec<Identity> = Vec::new();
     let write_result: Result<(), ScanError> = std::thread::scope(|s| {
-        let to_read = &to_read;
         s.spawn(move || {
             pool.install(|| {
-                to_read.par_iter().for_each_with(tx, |tx, f| {
-                    let _ = tx.send(read_outcome(f));
+                file_rx.into_iter().par_bridge().for_each_with(tx, |tx, f| {
+                    let _ = tx.send(read_outcome(&f));
                 });
             })
         });
+
+        // Walk the roots that are there.
+        let mut found = 0u64;
+        let mut sent = 0u64;
+        for root in &roots {
+            let had_tracks = known.iter().any(|k| k.path.starts_with(root));
+            if let Some(reason) = unavailable_reason(root, had_tracks) {
+                summary.unavailable.push((root.clone(), reason));
+                continue;
+            }
+            let base = found;
+            let mut in_root = 0;
+            walk::walk(
+                root,
+                opts.include_hidden,
+                opts.include_targets,
+                &mut walked,
+                |n| {
+                    in_root = n as u64;
+                    if n % 256 == 0 {
+                        progress.walked(base + n as u64)
+                    }
+                },
+                |path| {
+                    if known_index.contains_key(key(&path)) || known_problems.contains_key(&path) {
+                        return Some(path);
+                    }
+                    sent += 1;
+                    // Its size and time come from the reader's own `stat`.
+                    let _ = file_tx.send(SeenFile {
+                        path,
+                        size: UNKNOWN,
+                        mtime: UNKNOWN,
+                    });
+                    None
+                },
+            );
+            found += in_root;
+            available.push(root.clone());
+        }
+        progress.walked(found);
+        crate::timing::mark("scan: walked");
+        summary.hidden = walked.hidden;
+        summary.targets = std::mem::take(&mut walked.targets);
+
+        // Compare what the library knows with what the walk found.
+        let mut seen_known = vec![false; known.len()];
+        for f in &walked.files {
+            let changed = match known_index.get(key(&f.path)) {
+                Some(&i) => {
+                    seen_known[i] = true;
+                    let k = &known[i];
+                    if k.size == f.size && k.mtime == f.mtime {
+                        summary.unchanged += 1;
+                        // A damaged but readable track keeps its warning until the file changes.
+                        if known_problems.contains_key(&f.path) {
+                            current_problems.insert(f.path.clone());
+                        }
+                        false
+                    } else {
+                        true
+                    }
+                }
+                None => match known_problems.get(&f.path) {
+                    Some(p) if p.size == Some(f.size) && p.mtime == Some(f.mtime) => {
+                        current_problems.insert(f.path.clone());
+                        false
+                    }
+                    _ => true,
+                },
+            };
+            if changed {
+                sent += 1;
+                let _ = file_tx.send(f.clone());
+            }
+        }
+        drop(file_tx);
+        let protected = |p: &Path| walked.unreadable.iter().any(|u| p.starts_with(u));
+        let vanished_ids: Vec<i64> = known
+            .iter()
+            .zip(&seen_known)
+            .filter(|(k, seen)| {
+                !**seen && available.iter().any(|r| k.path.starts_with(r)) && !protected(&k.path)
+            })
+            .map(|(k, _)| k.id)
+            .collect();
+        vanished = lib.identities(&vanished_ids)?;
+        let vanished_fps: HashSet<&[u8]> =
+            vanished.iter().map(|v| v.fingerprint.as_slice()).collect();
+        crate::timing::mark("scan: compared with the library");
+        progress.reading(sent);
+
+        // Write on this thread, as the readers' results come.
         let mut batch: Vec<Outcome> = Vec::with_capacity(BATCH);
         let mut last_commit = Instant::now();
         loop {
@@ -544,6 +589,7 @@ pub fn scan(
 
     // Settle moves and removals together.
     progress.settling();
+    let protected = |p: &Path| walked.unreadable.iter().any(|u| p.starts_with(u));
     let appeared: Vec<Side> = pending_moves.iter().map(side_of_record).collect();
     let gone: Vec<Side> = vanished.iter().map(side_of_identity).collect();
     let matches = match_moves(&appeared, &gone);

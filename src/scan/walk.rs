@@ -60,14 +60,19 @@ pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
         .saturating_add(meta.mtime_nsec())
 }
 
-/// Walks one root. `seen` is called with the running count of music files found.
+/// Walks one root. `seen` is called with the running count of music files found. `take` is
+/// offered each music file as it is found: it keeps the ones it wants handled now (a file the
+/// library does not know yet goes straight to the readers) and hands back the rest, which are
+/// `stat`ed and listed in `out.files`.
 pub fn walk(
     root: &Path,
     include_hidden: bool,
     include_targets: bool,
     out: &mut Walked,
     mut seen: impl FnMut(usize),
+    mut take: impl FnMut(PathBuf) -> Option<PathBuf>,
 ) {
+    let mut found = 0usize;
     let mut hidden = 0u64;
     let mut targets: Vec<PathBuf> = Vec::new();
     let mut candidates: Vec<PathBuf> = Vec::new();
@@ -127,8 +132,11 @@ pub fn walk(
             });
             continue;
         }
-        candidates.push(entry.into_path());
-        seen(out.files.len() + candidates.len());
+        found += 1;
+        seen(found);
+        if let Some(path) = take(entry.into_path()) {
+            candidates.push(path);
+        }
     }
     out.hidden += hidden;
     out.targets.extend(targets);
