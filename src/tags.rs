@@ -497,30 +497,63 @@ fn write_error(path: &Path, reason: impl ToString) -> TagError {
 
 /// Reads every tag of a file, going by its content. The file is opened read-only.
 fn read_tagged(path: &Path, covers: bool) -> Result<TaggedFile, TagError> {
-    let file = std::fs::File::open(path).map_err(|e| read_error(path, e))?;
-    let len = file.metadata().map_err(|e| read_error(path, e))?.len();
+    // As the scan reads: a tag with a malformed frame is read again relaxed (the bad items
+    // dropped), and failing that the file is read without its tags (the scan has already
+    // reported the trouble), so one bad frame does not stop a conversion or an export.
+    let strict = || parse_options().read_cover_art(covers);
+    let mut first = None;
+    for options in [
+        strict(),
+        strict().parsing_mode(ParsingMode::Relaxed),
+        strict().read_tags(false),
+    ] {
+        match read_tagged_with(path, options) {
+            Ok(file) => return Ok(file),
+            Err((e, unknown_format)) => {
+                if unknown_format {
+                    return Err(first.unwrap_or(e));
+                }
+                first.get_or_insert(e);
+            }
+        }
+    }
+    Err(first.expect("at least one attempt"))
+}
+
+/// One attempt of [`read_tagged`]; the error says whether the format itself was not known (no
+/// retry helps then).
+fn read_tagged_with(path: &Path, options: ParseOptions) -> Result<TaggedFile, (TagError, bool)> {
+    let fail = |e: TagError| (e, false);
+    let file = std::fs::File::open(path).map_err(|e| fail(read_error(path, e)))?;
+    let len = file
+        .metadata()
+        .map_err(|e| fail(read_error(path, e)))?
+        .len();
     let mut file = std::io::BufReader::new(file);
     // Seen as the scan sees it: a FLAC file's later comment blocks hidden, a WAV header made
-    // plain.
-    let patches =
-        crate::container::read_patches(&mut file, len).map_err(|e| read_error(path, e))?;
+    // plain, stacked ID3v2 tags after the first left out, an MP4 `meta` box moved to `udta`.
+    let patches = crate::container::read_patches(&mut file, len)
+        .map_err(|e| fail(read_error(path, e)))?;
     file.seek(SeekFrom::Start(0))
-        .map_err(|e| read_error(path, e))?;
-    let mut file =
-        crate::container::Patched::new(file, patches).map_err(|e| read_error(path, e))?;
-    let view = crate::container::tag_view(&mut file, len).map_err(|e| read_error(path, e))?;
+        .map_err(|e| fail(read_error(path, e)))?;
+    let mut file = crate::container::Patched::new(file, patches)
+        .map_err(|e| fail(read_error(path, e)))?;
+    let view = crate::container::tag_view(&mut file, len).map_err(|e| fail(read_error(path, e)))?;
     let file = crate::container::Pieces::new(
         file,
         view.unwrap_or_else(|| vec![crate::container::Piece::File { start: 0, end: len }]),
     );
     let probe = Probe::new(file)
-        .options(parse_options().read_cover_art(covers))
+        .options(options)
         .guess_file_type()
-        .map_err(|e| read_error(path, e))?;
+        .map_err(|e| fail(read_error(path, e)))?;
     if probe.file_type().is_none() {
-        return Err(read_error(path, "not a recognised audio format"));
+        return Err((read_error(path, "not a recognised audio format"), true));
     }
-    probe.read().map_err(|e| read_error(path, describe(e).0))
+    probe.read().map_err(|e| {
+        let unknown = e.is_unknown_format();
+        (read_error(path, describe(e).0), unknown)
+    })
 }
 
 /// A file's tags, the format's primary tag first.

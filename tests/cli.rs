@@ -1309,6 +1309,47 @@ fn mp4_tags_outside_moov_udta_are_read_as_ffprobe_reads_them() {
 }
 
 #[test]
+fn a_malformed_tag_frame_costs_that_frame_in_convert_too() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.music()).unwrap();
+    let mut mp3 = std::fs::read(Path::new(FIXTURES).join("library/mp3/id3v24.mp3")).unwrap();
+    // The artist frame's text encoding byte made one no encoding has.
+    let at = mp3.windows(4).position(|w| w == b"TPE1").expect("an artist frame");
+    mp3[at + 10] = 7;
+    let path = env.music().join("bad-frame.mp3");
+    std::fs::write(&path, &mp3).unwrap();
+    env.scan(&[env.music().to_str().unwrap()]);
+    let tracks = env.tracks();
+    let title = tracks[0]["title"].as_str().unwrap().to_string();
+    assert_ne!(title, "bad-frame", "the other frames were read");
+    let to = env.dir.path().join("out");
+    let out = env.run(&[
+        "convert",
+        "--to",
+        to.to_str().unwrap(),
+        "--format",
+        "flac",
+        "--allow-lossy-source",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let flac = walkdir::WalkDir::new(&to)
+        .into_iter()
+        .filter_map(Result::ok)
+        .find(|e| e.path().extension().is_some_and(|x| x == "flac"))
+        .expect("a converted file")
+        .into_path();
+    let tags = Command::new("metaflac")
+        .arg("--show-tag=TITLE")
+        .arg(&flac)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&tags.stdout).trim(),
+        format!("TITLE={title}")
+    );
+}
+
+#[test]
 fn browsing_commands_take_queries() {
     let env = library_env();
     let artists = env.ok(&["artists", "album:alpha"]);
