@@ -89,13 +89,23 @@ pub fn read<R: Read + Seek>(reader: &mut R) -> Result<FileTags, ReadError> {
                             tag_trouble(&first)
                         )),
                     ),
-                    Err(_) => match read_tagged_file(reader, file_type, container, untagged) {
-                        Ok((t, c)) => (
+                    Err(_) => match without_bad_frame(reader, file_type, container) {
+                        Some((t, c, id)) => (
                             t,
                             c,
-                            Some(format!("{}; indexed without its tags", tag_trouble(&first))),
+                            Some(format!(
+                                "{}; its {id} frame was left out and the rest of its tags read",
+                                tag_trouble(&first)
+                            )),
                         ),
-                        Err(_) => return Err(first),
+                        None => match read_tagged_file(reader, file_type, container, untagged) {
+                            Ok((t, c)) => (
+                                t,
+                                c,
+                                Some(format!("{}; indexed without its tags", tag_trouble(&first))),
+                            ),
+                            Err(_) => return Err(first),
+                        },
                     },
                 }
             }
@@ -197,6 +207,27 @@ fn may_hold_id3v23<R: Read + Seek>(reader: &mut R, container: Container) -> bool
         .ok()
         .flatten()
         .is_some_and(|tag| tag.version == 3)
+}
+
+/// A tag that even a relaxed read rejects because of one frame (a text frame with an encoding
+/// no version has, a compressed frame whose data does not inflate): read again with each frame
+/// of the file's leading ID3v2 tag left out in turn, as mutagen drops such a frame; the first
+/// read that succeeds, with the id of the frame left out.
+fn without_bad_frame<R: Read + Seek>(
+    reader: &mut R,
+    file_type: FileType,
+    container: Container,
+) -> Option<(TaggedFile, &'static str, String)> {
+    use crate::container::{Patched, id3};
+    let frames = id3::frames(reader, 0).ok()?;
+    for (at, head) in frames.into_iter().take(64) {
+        let mut view = Patched::new(&mut *reader, id3::left_out(at, &head).to_vec()).ok()?;
+        let relaxed = parse_options().parsing_mode(ParsingMode::Relaxed);
+        if let Ok((t, c)) = read_tagged_file(&mut view, file_type, container, relaxed) {
+            return Some((t, c, String::from_utf8_lossy(&head[..4]).into_owned()));
+        }
+    }
+    None
 }
 
 /// Why reading a file failed: not a format tapedeck plays (or DRM), or a parse error that a
@@ -501,13 +532,23 @@ fn read_tagged(path: &Path, covers: bool) -> Result<TaggedFile, TagError> {
     // dropped), and failing that the file is read without its tags (the scan has already
     // reported the trouble), so one bad frame does not stop a conversion or an export.
     let strict = || parse_options().read_cover_art(covers);
+    let relaxed = || strict().parsing_mode(ParsingMode::Relaxed);
+    // Each frame of the leading ID3v2 tag left out in turn, as the scan does.
+    let frames = std::fs::File::open(path)
+        .and_then(|mut f| crate::container::id3::frames(&mut f, 0))
+        .unwrap_or_default();
+    let mut attempts: Vec<(ParseOptions, Vec<crate::container::Patch>)> =
+        vec![(strict(), Vec::new()), (relaxed(), Vec::new())];
+    for (at, head) in frames.iter().take(64) {
+        attempts.push((
+            relaxed(),
+            crate::container::id3::left_out(*at, head).to_vec(),
+        ));
+    }
+    attempts.push((strict().read_tags(false), Vec::new()));
     let mut first = None;
-    for options in [
-        strict(),
-        strict().parsing_mode(ParsingMode::Relaxed),
-        strict().read_tags(false),
-    ] {
-        match read_tagged_with(path, options) {
+    for (options, extra) in attempts {
+        match read_tagged_with(path, options, extra) {
             Ok(file) => return Ok(file),
             Err((e, unknown_format)) => {
                 if unknown_format {
@@ -522,7 +563,11 @@ fn read_tagged(path: &Path, covers: bool) -> Result<TaggedFile, TagError> {
 
 /// One attempt of [`read_tagged`]; the error says whether the format itself was not known (no
 /// retry helps then).
-fn read_tagged_with(path: &Path, options: ParseOptions) -> Result<TaggedFile, (TagError, bool)> {
+fn read_tagged_with(
+    path: &Path,
+    options: ParseOptions,
+    extra: Vec<crate::container::Patch>,
+) -> Result<TaggedFile, (TagError, bool)> {
     let fail = |e: TagError| (e, false);
     let file = std::fs::File::open(path).map_err(|e| fail(read_error(path, e)))?;
     let len = file
@@ -532,12 +577,13 @@ fn read_tagged_with(path: &Path, options: ParseOptions) -> Result<TaggedFile, (T
     let mut file = std::io::BufReader::new(file);
     // Seen as the scan sees it: a FLAC file's later comment blocks hidden, a WAV header made
     // plain, stacked ID3v2 tags after the first left out, an MP4 `meta` box moved to `udta`.
-    let patches = crate::container::read_patches(&mut file, len)
-        .map_err(|e| fail(read_error(path, e)))?;
+    let mut patches =
+        crate::container::read_patches(&mut file, len).map_err(|e| fail(read_error(path, e)))?;
+    patches.extend(extra);
     file.seek(SeekFrom::Start(0))
         .map_err(|e| fail(read_error(path, e)))?;
-    let mut file = crate::container::Patched::new(file, patches)
-        .map_err(|e| fail(read_error(path, e)))?;
+    let mut file =
+        crate::container::Patched::new(file, patches).map_err(|e| fail(read_error(path, e)))?;
     let view = crate::container::tag_view(&mut file, len).map_err(|e| fail(read_error(path, e)))?;
     let file = crate::container::Pieces::new(
         file,

@@ -1314,7 +1314,10 @@ fn a_malformed_tag_frame_costs_that_frame_in_convert_too() {
     std::fs::create_dir_all(env.music()).unwrap();
     let mut mp3 = std::fs::read(Path::new(FIXTURES).join("library/mp3/id3v24.mp3")).unwrap();
     // The artist frame's text encoding byte made one no encoding has.
-    let at = mp3.windows(4).position(|w| w == b"TPE1").expect("an artist frame");
+    let at = mp3
+        .windows(4)
+        .position(|w| w == b"TPE1")
+        .expect("an artist frame");
     mp3[at + 10] = 7;
     let path = env.music().join("bad-frame.mp3");
     std::fs::write(&path, &mp3).unwrap();
@@ -1322,6 +1325,13 @@ fn a_malformed_tag_frame_costs_that_frame_in_convert_too() {
     let tracks = env.tracks();
     let title = tracks[0]["title"].as_str().unwrap().to_string();
     assert_ne!(title, "bad-frame", "the other frames were read");
+    assert_eq!(tracks[0]["album"], "Alpha Album");
+    assert!(tracks[0]["artist"].is_null(), "{}", tracks[0]);
+    let problems = env.ok(&["problems"]);
+    assert!(
+        problems.contains("its TPE1 frame was left out"),
+        "{problems}"
+    );
     let to = env.dir.path().join("out");
     let out = env.run(&[
         "convert",
@@ -1331,7 +1341,11 @@ fn a_malformed_tag_frame_costs_that_frame_in_convert_too() {
         "flac",
         "--allow-lossy-source",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let flac = walkdir::WalkDir::new(&to)
         .into_iter()
         .filter_map(Result::ok)

@@ -206,6 +206,62 @@ pub fn text_frames<F: Read + Seek>(file: &mut F, offset: u64) -> io::Result<Vec<
     Ok(out)
 }
 
+/// The frames of the ID3v2.3 or v2.4 tag at `offset`: where each starts, and its header. Empty
+/// for other versions and for a tag stored unsynchronised. At most 4096 frames.
+pub fn frames<F: Read + Seek>(file: &mut F, offset: u64) -> io::Result<Vec<(u64, [u8; 10])>> {
+    let Some(tag) = header_at(file, offset)? else {
+        return Ok(Vec::new());
+    };
+    if !matches!(tag.version, 3 | 4) || tag.flags & 0x80 != 0 {
+        return Ok(Vec::new());
+    }
+    let end = offset + 10 + tag.size;
+    let mut at = offset + 10;
+    if tag.has_extended_header() {
+        let mut ext = [0u8; 4];
+        read_at(file, at, &mut ext)?;
+        at += if tag.version == 4 {
+            syncsafe(&ext)
+        } else {
+            4 + u64::from(u32::from_be_bytes(ext))
+        };
+    }
+    let mut out = Vec::new();
+    while out.len() < 4096 && at + 10 <= end {
+        let mut head = [0u8; 10];
+        if read_at(file, at, &mut head)? < 10
+            || !head[..4]
+                .iter()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        {
+            break; // the end, padding, or garbage
+        }
+        let len = if tag.version == 4 {
+            syncsafe(&head[4..8])
+        } else {
+            u64::from(u32::from_be_bytes(head[4..8].try_into().expect("4 bytes")))
+        };
+        out.push((at, head));
+        at += 10 + len;
+    }
+    Ok(out)
+}
+
+/// What makes the frame at `at` (with header `head`) one that every reader skips: an
+/// experimental id (`XBAD`) and no flags, its size and bytes unchanged, so nothing else moves.
+pub fn left_out(at: u64, head: &[u8; 10]) -> [super::Patch; 2] {
+    [
+        super::Patch {
+            offset: at,
+            bytes: *b"XBAD",
+        },
+        super::Patch {
+            offset: at + 6,
+            bytes: [head[6], head[7], 0, 0],
+        },
+    ]
+}
+
 /// The values of a text frame's body, given its encoding byte: Latin-1, UTF-16 with a byte
 /// order mark, UTF-16BE, UTF-8. NUL separates values; empty values at the end are dropped.
 fn decode_text(encoding: u8, bytes: &[u8]) -> Vec<String> {
