@@ -1,0 +1,602 @@
+//! End-to-end tests of `tapedeck cd --audio`: the image is cut back into tracks by the cue
+//! sheet and compared with the sources (bit-exact for 44.1 kHz/16-bit ones, exact length and
+//! high correlation for resampled ones), a gapless album joins with no discontinuity, cueprint,
+//! bchunk and cdrdao read the sheets (cdrdao's `show-data` reads the same samples through the
+//! TOC), and the plan refuses or splits what does not fit.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+mod common;
+
+use common::Env;
+
+/// A continuous test signal (two sines and a little deterministic noise), 16-bit stereo.
+fn signal(frames: usize, rate: u32, seed: u64) -> Vec<i16> {
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(frames * 2);
+    for n in 0..frames {
+        let t = n as f64 / f64::from(rate);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let noise = (x >> 40) as f64 / (1u64 << 24) as f64 - 0.5;
+        let l = 0.4 * (2.0 * std::f64::consts::PI * 440.0 * t).sin() + 0.02 * noise;
+        let r = 0.3 * (2.0 * std::f64::consts::PI * 660.0 * t).sin() - 0.02 * noise;
+        out.push((l * 32767.0) as i16);
+        out.push((r * 32767.0) as i16);
+    }
+    out
+}
+
+/// Writes interleaved samples as WAV, then FLAC with tags (ffmpeg keeps the samples exact).
+fn flac(path: &Path, samples: &[i32], channels: u16, rate: u32, bits: u16, tags: &[(&str, &str)]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let wav = path.with_extension("tmp.wav");
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: rate,
+        bits_per_sample: bits,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&wav, spec).unwrap();
+    for s in samples {
+        w.write_sample(*s).unwrap();
+    }
+    w.finalize().unwrap();
+    let mut c = Command::new("ffmpeg");
+    c.args(["-loglevel", "error", "-y", "-i"]).arg(&wav);
+    if bits == 24 {
+        c.args(["-sample_fmt", "s32"]);
+    }
+    for (k, v) in tags {
+        c.arg("-metadata").arg(format!("{k}={v}"));
+    }
+    let ok = c.arg(path).stdin(Stdio::null()).status().unwrap().success();
+    assert!(ok, "ffmpeg could not make {}", path.display());
+    std::fs::remove_file(&wav).unwrap();
+}
+
+struct Fixture {
+    env: Env,
+    /// The live album's whole signal, before it was cut into three tracks.
+    live: Vec<i16>,
+    /// Frames of each live track.
+    live_cuts: Vec<usize>,
+    /// The short mono track's samples.
+    short: Vec<i16>,
+    /// The 48 kHz track's samples (left channel, 24-bit).
+    hires: Vec<i32>,
+}
+
+const LIVE_CUTS: [usize; 3] = [220_501, 180_037, 200_003];
+
+fn fixture() -> Fixture {
+    let env = Env::new();
+    let music = env.music();
+    let total: usize = LIVE_CUTS.iter().sum();
+    let live = signal(total, 44_100, 7);
+    let mut at = 0;
+    for (i, n) in LIVE_CUTS.iter().enumerate() {
+        let part: Vec<i32> = live[at * 2..(at + n) * 2]
+            .iter()
+            .map(|s| i32::from(*s))
+            .collect();
+        at += n;
+        let title = format!("Live part {}", i + 1);
+        let track = format!("{}", i + 1);
+        flac(
+            &music.join(format!("live/{}.flac", i + 1)),
+            &part,
+            2,
+            44_100,
+            16,
+            &[
+                ("title", &title),
+                ("artist", "The Band"),
+                ("album_artist", "The Band"),
+                ("album", "Live at Home"),
+                ("track", &track),
+                ("composer", "Writer \"Q\""),
+            ],
+        );
+    }
+    // A 48 kHz 24-bit track of another album, with text outside ISO 8859-1.
+    let hires_frames = 48_000 * 5 + 17;
+    let hires: Vec<i32> = signal(hires_frames, 48_000, 11)
+        .iter()
+        .map(|s| i32::from(*s) * 256)
+        .collect();
+    flac(
+        &music.join("hires/1.flac"),
+        &hires,
+        2,
+        48_000,
+        24,
+        &[
+            ("title", "Café Ωmega"),
+            ("artist", "Björk"),
+            ("album", "Studio"),
+            ("track", "1"),
+        ],
+    );
+    // A 1.5-second mono track: padded to 4 s, copied to both sides exactly.
+    let short: Vec<i16> = signal(66_150, 44_100, 3).chunks(2).map(|f| f[0]).collect();
+    flac(
+        &music.join("short/1.flac"),
+        &short.iter().map(|s| i32::from(*s)).collect::<Vec<_>>(),
+        1,
+        44_100,
+        16,
+        &[
+            ("title", "Short"),
+            ("artist", "Tiny"),
+            ("album", "Shorts"),
+            ("track", "1"),
+        ],
+    );
+    env.ok(&["scan", "-q", music.to_str().unwrap()]);
+    Fixture {
+        env,
+        live,
+        live_cuts: LIVE_CUTS.to_vec(),
+        short,
+        hires: hires.chunks(2).map(|f| f[0]).collect(),
+    }
+}
+
+impl Env {
+    fn out_dir(&self) -> PathBuf {
+        self.dir.path().join("discs")
+    }
+
+    fn cd(&self, extra: &[&str]) -> Value {
+        let out = self.out_dir();
+        let mut args = vec![
+            "cd",
+            "--audio",
+            "--json",
+            "--sort",
+            "album+ track+",
+            "--to",
+            out.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let text = self.ok(&args);
+        serde_json::from_str(text.trim()).unwrap()
+    }
+}
+
+/// The image's samples, interleaved.
+fn read_bin(path: &Path) -> Vec<i16> {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(bytes.len() % 2352, 0, "{} is whole sectors", path.display());
+    bytes
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
+}
+
+/// `mm:ss:ff` to sectors.
+fn sectors(msf: &str) -> u64 {
+    let p: Vec<u64> = msf.split(':').map(|x| x.parse().unwrap()).collect();
+    (p[0] * 60 + p[1]) * 75 + p[2]
+}
+
+/// The cue sheet's tracks: (index 00, index 01) in sectors, read by the test's own parser.
+fn cue_indexes(cue: &str) -> Vec<(Option<u64>, u64)> {
+    let mut out: Vec<(Option<u64>, u64)> = Vec::new();
+    let mut i0 = None;
+    for line in cue.lines() {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        match w.as_slice() {
+            ["INDEX", "00", at] => i0 = Some(sectors(at)),
+            ["INDEX", "01", at] => out.push((i0.take(), sectors(at))),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn correlation(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let ma = a.iter().sum::<f64>() / n as f64;
+    let mb = b.iter().sum::<f64>() / n as f64;
+    let mut num = 0.0;
+    let mut da = 0.0;
+    let mut db = 0.0;
+    for i in 0..n {
+        num += (a[i] - ma) * (b[i] - mb);
+        da += (a[i] - ma).powi(2);
+        db += (b[i] - mb).powi(2);
+    }
+    num / (da * db).sqrt()
+}
+
+#[test]
+fn audio_image_is_exact_and_readable_by_cue_and_toc_tools() {
+    let f = fixture();
+    let env = &f.env;
+    let plan = env.cd(&["--dry-run"]);
+    assert_eq!(plan["dry_run"], true);
+    assert_eq!(plan["fits"], true);
+    assert!(
+        !env.out_dir()
+            .join("Live_at_Home_Shorts_Studio.bin")
+            .exists()
+    );
+
+    let made = env.cd(&["--replaygain", "off"]);
+    let disc = &made["discs"][0];
+    let tracks = disc["tracks"].as_array().unwrap();
+    assert_eq!(tracks.len(), 5);
+    let files = &disc["files"];
+    let dir = env.out_dir();
+    let bin = dir.join(files["bin"].as_str().unwrap());
+    let cue_path = dir.join(files["cue"].as_str().unwrap());
+    let toc_path = dir.join(files["toc"].as_str().unwrap());
+    assert_eq!(
+        files["bin"], "Live_at_Home_Shorts_Studio.bin",
+        "named after the albums, in ASCII"
+    );
+    // Nothing but the image and tapedeck's own folder is left in the folder.
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            ".tapedeck",
+            "Live_at_Home_Shorts_Studio.bin",
+            "Live_at_Home_Shorts_Studio.cue",
+            "Live_at_Home_Shorts_Studio.toc"
+        ]
+    );
+
+    let image = read_bin(&bin);
+    assert_eq!(
+        image.len() as u64 / 2,
+        disc["image_frames"].as_u64().unwrap()
+    );
+
+    // The cue sheet's index points are the plan's, and its track spans tile the image.
+    let cue_bytes = std::fs::read(&cue_path).unwrap();
+    let cue: String = cue_bytes.iter().map(|b| char::from(*b)).collect(); // ISO 8859-1
+    let indexes = cue_indexes(&cue);
+    assert_eq!(indexes.len(), 5);
+    for (t, (i0, i1)) in tracks.iter().zip(&indexes) {
+        assert_eq!(t["start_sector"].as_u64().unwrap(), i1 + 150);
+        assert_eq!(t["pregap_sectors"].as_u64(), i0.map(|i0| i1 - i0));
+    }
+    assert_eq!(indexes[0], (None, 0));
+    assert!(
+        indexes[1].0.is_none() && indexes[2].0.is_none(),
+        "live tracks join"
+    );
+    assert_eq!(
+        indexes[3].1 - indexes[3].0.unwrap(),
+        150,
+        "2 s between albums"
+    );
+    assert_eq!(indexes[4].1 - indexes[4].0.unwrap(), 150);
+    // Each index 01 is the sector boundary nearest the track's first sample.
+    for t in tracks {
+        let off = t["image_offset_frames"].as_u64().unwrap();
+        let i1 = t["start_sector"].as_u64().unwrap() - 150;
+        assert_eq!(i1, (off + 294) / 588, "{t}");
+    }
+
+    // The live album: the three sources joined sample for sample, bit-exact, no gap.
+    let live_len: usize = f.live_cuts.iter().sum();
+    assert_eq!(tracks[0]["image_offset_frames"], 0);
+    assert_eq!(&image[..live_len * 2], &f.live[..], "gapless and bit-exact");
+    let mut at = 0u64;
+    for (t, n) in tracks.iter().zip(&f.live_cuts) {
+        assert_eq!(t["image_offset_frames"].as_u64().unwrap(), at);
+        assert_eq!(t["frames"].as_u64().unwrap(), *n as u64);
+        at += *n as u64;
+    }
+    // Silence pads the album to its sector and fills the pregap.
+    let next_at = tracks[3]["image_offset_frames"].as_u64().unwrap() as usize;
+    assert_eq!(next_at % 588, 0);
+    assert!(image[live_len * 2..next_at * 2].iter().all(|s| *s == 0));
+
+    // The 48 kHz 24-bit track: the resampler's exact length, and the same waveform.
+    let hires_at = tracks[4]["image_offset_frames"].as_u64().unwrap() as usize;
+    let hires_frames = tracks[4]["frames"].as_u64().unwrap() as usize;
+    assert_eq!(
+        hires_frames,
+        ((f.hires.len() as u64 * 44_100 + 24_000) / 48_000) as usize
+    );
+    let got: Vec<f64> = image[hires_at * 2..(hires_at + hires_frames) * 2]
+        .chunks(2)
+        .map(|f| f64::from(f[0]))
+        .collect();
+    // Reference: the source resampled by ffmpeg (a different resampler).
+    let reference = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-i"])
+        .arg(env.music().join("hires/1.flac"))
+        .args(["-ar", "44100", "-ac", "2", "-f", "s16le", "-"])
+        .output()
+        .unwrap();
+    assert!(reference.status.success());
+    let reference: Vec<f64> = reference
+        .stdout
+        .chunks_exact(4)
+        .map(|b| f64::from(i16::from_le_bytes([b[0], b[1]])))
+        .collect();
+    let c = correlation(&got, &reference);
+    assert!(c > 0.999, "correlation with ffmpeg's resampling: {c}");
+
+    // The short mono track: both sides exact, padded with silence to 4 s.
+    let t = &tracks[3];
+    assert_eq!(t["padded_to_4s"], true);
+    assert_eq!(t["length"], "00:04:00");
+    let at = t["image_offset_frames"].as_u64().unwrap() as usize;
+    let frames: Vec<&[i16]> = image[at * 2..hires_at * 2].chunks(2).collect();
+    for (i, s) in f.short.iter().enumerate() {
+        assert_eq!(frames[i], [*s, *s], "frame {i}");
+    }
+    assert!(frames[f.short.len()..].iter().all(|f| f == &[0, 0]));
+    assert_eq!(frames.len(), (300 + 150) * 588, "4 s, then the pregap");
+
+    // CD-TEXT in the cue sheet, in ISO 8859-1, outside characters spelled out.
+    for want in [
+        "TITLE \"Live at Home / Shorts / Studio\"",
+        "PERFORMER \"Various Artists\"",
+        "TITLE \"Live part 2\"",
+        "PERFORMER \"The Band\"",
+        "SONGWRITER \"Writer 'Q'\"",
+        "TITLE \"Café Omega\"",
+        "PERFORMER \"Björk\"",
+    ] {
+        assert!(cue.contains(want), "{want} in\n{cue}");
+    }
+
+    // cueprint (libcue) reads it: five tracks, with their titles.
+    let out = Command::new("cueprint")
+        .args(["-d", "%T|%P\n", "-t", "%n|%t|%p|%c\n"])
+        .arg(&cue_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains("Live at Home / Shorts / Studio|Various Artists"),
+        "{printed}"
+    );
+    assert!(printed.contains("2|Live part 2|The Band"), "{printed}");
+    assert!(printed.contains("4|Short|Tiny"), "{printed}");
+
+    // bchunk cuts the image by the cue sheet: its tracks are the image's spans.
+    let chunks = env.dir.path().join("chunks");
+    std::fs::create_dir_all(&chunks).unwrap();
+    let out = Command::new("bchunk")
+        .arg(&bin)
+        .arg(&cue_path)
+        .arg(chunks.join("track"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let first = std::fs::read(chunks.join("track01.cdr")).unwrap();
+    let bin_bytes = std::fs::read(&bin).unwrap();
+    let end = indexes[1].1 as usize * 2352;
+    assert_eq!(
+        first.len(),
+        end,
+        "bchunk's track 1 ends at track 2's index 01"
+    );
+    // bchunk's raw audio is big-endian.
+    let swapped: Vec<u8> = bin_bytes[..end]
+        .chunks_exact(2)
+        .flat_map(|b| [b[1], b[0]])
+        .collect();
+    assert!(first == swapped || first == bin_bytes[..end]);
+
+    // cdrdao reads the TOC: CD-TEXT present, and with --swap the same samples as the cue.
+    let out = Command::new("cdrdao")
+        .args(["show-toc"])
+        .arg(toc_path.file_name().unwrap())
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let shown =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{shown}");
+    // toc2cddb (cdrdao's) prints the TOC's CD-TEXT and the tracks' start sectors.
+    let out = Command::new("toc2cddb")
+        .arg(toc_path.file_name().unwrap())
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let cddb: String = out.stdout.iter().map(|b| char::from(*b)).collect();
+    assert!(
+        cddb.contains("DTITLE=Various Artists / Live at Home / Shorts / Studio"),
+        "{cddb}"
+    );
+    for (i, want) in [
+        "Live part 1",
+        "Live part 2",
+        "Live part 3",
+        "Short",
+        "Café Omega",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert!(
+            cddb.contains(&format!("TTITLE{i}={want}\n")),
+            "{want} in {cddb}"
+        );
+    }
+    let offsets: Vec<u64> = cddb
+        .lines()
+        .filter_map(|l| l.strip_prefix("# ")?.trim().parse().ok())
+        .collect();
+    let starts: Vec<u64> = tracks
+        .iter()
+        .map(|t| t["start_sector"].as_u64().unwrap())
+        .collect();
+    assert_eq!(offsets, starts, "the TOC's track starts are the cue's");
+    let out = Command::new("cdrdao")
+        .args(["show-data", "--swap"])
+        .arg(toc_path.file_name().unwrap())
+        .current_dir(&dir)
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let data = String::from_utf8_lossy(&out.stdout);
+    // Lines are `index:left right` (a negative left sample touches the colon).
+    let samples: Vec<i16> = data
+        .lines()
+        .filter_map(|l| {
+            let (_, pair) = l.split_once(':')?;
+            let w: Vec<&str> = pair.split_whitespace().collect();
+            match w.as_slice() {
+                [l, r] => Some([l.parse::<i16>().ok()?, r.parse::<i16>().ok()?]),
+                _ => None,
+            }
+        })
+        .flatten()
+        .collect();
+    assert_eq!(samples.len(), image.len(), "cdrdao reads every sample");
+    assert!(
+        samples == image,
+        "cdrdao reads the same samples as the cue describes"
+    );
+
+    // Made again: the image is never replaced.
+    let out = env.run(&[
+        "cd",
+        "--audio",
+        "--sort",
+        "album+ track+",
+        "--to",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    assert_eq!(std::fs::read(&bin).unwrap(), bin_bytes);
+}
+
+/// Minutes of silent FLAC, quick to make and to scan.
+fn silence(path: &Path, minutes: u32, tags: &[(&str, &str)]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut c = Command::new("ffmpeg");
+    c.args(["-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!(
+            "anullsrc=r=44100:cl=stereo,atrim=duration={}",
+            minutes * 60
+        ))
+        .args(["-sample_fmt", "s16"]);
+    for (k, v) in tags {
+        c.arg("-metadata").arg(format!("{k}={v}"));
+    }
+    assert!(c.arg(path).status().unwrap().success());
+}
+
+#[test]
+fn what_does_not_fit_is_refused_or_split_on_album_boundaries() {
+    let env = Env::new();
+    let music = env.music();
+    for (album, tracks) in [("A", 2), ("B", 2), ("C", 1)] {
+        for n in 1..=tracks {
+            silence(
+                &music.join(format!("{album}/{n}.flac")),
+                15,
+                &[
+                    ("album", album),
+                    ("title", &format!("{album}{n}")),
+                    ("track", &n.to_string()),
+                    ("artist", "X"),
+                ],
+            );
+        }
+    }
+    env.ok(&["scan", "-q", music.to_str().unwrap()]);
+    let dir = env.dir.path().join("discs");
+    // 75 minutes: 80-minute media takes it, 74-minute media does not.
+    let out = env.run(&["cd", "--audio", "--dry-run", "--to", dir.to_str().unwrap()]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("disc 1 of 1: X - A / B / C: 5 tracks, 75:06:00 of 79:57:00"),
+        "{text}"
+    );
+    let out = env.run(&["cd", "--audio", "--74", "--to", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("does not fit: 75:06:00 long, 01:06:00 more than a 74:00:00 disc holds"),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("[does not fit]"));
+    assert!(!dir.join("A_B_C.bin").exists(), "nothing written");
+    // --split: two discs, cut between albums (A and B fill the first, C goes on the second).
+    let plan = env.cd(&["--74", "--split", "--dry-run"]);
+    let discs = plan["discs"].as_array().unwrap();
+    assert_eq!(discs.len(), 2);
+    let titles: Vec<Vec<&str>> = discs
+        .iter()
+        .map(|d| {
+            d["tracks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["title"].as_str().unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(titles, [vec!["A1", "A2", "B1", "B2"], vec!["C1"]]);
+    assert_eq!(discs[0]["files"]["bin"], "A_B_disc_1_of_2.bin");
+    assert_eq!(discs[1]["of"], 2);
+    for d in discs {
+        assert!(d["sectors"].as_u64().unwrap() <= 333_000);
+    }
+}
+
+#[test]
+fn burning_without_a_drive_says_so_and_keeps_the_image() {
+    let env = Env::new();
+    common::tone(
+        &env.music().join("a/1.flac"),
+        440,
+        5.0,
+        &[("album", "Tone"), ("title", "One"), ("artist", "T")],
+    );
+    env.ok(&["scan", "-q", env.music().to_str().unwrap()]);
+    let dir = env.dir.path().join("discs");
+    let out = env.run(&[
+        "cd",
+        "--audio",
+        "--to",
+        dir.to_str().unwrap(),
+        "--burn",
+        "/dev/no-such-drive",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no drive at /dev/no-such-drive"), "{err}");
+    assert!(
+        err.contains("cdrdao write --device /dev/no-such-drive --swap -n --eject Tone.toc"),
+        "{err}"
+    );
+    for ext in ["bin", "cue", "toc"] {
+        assert!(dir.join(format!("Tone.{ext}")).is_file(), "{ext}");
+    }
+}
