@@ -15,6 +15,7 @@ CARGO ?= cargo
 # fish run the completion scripts in the tests; bsdutils has `script` (a real terminal, for the
 # colour tests).
 DEB_PACKAGES := build-essential pkg-config libasound2-dev ffmpeg flac lame sox python3-mutagen pv \
+	cdrdao xorriso cuetools bchunk \
 	dosfstools mtools fusefat exfat-fuse exfatprogs util-linux groff-base man-db bash zsh fish \
 	bsdutils
 # The benchmarks' peers: MPD builds its database of the scan benchmark's tree.

@@ -600,3 +600,188 @@ fn burning_without_a_drive_says_so_and_keeps_the_image() {
         assert!(dir.join(format!("Tone.{ext}")).is_file(), "{ext}");
     }
 }
+
+/// The files of an ISO image's Joliet tree, in directory-record order (depth first), read by
+/// the test's own parser.
+fn joliet_files(iso: &[u8]) -> Vec<String> {
+    let sector = |n: usize| &iso[n * 2048..(n + 1) * 2048];
+    let mut root = None;
+    for n in 16..32 {
+        let d = sector(n);
+        if d[0] == 255 {
+            break;
+        }
+        // A supplementary descriptor with a UCS-2 escape sequence is Joliet's.
+        if d[0] == 2 && &d[88..90] == b"%/" {
+            root = Some(d[156..156 + 34].to_vec());
+        }
+    }
+    let root = root.expect("a Joliet volume descriptor");
+    let u32le = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+    fn walk(
+        iso: &[u8],
+        extent: usize,
+        size: usize,
+        prefix: &str,
+        out: &mut Vec<String>,
+        u32le: &dyn Fn(&[u8]) -> usize,
+    ) {
+        let mut at = extent * 2048;
+        let end = at + size;
+        let mut seen = 0;
+        while at < end {
+            let len = iso[at] as usize;
+            if len == 0 {
+                at = (at / 2048 + 1) * 2048;
+                continue;
+            }
+            let r = &iso[at..at + len];
+            at += len;
+            seen += 1;
+            if seen <= 2 {
+                continue; // `.` and `..`
+            }
+            let name_len = r[32] as usize;
+            let units: Vec<u16> = r[33..33 + name_len]
+                .chunks(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect();
+            let mut name = String::from_utf16(&units).unwrap();
+            if let Some(i) = name.find(';') {
+                name.truncate(i);
+            }
+            let path = format!("{prefix}{name}");
+            if r[25] & 2 != 0 {
+                walk(
+                    iso,
+                    u32le(&r[2..]),
+                    u32le(&r[10..]),
+                    &format!("{path}/"),
+                    out,
+                    u32le,
+                );
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        iso,
+        u32le(&root[2..]),
+        u32le(&root[10..]),
+        "",
+        &mut out,
+        &u32le,
+    );
+    out
+}
+
+#[test]
+fn mp3_cd_image_holds_the_car_profiles_files_in_play_order() {
+    let env = Env::new();
+    let music = env.music();
+    let made = [
+        ("Alpha", "Ärger", 1, 3.0),
+        ("Alpha", "Second", 2, 2.5),
+        ("Alpha", "Tenth", 10, 2.0),
+        ("Beta", "Only", 1, 2.2),
+    ];
+    for (album, title, n, secs) in made {
+        common::tone(
+            &music.join(format!("{album}/{n}.flac")),
+            330 + n * 20,
+            secs,
+            &[
+                ("album", album),
+                ("title", title),
+                ("track", &n.to_string()),
+                ("artist", "Band"),
+                ("album_artist", "Band"),
+            ],
+        );
+    }
+    env.ok(&["scan", "-q", music.to_str().unwrap()]);
+    let dir = env.dir.path().join("discs");
+    let args = |extra: &[&str]| {
+        let mut a: Vec<String> = ["cd", "--mp3", "--json", "--title", "Road Trip", "--to"]
+            .map(String::from)
+            .to_vec();
+        a.push(dir.to_str().unwrap().to_string());
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let plan: Value = serde_json::from_str(env.ok(&args(&["--dry-run"])).trim()).unwrap();
+    assert_eq!(plan["fits"], true);
+    assert!(
+        !dir.join("Road_Trip.iso").exists(),
+        "a dry run writes nothing"
+    );
+    let made: Value = serde_json::from_str(env.ok(&args(&[])).trim()).unwrap();
+    let files: Vec<&str> = made["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "Band/Alpha/01 Ärger.mp3",
+            "Band/Alpha/02 Second.mp3",
+            "Band/Alpha/10 Tenth.mp3",
+            "Band/Beta/01 Only.mp3"
+        ]
+    );
+    let iso_path = dir.join("Road_Trip.iso");
+    let iso = std::fs::read(&iso_path).unwrap();
+    assert_eq!(made["bytes"].as_u64().unwrap(), iso.len() as u64);
+    assert!(iso.len() as u64 <= made["limit_bytes"].as_u64().unwrap());
+    // The directory records are in play order, with the Joliet names.
+    assert_eq!(joliet_files(&iso), files);
+    // xorriso reads the same tree from the Joliet names.
+    let out = Command::new("xorriso")
+        .args(["-rockridge", "off", "-joliet", "on", "-indev"])
+        .arg(&iso_path)
+        .args(["-find", "/", "-type", "f"])
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let listed: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim_matches('\'').trim_start_matches('/').to_string())
+        .collect();
+    let mut sorted = files.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    sorted.sort();
+    let mut listed_sorted = listed.clone();
+    listed_sorted.sort();
+    assert_eq!(listed_sorted, sorted, "xorriso lists {listed:?}");
+    // Every file extracted from the image decodes fully, at the source's length.
+    let extracted = env.dir.path().join("extracted");
+    let status = Command::new("xorriso")
+        .args(["-osirrox", "on", "-indev"])
+        .arg(&iso_path)
+        .args(["-extract", "/"])
+        .arg(&extracted)
+        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for (f, secs) in files.iter().zip([3.0, 2.5, 2.0, 2.2]) {
+        let (spec, samples) = tapedeck::audio::decode::decode_all(&extracted.join(f)).unwrap();
+        assert_eq!(spec.rate, 44_100);
+        let frames = samples.len() as u64 / u64::from(spec.channels);
+        assert_eq!(frames, (secs * 44_100.0f64).round() as u64, "{f}");
+    }
+    // A size limit the files do not fit is refused before anything is made.
+    let out = env.run(&args(&["--size", "1"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not fit an MP3 CD"));
+    // Made again: never replaced.
+    let out = env.run(&args(&[]));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    assert_eq!(std::fs::read(&iso_path).unwrap(), iso);
+}

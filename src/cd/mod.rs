@@ -5,6 +5,7 @@
 
 pub mod burn;
 pub mod image;
+pub mod iso;
 pub mod pcm;
 pub mod plan;
 pub mod sheet;

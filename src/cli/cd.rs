@@ -9,6 +9,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
+mod mp3;
+
 use super::output::escape;
 use super::{SelectArgs, Settings, playlist, progress};
 use crate::audio::gain;
@@ -46,6 +48,14 @@ pub struct CdArgs {
     /// Seconds of silence between albums (tracks of one album join without a gap)
     #[arg(long, value_name = "SECONDS", default_value_t = 2.0, value_parser = parse_gap)]
     pub gap: f64,
+    /// The export profile an MP3 CD's files follow (encoding, tags, cover, names): car,
+    /// car-strict or one of profiles.toml
+    #[arg(long, value_name = "NAME", default_value = "car")]
+    pub profile: String,
+    /// The MP3 CD image's size limit in MiB [default: what the media holds, 702 MiB on 80-minute
+    /// media]
+    #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub size: Option<u64>,
     /// Plan for 74-minute media (74:00) instead of 80-minute (79:57)
     #[arg(long = "74")]
     pub short_media: bool,
@@ -77,7 +87,7 @@ fn parse_gap(s: &str) -> Result<f64, String> {
 }
 
 /// Image file names: ASCII letters, digits and `_`, so the cue sheet stays ISO 8859-1.
-fn image_rules() -> NameRules {
+pub(super) fn image_rules() -> NameRules {
     NameRules {
         charset: Charset::Ascii,
         max_name: 120,
@@ -102,7 +112,7 @@ struct DiscPlan {
 }
 
 /// The CD-TEXT of a disc holding `tracks`.
-fn disc_text(tracks: &[Track], title: Option<&str>) -> Text {
+pub(super) fn disc_text(tracks: &[Track], title: Option<&str>) -> Text {
     let mut albums: Vec<&str> = Vec::new();
     for t in tracks {
         let a = t.album.as_deref().unwrap_or("");
@@ -161,23 +171,20 @@ fn items(tracks: &[Track]) -> Vec<Item> {
 }
 
 pub fn cd(ctx: &Settings, args: &CdArgs, out: &mut dyn Write) -> Result<()> {
-    if args.mp3 {
-        return Err(UsageError(
-            "MP3 discs are not made yet; --audio makes an audio CD image".into(),
-        )
-        .into());
-    }
     if args.to.exists() && !args.to.is_dir() {
         return Err(UsageError(format!("--to {}: not a folder", args.to.display())).into());
     }
     let lib = ctx.open_library()?;
     let tracks = playlist::selected_tracks(&lib, &args.select)?;
-    drop(lib);
     let media = if args.short_media {
         Media::Min74
     } else {
         Media::Min80
     };
+    if args.mp3 {
+        return mp3::mp3_cd(ctx, args, &lib, tracks, media, out);
+    }
+    drop(lib);
     let capacity = media.sectors();
     let gap = (args.gap * plan::SECTORS_PER_SECOND as f64).round() as u64;
     let all_items = items(&tracks);
@@ -329,10 +336,18 @@ pub fn cd(ctx: &Settings, args: &CdArgs, out: &mut dyn Write) -> Result<()> {
 
 /// Burns the one disc made on `device`, checking the medium's space first.
 fn burn_discs(device: &str, discs: &[DiscPlan], root: &Path) -> Result<()> {
-    let lines: Vec<String> = discs
+    let cmds: Vec<burn::Command> = discs
         .iter()
-        .map(|d| burn::audio(device, Path::new(&d.names.toc)).shell_line())
+        .map(|d| burn::audio(device, Path::new(&d.names.toc)))
         .collect();
+    let sectors = discs.first().map_or(0, |d| d.layout.disc_sectors());
+    burn_image(device, &cmds, sectors, root)
+}
+
+/// Runs the first of `cmds` (one per disc) in `root` when `device` is a drive with a medium
+/// that takes `sectors`; otherwise says how to burn the images later.
+fn burn_image(device: &str, cmds: &[burn::Command], sectors: u64, root: &Path) -> Result<()> {
+    let lines: Vec<String> = cmds.iter().map(burn::Command::shell_line).collect();
     let later = || {
         format!(
             "burn later, in {}, with: {}",
@@ -340,10 +355,10 @@ fn burn_discs(device: &str, discs: &[DiscPlan], root: &Path) -> Result<()> {
             lines.join("; ")
         )
     };
-    if discs.len() > 1 {
+    if cmds.len() > 1 {
         return Err(UsageError(format!(
             "--burn burns one disc; the images of {} are written: {}",
-            discs.len(),
+            cmds.len(),
             later()
         ))
         .into());
@@ -357,7 +372,6 @@ fn burn_discs(device: &str, discs: &[DiscPlan], root: &Path) -> Result<()> {
         ))
         .into());
     }
-    let d = &discs[0];
     let space = burn::media_space(device);
     let output = std::process::Command::new(space.program)
         .args(&space.args)
@@ -372,25 +386,26 @@ fn burn_discs(device: &str, discs: &[DiscPlan], root: &Path) -> Result<()> {
                 later()
             ));
         }
-        Some(free) if free < d.layout.disc_sectors() => {
+        Some(free) if free < sectors => {
             return Err(anyhow::anyhow!(
-                "{device}: the medium holds {}, the disc needs {}; the image is written: {}",
-                msf(free),
-                msf(d.layout.disc_sectors()),
+                "{device}: the medium holds {} sectors, the disc needs {sectors}; the image is \
+                 written: {}",
+                free,
                 later()
             ));
         }
         Some(_) => {}
     }
-    let cmd = burn::audio(device, Path::new(&d.names.toc));
+    let cmd = &cmds[0];
     let status = std::process::Command::new(cmd.program)
         .args(&cmd.args)
         .current_dir(root)
         .status()
-        .context("cannot run cdrdao")?;
+        .with_context(|| format!("cannot run {}", cmd.program))?;
     if !status.success() {
         return Err(anyhow::anyhow!(
-            "cdrdao failed ({status}); the image is kept"
+            "{} failed ({status}); the image is kept",
+            cmd.program
         ));
     }
     Ok(())
