@@ -492,6 +492,25 @@ fn audio_image_is_exact_and_readable_by_cue_and_toc_tools() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
     assert_eq!(std::fs::read(&bin).unwrap(), bin_bytes);
+
+    // The history lists the disc with its track list (the dry run and the refusal left none).
+    let history = env.ok(&["converted", "--json"]);
+    let discs: Vec<Value> = history
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v.get("kind").is_some())
+        .collect();
+    assert_eq!(discs.len(), 1, "{history}");
+    assert_eq!(discs[0]["kind"], "audio");
+    assert_eq!(discs[0]["image"], cue_path.to_str().unwrap());
+    assert_eq!(discs[0]["tracks"].as_array().unwrap().len(), 5);
+    assert_eq!(discs[0]["tracks"][2]["title"], "Live part 3");
+    let text = env.ok(&["converted"]);
+    assert!(
+        text.contains("cd audio  Live at Home / Shorts / Studio (disc 1 of 1): 5 tracks"),
+        "{text}"
+    );
+    assert!(text.contains("The Band - Live part 2"), "{text}");
 }
 
 /// Minutes of silent FLAC, quick to make and to scan.
@@ -784,4 +803,10 @@ fn mp3_cd_image_holds_the_car_profiles_files_in_play_order() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
     assert_eq!(std::fs::read(&iso_path).unwrap(), iso);
+    let text = env.ok(&["converted"]);
+    assert!(
+        text.contains("cd mp3  Road Trip (disc 1 of 1): 4 tracks"),
+        "{text}"
+    );
+    assert!(text.contains("Band/Alpha/10 Tenth.mp3"), "{text}");
 }

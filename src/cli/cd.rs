@@ -18,6 +18,7 @@ use crate::cd::burn;
 use crate::cd::image::{self, ImageError, Names, Source};
 use crate::cd::plan::{self, Item, Layout, MAX_TRACKS, Media, RATE, msf};
 use crate::cd::sheet::Text;
+use crate::db::DiscMade;
 use crate::error::UsageError;
 use crate::model::{Track, fold};
 use crate::names::{self, Charset, NameRules};
@@ -174,7 +175,7 @@ pub fn cd(ctx: &Settings, args: &CdArgs, out: &mut dyn Write) -> Result<()> {
     if args.to.exists() && !args.to.is_dir() {
         return Err(UsageError(format!("--to {}: not a folder", args.to.display())).into());
     }
-    let lib = ctx.open_library()?;
+    let mut lib = ctx.open_library()?;
     let tracks = playlist::selected_tracks(&lib, &args.select)?;
     let media = if args.short_media {
         Media::Min74
@@ -182,9 +183,8 @@ pub fn cd(ctx: &Settings, args: &CdArgs, out: &mut dyn Write) -> Result<()> {
         Media::Min80
     };
     if args.mp3 {
-        return mp3::mp3_cd(ctx, args, &lib, tracks, media, out);
+        return mp3::mp3_cd(ctx, args, &mut lib, tracks, media, out);
     }
-    drop(lib);
     let capacity = media.sectors();
     let gap = (args.gap * plan::SECTORS_PER_SECOND as f64).round() as u64;
     let all_items = items(&tracks);
@@ -327,6 +327,22 @@ pub fn cd(ctx: &Settings, args: &CdArgs, out: &mut dyn Write) -> Result<()> {
         d.layout = l;
     }
     let root = target.root().to_path_buf();
+    let made_at = super::now();
+    lib.write(|w| {
+        for (n, d) in discs.iter().enumerate() {
+            w.record_disc(&DiscMade {
+                made_at,
+                kind: "audio".into(),
+                image: root.join(&d.names.cue).to_string_lossy().into_owned(),
+                title: d.text.title.clone(),
+                disc: n as i64 + 1,
+                discs: discs.len() as i64,
+                length: msf(d.layout.disc_sectors()),
+                tracks: disc_json(d, n, discs.len(), capacity)["tracks"].clone(),
+            })?;
+        }
+        Ok::<(), crate::db::DbError>(())
+    })?;
     print_result(out, args, &discs, capacity, &root, elapsed)?;
     if let Some(device) = &args.burn {
         burn_discs(device, &discs, &root)?;

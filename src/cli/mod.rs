@@ -191,7 +191,7 @@ pub enum Command {
     },
     /// Convert tracks to another format into a folder
     Convert(convert::ConvertArgs),
-    /// List past conversions
+    /// List past conversions and the CD images made
     Converted {
         /// One JSON object per conversion run, per line
         #[arg(long)]
@@ -253,6 +253,7 @@ impl Command {
             | Command::Roots { cmd: Some(_), .. }
             | Command::Play { .. }
             | Command::Convert(_)
+            | Command::Cd(_)
             | Command::Export(_) => true,
             Command::Playlist(cmd) => cmd.writes_library(),
             Command::Ls { .. }
@@ -264,7 +265,6 @@ impl Command {
             | Command::Roots { cmd: None, .. }
             | Command::Render { .. }
             | Command::Converted { .. }
-            | Command::Cd(_)
             | Command::Exports { .. }
             | Command::Profiles { .. }
             | Command::Devices { .. }

@@ -14,7 +14,7 @@ use super::super::{Settings, now, progress};
 use super::{CdArgs, burn_image, disc_text, image_rules};
 use crate::cd::iso::{self, IsoError};
 use crate::cd::{burn, plan::Media};
-use crate::db::Library;
+use crate::db::{DiscMade, Library};
 use crate::error::UsageError;
 use crate::export::manifest::Manifest;
 use crate::export::plan::{self, Kind};
@@ -46,7 +46,7 @@ fn overhead(files: usize) -> u64 {
 pub(super) fn mp3_cd(
     ctx: &Settings,
     args: &CdArgs,
-    lib: &Library,
+    lib: &mut Library,
     tracks: Vec<Track>,
     media: Media,
     out: &mut dyn Write,
@@ -175,6 +175,26 @@ pub(super) fn mp3_cd(
     let root = target.root().to_path_buf();
     let elapsed = started.elapsed().as_secs_f64();
     let files: Vec<&str> = plan.items.iter().map(|i| i.path.as_str()).collect();
+    let list: Vec<serde_json::Value> = plan
+        .items
+        .iter()
+        .map(|i| {
+            let t = &tracks[i.track];
+            serde_json::json!({ "file": i.path, "id": t.id, "title": t.title, "artist": t.artist })
+        })
+        .collect();
+    lib.write(|w| {
+        w.record_disc(&DiscMade {
+            made_at: now(),
+            kind: "mp3".into(),
+            image: root.join(&iso_name).to_string_lossy().into_owned(),
+            title: text.title.clone(),
+            disc: 1,
+            discs: 1,
+            length: format!("{size} bytes"),
+            tracks: serde_json::Value::Array(list),
+        })
+    })?;
     if args.json {
         serde_json::to_writer(
             &mut *out,
