@@ -596,7 +596,15 @@ fn burning_without_a_drive_says_so_and_keeps_the_image() {
         &env.music().join("a/1.flac"),
         440,
         5.0,
-        &[("album", "Tone"), ("title", "One"), ("artist", "T")],
+        &[
+            ("album", "Tone"),
+            ("title", "One"),
+            ("artist", "T"),
+            ("replaygain_album_gain", "-6.02 dB"),
+            ("replaygain_album_peak", "0.125"),
+            ("replaygain_track_gain", "+3.00 dB"),
+            ("replaygain_track_peak", "0.125"),
+        ],
     );
     env.ok(&["scan", "-q", env.music().to_str().unwrap()]);
     let dir = env.dir.path().join("discs");
@@ -618,6 +626,38 @@ fn burning_without_a_drive_says_so_and_keeps_the_image() {
     for ext in ["bin", "cue", "toc"] {
         assert!(dir.join(format!("Tone.{ext}")).is_file(), "{ext}");
     }
+    // The album gain went into the samples (-6 dB halves the peak); track gain is +3 dB,
+    // within the tagged peak; off leaves the source's level.
+    let peak = |path: &Path| {
+        read_bin(path)
+            .iter()
+            .map(|s| s.unsigned_abs())
+            .max()
+            .unwrap()
+    };
+    let level = |gain: &str| {
+        let to = env.dir.path().join(gain);
+        env.ok(&[
+            "cd",
+            "--audio",
+            "--replaygain",
+            gain,
+            "--to",
+            to.to_str().unwrap(),
+        ]);
+        f64::from(peak(&to.join("Tone.bin")))
+    };
+    let source = level("off");
+    let track = level("track");
+    let album = f64::from(peak(&dir.join("Tone.bin")));
+    assert!(
+        (album / source - 0.5).abs() < 0.01,
+        "album: {album} of {source}"
+    );
+    assert!(
+        (track / source - 1.413).abs() < 0.01,
+        "track: {track} of {source}"
+    );
 }
 
 /// The files of an ISO image's Joliet tree, in directory-record order (depth first), read by
