@@ -567,26 +567,57 @@ fn what_does_not_fit_is_refused_or_split_on_album_boundaries() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("[does not fit]"));
     assert!(!dir.join("A_B_C.bin").exists(), "nothing written");
     // --split: two discs, cut between albums (A and B fill the first, C goes on the second).
+    let titles = |plan: &Value| -> Vec<Vec<String>> {
+        plan["discs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                d["tracks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|t| t["title"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .collect()
+    };
     let plan = env.cd(&["--74", "--split", "--dry-run"]);
+    assert_eq!(titles(&plan), [vec!["A1", "A2", "B1", "B2"], vec!["C1"]]);
     let discs = plan["discs"].as_array().unwrap();
-    assert_eq!(discs.len(), 2);
-    let titles: Vec<Vec<&str>> = discs
-        .iter()
-        .map(|d| {
-            d["tracks"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t["title"].as_str().unwrap())
-                .collect()
-        })
-        .collect();
-    assert_eq!(titles, [vec!["A1", "A2", "B1", "B2"], vec!["C1"]]);
     assert_eq!(discs[0]["files"]["bin"], "A_B_disc_1_of_2.bin");
     assert_eq!(discs[1]["of"], 2);
     for d in discs {
         assert!(d["sectors"].as_u64().unwrap() <= 333_000);
     }
+
+    // 90 minutes: more than an 80-minute disc holds; refused, or split on album boundaries.
+    silence(
+        &music.join("D/1.flac"),
+        15,
+        &[
+            ("album", "D"),
+            ("title", "D1"),
+            ("track", "1"),
+            ("artist", "X"),
+        ],
+    );
+    env.ok(&["scan", "-q", music.to_str().unwrap()]);
+    let out = env.run(&["cd", "--audio", "--to", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("does not fit: 90:08:00 long, 10:11:00 more than a 79:57:00 disc holds"),
+        "{err}"
+    );
+    assert!(!dir.exists(), "nothing written");
+    let plan = env.cd(&["--split", "--dry-run"]);
+    assert_eq!(
+        titles(&plan),
+        [vec!["A1", "A2", "B1", "B2", "C1"], vec!["D1"]]
+    );
+    assert_eq!(plan["fits"], false);
+    assert_eq!(plan["over_sectors"], (10 * 60 + 11) * 75);
 }
 
 #[test]
@@ -849,4 +880,41 @@ fn mp3_cd_image_holds_the_car_profiles_files_in_play_order() {
         "{text}"
     );
     assert!(text.contains("Band/Alpha/10 Tenth.mp3"), "{text}");
+}
+
+#[test]
+fn surround_sources_fold_down_to_stereo() {
+    let env = Env::new();
+    // 5.1 (L R C LFE BL BR): a signal in the centre only, another in the LFE.
+    let frames = 44_100 * 5;
+    let tone = signal(frames, 44_100, 5);
+    let mut samples = Vec::with_capacity(frames * 6);
+    for f in 0..frames {
+        let c = i32::from(tone[f * 2]);
+        samples.extend([0, 0, c, i32::from(tone[f * 2 + 1]), 0, 0]);
+    }
+    flac(
+        &env.music().join("s/1.flac"),
+        &samples,
+        6,
+        44_100,
+        16,
+        &[("album", "Surround"), ("title", "Centre"), ("track", "1")],
+    );
+    env.ok(&["scan", "-q", env.music().to_str().unwrap()]);
+    let made = env.cd(&["--replaygain", "off"]);
+    let image = read_bin(&env.out_dir().join("Surround.bin"));
+    assert_eq!(made["discs"][0]["tracks"][0]["frames"], frames);
+    // The centre goes to both sides at -3 dB, scaled by 1 / (1 + 2 x 0.707); the LFE nowhere.
+    let weight = std::f64::consts::FRAC_1_SQRT_2 / (1.0 + std::f64::consts::SQRT_2);
+    for f in (0..frames).step_by(997) {
+        let want = f64::from(tone[f * 2]) * weight;
+        for side in 0..2 {
+            let got = f64::from(image[f * 2 + side]);
+            assert!(
+                (got - want).abs() <= 1.5,
+                "frame {f} side {side}: {got} vs {want}"
+            );
+        }
+    }
 }

@@ -463,6 +463,15 @@ fn disc_json(d: &DiscPlan, n: usize, count: usize, capacity: u64) -> serde_json:
     })
 }
 
+/// "Performer - Title", or the title alone when no performer is known (escaped).
+fn credit(t: &Text) -> String {
+    if t.performer.is_empty() {
+        escape(&t.title).into_owned()
+    } else {
+        format!("{} - {}", escape(&t.performer), escape(&t.title))
+    }
+}
+
 fn print_plan(
     out: &mut dyn Write,
     args: &CdArgs,
@@ -491,11 +500,10 @@ fn print_plan(
     for (n, d) in discs.iter().enumerate() {
         writeln!(
             out,
-            "disc {} of {}: {} - {}: {} tracks, {} of {}",
+            "disc {} of {}: {}: {} tracks, {} of {}",
             n + 1,
             discs.len(),
-            escape(&d.text.performer),
-            escape(&d.text.title),
+            credit(&d.text),
             d.tracks.len(),
             msf(d.layout.disc_sectors()),
             msf(capacity)
@@ -516,12 +524,11 @@ fn print_plan(
             }
             writeln!(
                 out,
-                "  {:2}  {}  {}  {} - {}{notes}",
+                "  {:2}  {}  {}  {}{notes}",
                 i + 1,
                 msf(start),
                 msf(len),
-                escape(&d.sources[i].text.performer),
-                escape(&d.sources[i].text.title),
+                credit(&d.sources[i].text),
             )?;
         }
     }
