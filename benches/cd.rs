@@ -238,6 +238,7 @@ fn by_hand_iso(dir: &Path, root: &Path) -> f64 {
         .args(["-as", "mkisofs", "-quiet", "-J", "-R", "-o"])
         .arg(out.join("disc.iso"))
         .arg(out.join("tree"))
+        .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
     assert!(ok, "xorriso failed");
