@@ -918,3 +918,64 @@ fn surround_sources_fold_down_to_stereo() {
         }
     }
 }
+
+/// The names in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn an_interrupted_or_killed_run_leaves_no_image_and_the_next_one_completes() {
+    let env = Env::new();
+    silence(
+        &env.music().join("long/1.flac"),
+        40,
+        &[("album", "Long"), ("title", "Long"), ("track", "1")],
+    );
+    env.ok(&["scan", "-q", env.music().to_str().unwrap()]);
+    let dir = env.out_dir();
+    for signal in [libc::SIGINT, libc::SIGKILL] {
+        let mut child = env
+            .cmd()
+            .args(["cd", "--audio", "--to", dir.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Wait until the image is being written, then stop the run.
+        let started = std::time::Instant::now();
+        while !dir.exists() || !names_in(&dir).iter().any(|n| n.ends_with(".part")) {
+            assert!(
+                started.elapsed().as_secs() < 30,
+                "the run never started writing"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "the run was stopped");
+        let left = names_in(&dir);
+        assert!(
+            !left.iter().any(|n| n.starts_with("Long.")),
+            "no file under a real name: {left:?}"
+        );
+        if signal == libc::SIGINT {
+            assert_eq!(left, [".tapedeck"], "an interrupted run cleans up");
+        } else {
+            assert!(left.iter().any(|n| n.ends_with(".part")), "{left:?}");
+        }
+    }
+    // The next run removes what the killed one left and makes the image.
+    env.ok(&["cd", "--audio", "--to", dir.to_str().unwrap()]);
+    assert_eq!(
+        names_in(&dir),
+        [".tapedeck", "Long.bin", "Long.cue", "Long.toc"]
+    );
+}

@@ -94,6 +94,22 @@ fn zeros(out: &mut impl Write, frames: u64) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Removes the hidden temporary files a killed run left in the target's top folder. Only a
+/// run holding the target's lock may ask: no other run is writing there.
+pub fn remove_leftovers(target: &Target) -> Result<usize, target::Error> {
+    let mut removed = 0;
+    for (name, meta) in target.list(None)? {
+        if meta.kind == target::Kind::File
+            && name.starts_with(".tapedeck-")
+            && name.ends_with(".part")
+        {
+            target.remove_file(&rel(&name)?)?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Refuses names already taken, before any work is done.
 pub fn check_free(target: &Target, names: &Names) -> Result<(), target::Error> {
     for name in names.all() {

@@ -271,6 +271,7 @@ pub fn cd(ctx: &Settings, args: &CdArgs, out: &mut dyn Write) -> Result<()> {
     }
     let mut target = Target::create(&args.to).context("cannot open --to")?;
     target.lock()?;
+    image::remove_leftovers(&target)?;
     for d in &discs {
         image::check_free(&target, &d.names)?;
     }

@@ -113,6 +113,7 @@ pub(super) fn mp3_cd(
     }
     let mut target = Target::create(&args.to).context("cannot open --to")?;
     target.lock()?;
+    crate::cd::image::remove_leftovers(&target)?;
     let rel = crate::target::RelPath::parse(&iso_name)?;
     if target.meta(&rel)?.is_some() {
         return Err(crate::target::Error::Exists {
