@@ -979,3 +979,62 @@ fn an_interrupted_or_killed_run_leaves_no_image_and_the_next_one_completes() {
         [".tapedeck", "Long.bin", "Long.cue", "Long.toc"]
     );
 }
+
+#[test]
+fn mp3_cd_with_the_strict_profile_has_short_ascii_names() {
+    let env = Env::new();
+    common::tone(
+        &env.music().join("x/1.flac"),
+        440,
+        1.0,
+        &[
+            ("album", "Ωκεανός: a very long album title indeed"),
+            ("title", "Début — the first song of a long night"),
+            ("track", "1"),
+            ("artist", "Björk"),
+        ],
+    );
+    env.ok(&["scan", "-q", env.music().to_str().unwrap()]);
+    let dir = env.out_dir();
+    let out = env.ok(&[
+        "cd",
+        "--mp3",
+        "--json",
+        "--profile",
+        "car-strict",
+        "--to",
+        dir.to_str().unwrap(),
+    ]);
+    let made: Value = serde_json::from_str(out.trim()).unwrap();
+    let iso = std::fs::read(dir.join(made["image"].as_str().unwrap())).unwrap();
+    let files = joliet_files(&iso);
+    assert_eq!(files.len(), 1);
+    for part in files[0].split('/') {
+        assert!(part.len() <= 31, "{part}");
+        assert!(
+            part.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.'),
+            "{part}"
+        );
+    }
+    assert!(
+        files[0].starts_with("Bjork/Okeanos_a_very_long"),
+        "{files:?}"
+    );
+    assert!(files[0].ends_with(".mp3"), "{files:?}");
+    // An unknown profile is named with the known ones.
+    let out = env.run(&[
+        "cd",
+        "--mp3",
+        "--profile",
+        "van",
+        "--to",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no profile named `van`; profiles are car, car-strict, stick"),
+        "{err}"
+    );
+}
