@@ -15,10 +15,12 @@ CARGO ?= cargo
 # fish run the completion scripts in the tests; bsdutils has `script` (a real terminal, for the
 # colour tests).
 DEB_PACKAGES := build-essential pkg-config libasound2-dev ffmpeg flac lame sox python3-mutagen pv \
+	cdrdao xorriso cuetools bchunk \
 	dosfstools mtools fusefat exfat-fuse exfatprogs util-linux groff-base man-db bash zsh fish \
 	bsdutils
-# The benchmarks' peers: MPD builds its database of the scan benchmark's tree.
-BENCH_PACKAGES := mpd
+# The benchmarks' peers: MPD builds its database of the scan benchmark's tree; shntool writes
+# the cue sheet of the CD benchmark's image made by hand.
+BENCH_PACKAGES := mpd shntool
 DEMO_DIR := $(CURDIR)/target/demo
 # `make install` puts tapedeck(1) here (man finds it when ~/.local/bin is on PATH, else set
 # MANPATH).
@@ -79,6 +81,7 @@ bench: deps
 	$(CARGO) bench --locked --bench play
 	$(CARGO) bench --locked --bench convert
 	$(CARGO) bench --locked --bench export
+	$(CARGO) bench --locked --bench cd
 
 install: deps
 	$(CARGO) install --locked --path .

@@ -5,6 +5,7 @@
 //! reads; [`cli`] is the command line.
 
 pub mod audio;
+pub mod cd;
 pub mod cli;
 pub mod config;
 pub mod container;

@@ -679,5 +679,38 @@ pub fn converted(ctx: &Settings, json: bool, out: &mut dyn Write) -> Result<()> 
             )?;
         }
     }
+    for d in lib.discs()? {
+        if json {
+            serde_json::to_writer(&mut *out, &d)?;
+            writeln!(out)?;
+            continue;
+        }
+        let tracks = d.tracks.as_array().map_or(&[][..], Vec::as_slice);
+        writeln!(
+            out,
+            "{}  cd {}  {} (disc {} of {}): {}, {}  {}",
+            crate::query::civil_date_time(d.made_at),
+            d.kind,
+            escape(&d.title),
+            d.disc,
+            d.discs,
+            super::output::count(tracks.len(), "track", "tracks"),
+            d.length,
+            escape(&d.image)
+        )?;
+        for (n, t) in tracks.iter().enumerate() {
+            let text = |k: &str| t[k].as_str().unwrap_or("").to_string();
+            let line = match t.get("file") {
+                Some(f) => f.as_str().unwrap_or("").to_string(),
+                None => format!(
+                    "{}  {} - {}",
+                    text("start"),
+                    text("performer"),
+                    text("title")
+                ),
+            };
+            writeln!(out, "  {:2}  {}", n + 1, escape(&line))?;
+        }
+    }
     Ok(())
 }

@@ -86,7 +86,7 @@ impl clap::builder::TypedValueParser for ProfileNames {
 }
 
 /// The profiles, built-in and from `profiles.toml` beside the configuration file.
-fn profiles(ctx: &Settings) -> Result<Vec<Profile>> {
+pub(super) fn profiles(ctx: &Settings) -> Result<Vec<Profile>> {
     let path = ctx.config_path.as_deref().map(profile::path_beside);
     profile::load(path.as_deref()).map_err(|e| UsageError(e).into())
 }
@@ -134,11 +134,11 @@ fn select(lib: &Library, args: &ExportArgs) -> Result<Selected> {
     Ok((tracks, lists))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn method_text(p: &Profile, m: Method) -> String {
+pub(super) fn method_text(p: &Profile, m: Method) -> String {
     match m {
         Method::Copy => "copy".into(),
         Method::CopyRetag => "copy, tags rewritten".into(),

@@ -2,6 +2,7 @@
 //! each command with its output going to a writer. Errors are returned, never printed here;
 //! [`crate::error`] turns them into messages and exit codes.
 
+mod cd;
 mod completions;
 mod config;
 mod convert;
@@ -190,7 +191,7 @@ pub enum Command {
     },
     /// Convert tracks to another format into a folder
     Convert(convert::ConvertArgs),
-    /// List past conversions
+    /// List past conversions and the CD images made
     Converted {
         /// One JSON object per conversion run, per line
         #[arg(long)]
@@ -198,6 +199,8 @@ pub enum Command {
     },
     /// Copy tracks to a USB stick or car stick and keep it in sync (see `profiles`)
     Export(export::ExportArgs),
+    /// Make audio CD images (.bin/.cue/.toc with CD-TEXT) of tracks, and burn them
+    Cd(cd::CdArgs),
     /// List the devices exported to: profile, last sync, tracks and size
     Exports {
         /// One JSON object per device, per line
@@ -250,6 +253,7 @@ impl Command {
             | Command::Roots { cmd: Some(_), .. }
             | Command::Play { .. }
             | Command::Convert(_)
+            | Command::Cd(_)
             | Command::Export(_) => true,
             Command::Playlist(cmd) => cmd.writes_library(),
             Command::Ls { .. }
@@ -803,6 +807,7 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
         Command::Convert(args) => convert::convert(ctx, &args, out),
         Command::Converted { json } => convert::converted(ctx, json, out),
         Command::Export(args) => export::export(ctx, &args, out),
+        Command::Cd(args) => cd::cd(ctx, &args, out),
         Command::Exports { json } => export::exports(ctx, json, out),
         Command::Profiles { json } => export::profiles_cmd(ctx, json, out),
         Command::Config { json } => config::show(ctx, json, out),

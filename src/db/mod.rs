@@ -209,6 +209,21 @@ const MIGRATIONS: &[&str] = &[
         columnsize = 0);
     INSERT INTO track_search (track_search) VALUES ('rebuild');
     "#,
+    // 10: discs `tapedeck cd` made (`tapedeck converted` lists them): one row per image, with
+    // its track list as JSON.
+    r#"
+    CREATE TABLE discs (
+        id INTEGER PRIMARY KEY,
+        made_at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        image TEXT NOT NULL,
+        title TEXT NOT NULL,
+        disc INTEGER NOT NULL,
+        discs INTEGER NOT NULL,
+        length TEXT NOT NULL,
+        tracks TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The SQLite URI that opens the database at `path` as immutable (read without locks or a WAL
@@ -335,6 +350,24 @@ pub struct Conversion {
     pub query: Option<String>,
     /// The playlist (`-p`), if one was used.
     pub playlist: Option<String>,
+}
+
+/// A disc image `tapedeck cd` made.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DiscMade {
+    pub made_at: i64,
+    /// "audio" or "mp3".
+    pub kind: String,
+    /// The image's path (the cue sheet of an audio CD, the ISO of an MP3 CD).
+    pub image: String,
+    pub title: String,
+    /// Its number among the discs of one run, and how many there were.
+    pub disc: i64,
+    pub discs: i64,
+    /// `mm:ss:ff` for an audio CD, the size in bytes for an MP3 CD.
+    pub length: String,
+    /// The track list (title, performer, start or file), as the command recorded it.
+    pub tracks: serde_json::Value,
 }
 
 /// What a `convert` run is, as it starts.
@@ -891,6 +924,28 @@ impl Library {
         rows.collect()
     }
 
+    /// Discs made, newest first.
+    pub fn discs(&self) -> Result<Vec<DiscMade>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT made_at, kind, image, title, disc, discs, length, tracks FROM discs \
+             ORDER BY made_at DESC, id DESC",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let tracks: String = r.get(7)?;
+            Ok(DiscMade {
+                made_at: r.get(0)?,
+                kind: r.get(1)?,
+                image: r.get(2)?,
+                title: r.get(3)?,
+                disc: r.get(4)?,
+                discs: r.get(5)?,
+                length: r.get(6)?,
+                tracks: serde_json::from_str(&tracks).unwrap_or(serde_json::Value::Null),
+            })
+        })?;
+        rows.collect()
+    }
+
     /// Export targets, most recently synced first.
     pub fn exports(&self) -> Result<Vec<ExportTarget>> {
         let mut stmt = self.conn.prepare(
@@ -1279,6 +1334,26 @@ impl Writer<'_> {
         self.tx
             .prepare_cached("UPDATE tracks SET rating = ?2 WHERE id = ?1")?
             .execute(params![id, rating])?;
+        Ok(())
+    }
+
+    /// Remembers a disc image `tapedeck cd` made.
+    pub fn record_disc(&self, d: &DiscMade) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO discs (made_at, kind, image, title, disc, discs, length, tracks) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                d.made_at,
+                d.kind,
+                d.image,
+                d.title,
+                d.disc,
+                d.discs,
+                d.length,
+                d.tracks.to_string()
+            ])?;
         Ok(())
     }
 
