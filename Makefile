@@ -16,7 +16,7 @@ CARGO ?= cargo
 # colour tests).
 DEB_PACKAGES := build-essential pkg-config libasound2-dev ffmpeg flac lame sox python3-mutagen pv \
 	dosfstools mtools fusefat exfat-fuse exfatprogs util-linux groff-base man-db bash zsh fish \
-	bsdutils
+	bsdutils loudgain
 # The benchmarks' peers: MPD builds its database of the scan benchmark's tree.
 BENCH_PACKAGES := mpd
 DEMO_DIR := $(CURDIR)/target/demo

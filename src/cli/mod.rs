@@ -2,6 +2,7 @@
 //! each command with its output going to a writer. Errors are returned, never printed here;
 //! [`crate::error`] turns them into messages and exit codes.
 
+mod analyze;
 mod completions;
 mod config;
 mod convert;
@@ -188,6 +189,9 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Measure loudness (EBU R128, ReplayGain 2.0 track and album gain) and check the audio
+    /// for damage, decoding each selected track once; whole albums are analysed together
+    Analyze(analyze::AnalyzeArgs),
     /// Convert tracks to another format into a folder
     Convert(convert::ConvertArgs),
     /// List past conversions
@@ -250,6 +254,7 @@ impl Command {
             | Command::Roots { cmd: Some(_), .. }
             | Command::Play { .. }
             | Command::Convert(_)
+            | Command::Analyze(_)
             | Command::Export(_) => true,
             Command::Playlist(cmd) => cmd.writes_library(),
             Command::Ls { .. }
@@ -607,9 +612,18 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
         Command::Playlist(cmd) => playlist::run(ctx, cmd, out),
         Command::Problems { json } => {
             let lib = ctx.open_library()?;
-            let problems = lib.problems()?;
+            let mut problems = lib.problems()?;
+            problems.extend(lib.damaged()?.into_iter().map(|mut p| {
+                p.reason = format!("damaged audio: {}", p.reason);
+                p
+            }));
+            problems.sort_by(|a, b| a.path.cmp(&b.path));
             if problems.is_empty() && !json && io::stdout().is_terminal() {
-                writeln!(out, "no problems: every file under the roots was indexed")?;
+                writeln!(
+                    out,
+                    "no problems: every file under the roots was indexed, and none analysed \
+                     was found damaged"
+                )?;
             }
             for p in problems {
                 output::problem(out, &p, json)?;
@@ -804,6 +818,7 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
         } => play::render(ctx, &queue, &output, force, out),
         Command::Devices { json } => play::devices(json, out),
         Command::Convert(args) => convert::convert(ctx, &args, out),
+        Command::Analyze(args) => analyze::analyze(ctx, &args, out),
         Command::Converted { json } => convert::converted(ctx, json, out),
         Command::Export(args) => export::export(ctx, &args, out),
         Command::Exports { json } => export::exports(ctx, json, out),
