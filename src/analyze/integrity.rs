@@ -55,6 +55,13 @@ pub fn verdict(d: &Damage, stopped: Option<(&str, u64)>, rate: u32) -> Option<St
     if d.truncated {
         reasons.push("the file is cut short".into());
     }
+    if d.short_frames > 0 {
+        let secs = d.short_frames as f64 / f64::from(rate.max(1));
+        reasons.push(format!(
+            "{secs:.2} s of audio fewer than the header promises (frames lost, or the file cut \
+             short)"
+        ));
+    }
     if d.checksum_ok == Some(false) {
         reasons.push("the decoded audio does not match the MD5 checksum in STREAMINFO".into());
     }
@@ -102,6 +109,17 @@ mod tests {
                 Some(
                     "the file is cut short; the decoded audio does not match the MD5 checksum \
                      in STREAMINFO",
+                ),
+            ),
+            (
+                Damage {
+                    short_frames: 22_050,
+                    ..Damage::default()
+                },
+                None,
+                Some(
+                    "0.50 s of audio fewer than the header promises (frames lost, or the file \
+                     cut short)",
                 ),
             ),
             (

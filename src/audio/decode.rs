@@ -80,6 +80,7 @@ pub struct Decoder {
     /// and the position of the first gap.
     lost_frames: u64,
     first_lost_at: Option<u64>,
+    short_frames: u64,
     truncated: bool,
     ended: bool,
 }
@@ -94,8 +95,10 @@ pub struct Damage {
     /// MPEG frame lost to a resync), and the frame where the first gap was.
     pub lost_frames: u64,
     pub first_lost_at: Option<u64>,
-    /// The data ended before the container said it would.
+    /// The data ended before the container said it would, in the middle of a packet.
     pub truncated: bool,
+    /// The stream ended cleanly but this many frames short of what its header promised.
+    pub short_frames: u64,
     /// The decoded audio against the checksum the file carries (FLAC STREAMINFO MD5): `None`
     /// when there is none, or when the decoder was not asked to check.
     pub checksum_ok: Option<bool>,
@@ -336,6 +339,7 @@ impl Decoder {
             next_pts: None,
             lost_frames: 0,
             first_lost_at: None,
+            short_frames: 0,
             truncated: false,
             ended: false,
         })
@@ -366,7 +370,7 @@ impl Decoder {
 
     /// Whether the data ended before the container said it would.
     pub fn truncated(&self) -> bool {
-        self.truncated
+        self.truncated || self.short_frames > 0
     }
 
     /// Ends decoding and says what was wrong with the audio read (call after
@@ -379,6 +383,7 @@ impl Decoder {
             lost_frames: self.lost_frames,
             first_lost_at: self.first_lost_at,
             truncated: self.truncated,
+            short_frames: self.short_frames,
             checksum_ok,
         }
     }
@@ -477,8 +482,12 @@ impl Decoder {
         if let Some(total) = self.total
             && self.position() < total
             && self.keep_to == u64::MAX
+            && !self.truncated
         {
-            self.truncated = true;
+            // The stream ended cleanly, short of what the header promised: frames were lost
+            // on the way (a resync over damaged headers) or the file was cut at a frame.
+            // Frames already found missing between packets are not counted twice.
+            self.short_frames = (total - self.position()).saturating_sub(self.lost_frames);
         }
         Ok(0)
     }
