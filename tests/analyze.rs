@@ -529,3 +529,47 @@ fn render_applies_the_computed_gain_to_an_untagged_track() {
         "rendered at {after} LUFS, want -18"
     );
 }
+
+#[test]
+fn ctrl_c_keeps_what_is_done_and_a_rerun_does_the_rest() {
+    let env = Env::new();
+    let first = env.music().join("00.flac");
+    make(
+        &first,
+        "anoisesrc=color=pink:duration=40:seed=9,volume=0.2",
+        &[],
+        &[],
+    );
+    for i in 1..16 {
+        std::fs::copy(&first, env.music().join(format!("{i:02}.flac"))).unwrap();
+    }
+    env.scan();
+    let child = env
+        .cmd()
+        .args(["analyze", "-j", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once the first track is stored.
+    let started = std::time::Instant::now();
+    while env.tracks(&["analysed:true"]).is_empty() {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "nothing analysed in two minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "an interrupted run fails: {stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let kept = env.tracks(&["analysed:true"]).len();
+    assert!((1..16).contains(&kept), "{kept} analysed");
+    let rest = env.analyze(&[]);
+    assert_eq!(rest["analysed"], 16 - kept, "{rest}");
+    assert_eq!(env.tracks(&["analysed:false"]).len(), 0);
+}
