@@ -183,7 +183,8 @@ fn ebu_tech_3341_levels_come_out_within_a_tenth() {
     let env = Env::new();
     // Tech 3341 cases 1, 2 and 3: a stereo 1 kHz sine at -23 and -33 dBFS, and -36/-23/-36 dBFS
     // for 10/60/10 s (made with sox, whose `vol` is exact in dB).
-    let cases: &[(&str, &[(f64, f64)], f64)] = &[
+    type Case<'a> = (&'a str, &'a [(f64, f64)], f64);
+    let cases: &[Case] = &[
         ("c1.wav", &[(-23.0, 20.0)], -23.0),
         ("c2.wav", &[(-33.0, 20.0)], -33.0),
         (
@@ -409,7 +410,8 @@ fn damaged_copies_are_found_clean_files_never_and_the_oracles_agree() {
     make(&env.music().join("clean.flac"), noise, &[], &[]);
     make(&env.music().join("clean.mp3"), noise, &mp3, &[]);
     make(&env.music().join("clean.m4a"), noise, &["-c:a", "aac"], &[]);
-    let damages: [(&str, fn(&Path)); 5] = [
+    type Damage = fn(&Path);
+    let damages: [(&str, Damage); 5] = [
         ("flipped.flac", |p| flip(p, 8)),
         ("cut.flac", |p| truncate(p, 0.6)),
         ("resynced.mp3", break_frames),

@@ -78,7 +78,8 @@ mod tests {
             checksum_ok: Some(true),
             ..Damage::default()
         };
-        let cases: Vec<(Damage, Option<(&str, u64)>, Option<&str>)> = vec![
+        type Case<'a> = (Damage, Option<(&'a str, u64)>, Option<&'a str>);
+        let cases: Vec<Case> = vec![
             (clean.clone(), None, None),
             (Damage::default(), None, None),
             (

@@ -109,7 +109,8 @@ mod tests {
                 .cloned()
                 .collect()
         };
-        let cases: Vec<(&[i64], bool, Vec<Vec<i64>>)> = vec![
+        type Case<'a> = (&'a [i64], bool, Vec<Vec<i64>>);
+        let cases: Vec<Case> = vec![
             // One track of album A (artist x, any case) brings the whole album.
             (&[2], false, vec![vec![1, 2]]),
             // Album B is done; a lone analysed track too.
