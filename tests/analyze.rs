@@ -575,3 +575,125 @@ fn ctrl_c_keeps_what_is_done_and_a_rerun_does_the_rest() {
     assert_eq!(rest["analysed"], 16 - kept, "{rest}");
     assert_eq!(env.tracks(&["analysed:false"]).len(), 0);
 }
+
+/// A melody of its own for each seed: two voices of random notes (a quarter to half a second
+/// each) over `secs` seconds, mono 16-bit at 22.05 kHz.
+fn melody(path: &Path, seed: u64, secs: f64) {
+    let rate = 22_050u32;
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    let total = (secs * f64::from(rate)) as u64;
+    let mut voices = [(0u64, 0.0f64, 0.0f64), (0, 0.0, 0.0)]; // (ends at, frequency, phase)
+    for i in 0..total {
+        let mut v = 0.0;
+        for (k, voice) in voices.iter_mut().enumerate() {
+            if i >= voice.0 {
+                let len = u64::from(rate) / 4 + next() % (u64::from(rate) / 4);
+                let semitone = (next() % 24) as f64;
+                voice.0 = i + len;
+                voice.1 = 110.0 * (1 + k) as f64 * 2f64.powf(semitone / 12.0);
+            }
+            voice.2 += voice.1 / f64::from(rate);
+            v += 0.3 * (2.0 * std::f64::consts::PI * voice.2).sin();
+        }
+        w.write_sample((v * 16_000.0) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+/// Converts `from` with ffmpeg into `to` at 44.1 kHz stereo (the extension and `codec`
+/// choose the format).
+fn encode(from: &Path, to: &Path, codec: &[&str], tags: &[(&str, &str)]) {
+    let mut c = Command::new("ffmpeg");
+    c.args(["-loglevel", "error", "-y", "-i"])
+        .arg(from)
+        .args(["-ar", "44100", "-ac", "2"])
+        .args(codec);
+    for (k, v) in tags {
+        c.arg("-metadata").arg(format!("{k}={v}"));
+    }
+    assert!(
+        c.arg(to).status().is_ok_and(|s| s.success()),
+        "{}",
+        to.display()
+    );
+}
+
+#[test]
+fn dupes_groups_one_recording_across_formats_and_never_different_songs() {
+    let env = Env::new();
+    let source = env.dir.path().join("song.wav");
+    melody(&source, 12_345, 40.0);
+    type Copy<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)]);
+    let copies: [Copy; 4] = [
+        (
+            "copies/song.flac",
+            &[],
+            &[("title", "Song"), ("artist", "Band"), ("album", "LP")],
+        ),
+        (
+            "copies/song-320.mp3",
+            &["-b:a", "320k"],
+            &[("title", "Song (MP3)")],
+        ),
+        ("copies/other name.mp3", &["-b:a", "128k"], &[]),
+        (
+            "copies/song.m4a",
+            &["-c:a", "aac", "-b:a", "128k"],
+            &[("title", "x")],
+        ),
+    ];
+    for (name, codec, tags) in copies {
+        let to = env.music().join(name);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        encode(&source, &to, codec, tags);
+    }
+    let others = env.music().join("others");
+    std::fs::create_dir_all(&others).unwrap();
+    for seed in 0..200 {
+        melody(&others.join(format!("{seed:03}.wav")), seed, 15.0);
+    }
+    env.scan();
+    env.analyze(&[]);
+    let out = env.ok(&["dupes", "--json"]);
+    let groups: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(groups.len(), 1, "{out}");
+    let names: Vec<String> = groups[0]["copies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let p = c["path"].as_str().unwrap();
+            p.rsplit_once("/music/").unwrap().1.to_string()
+        })
+        .collect();
+    // Lossless first, then by bitrate; the two 128k copies by their tags.
+    assert_eq!(names[0], "copies/song.flac", "{out}");
+    assert_eq!(names[1], "copies/song-320.mp3", "{out}");
+    assert_eq!(names.len(), 4, "{out}");
+    for c in groups[0]["copies"].as_array().unwrap() {
+        assert!(num(c, "score") >= 0.88, "{c}");
+    }
+    // A query limits the candidates; text output names the best copy.
+    let text = env.ok(&["dupes", "format:mp3"]);
+    assert!(text.starts_with("best mp3 320k"), "{text}");
+    assert!(
+        text.contains("1 recordings with more than one copy (1 extra copies)"),
+        "{text}"
+    );
+}

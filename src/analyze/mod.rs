@@ -1,8 +1,11 @@
 //! `tapedeck analyze`: one decode per track that measures loudness (EBU R128, ReplayGain 2.0
-//! track and album gain) and checks integrity. `plan` (pure) decides which tracks are decoded,
+//! track and album gain), checks integrity and takes an acoustic fingerprint (which `dupes`
+//! groups by). `plan` (pure) decides which tracks are decoded,
 //! whole albums at a time; `run` decodes them on a pool of workers and hands back each album's
 //! results as soon as its last track is done. The library is written by the caller.
 
+pub mod dupes;
+pub mod fingerprint;
 pub mod integrity;
 pub mod loudness;
 pub mod run;

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::Unit;
-use super::integrity;
 use super::loudness::{self, Loudness, Meter};
+use super::{fingerprint, integrity};
 use crate::audio::decode::{Damage, Decoder};
 
 /// What one track's decode found.
@@ -20,6 +20,9 @@ pub struct Measured {
     pub damage: Option<String>,
     /// Seconds of audio decoded.
     pub seconds: f64,
+    /// The acoustic fingerprint of the first two minutes (`None`: too short, or a shape
+    /// Chromaprint cannot take).
+    pub fingerprint: Option<Vec<u32>>,
     meter: Meter,
 }
 
@@ -66,6 +69,7 @@ pub fn measure(path: &Path, cancel: &AtomicBool) -> Result<Measured, Failure> {
     let spec = decoder.spec();
     let mut meter =
         Meter::new(spec.channels, spec.rate).map_err(|e| Failure::Unreadable(e.to_string()))?;
+    let mut printer = fingerprint::Printer::new(spec.rate, spec.channels);
     let channels = usize::from(spec.channels);
     let mut buf: Vec<f32> = Vec::with_capacity((CHUNK_FRAMES + 8192) * channels);
     let mut frames = 0u64;
@@ -94,6 +98,9 @@ pub fn measure(path: &Path, cancel: &AtomicBool) -> Result<Measured, Failure> {
         meter
             .add(&buf)
             .map_err(|e| Failure::Unreadable(e.to_string()))?;
+        if let Some(p) = &mut printer {
+            p.add(&buf);
+        }
         if ended {
             break;
         }
@@ -108,6 +115,9 @@ pub fn measure(path: &Path, cancel: &AtomicBool) -> Result<Measured, Failure> {
         loudness: meter.loudness(),
         damage,
         seconds: frames as f64 / f64::from(spec.rate),
+        fingerprint: printer
+            .map(fingerprint::Printer::finish)
+            .filter(|f| !f.is_empty()),
         meter,
     })
 }

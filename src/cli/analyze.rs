@@ -67,6 +67,10 @@ fn analysed(r: &TrackResult, at: i64) -> Option<Track> {
                 t.album_truepeak = cents(Some(peak));
             }
             t.damage = m.damage.clone();
+            t.chromaprint = m
+                .fingerprint
+                .as_deref()
+                .map(crate::analyze::fingerprint::encode);
         }
         Err(Failure::Undecodable(why)) => t.damage = Some(format!("cannot be decoded: {why}")),
         Err(Failure::Interrupted | Failure::Unreadable(_)) => return None,
@@ -209,6 +213,80 @@ pub fn analyze(ctx: &Settings, args: &AnalyzeArgs, out: &mut dyn Write) -> Resul
     }
     if failed > 0 {
         return Err(crate::error::AlreadyReported(crate::error::code::FAILURE).into());
+    }
+    Ok(())
+}
+
+/// `tapedeck dupes`: groups of the selected tracks that are the same recording.
+pub fn dupes(
+    ctx: &Settings,
+    select: &SelectArgs,
+    threshold: f64,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    use crate::analyze::{dupes, fingerprint};
+    let lib = ctx.open_library()?;
+    let tracks = playlist::selected_tracks(&lib, select)?;
+    let prints: Vec<(&Track, Vec<u32>)> = tracks
+        .iter()
+        .filter_map(|t| Some((t, fingerprint::decode(t.chromaprint.as_deref()?)?)))
+        .collect();
+    let unprinted = tracks.len() - prints.len();
+    if unprinted > 0 && !ctx.quiet {
+        eprintln!(
+            "{unprinted} of {} tracks have no fingerprint yet (`tapedeck analyze` makes them)",
+            tracks.len()
+        );
+    }
+    let groups = dupes::groups(&prints, threshold);
+    for g in &groups {
+        if json {
+            let copies: Vec<serde_json::Value> = g
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "path": c.track.path.to_string_lossy(),
+                        "score": (c.score * 1000.0).round() / 1000.0,
+                        "format": c.track.format,
+                        "bitrate": c.track.bitrate,
+                        "title": c.track.title,
+                        "artist": c.track.artist,
+                        "album": c.track.album,
+                    })
+                })
+                .collect();
+            serde_json::to_writer(&mut *out, &serde_json::json!({ "copies": copies }))?;
+            writeln!(out)?;
+            continue;
+        }
+        for (i, c) in g.iter().enumerate() {
+            let mark = if i == 0 {
+                "best ".to_string()
+            } else {
+                format!("{:.0}%  ", c.score * 100.0)
+            };
+            let kbps = c
+                .track
+                .bitrate
+                .map(|b| format!(" {b}k"))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "{mark}{}{kbps}  {}",
+                escape(&c.track.format),
+                escape_path(&c.track.path)
+            )?;
+        }
+        writeln!(out)?;
+    }
+    if !json && !ctx.quiet {
+        let copies: usize = groups.iter().map(|g| g.len() - 1).sum();
+        writeln!(
+            out,
+            "{} recordings with more than one copy ({copies} extra copies)",
+            groups.len()
+        )?;
     }
     Ok(())
 }

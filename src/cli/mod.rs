@@ -192,6 +192,22 @@ pub enum Command {
     /// Measure loudness (EBU R128, ReplayGain 2.0 track and album gain) and check the audio
     /// for damage, decoding each selected track once; whole albums are analysed together
     Analyze(analyze::AnalyzeArgs),
+    /// List groups of tracks that are the same recording (by acoustic fingerprint, from
+    /// `analyze`), best copy first: lossless over lossy, higher bitrate, more complete tags.
+    /// Only lists; nothing is deleted or moved. Remasters, live versions and edits are expected
+    /// to differ and are not grouped
+    Dupes {
+        #[command(flatten)]
+        select: SelectArgs,
+        /// Share of equal fingerprint bits (0.5 to 1) from which two tracks count as the same
+        /// recording; unrelated audio scores about 0.5
+        #[arg(long, value_name = "SCORE", default_value_t = crate::analyze::dupes::THRESHOLD,
+              value_parser = parse_threshold)]
+        threshold: f64,
+        /// One JSON object per group, per line
+        #[arg(long)]
+        json: bool,
+    },
     /// Convert tracks to another format into a folder
     Convert(convert::ConvertArgs),
     /// List past conversions
@@ -266,6 +282,7 @@ impl Command {
             | Command::Roots { cmd: None, .. }
             | Command::Render { .. }
             | Command::Converted { .. }
+            | Command::Dupes { .. }
             | Command::Exports { .. }
             | Command::Profiles { .. }
             | Command::Devices { .. }
@@ -328,6 +345,13 @@ pub struct SelectArgs {
     /// Take tracks from this playlist, in its order
     #[arg(short = 'p', long, value_name = "PLAYLIST")]
     pub playlist: Option<String>,
+}
+
+fn parse_threshold(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.5..=1.0).contains(&v) => Ok(v),
+        _ => Err("a share from 0.5 to 1, as in 0.8".into()),
+    }
 }
 
 impl SelectArgs {
@@ -819,6 +843,11 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
         Command::Devices { json } => play::devices(json, out),
         Command::Convert(args) => convert::convert(ctx, &args, out),
         Command::Analyze(args) => analyze::analyze(ctx, &args, out),
+        Command::Dupes {
+            select,
+            threshold,
+            json,
+        } => analyze::dupes(ctx, &select, threshold, json, out),
         Command::Converted { json } => convert::converted(ctx, json, out),
         Command::Export(args) => export::export(ctx, &args, out),
         Command::Exports { json } => export::exports(ctx, json, out),

@@ -373,6 +373,10 @@ track_fields! {
     album_truepeak: Option<f64>, Analysis => AlbumTruePeak "album_truepeak" [] Number;
     /// Why the audio is damaged, with where (`None`: not damaged, or not analysed).
     damage: Option<String>, Analysis => Damage "damage" [] Text;
+    /// The acoustic fingerprint of the first two minutes (Chromaprint items, stored as text;
+    /// see `analyze::fingerprint`). Left out of JSON: it is long and only `dupes` reads it.
+    #[serde(skip)]
+    chromaprint: Option<String>, Analysis => Chromaprint "chromaprint" [] Text;
 }
 
 impl Track {
