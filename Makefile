@@ -79,6 +79,7 @@ bench: deps
 	$(CARGO) bench --locked --bench play
 	$(CARGO) bench --locked --bench convert
 	$(CARGO) bench --locked --bench export
+	$(CARGO) bench --locked --bench analyze
 
 install: deps
 	$(CARGO) install --locked --path .
