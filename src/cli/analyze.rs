@@ -12,6 +12,7 @@ use indicatif::ProgressBar;
 use super::output::{escape, escape_path};
 use super::{SelectArgs, Settings, now, playlist, progress};
 use crate::analyze::run::{self, Failure, TrackResult};
+use crate::db::query::Selection;
 use crate::model::Track;
 
 #[derive(Debug, clap::Args)]
@@ -80,8 +81,32 @@ fn analysed(r: &TrackResult, at: i64) -> Option<Track> {
 
 pub fn analyze(ctx: &Settings, args: &AnalyzeArgs, out: &mut dyn Write) -> Result<()> {
     let mut lib = ctx.open_library()?;
-    let selected = playlist::selected_tracks(&lib, &args.select)?;
-    let units = crate::analyze::plan(lib.all_tracks()?, &selected, args.force);
+    let (q, within) = playlist::resolve(&lib, &args.select)?;
+    let ids = lib.track_ids(&Selection {
+        query: Some(&q),
+        random: false,
+        limit: None,
+        within,
+    })?;
+    if ids.is_empty() {
+        return Err(crate::error::UsageError("nothing matches".into()).into());
+    }
+    // The whole library (albums are analysed whole), without the fingerprints, which are a
+    // few kilobytes a track and not needed to plan.
+    let mut library = Vec::new();
+    lib.for_each_track(&Selection::default(), |mut t| {
+        t.chromaprint = None;
+        library.push(t);
+        Ok(())
+    })?
+    .expect("collecting cannot fail");
+    let by_id: std::collections::HashMap<i64, &Track> = library.iter().map(|t| (t.id, t)).collect();
+    let selected: Vec<Track> = ids
+        .iter()
+        .filter_map(|id| by_id.get(id).map(|t| (*t).clone()))
+        .collect();
+    drop(by_id);
+    let units = crate::analyze::plan(library, &selected, args.force);
     let todo: usize = units.iter().map(|u| u.tracks.len()).sum();
     let skipped = selected.len().saturating_sub(
         units
