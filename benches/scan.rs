@@ -689,10 +689,7 @@ fn mpd_times(bench_root: &Path, dir: &Path, files: usize) -> Option<(Duration, D
         loop {
             let songs = ask("stats")?
                 .iter()
-                .find_map(|l| {
-                    l.strip_prefix("songs: ")
-                        .and_then(|n| n.parse::<usize>().ok())
-                })
+                .find_map(|l| l.strip_prefix("songs: ").and_then(|n| n.parse::<usize>().ok()))
                 .unwrap_or(0);
             if songs > 0 && !updating(&mut ask)? {
                 if songs != files {

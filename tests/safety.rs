@@ -491,10 +491,7 @@ fn one_writer_per_target() {
         let until = |want_free: bool| {
             let deadline = std::time::Instant::now() + Duration::from_secs(20);
             while free() != want_free {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "the lock never changed"
-                );
+                assert!(std::time::Instant::now() < deadline, "the lock never changed");
                 std::thread::sleep(Duration::from_millis(20));
             }
         };
