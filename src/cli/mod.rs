@@ -137,7 +137,7 @@ pub enum Command {
     /// Static and smart playlists
     #[command(subcommand)]
     Playlist(playlist::PlaylistCmd),
-    /// List files that could not be indexed, and why
+    /// List files that could not be indexed, and files `analyze` found damaged, and why
     Problems {
         /// One JSON object per file, per line
         #[arg(long)]
