@@ -189,8 +189,9 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Measure loudness (EBU R128, ReplayGain 2.0 track and album gain) and check the audio
-    /// for damage, decoding each selected track once; whole albums are analysed together
+    /// Measure loudness (EBU R128, ReplayGain 2.0 track and album gain), check the audio for
+    /// damage and take an acoustic fingerprint (for `dupes`), decoding each selected track
+    /// once; whole albums are analysed together. Results go into the library, never the files
     Analyze(analyze::AnalyzeArgs),
     /// List groups of tracks that are the same recording (by acoustic fingerprint, from
     /// `analyze`), best copy first: lossless over lossy, higher bitrate, more complete tags.
