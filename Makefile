@@ -13,11 +13,12 @@ CARGO ?= cargo
 # exfatprogs an exFAT one; util-linux has flock (a second writer, in the safety tests); groff-base
 # and man-db render the manual page (`man -l`), in the tests and for `man tapedeck`; bash, zsh and
 # fish run the completion scripts in the tests; bsdutils has `script` (a real terminal, for the
-# colour tests).
+# colour tests); cdrdao, xorriso, cuetools and bchunk read the CD images back; loudgain is the
+# loudness oracle of the analyze tests.
 DEB_PACKAGES := build-essential pkg-config libasound2-dev ffmpeg flac lame sox python3-mutagen pv \
 	cdrdao xorriso cuetools bchunk \
 	dosfstools mtools fusefat exfat-fuse exfatprogs util-linux groff-base man-db bash zsh fish \
-	bsdutils
+	bsdutils loudgain
 # The benchmarks' peers: MPD builds its database of the scan benchmark's tree; shntool writes
 # the cue sheet of the CD benchmark's image made by hand.
 BENCH_PACKAGES := mpd shntool
@@ -82,6 +83,7 @@ bench: deps
 	$(CARGO) bench --locked --bench convert
 	$(CARGO) bench --locked --bench export
 	$(CARGO) bench --locked --bench cd
+	$(CARGO) bench --locked --bench analyze
 
 install: deps
 	$(CARGO) install --locked --path .

@@ -4,6 +4,7 @@
 //! SQLite; [`tags`] owns lofty; [`container`] parses container structure; [`scan`] walks and
 //! reads; [`cli`] is the command line.
 
+pub mod analyze;
 pub mod audio;
 pub mod cd;
 pub mod cli;

@@ -72,8 +72,36 @@ pub struct Decoder {
     total: Option<u64>,
     scratch: Vec<f32>,
     bad_packets: u32,
+    /// The position (in music frames) of the first packet that could not be decoded.
+    first_bad_at: Option<u64>,
+    /// Where the next packet should start by the timestamps so far (in the track's time base).
+    next_pts: Option<i64>,
+    /// Frames missing between packets (a gap in the timestamps: frames the reader dropped),
+    /// and the position of the first gap.
+    lost_frames: u64,
+    first_lost_at: Option<u64>,
+    short_frames: u64,
     truncated: bool,
     ended: bool,
+}
+
+/// What decoding a whole file found wrong with it, beyond a hard error.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Damage {
+    /// Packets that could not be decoded, and the frame where the first was.
+    pub bad_packets: u32,
+    pub first_bad_at: Option<u64>,
+    /// Frames missing between packets (dropped by the reader: a FLAC frame failing its CRC, an
+    /// MPEG frame lost to a resync), and the frame where the first gap was.
+    pub lost_frames: u64,
+    pub first_lost_at: Option<u64>,
+    /// The data ended before the container said it would, in the middle of a packet.
+    pub truncated: bool,
+    /// The stream ended cleanly but this many frames short of what its header promised.
+    pub short_frames: u64,
+    /// The decoded audio against the checksum the file carries (FLAC STREAMINFO MD5): `None`
+    /// when there is none, or when the decoder was not asked to check.
+    pub checksum_ok: Option<bool>,
 }
 
 /// The file as symphonia reads it (with any header patch applied), followed by `zeros` bytes
@@ -149,6 +177,16 @@ impl Decoder {
     /// Opens `path` (read-only) and prepares its first audio track. Only a regular file is read:
     /// the open cannot block on a FIFO, and a FIFO, device or socket is refused.
     pub fn open(path: &Path) -> Result<Decoder, DecodeError> {
+        Decoder::open_with(path, false)
+    }
+
+    /// Opens `path` like [`Decoder::open`], with the decoder checking the audio against the
+    /// checksum the file carries (FLAC's STREAMINFO MD5); [`Decoder::finish`] gives the result.
+    pub fn open_verifying(path: &Path) -> Result<Decoder, DecodeError> {
+        Decoder::open_with(path, true)
+    }
+
+    fn open_with(path: &Path, verify: bool) -> Result<Decoder, DecodeError> {
         let (mut file, meta) =
             crate::scan::open_regular(path).map_err(|e| DecodeError(e.to_string()))?;
         let len = meta.len();
@@ -209,12 +247,13 @@ impl Decoder {
                 SymError::Unsupported(_) => DecodeError("not a recognised audio file".into()),
                 e => DecodeError(describe(&e)),
             })?;
-        Decoder::from_reader(reader, trim)
+        Decoder::from_reader(reader, trim, verify)
     }
 
     fn from_reader(
         reader: Box<dyn FormatReader>,
         trim: Option<Trim>,
+        verify: bool,
     ) -> Result<Decoder, DecodeError> {
         let track = reader
             .default_track(TrackType::Audio)
@@ -228,7 +267,7 @@ impl Decoder {
             .map(|r| r.codec.info.short_name)
             .unwrap_or("unknown");
         let decoder = registry
-            .make_audio_decoder(params, &AudioDecoderOptions::default())
+            .make_audio_decoder(params, &AudioDecoderOptions::default().verify(verify))
             .map_err(|e| DecodeError(format!("cannot decode {codec}: {}", describe(&e))))?;
         let rate = params
             .sample_rate
@@ -296,6 +335,11 @@ impl Decoder {
             total,
             scratch: Vec::new(),
             bad_packets: 0,
+            first_bad_at: None,
+            next_pts: None,
+            lost_frames: 0,
+            first_lost_at: None,
+            short_frames: 0,
             truncated: false,
             ended: false,
         })
@@ -326,7 +370,28 @@ impl Decoder {
 
     /// Whether the data ended before the container said it would.
     pub fn truncated(&self) -> bool {
-        self.truncated
+        self.truncated || self.short_frames > 0
+    }
+
+    /// Ends decoding and says what was wrong with the audio read (call after
+    /// [`Decoder::read`] returned 0).
+    pub fn finish(mut self) -> Damage {
+        let checksum_ok = self.decoder.finalize().verify_ok;
+        Damage {
+            bad_packets: self.bad_packets,
+            first_bad_at: self.first_bad_at,
+            lost_frames: self.lost_frames,
+            first_lost_at: self.first_lost_at,
+            truncated: self.truncated,
+            short_frames: self.short_frames,
+            checksum_ok,
+        }
+    }
+
+    fn note_bad(&mut self) {
+        if self.first_bad_at.is_none() {
+            self.first_bad_at = Some(self.position());
+        }
     }
 
     /// The frame the next [`Decoder::read`] starts at.
@@ -356,6 +421,7 @@ impl Decoder {
                     return Err(DecodeError("the stream changes shape mid-way".into()));
                 }
                 Err(SymError::DecodeError(_)) => {
+                    self.note_bad();
                     skip_bad_packet(&mut self.bad_packets, &mut bad_run)?;
                     continue;
                 }
@@ -364,9 +430,26 @@ impl Decoder {
             if packet.track_id != self.track_id {
                 continue;
             }
+            let pts = packet.pts.get();
+            if let Some(next) = self.next_pts
+                && pts > next
+            {
+                self.lost_frames += (pts - next) as u64;
+                if self.first_lost_at.is_none() {
+                    self.first_lost_at = Some(self.position());
+                }
+            }
+            let end = packet
+                .pts
+                .checked_add(packet.dur)
+                .map(|t| t.get())
+                .unwrap_or(i64::MAX);
+            self.next_pts = Some(self.next_pts.map_or(end, |n| n.max(end)));
+            let here = self.position();
             let buf = match self.decoder.decode(&packet) {
                 Ok(buf) => buf,
                 Err(SymError::DecodeError(_)) | Err(SymError::IoError(_)) => {
+                    self.first_bad_at.get_or_insert(here);
                     skip_bad_packet(&mut self.bad_packets, &mut bad_run)?;
                     continue;
                 }
@@ -399,8 +482,12 @@ impl Decoder {
         if let Some(total) = self.total
             && self.position() < total
             && self.keep_to == u64::MAX
+            && !self.truncated
         {
-            self.truncated = true;
+            // The stream ended cleanly, short of what the header promised: frames were lost
+            // on the way (a resync over damaged headers) or the file was cut at a frame.
+            // Frames already found missing between packets are not counted twice.
+            self.short_frames = (total - self.position()).saturating_sub(self.lost_frames);
         }
         Ok(0)
     }
@@ -424,6 +511,7 @@ impl Decoder {
             )
             .map_err(|e| DecodeError(describe(&e)))?;
         self.decoder.reset();
+        self.next_pts = None;
         self.raw_pos = seeked.actual_ts.get().max(0) as u64;
         self.keep_from = target.max(self.skip);
         self.ended = false;

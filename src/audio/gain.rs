@@ -50,7 +50,7 @@ impl Default for Settings {
     }
 }
 
-/// A track's ReplayGain tags.
+/// A track's ReplayGain values: its tags, or what `analyze` computed when it has none.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Tags {
     pub track_gain: Option<f64>,
@@ -59,13 +59,42 @@ pub struct Tags {
     pub album_peak: Option<f64>,
 }
 
-impl From<&crate::model::Track> for Tags {
-    fn from(t: &crate::model::Track) -> Tags {
+impl Tags {
+    /// The ReplayGain tags the file carries.
+    pub fn tagged(t: &crate::model::Track) -> Tags {
         Tags {
             track_gain: t.rg_track_gain,
             track_peak: t.rg_track_peak,
             album_gain: t.rg_album_gain,
             album_peak: t.rg_album_peak,
+        }
+    }
+
+    /// The values `analyze` computed (ReplayGain 2.0; peaks are true peaks, as linear
+    /// amplitudes like a tag's).
+    pub fn computed(t: &crate::model::Track) -> Tags {
+        let linear = |dbtp: Option<f64>| dbtp.map(|d| 10f64.powf(d / 20.0));
+        Tags {
+            track_gain: t.rg_track,
+            track_peak: linear(t.truepeak),
+            album_gain: t.rg_album,
+            album_peak: linear(t.album_truepeak),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.track_gain.is_none() && self.album_gain.is_none()
+    }
+}
+
+impl From<&crate::model::Track> for Tags {
+    /// The tags when the file has any ReplayGain gain, else the computed values.
+    fn from(t: &crate::model::Track) -> Tags {
+        let tagged = Tags::tagged(t);
+        if tagged.is_empty() {
+            Tags::computed(t)
+        } else {
+            tagged
         }
     }
 }
@@ -250,6 +279,29 @@ mod tests {
             decide(&off, &tags(Some(6.0), Some(0.8), None, None), false).db,
             6.0
         );
+    }
+
+    #[test]
+    fn computed_values_stand_in_only_for_missing_tags() {
+        use crate::model::Track;
+        let computed = Track {
+            rg_track: Some(-4.5),
+            truepeak: Some(-6.0),
+            rg_album: Some(-5.5),
+            album_truepeak: Some(0.0),
+            ..Track::default()
+        };
+        let t = Tags::from(&computed);
+        assert_eq!((t.track_gain, t.album_gain), (Some(-4.5), Some(-5.5)));
+        assert!((t.track_peak.unwrap() - 0.501).abs() < 1e-3);
+        assert_eq!(t.album_peak, Some(1.0));
+        // A file with any ReplayGain gain tag keeps its tags, even partial ones.
+        let tagged = Track {
+            rg_album_gain: Some(-1.0),
+            ..computed.clone()
+        };
+        assert_eq!(Tags::from(&tagged), tags(None, None, Some(-1.0), None));
+        assert_eq!(Tags::from(&Track::default()), Tags::default());
     }
 
     #[test]

@@ -637,7 +637,7 @@ fn copy_one(
     })
 }
 
-fn hms(secs: f64) -> String {
+pub(super) fn hms(secs: f64) -> String {
     let s = secs.round() as u64;
     format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }

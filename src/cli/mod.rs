@@ -2,6 +2,7 @@
 //! each command with its output going to a writer. Errors are returned, never printed here;
 //! [`crate::error`] turns them into messages and exit codes.
 
+mod analyze;
 mod cd;
 mod completions;
 mod config;
@@ -137,7 +138,7 @@ pub enum Command {
     /// Static and smart playlists
     #[command(subcommand)]
     Playlist(playlist::PlaylistCmd),
-    /// List files that could not be indexed, and why
+    /// List files that could not be indexed, and files `analyze` found damaged, and why
     Problems {
         /// One JSON object per file, per line
         #[arg(long)]
@@ -188,6 +189,26 @@ pub enum Command {
         /// Replace FILE if it exists (never a track of the library or an input of the render)
         #[arg(long)]
         force: bool,
+    },
+    /// Measure loudness (EBU R128, ReplayGain 2.0 track and album gain), check the audio for
+    /// damage and take an acoustic fingerprint (for `dupes`), decoding each selected track
+    /// once; whole albums are analysed together. Results go into the library, never the files
+    Analyze(analyze::AnalyzeArgs),
+    /// List groups of tracks that are the same recording (by acoustic fingerprint, from
+    /// `analyze`), best copy first: lossless over lossy, higher bitrate, more complete tags.
+    /// Only lists; nothing is deleted or moved. Remasters, live versions and edits are expected
+    /// to differ and are not grouped
+    Dupes {
+        #[command(flatten)]
+        select: SelectArgs,
+        /// Share of equal fingerprint bits (0.5 to 1) from which two tracks count as the same
+        /// recording; unrelated audio scores about 0.5
+        #[arg(long, value_name = "SCORE", default_value_t = crate::analyze::dupes::THRESHOLD,
+              value_parser = parse_threshold)]
+        threshold: f64,
+        /// One JSON object per group, per line
+        #[arg(long)]
+        json: bool,
     },
     /// Convert tracks to another format into a folder
     Convert(convert::ConvertArgs),
@@ -254,6 +275,7 @@ impl Command {
             | Command::Play { .. }
             | Command::Convert(_)
             | Command::Cd(_)
+            | Command::Analyze(_)
             | Command::Export(_) => true,
             Command::Playlist(cmd) => cmd.writes_library(),
             Command::Ls { .. }
@@ -265,6 +287,7 @@ impl Command {
             | Command::Roots { cmd: None, .. }
             | Command::Render { .. }
             | Command::Converted { .. }
+            | Command::Dupes { .. }
             | Command::Exports { .. }
             | Command::Profiles { .. }
             | Command::Devices { .. }
@@ -327,6 +350,13 @@ pub struct SelectArgs {
     /// Take tracks from this playlist, in its order
     #[arg(short = 'p', long, value_name = "PLAYLIST")]
     pub playlist: Option<String>,
+}
+
+fn parse_threshold(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.5..=1.0).contains(&v) => Ok(v),
+        _ => Err("a share from 0.5 to 1, as in 0.8".into()),
+    }
 }
 
 impl SelectArgs {
@@ -611,9 +641,18 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
         Command::Playlist(cmd) => playlist::run(ctx, cmd, out),
         Command::Problems { json } => {
             let lib = ctx.open_library()?;
-            let problems = lib.problems()?;
+            let mut problems = lib.problems()?;
+            problems.extend(lib.damaged()?.into_iter().map(|mut p| {
+                p.reason = format!("damaged audio: {}", p.reason);
+                p
+            }));
+            problems.sort_by(|a, b| a.path.cmp(&b.path));
             if problems.is_empty() && !json && io::stdout().is_terminal() {
-                writeln!(out, "no problems: every file under the roots was indexed")?;
+                writeln!(
+                    out,
+                    "no problems: every file under the roots was indexed, and none analysed \
+                     was found damaged"
+                )?;
             }
             for p in problems {
                 output::problem(out, &p, json)?;
@@ -805,6 +844,12 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
         } => play::render(ctx, &queue, &output, force, out),
         Command::Devices { json } => play::devices(json, out),
         Command::Convert(args) => convert::convert(ctx, &args, out),
+        Command::Analyze(args) => analyze::analyze(ctx, &args, out),
+        Command::Dupes {
+            select,
+            threshold,
+            json,
+        } => analyze::dupes(ctx, &select, threshold, json, out),
         Command::Converted { json } => convert::converted(ctx, json, out),
         Command::Export(args) => export::export(ctx, &args, out),
         Command::Cd(args) => cd::cd(ctx, &args, out),

@@ -703,6 +703,22 @@ impl Library {
         rows.collect()
     }
 
+    /// Tracks `analyze` found damaged, with the reason, by path.
+    pub fn damaged(&self) -> Result<Vec<Problem>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT path, damage, analysed_at FROM tracks \
+             WHERE damage IS NOT NULL AND analysed_at IS NOT NULL ORDER BY path",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Problem {
+                path: path_from(r.get_ref(0)?)?,
+                reason: r.get(1)?,
+                seen_at: r.get(2)?,
+            })
+        })?;
+        rows.collect()
+    }
+
     /// Totals over the tracks a query selects (all when `None`).
     pub fn stats(&self, q: Option<&crate::query::Query>, within: bool) -> Result<Stats> {
         let (w, p) = query::where_clause(q, within);
@@ -1094,7 +1110,7 @@ fn missing_columns(conn: &Connection) -> Result<Vec<&'static Member>> {
     }
     Ok(MEMBERS
         .iter()
-        .filter(|m| matches!(m.store, Store::File | Store::Library))
+        .filter(|m| matches!(m.store, Store::File | Store::Library | Store::Analysis))
         .filter(|m| !have.iter().any(|h| h == m.name))
         .collect())
 }
@@ -1168,6 +1184,19 @@ static SEARCH_COLUMNS: LazyLock<String> = LazyLock::new(|| {
     crate::query::BARE_FIELDS
         .iter()
         .map(|&f| query::folded(f).expect("a bare field is searchable"))
+        .collect::<Vec<_>>()
+        .join(", ")
+});
+
+/// The members `analyze` sets from the decoded audio.
+fn analysis_members() -> impl Iterator<Item = &'static Member> {
+    MEMBERS.iter().filter(|m| m.store == Store::Analysis)
+}
+
+/// `a = NULL, b = NULL, ...` over the analysis columns (all of them may be NULL).
+static CLEAR_ANALYSIS: LazyLock<String> = LazyLock::new(|| {
+    analysis_members()
+        .map(|m| format!("{} = NULL", m.name))
         .collect::<Vec<_>>()
         .join(", ")
 });
@@ -1282,9 +1311,18 @@ impl Writer<'_> {
 
     /// Rewrites everything the file says about track `id`, including its path (a move), while
     /// keeping its id and date added.
+    ///
+    /// What `analyze` found describes the audio: it is kept when the audio fingerprint is the
+    /// same (a retag or a move) and cleared when the audio changed.
     pub fn update_track(&self, id: i64, rec: &FileRecord, now: i64) -> Result<()> {
         self.unindex(id)?;
         self.unindexed.borrow_mut().push(id);
+        self.tx
+            .prepare_cached(&format!(
+                "UPDATE tracks SET {} WHERE id = ?1 AND fingerprint != ?2",
+                &*CLEAR_ANALYSIS
+            ))?
+            .execute(params![id, &rec.fingerprint[..]])?;
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
                 "UPDATE tracks SET ({}) = ({}) WHERE id = ?{}",
@@ -1302,6 +1340,32 @@ impl Writer<'_> {
             .prepare_cached("DELETE FROM track_artists WHERE track_id = ?1")?
             .execute([id])?;
         self.set_artists(id, &rec.track.artists)
+    }
+
+    /// Stores what `analyze` found for track `id`: every analysis member of `t` (the rest of
+    /// `t` is not read).
+    pub fn set_analysis(&self, id: i64, t: &Track) -> Result<()> {
+        static SQL: LazyLock<(String, usize)> = LazyLock::new(|| {
+            let names: Vec<&str> = analysis_members().map(|m| m.name).collect();
+            (
+                format!(
+                    "UPDATE tracks SET ({}) = ({}) WHERE id = ?{}",
+                    names.join(", "),
+                    placeholders(names.len()),
+                    names.len() + 1
+                ),
+                names.len(),
+            )
+        });
+        let mut params: Vec<Param<'_>> = analysis_members()
+            .map(|m| Param::Member((m.get)(t)))
+            .collect();
+        debug_assert_eq!(params.len(), SQL.1);
+        params.push(Param::Member(model::Value::Int(id)));
+        self.tx
+            .prepare_cached(&SQL.0)?
+            .execute(rusqlite::params_from_iter(params))?;
+        Ok(())
     }
 
     fn set_artists(&self, id: i64, artists: &[String]) -> Result<()> {

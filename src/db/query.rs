@@ -60,6 +60,10 @@ fn column(f: Field) -> String {
     match f {
         Field::Artist => "t.artist".into(),
         Field::ReplayGain => "(t.rg_track_gain IS NOT NULL OR t.rg_album_gain IS NOT NULL)".into(),
+        Field::Analysed => "(t.analysed_at IS NOT NULL)".into(),
+        Field::Integrity => "(CASE WHEN t.analysed_at IS NULL THEN 'unchecked' \
+                             WHEN t.damage IS NOT NULL THEN 'damaged' ELSE 'ok' END)"
+            .into(),
         _ => format!(
             "t.{}",
             f.member()

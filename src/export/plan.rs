@@ -220,9 +220,11 @@ pub fn gain_steps(mode: gain::Mode, t: &Track) -> i32 {
         return 0;
     }
     let mut steps = (applied.db / 1.5).round() as i32;
+    // The peaks that go with the gain: the tags', or the computed true peaks.
+    let tags = gain::Tags::from(t);
     let peak = match applied.source {
-        gain::Source::Album => t.rg_album_peak.or(t.rg_track_peak),
-        _ => t.rg_track_peak,
+        gain::Source::Album => tags.album_peak.or(tags.track_peak),
+        _ => tags.track_peak,
     };
     if let Some(p) = peak.filter(|p| p.is_finite() && *p > 0.0) {
         while steps > 0 && p * 10f64.powf(f64::from(steps) * 1.5 / 20.0) > 1.0 {

@@ -35,6 +35,10 @@ pub enum Store {
     File,
     /// A column the library keeps across rescans and moves (history, rating, date added).
     Library,
+    /// A column `analyze` sets from the decoded audio (loudness, integrity): kept across
+    /// rescans, retags and moves, and cleared when the audio itself changes (a new audio
+    /// fingerprint), since it describes that audio.
+    Analysis,
     /// Not a column of its own: kept beside the row (the list of artists).
     Beside,
 }
@@ -305,6 +309,8 @@ track_fields! {
         ReplayGain "replaygain" [] Bool = |t| {
             Value::Bool(t.rg_track_gain.is_some() || t.rg_album_gain.is_some())
         };
+        Analysed "analysed" ["analyzed"] Bool = |t| Value::Bool(t.analysed_at.is_some());
+        Integrity "integrity" [] Text = |t| Value::Text(t.integrity());
     }
     // member: type, where it lives => query field, name, [aliases], kind.
     id: i64, Key => Id "id" [] Number;
@@ -349,6 +355,39 @@ track_fields! {
     skips: u32, Library => Skips "skips" ["skip_count"] Number;
     last_played: Option<i64>, Library => Played "played" [] Date;
     rating: Option<u8>, Library => Rating "rating" [] Number;
+    /// When `analyze` last decoded the track (`None`: never, or the audio changed since).
+    analysed_at: Option<i64>, Analysis => AnalysedAt "analysed_at" ["analyzed_at"] Date;
+    /// Integrated loudness, LUFS (ITU-R BS.1770-4 / EBU R128).
+    loudness: Option<f64>, Analysis => Loudness "loudness" [] Number;
+    /// Loudness range, LU (EBU Tech 3342).
+    lra: Option<f64>, Analysis => Lra "lra" [] Number;
+    /// True peak, dBTP.
+    truepeak: Option<f64>, Analysis => TruePeak "truepeak" [] Number;
+    /// Sample peak, dBFS.
+    samplepeak: Option<f64>, Analysis => SamplePeak "samplepeak" [] Number;
+    /// ReplayGain 2.0 track gain computed from `loudness` (reference -18 LUFS), dB.
+    rg_track: Option<f64>, Analysis => RgTrack "rg_track" [] Number;
+    /// ReplayGain 2.0 album gain, gated over all of the album's audio, dB.
+    rg_album: Option<f64>, Analysis => RgAlbum "rg_album" [] Number;
+    /// The album's true peak, dBTP.
+    album_truepeak: Option<f64>, Analysis => AlbumTruePeak "album_truepeak" [] Number;
+    /// Why the audio is damaged, with where (`None`: not damaged, or not analysed).
+    damage: Option<String>, Analysis => Damage "damage" [] Text;
+    /// The acoustic fingerprint of the first two minutes (Chromaprint items, stored as text;
+    /// see `analyze::fingerprint`). Left out of JSON: it is long and only `dupes` reads it.
+    #[serde(skip)]
+    chromaprint: Option<String>, Analysis => Chromaprint "chromaprint" [] Text;
+}
+
+impl Track {
+    /// `ok`, `damaged` or `unchecked` (never analysed).
+    pub fn integrity(&self) -> &'static str {
+        match (self.analysed_at, &self.damage) {
+            (None, _) => "unchecked",
+            (Some(_), Some(_)) => "damaged",
+            (Some(_), None) => "ok",
+        }
+    }
 }
 
 impl Field {

@@ -54,6 +54,8 @@ struct Spec {
     added: i64,
     plays: u32,
     last_played: Option<i64>,
+    /// What `analyze` stored: loudness, and whether damaged.
+    analysis: Option<(f64, bool)>,
 }
 
 fn spec() -> impl Strategy<Value = Spec> {
@@ -83,6 +85,7 @@ fn spec() -> impl Strategy<Value = Spec> {
             NOW - 100 * 86_400..NOW,
         ),
         (0u32..3, prop::option::of(NOW - 400 * 86_400..NOW)),
+        prop::option::of((-30.0f64..-5.0, any::<bool>())),
     )
         .prop_map(
             |(
@@ -91,6 +94,7 @@ fn spec() -> impl Strategy<Value = Spec> {
                 (bitrate, cover, comp),
                 (format, dir, added),
                 (plays, last_played),
+                analysis,
             )| Spec {
                 info: Track {
                     title,
@@ -116,6 +120,7 @@ fn spec() -> impl Strategy<Value = Spec> {
                 added,
                 plays,
                 last_played,
+                analysis,
             },
         )
 }
@@ -157,6 +162,14 @@ fn term() -> impl Strategy<Value = String> {
             "has:artist",
             "has:played",
             "has:year",
+            "integrity:ok",
+            "integrity:damaged",
+            "integrity:unchecked",
+            "analysed:true",
+            "analysed:false",
+            "loudness:-20..",
+            "has:damage",
+            "has:loudness",
         ][..],
     );
     prop_oneof![
@@ -210,6 +223,15 @@ fn build(specs: &[Spec]) -> (tempfile::TempDir, Library) {
             );
             let id = w.insert_track(&rec, s.added)?;
             w.set_play_stats(id, s.plays, 0, s.last_played, None)?;
+            if let Some((loudness, damaged)) = s.analysis {
+                let t = Track {
+                    analysed_at: Some(NOW),
+                    loudness: Some(loudness),
+                    damage: damaged.then(|| "cut short".to_string()),
+                    ..Track::default()
+                };
+                w.set_analysis(id, &t)?;
+            }
         }
         Ok(())
     })
@@ -264,6 +286,7 @@ fn sort_and_limit() {
         added: NOW,
         plays: 0,
         last_played: None,
+        analysis: None,
     };
     let (_dir, lib) = build(&[mk("b", 2001), mk("a", 1999), mk("c", 2000)]);
     let titles = |terms: &[&str], limit: Option<u64>| -> Vec<String> {

@@ -283,6 +283,15 @@ fn gain_steps_round_and_respect_the_peak() {
         t.rg_track_gain = g;
         t.rg_track_peak = peak;
         assert_eq!(gain_steps(gain::Mode::Track, &t), steps, "{g:?} {peak:?}");
+        // The same values computed by `analyze` on an untagged track (the peak as dBTP).
+        let mut computed = track(1, "A", 1, "x", "mp3");
+        computed.rg_track = g;
+        computed.truepeak = peak.map(|p| 20.0 * p.log10());
+        assert_eq!(
+            gain_steps(gain::Mode::Track, &computed),
+            steps,
+            "computed {g:?} {peak:?}"
+        );
     }
 }
 
