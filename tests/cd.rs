@@ -621,6 +621,39 @@ fn what_does_not_fit_is_refused_or_split_on_album_boundaries() {
 }
 
 #[test]
+fn a_track_that_cannot_be_decoded_is_left_off_by_name() {
+    let env = Env::new();
+    for (n, title) in [(1, "Good"), (2, "Spoilt")] {
+        common::tone(
+            &env.music().join(format!("a/{n}.flac")),
+            440,
+            5.0,
+            &[
+                ("album", "Tone"),
+                ("title", title),
+                ("track", &n.to_string()),
+            ],
+        );
+    }
+    env.ok(&["scan", "-q", env.music().to_str().unwrap()]);
+    // Damaged after the scan: the library still lists it.
+    std::fs::write(env.music().join("a/2.flac"), vec![0x5a; 4096]).unwrap();
+    let dir = env.dir.path().join("discs");
+    let out = env.run(&["cd", "--audio", "--to", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.lines().any(|l| l.starts_with("error: ")
+            && l.contains("2.flac")
+            && l.ends_with("left off the disc")),
+        "{err}"
+    );
+    let cue = std::fs::read_to_string(dir.join("Tone.cue")).unwrap();
+    assert_eq!(cue.matches("TRACK ").count(), 1, "{cue}");
+    assert!(cue.contains("Good") && !cue.contains("Spoilt"), "{cue}");
+}
+
+#[test]
 fn burning_without_a_drive_says_so_and_keeps_the_image() {
     let env = Env::new();
     common::tone(

@@ -185,6 +185,27 @@ pub fn cd(ctx: &Settings, args: &CdArgs, out: &mut dyn Write) -> Result<()> {
     if args.mp3 {
         return mp3::mp3_cd(ctx, args, &mut lib, tracks, media, out);
     }
+    // A file that cannot be decoded is named and left off before anything is planned, so the
+    // disc is laid out without it rather than stopped half-made.
+    let mut left_off = 0usize;
+    let tracks: Vec<Track> = tracks
+        .into_iter()
+        .filter(|t| match crate::audio::decode::Decoder::open(&t.path) {
+            Ok(_) => true,
+            Err(e) => {
+                left_off += 1;
+                super::style::error(format_args!(
+                    "{}: {}; left off the disc",
+                    super::output::escape_path(&t.path),
+                    escape(&e.to_string())
+                ));
+                false
+            }
+        })
+        .collect();
+    if tracks.is_empty() {
+        return Err(UsageError("nothing to put on a disc: no track can be decoded".into()).into());
+    }
     let capacity = media.sectors();
     let gap = (args.gap * plan::SECTORS_PER_SECOND as f64).round() as u64;
     let all_items = items(&tracks);
@@ -347,6 +368,10 @@ pub fn cd(ctx: &Settings, args: &CdArgs, out: &mut dyn Write) -> Result<()> {
     print_result(out, args, &discs, capacity, &root, elapsed)?;
     if let Some(device) = &args.burn {
         burn_discs(device, &discs, &root)?;
+    }
+    if left_off > 0 {
+        // Each file left off was named; the exit status says the disc is not all that was asked.
+        return Err(crate::error::AlreadyReported(crate::error::code::FAILURE).into());
     }
     Ok(())
 }
