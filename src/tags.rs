@@ -426,6 +426,47 @@ pub struct TagEdit {
     pub genre: Option<String>,
 }
 
+/// ReplayGain values as they are written into a file's tags ("-6.54 dB", "0.988553").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayGainText {
+    pub track_gain: String,
+    pub track_peak: String,
+    /// Album gain and peak, when the track is part of an album.
+    pub album: Option<(String, String)>,
+}
+
+/// Writes ReplayGain values into the file open as `file` (read and write; a copy that is about
+/// to replace the user's file), in its primary tag: TXXX frames in ID3v2 (MP3, WAV, AIFF),
+/// Vorbis comments (FLAC), freeform atoms (MP4). Every other tag item is kept as it was.
+pub fn write_replaygain(file: &mut std::fs::File, rg: &ReplayGainText) -> Result<(), ReadError> {
+    use lofty::config::WriteOptions;
+    let io = |e: std::io::Error| ReadError(format!("cannot read the copy: {e}"));
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    let reader = std::io::BufReader::new(file.try_clone().map_err(io)?);
+    let mut tagged = Probe::new(reader)
+        .options(parse_options().parsing_mode(ParsingMode::Relaxed))
+        .guess_file_type()
+        .map_err(|e| ReadError(format!("cannot read the copy: {e}")))?
+        .read()
+        .map_err(describe)?;
+    let tag_type = tagged.primary_tag_type();
+    if tagged.tag_mut(tag_type).is_none() {
+        tagged.insert_tag(Tag::new(tag_type));
+    }
+    let tag = tagged.tag_mut(tag_type).expect("inserted above");
+    tag.insert_text(ItemKey::ReplayGainTrackGain, rg.track_gain.clone());
+    tag.insert_text(ItemKey::ReplayGainTrackPeak, rg.track_peak.clone());
+    // Without an album value, album tags another program wrote are left as they are.
+    if let Some((gain, peak)) = &rg.album {
+        tag.insert_text(ItemKey::ReplayGainAlbumGain, gain.clone());
+        tag.insert_text(ItemKey::ReplayGainAlbumPeak, peak.clone());
+    }
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    tagged
+        .save_to(file, WriteOptions::default())
+        .map_err(|e| ReadError(format!("cannot write tags: {e}")))
+}
+
 /// Sets fields in the file's primary tag (creating the tag when there is none), leaving the audio
 /// untouched. Only used where the user asked for a file to be written, and by tests and benchmarks
 /// on their own copies.

@@ -178,6 +178,214 @@ fn loudness_and_true_peak_match_ffmpeg_on_every_format() {
     assert_eq!(formatted.trim(), "ok yes");
 }
 
+/// The decoded audio of a file, as ffmpeg's MD5 of its PCM.
+fn audio_md5(path: &Path) -> String {
+    let out = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-i"])
+        .arg(path)
+        .args(["-map", "0:a", "-f", "md5", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ffmpeg could not decode {}",
+        path.display()
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The ReplayGain tags mutagen reads from a file, whatever its tag format, keys lowercased.
+fn mutagen_replaygain(path: &Path) -> std::collections::BTreeMap<String, String> {
+    let script = r#"
+import sys, json, mutagen
+f = mutagen.File(sys.argv[1])
+out = {}
+for k, v in (f.tags or {}).items():
+    key = k.split(':')[-1].lower()
+    if 'replaygain' in key:
+        if isinstance(v, list):
+            v = v[0]
+        if hasattr(v, 'text'):
+            v = v.text[0]
+        if isinstance(v, bytes) or type(v).__name__ == 'MP4FreeForm':
+            v = bytes(v).decode()
+        out[key] = str(v)
+print(json.dumps(out))
+"#;
+    let out = Command::new("/usr/bin/python3")
+        .args(["-c", script])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn write_tags_puts_replaygain_into_every_format_and_only_when_asked() {
+    let env = Env::new();
+    let tone = "sine=frequency=440:duration=6,volume=0.3";
+    let formats: &[(&str, &[&str])] = &[
+        ("a/1.flac", &[]),
+        ("a/2.mp3", &["-c:a", "libmp3lame", "-b:a", "192k"]),
+        ("a/3.m4a", &["-c:a", "aac", "-b:a", "160k"]),
+        ("a/4.wav", &[]),
+        ("a/5.aiff", &[]),
+    ];
+    for (i, (name, codec)) in formats.iter().enumerate() {
+        let n = (i + 1).to_string();
+        make(
+            &env.music().join(name),
+            tone,
+            codec,
+            &[
+                ("title", name),
+                ("album", "Tones"),
+                ("artist", "T"),
+                ("track", &n),
+            ],
+        );
+    }
+    env.scan();
+    let before: Vec<(Vec<u8>, String)> = formats
+        .iter()
+        .map(|(n, _)| {
+            let p = env.music().join(n);
+            (std::fs::read(&p).unwrap(), audio_md5(&p))
+        })
+        .collect();
+    // Without the flag, nothing is written.
+    env.analyze(&[]);
+    for ((name, _), (bytes, _)) in formats.iter().zip(&before) {
+        assert_eq!(
+            &std::fs::read(env.music().join(name)).unwrap(),
+            bytes,
+            "{name}"
+        );
+    }
+    let summary = env.analyze(&["--write-tags"]);
+    assert_eq!(summary["tags"]["written"], formats.len(), "{summary}");
+    assert_eq!(summary["tags"]["failed"], 0, "{summary}");
+    let mut with_album = 0;
+    for ((name, _), (_, md5)) in formats.iter().zip(&before) {
+        let path = env.music().join(name);
+        let t = env.track(name);
+        let tags = mutagen_replaygain(&path);
+        let gain = |key: &str| -> f64 {
+            tags.get(key)
+                .unwrap_or_else(|| panic!("{name}: no {key} in {tags:?}"))
+                .trim_end_matches(" dB")
+                .parse()
+                .unwrap()
+        };
+        assert!(
+            (gain("replaygain_track_gain") - num(&t, "rg_track")).abs() < 0.006,
+            "{name}"
+        );
+        // ffmpeg writes no album into an AIFF file: a lone track gets no album values.
+        match t["rg_album"].as_f64() {
+            Some(album) => {
+                assert!(
+                    (gain("replaygain_album_gain") - album).abs() < 0.006,
+                    "{name}"
+                );
+                with_album += 1;
+            }
+            None => assert!(!tags.contains_key("replaygain_album_gain"), "{name}"),
+        }
+        let peak = 10f64.powf(num(&t, "truepeak") / 20.0);
+        assert!(
+            (gain("replaygain_track_peak") - peak).abs() < 1e-5,
+            "{name}: {tags:?}"
+        );
+        // The audio is untouched, and no copy is left beside the file.
+        assert_eq!(&audio_md5(&path), md5, "{name}: audio changed");
+    }
+    assert!(with_album >= 4, "{with_album}");
+    let left: Vec<_> = std::fs::read_dir(env.music().join("a"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // A rescan reads the new tags; files that already say the same are left alone.
+    env.scan();
+    let bytes: Vec<Vec<u8>> = formats
+        .iter()
+        .map(|(n, _)| std::fs::read(env.music().join(n)).unwrap())
+        .collect();
+    let again = env.analyze(&["--write-tags"]);
+    assert_eq!(again["tags"]["written"], 0, "{again}");
+    assert_eq!(again["tags"]["already_matching"], formats.len(), "{again}");
+    for ((name, _), b) in formats.iter().zip(&bytes) {
+        assert_eq!(&std::fs::read(env.music().join(name)).unwrap(), b, "{name}");
+    }
+}
+
+#[test]
+fn write_tags_leaves_a_file_changed_since_the_scan_and_a_link_alone() {
+    let env = Env::new();
+    let tone = "sine=frequency=330:duration=5,volume=0.2";
+    make(
+        &env.music().join("b/1.flac"),
+        tone,
+        &[],
+        &[("title", "One")],
+    );
+    make(
+        &env.music().join("b/2.flac"),
+        tone,
+        &[],
+        &[("title", "Two")],
+    );
+    let outside = env.dir.path().join("outside.flac");
+    make(&outside, tone, &[], &[("title", "Outside")]);
+    std::os::unix::fs::symlink(&outside, env.music().join("b/3.flac")).unwrap();
+    env.scan();
+    env.analyze(&[]);
+    // Changed after the scan: same content, a new time.
+    let changed = env.music().join("b/2.flac");
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(&changed)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let outside_before = std::fs::read(&outside).unwrap();
+    let two_before = std::fs::read(&changed).unwrap();
+    let out = env.run(&["analyze", "--write-tags", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("2.flac: tags not written: it changed since the last scan"),
+        "{err}"
+    );
+    assert!(err.contains("3.flac: tags not written"), "{err}");
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["tags"]["written"], 1, "{summary}");
+    assert_eq!(summary["tags"]["failed"], 2, "{summary}");
+    assert_eq!(
+        std::fs::read(&outside).unwrap(),
+        outside_before,
+        "the link's target"
+    );
+    assert_eq!(std::fs::read(&changed).unwrap(), two_before);
+    assert!(
+        std::fs::symlink_metadata(env.music().join("b/3.flac"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        mutagen_replaygain(&env.music().join("b/1.flac")).contains_key("replaygain_track_gain")
+    );
+}
+
 #[test]
 fn ebu_tech_3341_levels_come_out_within_a_tenth() {
     let env = Env::new();

@@ -2,13 +2,15 @@
 //! track and album gain), checks integrity and takes an acoustic fingerprint (which `dupes`
 //! groups by). `plan` (pure) decides which tracks are decoded,
 //! whole albums at a time; `run` decodes them on a pool of workers and hands back each album's
-//! results as soon as its last track is done. The library is written by the caller.
+//! results as soon as its last track is done. The library is written by the caller. `write`
+//! puts the ReplayGain values into the files' own tags, when asked.
 
 pub mod dupes;
 pub mod fingerprint;
 pub mod integrity;
 pub mod loudness;
 pub mod run;
+pub mod write;
 
 use std::collections::{HashMap, HashSet};
 

@@ -28,6 +28,59 @@ pub struct AnalyzeArgs {
     /// Print the summary as one JSON object
     #[arg(long)]
     pub json: bool,
+    /// Also write the ReplayGain 2.0 values into the selected files' own tags (the one command
+    /// that changes your music files; files whose tags already say the same are left alone)
+    #[arg(long)]
+    pub write_tags: bool,
+}
+
+/// What `--write-tags` did.
+#[derive(Default, serde::Serialize)]
+struct TagsWritten {
+    written: usize,
+    already_matching: usize,
+    not_analysed: usize,
+    failed: usize,
+}
+
+/// Writes the selected tracks' ReplayGain values into their files, saying first how many files
+/// it will change.
+fn write_tags(ctx: &Settings, lib: &crate::db::Library, ids: &[i64]) -> Result<TagsWritten> {
+    use crate::analyze::write;
+    let mut done = TagsWritten::default();
+    let mut todo = Vec::new();
+    for t in lib.tracks_by_ids(ids)? {
+        match write::wanted(&t) {
+            None => done.not_analysed += 1,
+            Some(want) if write::already_matches(&t, &want) => done.already_matching += 1,
+            Some(want) => todo.push((t, want)),
+        }
+    }
+    if !ctx.quiet {
+        super::style::note(format_args!(
+            "writing ReplayGain tags into {} ({} already say the same)",
+            super::output::count(todo.len() as u64, "file", "files"),
+            done.already_matching
+        ));
+    }
+    let cancel = super::interrupt::flag();
+    for (t, want) in &todo {
+        if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            break;
+        }
+        match write::write_file(&t.path, t.size, t.mtime, want) {
+            Ok(()) => done.written += 1,
+            Err(e) => {
+                done.failed += 1;
+                super::style::error(format_args!(
+                    "{}: tags not written: {}",
+                    escape_path(&t.path),
+                    escape(&e.to_string())
+                ));
+            }
+        }
+    }
+    Ok(done)
 }
 
 struct Bar {
@@ -155,7 +208,8 @@ pub fn analyze(ctx: &Settings, args: &AnalyzeArgs, out: &mut dyn Write) -> Resul
                         Err(e @ Failure::Unreadable(_)) => {
                             failed += 1;
                             report(format!(
-                                "{}: {}",
+                                "{} {}: {}",
+                                super::style::label("error", super::style::stderr()),
                                 escape_path(&r.path),
                                 escape(&e.to_string())
                             ));
@@ -186,6 +240,11 @@ pub fn analyze(ctx: &Settings, args: &AnalyzeArgs, out: &mut dyn Write) -> Resul
     if let Some(b) = &bar.bar {
         b.finish_and_clear();
     }
+    let tags = if args.write_tags && !interrupted {
+        Some(write_tags(ctx, &lib, &ids)?)
+    } else {
+        None
+    };
     let elapsed = bar.started.elapsed().as_secs_f64();
     let audio = *bar.audio.lock().expect("not poisoned");
     let speed = audio / elapsed.max(1e-6);
@@ -206,6 +265,7 @@ pub fn analyze(ctx: &Settings, args: &AnalyzeArgs, out: &mut dyn Write) -> Resul
                 "interrupted": interrupted,
                 "audio_seconds": audio,
                 "seconds": elapsed,
+                "tags": tags,
             }),
         )?;
         writeln!(out)?;
@@ -230,13 +290,20 @@ pub fn analyze(ctx: &Settings, args: &AnalyzeArgs, out: &mut dyn Write) -> Resul
             ));
         }
         writeln!(out, "{line}")?;
+        if let Some(t) = &tags {
+            writeln!(
+                out,
+                "ReplayGain tags: {} written, {} already said the same, {} not analysed, {} failed",
+                t.written, t.already_matching, t.not_analysed, t.failed
+            )?;
+        }
     }
     if interrupted {
         return Err(anyhow::anyhow!(
             "interrupted: finished albums are kept; run the same command again to do the rest"
         ));
     }
-    if failed > 0 {
+    if failed > 0 || tags.is_some_and(|t| t.failed > 0) {
         return Err(crate::error::AlreadyReported(crate::error::code::FAILURE).into());
     }
     Ok(())

@@ -98,6 +98,20 @@ pub enum Kind {
 pub struct Meta {
     pub kind: Kind,
     pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime: i64,
+    /// Permission bits.
+    pub mode: u32,
+}
+
+impl Meta {
+    /// Nothing known beyond the kind (from a directory entry's type).
+    const NONE: Meta = Meta {
+        kind: Kind::Other,
+        size: 0,
+        mtime: 0,
+        mode: 0,
+    };
 }
 
 /// Whether a file is still what tapedeck wrote.
@@ -160,6 +174,10 @@ fn meta_of(st: &libc::stat) -> Meta {
     Meta {
         kind,
         size: st.st_size as u64,
+        mtime: (st.st_mtime as i64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(st.st_mtime_nsec as i64),
+        mode: st.st_mode & 0o7777,
     }
 }
 
@@ -436,6 +454,12 @@ impl Target {
         self.open_regular(rel, libc::O_RDONLY)
     }
 
+    /// Opens a file tapedeck has just made (a copy it is about to finish) for reading and
+    /// writing in place.
+    pub fn open_update(&self, rel: &RelPath) -> Result<File, Error> {
+        self.open_regular(rel, libc::O_RDWR)
+    }
+
     /// Opens a file of tapedeck's own (a journal) for appending, creating it if needed.
     pub fn open_append(&self, rel: &RelPath) -> Result<File, Error> {
         self.open_regular(rel, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT)
@@ -650,20 +674,20 @@ impl Target {
             let meta = match d_type {
                 libc::DT_DIR => Meta {
                     kind: Kind::Dir,
-                    size: 0,
+                    ..Meta::NONE
                 },
                 libc::DT_LNK => Meta {
                     kind: Kind::Link,
-                    size: 0,
+                    ..Meta::NONE
                 },
                 libc::DT_FIFO | libc::DT_SOCK | libc::DT_CHR | libc::DT_BLK => Meta {
                     kind: Kind::Other,
-                    size: 0,
+                    ..Meta::NONE
                 },
                 _ => fstatat(raw, name).map_or(
                     Meta {
                         kind: Kind::Other,
-                        size: 0,
+                        ..Meta::NONE
                     },
                     |st| meta_of(&st),
                 ),
