@@ -326,10 +326,10 @@ pub fn dupes(
         .collect();
     let unprinted = tracks.len() - prints.len();
     if unprinted > 0 && !ctx.quiet {
-        eprintln!(
+        super::style::note(format_args!(
             "{unprinted} of {} tracks have no fingerprint yet (`tapedeck analyze` makes them)",
             tracks.len()
-        );
+        ));
     }
     let groups = dupes::groups(&prints, threshold);
     for g in &groups {

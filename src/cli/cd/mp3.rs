@@ -155,7 +155,7 @@ pub(super) fn mp3_cd(
     }
     let (outcome, _) = run?;
     for (file, why) in &outcome.failures {
-        eprintln!("{}: {}", escape(file), escape(why));
+        super::super::style::error(format_args!("{}: {}", escape(file), escape(why)));
     }
     if outcome.interrupted {
         return Err(crate::target::Error::Interrupted.into());
