@@ -913,6 +913,44 @@ fn mp3_cd_image_holds_the_car_profiles_files_in_play_order() {
         "{text}"
     );
     assert!(text.contains("Band/Alpha/10 Tenth.mp3"), "{text}");
+
+    // From a playlist: one folder, numbered in the playlist's order, which the head unit plays.
+    env.ok(&["playlist", "new", "Mix"]);
+    for title in ["Only", "Tenth", "Ärger"] {
+        env.ok(&["playlist", "add", "Mix", &format!("title:={title}")]);
+    }
+    let mixed = env.dir.path().join("mixed");
+    let made: Value = serde_json::from_str(
+        env.ok(&[
+            "cd",
+            "--mp3",
+            "--json",
+            "-p",
+            "Mix",
+            "--title",
+            "Mix",
+            "--to",
+            mixed.to_str().unwrap(),
+        ])
+        .trim(),
+    )
+    .unwrap();
+    let files: Vec<&str> = made["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "01 Band - Only.mp3",
+            "02 Band - Tenth.mp3",
+            "03 Band - Ärger.mp3"
+        ]
+    );
+    let iso = std::fs::read(mixed.join("Mix.iso")).unwrap();
+    assert_eq!(joliet_files(&iso), files);
 }
 
 #[test]
