@@ -384,11 +384,11 @@ mod tests {
         want.extend_from_slice(b"abc");
         want.extend(90u8..100);
         assert_eq!(all, want);
-        for at in 0..want.len() {
+        for (at, &byte) in want.iter().enumerate() {
             view.seek(SeekFrom::Start(at as u64)).unwrap();
             let mut one = [0u8; 1];
             view.read_exact(&mut one).unwrap();
-            assert_eq!(one[0], want[at], "at {at}");
+            assert_eq!(one[0], byte, "at {at}");
         }
         assert_eq!(view.seek(SeekFrom::End(-1)).unwrap(), want.len() as u64 - 1);
         let mut hole = Pieces::without(Cursor::new(&file), (5, 95), 100);

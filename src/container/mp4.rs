@@ -228,13 +228,13 @@ pub fn has_cover<F: Read + Seek>(file: &mut F, file_len: u64) -> io::Result<bool
     };
     let ilst = match ilst(file, moov)? {
         Some(found) => Some(found),
-        None => match {
+        None => {
             let kids = children(file, moov.0, moov.0 + moov.1)?;
-            meta_elsewhere(file, &kids)?
-        } {
-            Some(meta) => ilst_in(file, meta.span())?,
-            None => None,
-        },
+            match meta_elsewhere(file, &kids)? {
+                Some(meta) => ilst_in(file, meta.span())?,
+                None => None,
+            }
+        }
     };
     let Some(ilst) = ilst else {
         return Ok(false);
