@@ -28,6 +28,7 @@ const TABLES: &[(&str, &[&str])] = &[
         "play",
         &["replaygain", "preamp", "fallback_gain", "volume", "device"],
     ),
+    ("gain", &["prefer_computed"]),
     ("export", &["profile"]),
     ("convert", &["format", "bitrate", "template"]),
     ("keys", &[]),
@@ -54,6 +55,9 @@ pub struct Config {
     pub fallback_gain: Option<Setting<f64>>,
     pub volume: Option<Setting<u8>>,
     pub device: Option<Setting<String>>,
+    /// `[gain] prefer_computed`: the gain `analyze` computed over a file's own ReplayGain tags,
+    /// in play, render, convert, export and cd (without it, computed gain is the fallback).
+    pub prefer_computed: Option<Setting<bool>>,
     /// `[export] profile`: for a device that has none yet.
     pub profile: Option<Setting<String>>,
     pub convert_format: Option<Setting<Format>>,
@@ -303,6 +307,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
                     });
                 }
                 "play.device" => config.device = Some(setting.string()?),
+                "gain.prefer_computed" => config.prefer_computed = Some(setting.boolean()?),
                 "export.profile" => config.profile = Some(setting.string()?),
                 "convert.format" => {
                     let s = setting.string()?;
@@ -389,6 +394,16 @@ impl Entry<'_, '_> {
         Template::parse(&s.value, fields)
             .map_err(|e| self.bad(format!("{e} (each `$name` must be {what})")))?;
         Ok(s)
+    }
+
+    fn boolean(&self) -> Result<Setting<bool>, ConfigError> {
+        match self.value.get_ref() {
+            DeValue::Boolean(b) => Ok(Setting {
+                value: *b,
+                line: self.line,
+            }),
+            _ => Err(self.wrong("true or false")),
+        }
     }
 
     fn integer(&self, min: i64, max: i64, range: &str) -> Result<Setting<i64>, ConfigError> {

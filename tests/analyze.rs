@@ -741,6 +741,56 @@ fn render_applies_the_computed_gain_to_an_untagged_track() {
 }
 
 #[test]
+fn a_setting_prefers_the_computed_gain_over_the_files_own_tags() {
+    let env = Env::new();
+    let tagged = env.music().join("tagged.flac");
+    // Tags that say no gain is needed, on a quiet track that needs a lot.
+    make(
+        &tagged,
+        "anoisesrc=color=pink:duration=10:seed=9,volume=0.05",
+        &[],
+        &[
+            ("replaygain_track_gain", "+0.00 dB"),
+            ("replaygain_track_peak", "1.000000"),
+        ],
+    );
+    env.scan();
+    env.analyze(&[]);
+    let render = |name: &str| -> f64 {
+        let path = env.dir.path().join(name);
+        env.ok(&[
+            "render",
+            "-q",
+            "-o",
+            path.to_str().unwrap(),
+            "--replaygain",
+            "track",
+            "path:tagged",
+        ]);
+        ffmpeg_loudness(&path).0
+    };
+    let (source, _) = ffmpeg_loudness(&tagged);
+    let by_tags = render("tags.wav");
+    assert!(
+        (by_tags - source).abs() < 0.2,
+        "the file's own tags apply: {by_tags} vs {source}"
+    );
+    std::fs::write(env.config_file(), "[gain]\nprefer_computed = true\n").unwrap();
+    let computed = render("computed.wav");
+    assert!(
+        (computed - -18.0).abs() <= 0.2,
+        "rendered at {computed} LUFS, want -18"
+    );
+    let shown: Value = serde_json::from_str(env.ok(&["config", "--json"]).trim()).unwrap();
+    assert_eq!(shown["settings"]["gain.prefer_computed"]["value"], true);
+    // A wrong value is refused with its line.
+    std::fs::write(env.config_file(), "[gain]\nprefer_computed = 1\n").unwrap();
+    let out = env.run(&["ls"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"));
+}
+
+#[test]
 fn ctrl_c_keeps_what_is_done_and_a_rerun_does_the_rest() {
     let env = Env::new();
     let first = env.music().join("00.flac");

@@ -99,6 +99,21 @@ impl From<&crate::model::Track> for Tags {
     }
 }
 
+/// Makes the gain `analyze` computed the track's own (its ReplayGain values replaced by the
+/// computed track and album gains and true peaks, where there are any), for the setting that
+/// prefers computed gain over the file's tags.
+pub fn prefer_computed(t: &mut crate::model::Track) {
+    let linear = |db: f64| 10f64.powf(db / 20.0);
+    if let (Some(gain), Some(peak)) = (t.rg_track, t.truepeak) {
+        t.rg_track_gain = Some(gain);
+        t.rg_track_peak = Some(linear(peak));
+    }
+    if let (Some(gain), Some(peak)) = (t.rg_album, t.album_truepeak) {
+        t.rg_album_gain = Some(gain);
+        t.rg_album_peak = Some(linear(peak));
+    }
+}
+
 /// The gain to bake into a file's samples (convert `--apply-gain`, export profiles): the
 /// chosen value with no preamp or fallback, limited to the tagged peak.
 pub fn bake(mode: Mode, tags: &Tags) -> Applied {

@@ -176,7 +176,12 @@ pub fn cd(ctx: &Settings, args: &CdArgs, out: &mut dyn Write) -> Result<()> {
         return Err(UsageError(format!("--to {}: not a folder", args.to.display())).into());
     }
     let mut lib = ctx.open_library()?;
-    let tracks = playlist::selected_tracks(&lib, &args.select)?;
+    let mut tracks = playlist::selected_tracks(&lib, &args.select)?;
+    if super::play::prefer_computed(ctx) {
+        tracks
+            .iter_mut()
+            .for_each(crate::audio::gain::prefer_computed);
+    }
     let media = if args.short_media {
         Media::Min74
     } else {

@@ -97,6 +97,13 @@ fn rows(ctx: &Settings) -> Vec<Row> {
             "(the system's default)",
             text,
         ),
+        row(
+            "gain.prefer_computed",
+            &c.prefer_computed,
+            json!(false),
+            "false",
+            |v| (json!(v), v.to_string()),
+        ),
         row("export.profile", &c.profile, json!("car"), "car", text),
         row(
             "convert.format",

@@ -282,7 +282,12 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
     for r in &dir.rejected {
         super::style::warn(format_args!("{}: {}", escape_path(&root), escape(r)));
     }
-    let tracks = playlist::selected_tracks(&lib, &args.select)?;
+    let mut tracks = playlist::selected_tracks(&lib, &args.select)?;
+    if super::play::prefer_computed(ctx) {
+        tracks
+            .iter_mut()
+            .for_each(crate::audio::gain::prefer_computed);
+    }
     let ids: Vec<i64> = tracks.iter().map(|t| t.id).collect();
     let fingerprints: HashMap<i64, Vec<u8>> = lib
         .identities(&ids)?

@@ -373,7 +373,12 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
             ));
         }
     }
-    let (tracks, lists) = select(&lib, args)?;
+    let (mut tracks, lists) = select(&lib, args)?;
+    if super::play::prefer_computed(ctx) {
+        tracks
+            .iter_mut()
+            .for_each(crate::audio::gain::prefer_computed);
+    }
     if tracks.is_empty() && args.playlists.is_empty() && !args.query.is_empty() {
         return Err(UsageError("nothing matches".into()).into());
     }

@@ -142,7 +142,21 @@ fn album_key(t: &Track) -> String {
     }
 }
 
-fn item_from_track(t: &Track) -> Item {
+/// Whether the settings prefer the gain `analyze` computed over files' own tags.
+pub(super) fn prefer_computed(ctx: &Settings) -> bool {
+    ctx.config.prefer_computed.as_ref().is_some_and(|s| s.value)
+}
+
+/// A library track as a queue item; with `prefer_computed`, the gain `analyze` computed stands
+/// in for the file's own ReplayGain tags.
+fn item_from_track(t: &Track, prefer_computed: bool) -> Item {
+    let gain = if prefer_computed {
+        let mut t = t.clone();
+        gain::prefer_computed(&mut t);
+        gain::Tags::from(&t)
+    } else {
+        t.into()
+    };
     Item {
         id: Some(t.id),
         path: t.path.clone(),
@@ -152,7 +166,7 @@ fn item_from_track(t: &Track) -> Item {
         album_key: album_key(t),
         duration: t.duration,
         format: t.format.clone(),
-        gain: t.into(),
+        gain,
     }
 }
 
@@ -178,7 +192,7 @@ fn item_from_file(path: &Path) -> Result<Item, String> {
     };
     track.path = path.to_path_buf();
     track.size = meta.len() as i64;
-    let mut item = item_from_track(&track);
+    let mut item = item_from_track(&track, false);
     item.id = None;
     Ok(item)
 }
@@ -209,7 +223,11 @@ fn not_playable(path: &Path) -> Option<String> {
 /// Queue items for files: library tracks (read in one query, so they keep their history) or,
 /// for files outside the library, tags read on the spot. An error says why a file is left out,
 /// worded to follow its path ("is gone", "is a named pipe (FIFO), not a music file").
-fn items_for_paths(lib: &Library, paths: &[PathBuf]) -> Result<Vec<Result<Item, String>>> {
+fn items_for_paths(
+    lib: &Library,
+    paths: &[PathBuf],
+    prefer_computed: bool,
+) -> Result<Vec<Result<Item, String>>> {
     let ids = paths
         .iter()
         .map(|p| lib.track_id_by_path(p))
@@ -227,7 +245,7 @@ fn items_for_paths(lib: &Library, paths: &[PathBuf]) -> Result<Vec<Result<Item, 
                 return Err(why);
             }
             match id.and_then(|id| known.get(&id)) {
-                Some(t) => Ok(item_from_track(t)),
+                Some(t) => Ok(item_from_track(t, prefer_computed)),
                 None => item_from_file(path),
             }
         })
@@ -276,7 +294,11 @@ fn looks_like_a_path(term: &std::ffi::OsStr) -> bool {
 /// Resolves the arguments into queue items: paths that exist are played as files (library
 /// tracks keep their history), the rest is a query. Also how many named files were left out
 /// (each has said why): the command then ends with exit code 1, as when a file fails to play.
-fn build_items(lib: &Library, args: &QueueArgs) -> Result<(Vec<Item>, usize)> {
+fn build_items(
+    lib: &Library,
+    args: &QueueArgs,
+    prefer_computed: bool,
+) -> Result<(Vec<Item>, usize)> {
     let mut query_terms = Vec::new();
     let mut paths = Vec::new();
     for term in &args.terms {
@@ -307,7 +329,10 @@ fn build_items(lib: &Library, args: &QueueArgs) -> Result<(Vec<Item>, usize)> {
         .collect();
     let mut items = Vec::with_capacity(files.len());
     let mut left_out = 0;
-    for (path, item) in files.iter().zip(items_for_paths(lib, &files)?) {
+    for (path, item) in files
+        .iter()
+        .zip(items_for_paths(lib, &files, prefer_computed)?)
+    {
         match item {
             Ok(item) => items.push(item),
             Err(why) => {
@@ -333,7 +358,11 @@ fn build_items(lib: &Library, args: &QueueArgs) -> Result<(Vec<Item>, usize)> {
             limit: None,
             within,
         };
-        items.extend(lib.tracks(&sel)?.iter().map(item_from_track));
+        items.extend(
+            lib.tracks(&sel)?
+                .iter()
+                .map(|t| item_from_track(t, prefer_computed)),
+        );
     }
     if items.is_empty() {
         if left_out > 0 {
@@ -382,7 +411,7 @@ struct Resumed {
     replaygain: Option<gain::Mode>,
 }
 
-fn load_resume(lib: &Library) -> Result<Resumed> {
+fn load_resume(lib: &Library, prefer_computed: bool) -> Result<Resumed> {
     let state = lib
         .player_state()?
         .ok_or_else(|| UsageError("nothing to resume: no queue has been played yet".into()))?;
@@ -396,7 +425,7 @@ fn load_resume(lib: &Library) -> Result<Resumed> {
     // Files that are gone are left out; the order is renumbered around them.
     let mut items = Vec::new();
     let mut new_index: Vec<Option<usize>> = Vec::with_capacity(saved.paths.len());
-    let found = items_for_paths(lib, &saved.paths)?;
+    let found = items_for_paths(lib, &saved.paths, prefer_computed)?;
     for (path, item) in saved.paths.iter().zip(found) {
         match item {
             Ok(item) => {
@@ -532,7 +561,7 @@ pub fn render(
         return Err(UsageError("--repeat would render forever; leave it out".into()).into());
     }
     let lib = ctx.open_library()?;
-    let (items, left_out) = build_items(&lib, args)?;
+    let (items, left_out) = build_items(&lib, args, prefer_computed(ctx))?;
     let count = items.len();
     let queue_paths: Vec<PathBuf> = items.iter().map(|i| i.path.clone()).collect();
     let queue = Queue::new(items, args.shuffle_mode(), Repeat::Off, seed());
@@ -1001,7 +1030,7 @@ pub fn play(
             .into());
         }
         // What the listener set last time stands, unless a flag says otherwise now.
-        let r = load_resume(&lib)?;
+        let r = load_resume(&lib, prefer_computed(ctx))?;
         if let (None, Some(mode)) = (args.replaygain, r.replaygain) {
             gain_settings.mode = mode;
         }
@@ -1014,7 +1043,7 @@ pub fn play(
         let queue = Queue::restore(r.items, r.order, r.cursor, r.shuffle, repeat, seed());
         (queue, r.position, volume)
     } else {
-        let (items, n) = build_items(&lib, args)?;
+        let (items, n) = build_items(&lib, args, prefer_computed(ctx))?;
         left_out = n;
         let queue = Queue::new(items, args.shuffle_mode(), args.repeat, seed());
         let volume = volume.or(configured_volume).unwrap_or(100);
@@ -1555,7 +1584,7 @@ mod tests {
         assert_eq!(not_playable(&file), None);
         // The queue leaves it out and keeps the rest.
         let lib = Library::empty().unwrap();
-        let items = items_for_paths(&lib, &[fifo, file.clone()]).unwrap();
+        let items = items_for_paths(&lib, &[fifo, file.clone()], false).unwrap();
         assert!(items[0].is_err());
         assert_eq!(items[1].as_ref().unwrap().path, file);
     }
