@@ -85,6 +85,38 @@ impl clap::builder::TypedValueParser for ProfileNames {
     }
 }
 
+/// Runs a sync (given the cancel flag and the per-file tick to pass it) with a bar of `to_make`
+/// files when `show_bar`, then names each file noted or failed: export and MP3 CDs make their
+/// files this way.
+pub(super) fn run_sync(
+    to_make: usize,
+    show_bar: bool,
+    run: impl FnOnce(
+        &std::sync::atomic::AtomicBool,
+        &(dyn Fn() + std::marker::Sync),
+    ) -> std::result::Result<(Outcome, manifest::Manifest), crate::target::Error>,
+) -> std::result::Result<Outcome, crate::target::Error> {
+    let bar = progress::counting_bar(to_make as u64, "files", show_bar);
+    let tick = || {
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+    };
+    let cancel = super::interrupt::flag();
+    let result = run(&cancel, &tick);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let (outcome, _) = result?;
+    for (file, why) in &outcome.notes {
+        super::style::note(format_args!("{}: {}", escape(file), escape(why)));
+    }
+    for (file, why) in &outcome.failures {
+        super::style::error(format_args!("{}: {}", escape(file), escape(why)));
+    }
+    Ok(outcome)
+}
+
 /// The profiles, built-in and from `profiles.toml` beside the configuration file.
 pub(super) fn profiles(ctx: &Settings) -> Result<Vec<Profile>> {
     let path = ctx.config_path.as_deref().map(profile::path_beside);
@@ -506,45 +538,27 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
         .iter()
         .filter(|i| matches!(i.kind, Kind::Add | Kind::Reencode | Kind::Retag))
         .count();
-    let bar = progress::counting_bar(
-        to_make as u64,
-        "files",
-        !ctx.quiet && !args.json && std::io::stderr().is_terminal(),
-    );
-    let tick = || {
-        if let Some(b) = &bar {
-            b.inc(1);
-        }
-    };
-    let cancel = super::interrupt::flag();
     let workers = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
     let started = Instant::now();
-    let run = sync::Sync {
-        target: &target,
-        plan: &plan,
-        tracks: &tracks,
-        fingerprints: &fingerprints,
-        profile: &profile,
-        manifest,
-        cancel: &cancel,
-        workers,
-        progress: &tick,
-        now: now(),
-    }
-    .run();
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
-    let (outcome, _) = run?;
-    for (file, why) in &outcome.notes {
-        super::style::note(format_args!("{}: {}", escape(file), escape(why)));
-    }
-    for (file, why) in &outcome.failures {
-        super::style::error(format_args!("{}: {}", escape(file), escape(why)));
-    }
+    let show_bar = !ctx.quiet && !args.json && std::io::stderr().is_terminal();
+    let outcome = run_sync(to_make, show_bar, |cancel, progress| {
+        sync::Sync {
+            target: &target,
+            plan: &plan,
+            tracks: &tracks,
+            fingerprints: &fingerprints,
+            profile: &profile,
+            manifest,
+            cancel,
+            workers,
+            progress,
+            now: now(),
+        }
+        .run()
+    })?;
     if outcome.gone {
         return Err(crate::target::Error::Gone { root: root.clone() }.into());
     }

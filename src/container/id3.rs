@@ -305,6 +305,21 @@ pub fn v1_before<F: Read + Seek>(file: &mut F, start: u64, end: u64) -> io::Resu
     Ok(&tag == b"TAG")
 }
 
+/// An ID3v2.3 tag with a body of `body` bytes of filler, for tests that need one in front of audio.
+#[cfg(test)]
+pub fn test_tag(body: usize) -> Vec<u8> {
+    let mut v = b"ID3\x03\x00\x00".to_vec();
+    let s = body as u32;
+    v.extend([
+        (s >> 21) as u8 & 0x7f,
+        (s >> 14) as u8 & 0x7f,
+        (s >> 7) as u8 & 0x7f,
+        s as u8 & 0x7f,
+    ]);
+    v.extend(std::iter::repeat_n(b'x', body));
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

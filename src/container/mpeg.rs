@@ -311,18 +311,7 @@ mod tests {
         assert_eq!(parse_xing(b"no frame here"), None);
     }
 
-    fn id3v2(body: usize) -> Vec<u8> {
-        let mut v = b"ID3\x03\x00\x00".to_vec();
-        let s = body as u32;
-        v.extend([
-            (s >> 21) as u8 & 0x7f,
-            (s >> 14) as u8 & 0x7f,
-            (s >> 7) as u8 & 0x7f,
-            s as u8 & 0x7f,
-        ]);
-        v.extend(std::iter::repeat_n(b'x', body));
-        v
-    }
+    use crate::container::id3::test_tag as id3v2;
 
     #[test]
     fn mpeg_payload_excludes_id3v2_id3v1_and_ape() {

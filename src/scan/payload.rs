@@ -188,18 +188,7 @@ mod tests {
     use super::*;
     use std::io::Cursor;
 
-    fn id3v2(body: usize) -> Vec<u8> {
-        let mut v = b"ID3\x03\x00\x00".to_vec();
-        let s = body as u32;
-        v.extend([
-            (s >> 21) as u8 & 0x7f,
-            (s >> 14) as u8 & 0x7f,
-            (s >> 7) as u8 & 0x7f,
-            s as u8 & 0x7f,
-        ]);
-        v.extend(std::iter::repeat_n(b'x', body));
-        v
-    }
+    use crate::container::id3::test_tag as id3v2;
 
     #[test]
     fn tag_edits_do_not_change_the_fingerprint() {

@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use super::super::output::{escape, escape_path};
-use super::super::{Settings, now, progress};
+use super::super::{Settings, now};
 use super::{CdArgs, burn_image, disc_text, image_rules};
 use crate::cd::iso::{self, IsoError};
 use crate::cd::{burn, plan::Media};
@@ -162,39 +162,25 @@ pub(super) fn mp3_cd(
     let scratch = Scratch::new().context("cannot make a scratch folder")?;
     let tree_path = scratch.path(0, "tree");
     let tree = Target::create(&tree_path)?;
-    let bar = progress::counting_bar(
-        plan.items.len() as u64,
-        "files",
-        !ctx.quiet && !args.json && std::io::stderr().is_terminal(),
-    );
-    let tick = || {
-        if let Some(b) = &bar {
-            b.inc(1);
-        }
-    };
-    let cancel = super::super::interrupt::flag();
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let started = Instant::now();
-    let run = sync::Sync {
-        target: &tree,
-        plan: &plan,
-        tracks: &tracks,
-        fingerprints: &fingerprints,
-        profile: &profile,
-        manifest,
-        cancel: &cancel,
-        workers,
-        progress: &tick,
-        now: now(),
-    }
-    .run();
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
-    let (outcome, _) = run?;
-    for (file, why) in &outcome.failures {
-        super::super::style::error(format_args!("{}: {}", escape(file), escape(why)));
-    }
+    let show_bar = !ctx.quiet && !args.json && std::io::stderr().is_terminal();
+    let outcome =
+        super::super::export::run_sync(plan.items.len(), show_bar, |cancel, progress| {
+            sync::Sync {
+                target: &tree,
+                plan: &plan,
+                tracks: &tracks,
+                fingerprints: &fingerprints,
+                profile: &profile,
+                manifest,
+                cancel,
+                workers,
+                progress,
+                now: now(),
+            }
+            .run()
+        })?;
     if outcome.interrupted {
         return Err(crate::target::Error::Interrupted.into());
     }
