@@ -574,30 +574,38 @@ fn read_tagged(path: &Path, covers: bool) -> Result<TaggedFile, TagError> {
     // reported the trouble), so one bad frame does not stop a conversion or an export.
     let strict = || parse_options().read_cover_art(covers);
     let relaxed = || strict().parsing_mode(ParsingMode::Relaxed);
-    // Each frame of the leading ID3v2 tag left out in turn, as the scan does.
+    let mut first = None;
+    // Returns the file, or records the error (and says whether to go on).
+    let mut attempt =
+        |options: ParseOptions, extra: Vec<crate::container::Patch>| match read_tagged_with(
+            path, options, extra,
+        ) {
+            Ok(file) => Some(Ok(file)),
+            Err((e, true)) => Some(Err(first.take().unwrap_or(e))),
+            Err((e, false)) => {
+                first.get_or_insert(e);
+                None
+            }
+        };
+    if let Some(done) = attempt(strict(), Vec::new()) {
+        return done;
+    }
+    if let Some(done) = attempt(relaxed(), Vec::new()) {
+        return done;
+    }
+    // Each frame of the leading ID3v2 tag left out in turn, as the scan does; the frames are
+    // listed only for a tag that needs it.
     let frames = std::fs::File::open(path)
         .and_then(|mut f| crate::container::id3::frames(&mut f, 0))
         .unwrap_or_default();
-    let mut attempts: Vec<(ParseOptions, Vec<crate::container::Patch>)> =
-        vec![(strict(), Vec::new()), (relaxed(), Vec::new())];
     for (at, head) in frames.iter().take(64) {
-        attempts.push((
-            relaxed(),
-            crate::container::id3::left_out(*at, head).to_vec(),
-        ));
-    }
-    attempts.push((strict().read_tags(false), Vec::new()));
-    let mut first = None;
-    for (options, extra) in attempts {
-        match read_tagged_with(path, options, extra) {
-            Ok(file) => return Ok(file),
-            Err((e, unknown_format)) => {
-                if unknown_format {
-                    return Err(first.unwrap_or(e));
-                }
-                first.get_or_insert(e);
-            }
+        let patches = crate::container::id3::left_out(*at, head).to_vec();
+        if let Some(done) = attempt(relaxed(), patches) {
+            return done;
         }
+    }
+    if let Some(done) = attempt(strict().read_tags(false), Vec::new()) {
+        return done;
     }
     Err(first.expect("at least one attempt"))
 }

@@ -165,6 +165,12 @@ pub fn meta_moved_to_udta<F: Read + Seek>(
     file_len: u64,
 ) -> io::Result<Option<Vec<super::Piece>>> {
     use super::Piece;
+    // Only an MP4 file (it starts with `ftyp`) is looked into: this runs for every file a
+    // scan reads.
+    let mut head = [0u8; 8];
+    if read_at(file, 0, &mut head)? < 8 || &head[4..8] != b"ftyp" {
+        return Ok(None);
+    }
     let top = children(file, 0, file_len)?;
     if top.first().is_none_or(|b| &b.kind != b"ftyp") {
         return Ok(None);

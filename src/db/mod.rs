@@ -690,25 +690,20 @@ impl Library {
     }
 
     pub fn problems(&self) -> Result<Vec<Problem>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT path, reason, seen_at FROM problems ORDER BY path")?;
-        let rows = stmt.query_map([], |r| {
-            Ok(Problem {
-                path: path_from(r.get_ref(0)?)?,
-                reason: r.get(1)?,
-                seen_at: r.get(2)?,
-            })
-        })?;
-        rows.collect()
+        self.problem_rows("SELECT path, reason, seen_at FROM problems ORDER BY path")
     }
 
     /// Tracks `analyze` found damaged, with the reason, by path.
     pub fn damaged(&self) -> Result<Vec<Problem>> {
-        let mut stmt = self.conn.prepare(
+        self.problem_rows(
             "SELECT path, damage, analysed_at FROM tracks \
              WHERE damage IS NOT NULL AND analysed_at IS NOT NULL ORDER BY path",
-        )?;
+        )
+    }
+
+    /// Rows of (path, reason, time) as problems.
+    fn problem_rows(&self, sql: &str) -> Result<Vec<Problem>> {
+        let mut stmt = self.conn.prepare(sql)?;
         let rows = stmt.query_map([], |r| {
             Ok(Problem {
                 path: path_from(r.get_ref(0)?)?,
