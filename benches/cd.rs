@@ -39,16 +39,7 @@ fn main() {
         return;
     }
     let db = root.join("library.db");
-    let _ = std::fs::remove_file(&db);
-    let ok = Command::new(&exe)
-        .arg("--db")
-        .arg(&db)
-        .args(["scan", "-q"])
-        .arg(&flac_dir)
-        .arg(&mp3_dir)
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "scan failed");
+    common::scan_fresh(&exe, &db, &[&flac_dir, &mp3_dir]);
 
     let audio = (TRACKS as u32 * TRACK_SECONDS) as f64;
     println!("\n-- 80-minute audio CD image from FLAC ({TRACKS} x {TRACK_SECONDS} s)");

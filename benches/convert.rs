@@ -40,15 +40,7 @@ fn main() {
         return;
     }
     let db = root.join("library.db");
-    let _ = std::fs::remove_file(&db);
-    let ok = Command::new(&exe)
-        .arg("--db")
-        .arg(&db)
-        .args(["scan", "-q"])
-        .arg(&src)
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "scan failed");
+    common::scan_fresh(&exe, &db, &[&src]);
     let audio = FILES as f64 * SECONDS;
 
     println!("\n-- FLAC to MP3 320k CBR (x real time)");

@@ -354,13 +354,5 @@ fn make_library(base: &[u8], dir: &Path, count: usize, per_album: usize) {
 }
 
 fn scan(exe: &Path, db: &Path, music: &Path) {
-    let _ = std::fs::remove_file(db);
-    let ok = Command::new(exe)
-        .arg("--db")
-        .arg(db)
-        .args(["scan", "-q"])
-        .arg(music)
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "scan failed");
+    common::scan_fresh(exe, db, &[music]);
 }

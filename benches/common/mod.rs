@@ -1,4 +1,5 @@
-//! Helpers the benchmarks share: reading counts from the environment and printing figures.
+//! Helpers the benchmarks share: reading counts from the environment, printing figures, and
+//! scanning folders into a fresh library.
 
 #![allow(dead_code)]
 
@@ -37,4 +38,17 @@ pub fn thousands(n: f64) -> String {
         out.push(c);
     }
     out
+}
+
+/// Scans `folders` into a fresh library at `db` (any old one removed) with the binary `exe`.
+pub fn scan_fresh(exe: &std::path::Path, db: &std::path::Path, folders: &[&std::path::Path]) {
+    let _ = std::fs::remove_file(db);
+    let ok = std::process::Command::new(exe)
+        .arg("--db")
+        .arg(db)
+        .args(["scan", "-q"])
+        .args(folders)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "scan failed");
 }
