@@ -452,6 +452,7 @@ pub fn export(ctx: &Settings, args: &ExportArgs, out: &mut dyn Write) -> Result<
             existing: &existing,
             free,
             fold_case: true,
+            given_order: false,
         })
     };
     // Files of ours that changed since they were written are the user's now: planned around,

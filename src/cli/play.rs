@@ -1052,9 +1052,8 @@ pub fn play(
     let repeat = queue.repeat;
     let output = DeviceOutput::new(device_name).map_err(|e| anyhow::anyhow!(e.0))?;
     // Remembered for `--resume`: the items in their order, and the order they play in.
-    let item_paths: Vec<PathBuf> = queue.items().iter().map(|i| i.path.clone()).collect();
     let mut saved = SavedQueue {
-        paths: item_paths.clone(),
+        paths: queue.items().iter().map(|i| i.path.clone()).collect(),
         index: queue.cursor(),
         position: 0.0,
         repeat: repeat.name().to_string(),

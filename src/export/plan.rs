@@ -190,6 +190,9 @@ pub struct Input<'a> {
     pub free: Option<u64>,
     /// Whether the device folds case in names (FAT does).
     pub fold_case: bool,
+    /// Play the tracks in the order given (a playlist), each numbered (`$track`) by its place,
+    /// instead of in album order with the tags' numbers.
+    pub given_order: bool,
 }
 
 /// Play order: album artist, year, album, disc (missing counts as 1), track, title, path.
@@ -426,9 +429,16 @@ pub fn plan(input: &Input<'_>) -> Plan {
 
     // Tracks in play order.
     let mut order: Vec<usize> = (0..input.tracks.len()).collect();
-    let keys: Vec<OrderKey> = input.tracks.iter().map(order_key).collect();
-    order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
-    let numbers = crate::convert::plan::numbering(input.tracks);
+    let numbers = if input.given_order {
+        let n = input.tracks.len() as u32;
+        (1..=n)
+            .map(|i| crate::names::Numbering::new(Some(i), Some(n), None, None))
+            .collect()
+    } else {
+        let keys: Vec<OrderKey> = input.tracks.iter().map(order_key).collect();
+        order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+        crate::convert::plan::numbering(input.tracks)
+    };
 
     // What each track wants: method, extension, path.
     let methods: Vec<(Method, String)> = input.tracks.iter().map(|t| method_for(p, t)).collect();

@@ -39,28 +39,6 @@ fn disc_profile(mut p: Profile) -> Profile {
 /// The names of a disc in the selection's own order: its position, artist and title.
 const ORDERED_TEMPLATE: &str = "$track $artist - $title";
 
-/// The tracks as the plan should order and number them for a disc in selection order: each
-/// one's position as its track number, in one album, so that the plan's album order is the
-/// selection's and `$track` is the position. Only names and order come from these; the files'
-/// tags are copied from the sources as they are.
-fn in_selection_order(tracks: &[Track]) -> Vec<Track> {
-    let n = tracks.len() as u32;
-    tracks
-        .iter()
-        .enumerate()
-        .map(|(i, t)| Track {
-            albumartist: Some(String::new()),
-            album: Some(String::new()),
-            year: None,
-            disc: None,
-            disctotal: None,
-            track: Some(i as u32 + 1),
-            tracktotal: Some(n),
-            ..t.clone()
-        })
-        .collect()
-}
-
 /// Room the ISO's own structures take (volume descriptors, path tables, directory records),
 /// counted against the limit before the files: 1 MiB and 4 KiB per file, more than xorriso
 /// uses.
@@ -103,11 +81,7 @@ pub(super) fn mp3_cd(
         PathTemplate::parse(&profile.template)
             .map_err(|e| UsageError(format!("the profile's template: {e}")))?
     };
-    let planned: Vec<Track> = if ordered {
-        in_selection_order(&tracks)
-    } else {
-        tracks.clone()
-    };
+
     let ids: Vec<i64> = tracks.iter().map(|t| t.id).collect();
     let fingerprints: HashMap<i64, String> = lib
         .identities(&ids)?
@@ -117,7 +91,7 @@ pub(super) fn mp3_cd(
     let manifest = Manifest::new(&profile.name);
     let existing = HashMap::new();
     let plan = plan::plan(&plan::Input {
-        tracks: &planned,
+        tracks: &tracks,
         fingerprints: &fingerprints,
         playlists: &[],
         manifest: &manifest,
@@ -127,6 +101,7 @@ pub(super) fn mp3_cd(
         existing: &existing,
         free: Some(limit.saturating_sub(overhead(tracks.len()))),
         fold_case: true,
+        given_order: ordered,
     });
     let text = disc_text(&tracks, args.title.as_deref());
     let volid = iso::volume_id(&text.title);

@@ -159,6 +159,7 @@ fn run_with(
         existing: &device.existing,
         free: device.free,
         fold_case: true,
+        given_order: false,
     })
 }
 
