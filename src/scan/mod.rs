@@ -119,10 +119,12 @@ impl ScanLock {
         let mut name = db_path.as_os_str().to_owned();
         name.push(".scan-lock");
         let path = PathBuf::from(name);
+        // Never through a link someone left at the lock's name.
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(|e| ScanError::Lock(path.clone(), e))?;
         match file.try_lock() {
