@@ -22,6 +22,7 @@ pub mod player;
 pub mod playlist_file;
 pub mod query;
 pub mod scan;
+pub mod service;
 pub mod tags;
 pub mod target;
 pub mod template;

@@ -44,7 +44,46 @@ pub enum Command {
     Remove(usize),
     /// Plays the queue item with this index now.
     Jump(usize),
+    /// The queue's list was edited: `items` is the new list and `map[old]` where each old
+    /// item is now (`None`: removed). What plays goes on unless it was removed.
+    Edit {
+        items: Vec<Item>,
+        map: Vec<Option<usize>>,
+    },
+    /// Stop after the current item (without repeat).
+    SetSingle(bool),
+    /// The ReplayGain mode for the tracks decoded from now on.
+    SetGainMode(gain::Mode),
+    /// Answers with what the engine is doing, once the commands before it are applied.
+    Snapshot(Reply),
     Stop,
+}
+
+/// Where a [`Snapshot`] goes.
+#[derive(Debug, Clone)]
+pub struct Reply(pub Sender<Snapshot>);
+
+impl PartialEq for Reply {
+    fn eq(&self, other: &Reply) -> bool {
+        self.0.same_channel(&other.0)
+    }
+}
+
+/// What the engine is doing, as asked by [`Command::Snapshot`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// The queue item heard now, or about to be (after a skip, before its first sample is
+    /// heard), and the position in it in seconds.
+    pub current: Option<(usize, f64)>,
+    pub paused: bool,
+    pub volume: u8,
+    pub shuffle: Shuffle,
+    pub repeat: Repeat,
+    pub single: bool,
+    /// The play order (indexes into the queue's items).
+    pub order: Vec<usize>,
+    /// The gain applied to the current item.
+    pub gain: Option<Applied>,
 }
 
 /// What the engine reports.
@@ -488,9 +527,85 @@ impl Engine {
                     self.open_head_from_cursor(0.0, None);
                 }
             }
+            Command::Edit { items, map } => self.edit(items, &map),
+            Command::SetSingle(single) => {
+                self.queue.single = single;
+                self.modes_changed();
+            }
+            Command::SetGainMode(mode) => self.options.gain.mode = mode,
+            Command::Snapshot(reply) => {
+                let _ = reply.0.send(self.snapshot());
+            }
             Command::Stop => self.stopping = true,
         }
         true
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let audible = self.audible();
+        let current = audible.or_else(|| self.queue.current().map(|(i, _)| (i, 0.0)));
+        let gain = match (audible, self.audible_segment()) {
+            (Some(_), Some(seg)) => Some(seg.gain),
+            _ => self.head.as_ref().map(|h| h.gain),
+        };
+        Snapshot {
+            current,
+            paused: self.paused,
+            volume: self.volume,
+            shuffle: self.queue.shuffle(),
+            repeat: self.queue.repeat,
+            single: self.queue.single,
+            order: self.queue.play_order().to_vec(),
+            gain,
+        }
+    }
+
+    /// Applies an edit of the queue's list. The audible track plays on when it is kept (the
+    /// track decoded ahead is made again when it is no longer the one that follows); when it
+    /// was removed, the first kept item after it plays.
+    fn edit(&mut self, items: Vec<Item>, map: &[Option<usize>]) {
+        let moved = |i: usize| map.get(i).copied().flatten();
+        let audible = self.audible().map(|(i, _)| i);
+        if audible.is_some_and(|i| moved(i).is_none()) {
+            if let Some(i) = audible {
+                self.queue.jump_to_item(i);
+            }
+            self.cut();
+            self.queue.edit(items, map);
+            self.open_head_from_cursor(0.0, None);
+        } else {
+            // Tracks already decoded after the audible one may be gone or out of order: from
+            // the audible point on, everything is decoded again.
+            let ahead_changed = self
+                .segments
+                .iter()
+                .map(|s| s.index)
+                .chain(self.head.as_ref().map(|h| h.index))
+                .any(|i| moved(i).is_none());
+            for s in &mut self.segments {
+                s.index = moved(s.index).unwrap_or(usize::MAX);
+            }
+            if let Some(h) = &mut self.head {
+                h.index = moved(h.index).unwrap_or(usize::MAX);
+            }
+            self.queue.edit(items, map);
+            if let Some(i) = audible.and_then(moved) {
+                self.queue.jump_to_item(i);
+            }
+            if ahead_changed {
+                self.replan_from_audible();
+            } else {
+                self.replan();
+            }
+            if audible.is_none() && self.head.is_none() && self.segments.is_empty() {
+                self.open_head_from_cursor(0.0, None);
+            }
+        }
+        self.emit(Event::Modes {
+            shuffle: self.queue.shuffle(),
+            repeat: self.queue.repeat,
+            order: self.queue.play_order().to_vec(),
+        });
     }
 
     fn set_paused(&mut self, paused: bool) {

@@ -21,6 +21,9 @@ pub struct Item {
     pub duration: f64,
     pub format: String,
     pub gain: gain::Tags,
+    /// Which queue entry this is, for a queue whose entries are named (the player service's
+    /// song ids); 0 otherwise.
+    pub entry: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -94,7 +97,7 @@ impl Rng {
         (x % n.max(1) as u64) as usize
     }
 
-    fn shuffle<T>(&mut self, v: &mut [T]) {
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
         for i in (1..v.len()).rev() {
             v.swap(i, self.below(i + 1));
         }
@@ -108,6 +111,8 @@ pub struct Queue {
     order: Vec<usize>,
     cursor: usize,
     pub repeat: Repeat,
+    /// Without repeat, stop when the current item ends (MPD's `single`).
+    pub single: bool,
     shuffle: Shuffle,
     rng: Rng,
     /// Whether the given order keeps each album's tracks together.
@@ -126,6 +131,7 @@ impl Queue {
             items,
             cursor: 0,
             repeat,
+            single: false,
             shuffle: Shuffle::Off,
             rng: Rng::new(seed),
         };
@@ -240,6 +246,9 @@ impl Queue {
         if self.repeat == Repeat::One {
             return !self.items.is_empty();
         }
+        if self.single && self.repeat == Repeat::Off {
+            return false;
+        }
         self.next()
     }
 
@@ -288,6 +297,51 @@ impl Queue {
         self.order.push(self.items.len() - 1);
     }
 
+    /// Replaces the items after an edit of the list (items added, removed, moved): `map[old]`
+    /// is where each old item is now, `None` when it was removed; items no old one maps to are
+    /// new. Unshuffled, the play order is the new list order; shuffled, the kept items keep
+    /// their play order and new ones go at its end. The cursor stays on its item, or moves to
+    /// the first kept item after it in the play order (past the end when there is none).
+    pub fn edit(&mut self, items: Vec<Item>, map: &[Option<usize>]) {
+        let old_cursor = self.cursor;
+        let landing = self
+            .order
+            .iter()
+            .skip(old_cursor)
+            .find_map(|&i| map.get(i).copied().flatten());
+        let mut mapped = vec![false; items.len()];
+        for &n in map.iter().flatten() {
+            if n < mapped.len() {
+                mapped[n] = true;
+            }
+        }
+        self.order = if self.shuffle == Shuffle::Off {
+            (0..items.len()).collect()
+        } else {
+            let mut order: Vec<usize> = self
+                .order
+                .iter()
+                .filter_map(|&i| map.get(i).copied().flatten())
+                .filter(|&n| n < items.len())
+                .collect();
+            order.extend((0..items.len()).filter(|&n| !mapped[n]));
+            order
+        };
+        let mut seen = std::collections::HashSet::new();
+        self.albums_together = items
+            .chunk_by(|a, b| a.album_key == b.album_key)
+            .all(|run| seen.insert(run[0].album_key.as_str()));
+        self.items = items;
+        self.cursor = match landing {
+            Some(n) => self
+                .order
+                .iter()
+                .position(|&i| i == n)
+                .unwrap_or(self.order.len()),
+            None => self.order.len(),
+        };
+    }
+
     /// Removes the item with index `item`; the cursor stays on the same playing item.
     pub fn remove(&mut self, item: usize) -> Option<Item> {
         if item >= self.items.len() {
@@ -328,6 +382,7 @@ mod tests {
             duration: 100.0,
             format: "FLAC".into(),
             gain: gain::Tags::default(),
+            entry: 0,
         }
     }
 
@@ -452,5 +507,68 @@ mod tests {
         assert!(counts_as_played(241.0, 3600.0, false));
         assert!(!counts_as_played(239.0, 3600.0, false));
         assert!(!counts_as_played(5.0, 0.0, false));
+    }
+
+    #[test]
+    fn an_edit_keeps_the_cursor_on_its_item_and_follows_the_list() {
+        let mut q = Queue::new(items(), Shuffle::Off, Repeat::Off, 1);
+        q.jump_to_item(4); // b2
+        // Move b2 to the front, drop a1, add a new item at the end.
+        let old = q.items().to_vec();
+        let mut new = vec![
+            old[4].clone(),
+            old[1].clone(),
+            old[2].clone(),
+            old[3].clone(),
+        ];
+        new.extend(old[5..].iter().cloned());
+        new.push(item("e", 1));
+        let mut map = vec![None; old.len()];
+        map[4] = Some(0);
+        map[1] = Some(1);
+        map[2] = Some(2);
+        map[3] = Some(3);
+        for (n, m) in map.iter_mut().enumerate().skip(5) {
+            *m = Some(n - 1);
+        }
+        q.edit(new, &map);
+        assert_eq!(q.current().unwrap().1.title, "b2");
+        assert_eq!(titles(&q)[..3], ["b2", "a2", "a3"]);
+        assert_eq!(titles(&q).last().unwrap(), "e1");
+        // Removing the current item lands on the next kept one.
+        let old = q.items().to_vec();
+        let map: Vec<Option<usize>> = (0..old.len())
+            .map(|i| if i == 0 { None } else { Some(i - 1) })
+            .collect();
+        q.edit(old[1..].to_vec(), &map);
+        assert_eq!(q.current().unwrap().1.title, "a2");
+        // Removing everything leaves no current item.
+        let n = q.len();
+        q.edit(Vec::new(), &vec![None; n]);
+        assert!(q.current().is_none());
+    }
+
+    #[test]
+    fn a_shuffled_edit_keeps_the_play_order_and_appends_new_items() {
+        let mut q = Queue::new(items(), Shuffle::Tracks, Repeat::Off, 7);
+        let before = titles(&q);
+        let mut new = q.items().to_vec();
+        new.push(item("e", 1));
+        let map: Vec<Option<usize>> = (0..12).map(Some).collect();
+        q.edit(new, &map);
+        let after = titles(&q);
+        assert_eq!(after[..12], before[..]);
+        assert_eq!(after[12], "e1");
+    }
+
+    #[test]
+    fn single_stops_after_the_current_item_unless_it_repeats() {
+        let mut q = Queue::new(items(), Shuffle::Off, Repeat::Off, 1);
+        q.single = true;
+        assert!(!q.advance_natural());
+        assert!(q.next(), "a skip still moves on");
+        q.repeat = Repeat::One;
+        assert!(q.advance_natural());
+        assert_eq!(q.current().unwrap().1.title, "a2");
     }
 }

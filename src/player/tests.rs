@@ -30,6 +30,7 @@ fn item(path: PathBuf) -> Item {
         duration: 1.0,
         format: String::new(),
         gain: gain::Tags::default(),
+        entry: 0,
     }
 }
 
