@@ -7,3 +7,4 @@
 //! says so.
 
 pub mod request;
+pub mod tags;
