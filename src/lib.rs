@@ -2,7 +2,7 @@
 //!
 //! See ARCHITECTURE.md for the map. The pure core is [`model`] and [`identity`]; [`db`] owns
 //! SQLite; [`tags`] owns lofty; [`container`] parses container structure; [`scan`] walks and
-//! reads; [`cli`] is the command line.
+//! reads; [`mpd`] holds the pure pieces of the MPD protocol; [`cli`] is the command line.
 
 pub mod analyze;
 pub mod audio;
@@ -17,6 +17,7 @@ pub mod error;
 pub mod export;
 pub mod identity;
 pub mod model;
+pub mod mpd;
 pub mod names;
 pub mod player;
 pub mod playlist_file;
