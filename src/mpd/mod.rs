@@ -8,3 +8,4 @@
 
 pub mod request;
 pub mod tags;
+pub mod uri;
