@@ -22,6 +22,11 @@ pub mod code {
     pub const BUSY: u8 = 3;
 }
 
+/// Something else holds what the command needs (another `tapedeck serve` on the library).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BusyError(pub String);
+
 /// A mistake on the command line, found after clap has parsed it (a path that does not exist).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -53,6 +58,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             || cause.downcast_ref::<crate::config::ConfigError>().is_some()
         {
             return code::USAGE;
+        }
+        if cause.downcast_ref::<BusyError>().is_some() {
+            return code::BUSY;
         }
         if let Some(ScanError::Busy(_)) = cause.downcast_ref::<ScanError>() {
             return code::BUSY;

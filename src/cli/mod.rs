@@ -14,6 +14,8 @@ mod output;
 mod play;
 mod playlist;
 mod progress;
+mod remote;
+mod serve;
 mod style;
 
 use std::ffi::OsString;
@@ -178,7 +180,43 @@ pub enum Command {
         /// Continue the last queue where it stopped
         #[arg(long)]
         resume: bool,
+        /// Hand the tracks to the running `tapedeck serve` (added to its queue) instead of
+        /// playing here
+        #[arg(long, conflicts_with = "resume")]
+        enqueue: bool,
     },
+    /// Run the player as a service: MPD clients (mpc, ncmpcpp, phone apps), media keys
+    /// (MPRIS) and the remote commands (status, next, queue...) control it
+    Serve(serve::ServeArgs),
+    /// Show what the running service plays
+    Status {
+        /// One JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause the running service
+    Pause,
+    /// Pause or go on (the running service)
+    Toggle,
+    /// Stop the running service's playback (the queue stays)
+    Stop,
+    /// Skip to the next track (the running service)
+    Next,
+    /// Back to the start of the track, or the previous one in its first seconds
+    Prev,
+    /// Seek in the current track: 1:30, or +10 / -10 seconds
+    Seek {
+        #[arg(value_name = "TIME", allow_hyphen_values = true)]
+        time: String,
+    },
+    /// Show or set the running service's volume: 0 to 100, +5 or -5
+    Volume {
+        #[arg(value_name = "PERCENT", allow_hyphen_values = true)]
+        value: Option<String>,
+    },
+    /// The running service's queue: list, add, clear, remove, move
+    #[command(subcommand)]
+    Queue(remote::QueueCmd),
     /// Write what `play` would play to a WAV file, as fast as possible
     Render {
         #[command(flatten)]
@@ -272,7 +310,8 @@ impl Command {
             Command::Scan { .. }
             | Command::Rate { .. }
             | Command::Roots { cmd: Some(_), .. }
-            | Command::Play { .. }
+            | Command::Play { enqueue: false, .. }
+            | Command::Serve(_)
             | Command::Convert(_)
             | Command::Cd(_)
             | Command::Analyze(_)
@@ -285,6 +324,16 @@ impl Command {
             | Command::Stats { .. }
             | Command::Problems { .. }
             | Command::Roots { cmd: None, .. }
+            | Command::Play { enqueue: true, .. }
+            | Command::Status { .. }
+            | Command::Pause
+            | Command::Toggle
+            | Command::Stop
+            | Command::Next
+            | Command::Prev
+            | Command::Seek { .. }
+            | Command::Volume { .. }
+            | Command::Queue(_)
             | Command::Render { .. }
             | Command::Converted { .. }
             | Command::Dupes { .. }
@@ -308,6 +357,20 @@ impl Command {
             && !matches!(
                 self,
                 Command::Render { .. }
+                    | Command::Status { .. }
+                    | Command::Pause
+                    | Command::Toggle
+                    | Command::Stop
+                    | Command::Next
+                    | Command::Prev
+                    | Command::Seek { .. }
+                    | Command::Volume { .. }
+                    | Command::Queue(
+                        remote::QueueCmd::List { .. }
+                            | remote::QueueCmd::Clear
+                            | remote::QueueCmd::Remove { .. }
+                            | remote::QueueCmd::Move { .. }
+                    )
                     | Command::Profiles { .. }
                     | Command::Devices { .. }
                     | Command::Config { .. }
@@ -830,9 +893,25 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
         }
         Command::Play {
             queue,
+            enqueue: true,
+            ..
+        } => play::enqueue(ctx, &queue, out),
+        Command::Serve(args) => serve::serve(ctx, &args),
+        Command::Status { json } => remote::status(ctx, json, out),
+        Command::Pause => remote::simple(ctx, &["pause", "1"]),
+        Command::Toggle => remote::simple(ctx, &["pause"]),
+        Command::Stop => remote::simple(ctx, &["stop"]),
+        Command::Next => remote::simple(ctx, &["next"]),
+        Command::Prev => remote::simple(ctx, &["previous"]),
+        Command::Seek { time } => remote::seek(ctx, &time),
+        Command::Volume { value } => remote::volume(ctx, value.as_deref(), out),
+        Command::Queue(cmd) => remote::queue(ctx, cmd, out),
+        Command::Play {
+            queue,
             device,
             volume,
             resume,
+            ..
         } => {
             let device = device.or(ctx.config.device.as_ref().map(|s| s.value.clone()));
             play::play(ctx, &queue, device.as_deref(), volume, resume, out)

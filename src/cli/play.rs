@@ -64,6 +64,20 @@ pub struct QueueArgs {
     pub allow_clipping: bool,
 }
 
+/// The gain settings of the configuration (else the defaults).
+pub(super) fn gain_settings(config: &Config) -> gain::Settings {
+    gain::Settings {
+        mode: config
+            .replaygain
+            .as_ref()
+            .map(|s| s.value)
+            .unwrap_or_default(),
+        preamp_db: config.preamp.as_ref().map_or(0.0, |s| s.value),
+        fallback_db: config.fallback_gain.as_ref().map_or(0.0, |s| s.value),
+        prevent_clipping: true,
+    }
+}
+
 impl QueueArgs {
     /// The gain settings: the flags, else the configuration's, else the defaults.
     fn gain(&self, config: &Config) -> gain::Settings {
@@ -242,6 +256,25 @@ fn build_items(
     Ok((items, left_out))
 }
 
+/// `tapedeck play --enqueue`: the tracks go to the running service's queue.
+pub fn enqueue(ctx: &Settings, args: &QueueArgs, out: &mut dyn Write) -> Result<()> {
+    let lib = ctx.open_library()?;
+    let (items, left_out) = build_items(&lib, args, prefer_computed(ctx))?;
+    let paths: Vec<PathBuf> = items.into_iter().map(|i| i.path).collect();
+    let n = super::remote::enqueue(ctx, &paths)?;
+    if !ctx.quiet {
+        writeln!(
+            out,
+            "added {n} track{} to the queue",
+            if n == 1 { "" } else { "s" }
+        )?;
+    }
+    if left_out > 0 {
+        return Err(crate::error::AlreadyReported(crate::error::code::FAILURE).into());
+    }
+    Ok(())
+}
+
 /// `tapedeck devices`.
 pub fn devices(json: bool, out: &mut dyn Write) -> Result<()> {
     let list = device::list().map_err(|e| anyhow::anyhow!(e.0))?;
@@ -400,7 +433,7 @@ pub fn render(
     Ok(())
 }
 
-fn seed() -> u64 {
+pub(super) fn seed() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64)

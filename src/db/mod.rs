@@ -417,6 +417,39 @@ pub struct Stats {
     pub problems: u64,
 }
 
+/// An advisory lock on a file beside the library (`library.db.scan-lock`): held while the
+/// value lives, and released by the OS however the process ends. The file is never opened
+/// through a link someone left at its name.
+pub struct LockFile {
+    _file: std::fs::File,
+}
+
+impl LockFile {
+    pub fn path(db_path: &Path, suffix: &str) -> PathBuf {
+        let mut name = db_path.as_os_str().to_owned();
+        name.push(".");
+        name.push(suffix);
+        PathBuf::from(name)
+    }
+
+    /// Takes the lock, or `None` when another process holds it.
+    pub fn try_acquire(db_path: &Path, suffix: &str) -> std::io::Result<Option<LockFile>> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = LockFile::path(db_path, suffix);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(LockFile { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+}
+
 /// An open library.
 pub struct Library {
     conn: Connection,
@@ -645,6 +678,65 @@ impl Library {
             }
         }
         Ok(Ok(()))
+    }
+
+    /// Calls `f` for every track whose path lies under the folder `dir` (every track when
+    /// `None`), in path order: what a folder listing reads. Uses the path index, never a scan
+    /// of the table.
+    pub fn for_each_track_under(
+        &self,
+        dir: Option<&Path>,
+        mut f: impl FnMut(Track) -> std::io::Result<()>,
+    ) -> Result<std::io::Result<()>> {
+        let artists = "(SELECT group_concat(name, char(31)) FROM \
+             (SELECT name FROM track_artists a WHERE a.track_id = t.id ORDER BY position)) AS artists";
+        let (sql, params): (String, Vec<Value>) = match dir {
+            None => (
+                format!(
+                    "SELECT {}, {artists} FROM tracks t ORDER BY t.path",
+                    *TRACK_COLUMNS
+                ),
+                Vec::new(),
+            ),
+            Some(dir) => {
+                // Paths under `dir/` sort between `dir/` and `dir0` ('0' follows '/').
+                let mut low = dir.as_os_str().as_encoded_bytes().to_vec();
+                if low.last() != Some(&b'/') {
+                    low.push(b'/');
+                }
+                let mut high = low.clone();
+                *high.last_mut().expect("not empty") = b'0';
+                let value = |b: Vec<u8>| match String::from_utf8(b) {
+                    Ok(s) => Value::Text(s),
+                    Err(e) => Value::Blob(e.into_bytes()),
+                };
+                (
+                    format!(
+                        "SELECT {}, {artists} FROM tracks t WHERE t.path >= ?1 AND t.path < ?2 \
+                         ORDER BY t.path",
+                        *TRACK_COLUMNS
+                    ),
+                    vec![value(low), value(high)],
+                )
+            }
+        };
+        let mut stmt = self.conn.prepare(&sql)?;
+        let columns = RowColumns::of(&stmt)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+        while let Some(row) = rows.next()? {
+            if let Err(e) = f(columns.track(row)?) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// The library track at this path.
+    pub fn track_by_path(&self, path: &Path) -> Result<Option<Track>> {
+        let Some(id) = self.track_id_by_path(path)? else {
+            return Ok(None);
+        };
+        Ok(self.tracks_by_ids(&[id])?.pop())
     }
 
     /// Every track, in album order.

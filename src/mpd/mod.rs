@@ -6,6 +6,9 @@
 //! protocol documentation and source; where tapedeck cannot follow them exactly, the file
 //! says so.
 
+pub mod client;
+pub mod commands;
 pub mod request;
+pub mod server;
 pub mod tags;
 pub mod uri;

@@ -111,27 +111,31 @@ pub enum ScanError {
 /// Held for the duration of a scan; a second scan of the same library fails to take it. The lock
 /// is an OS file lock, so it goes away with the process however the process ends.
 pub struct ScanLock {
-    _file: File,
+    _file: db::LockFile,
 }
 
 impl ScanLock {
     pub fn acquire(db_path: &Path) -> Result<ScanLock, ScanError> {
-        let mut name = db_path.as_os_str().to_owned();
-        name.push(".scan-lock");
-        let path = PathBuf::from(name);
-        // Never through a link someone left at the lock's name.
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
-            .map_err(|e| ScanError::Lock(path.clone(), e))?;
-        match file.try_lock() {
-            Ok(()) => Ok(ScanLock { _file: file }),
-            Err(std::fs::TryLockError::WouldBlock) => Err(ScanError::Busy(path)),
-            Err(std::fs::TryLockError::Error(e)) => Err(ScanError::Lock(path, e)),
+        match db::LockFile::try_acquire(db_path, "scan-lock") {
+            Ok(Some(file)) => Ok(ScanLock { _file: file }),
+            Ok(None) => Err(ScanError::Busy(db::LockFile::path(db_path, "scan-lock"))),
+            Err(e) => Err(ScanError::Lock(db::LockFile::path(db_path, "scan-lock"), e)),
         }
+    }
+}
+
+/// Rescans every root of the library at `db_path`, under the scan lock and without progress:
+/// what a running service does when a client asks for an update.
+pub fn rescan(db_path: &Path, now: i64) -> Result<Summary, ScanError> {
+    let _lock = ScanLock::acquire(db_path)?;
+    let mut lib = Library::open(db_path)?;
+    scan(&mut lib, &[], &ScanOptions::default(), &NoProgress, now)
+}
+
+impl Summary {
+    /// Whether the library changed.
+    pub fn changed(&self) -> bool {
+        self.added + self.updated + self.moved + self.removed > 0
     }
 }
 

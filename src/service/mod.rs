@@ -182,6 +182,11 @@ impl Subscription {
         Changes(self.flags.swap(0, Ordering::AcqRel))
     }
 
+    /// Gives changes back, to be taken again later (without waking anyone).
+    pub fn put_back(&self, changes: Changes) {
+        self.flags.fetch_or(changes.0, Ordering::AcqRel);
+    }
+
     /// Receives (a unit) whenever changes arrive.
     pub fn wake(&self) -> &Receiver<()> {
         &self.wake

@@ -22,6 +22,7 @@
 //! sequential copy onto the target.
 
 pub mod path;
+pub mod runtime;
 
 use std::collections::HashMap;
 use std::ffi::{CStr, CString, OsStr};
