@@ -19,7 +19,7 @@ pub mod identity;
 pub mod model;
 pub mod names;
 pub mod player;
-pub mod playlist_file;
+pub mod playlist;
 pub mod query;
 pub mod scan;
 pub mod tags;
