@@ -300,3 +300,183 @@ fn copy_one(
         seconds: job.track.duration,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+    use crate::convert::encode::{Format, Settings};
+    use crate::model::Track;
+
+    fn job(id: i64, path: PathBuf, output: &str, action: Action) -> Job {
+        Job {
+            track: Track {
+                id,
+                path,
+                duration: 2.5,
+                ..Track::default()
+            },
+            output: PathBuf::from(output),
+            action,
+        }
+    }
+
+    fn request() -> Request {
+        Request {
+            encode: Settings::new(Format::Flac),
+            sample_rate: None,
+            bit_depth: None,
+            apply_gain: None,
+            allow_lossy_source: false,
+            id3v23: false,
+            id3v1: false,
+            cover_max: None,
+            copy: vec![Format::Mp3],
+        }
+    }
+
+    /// Runs `jobs` into `dir/out` (a library beside it) with the cancel flag as given, and hands
+    /// `check` the library, the report, the calls to the progress callback and the output root.
+    fn batch(
+        dir: &Path,
+        jobs: &[Job],
+        cancel: bool,
+        check: impl FnOnce(&Library, &Report<'_>, usize, &Path),
+    ) {
+        let out = dir.join("out");
+        let mut lib = Library::open(&dir.join("lib.db")).unwrap();
+        let od = OutputDir::open(&out, false, Box::new(|_| None)).unwrap();
+        let root = od.root(&out);
+        let fingerprints: HashMap<i64, Vec<u8>> =
+            jobs.iter().map(|j| (j.track.id, vec![7])).collect();
+        let ticks = AtomicUsize::new(0);
+        let request = request();
+        let cancel = AtomicBool::new(cancel);
+        let tick = |_: &Job| {
+            ticks.fetch_add(1, Ordering::Relaxed);
+        };
+        let report = run(
+            &mut lib,
+            &Batch {
+                jobs,
+                dir: &od,
+                root: &root,
+                request: &request,
+                fingerprints: &fingerprints,
+                query: Some("artist:x"),
+                playlist: None,
+                workers: 2,
+                cancel: &cancel,
+                progress: &tick,
+                clock: || 7,
+            },
+        )
+        .unwrap();
+        check(&lib, &report, ticks.load(Ordering::Relaxed), &root);
+    }
+
+    /// A report's files as (source file name, outcome).
+    fn named<'a>(r: &'a Report<'_>) -> Vec<(String, &'a FileOutcome)> {
+        r.files
+            .iter()
+            .map(|(j, o)| {
+                (
+                    j.track
+                        .path
+                        .file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                    o,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_file_is_reported_and_each_finished_one_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("a.mp3");
+        std::fs::write(&src, b"eleven byte").unwrap();
+        let jobs = [
+            job(1, src.clone(), "x/a.mp3", Action::Copy),
+            job(2, dir.path().join("missing.mp3"), "x/b.mp3", Action::Copy),
+            job(3, src.clone(), "x/c.flac", Action::Skip),
+            job(4, src.clone(), "x/d.flac", Action::Refuse("lossy".into())),
+        ];
+        batch(dir.path(), &jobs, false, |lib, r, ticks, root| {
+            let files = named(r);
+            assert_eq!(files.len(), 2, "{files:?}");
+            assert!(matches!(&files[0], (n, FileOutcome::Made(c)) if n == "a.mp3" && c.size == 11));
+            assert!(
+                matches!(&files[1], (n, FileOutcome::Failed(ConvertError::Failed(why)))
+                if n == "missing.mp3" && why.starts_with("cannot read it")),
+                "{files:?}"
+            );
+            assert_eq!(
+                (
+                    r.converted,
+                    r.copied,
+                    r.skipped,
+                    r.refused,
+                    r.failed,
+                    r.bytes
+                ),
+                (0, 1, 1, 1, 1, 11)
+            );
+            assert_eq!((r.audio_seconds, r.interrupted, ticks), (2.5, false, 2));
+            assert_eq!(std::fs::read(root.join("x/a.mp3")).unwrap(), b"eleven byte");
+            assert!(!root.join("x/b.mp3").exists());
+            let runs = lib.conversions().unwrap();
+            assert_eq!(runs.len(), 1);
+            let c = &runs[0];
+            assert_eq!(
+                (
+                    c.selected,
+                    c.written,
+                    c.skipped,
+                    c.refused,
+                    c.failed,
+                    c.finished_at
+                ),
+                (4, 1, 1, 1, 1, Some(7))
+            );
+            assert_eq!(c.settings, format!("{} copy=mp3", request().key()));
+            assert_eq!(c.query.as_deref(), Some("artist:x"));
+            let recorded = lib.converted_files_under(root).unwrap();
+            assert_eq!(recorded.len(), 1, "{recorded:?}");
+            assert_eq!(recorded[0].0, root.join("x/a.mp3"));
+            assert_eq!(recorded[0].1.settings, plan::COPY_KEY);
+            assert_eq!((recorded[0].1.track_id, recorded[0].1.size), (Some(1), 11));
+        });
+    }
+
+    #[test]
+    fn a_cancelled_batch_attempts_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("a.mp3");
+        std::fs::write(&src, b"eleven byte").unwrap();
+        let jobs = [
+            job(1, src.clone(), "x/a.mp3", Action::Copy),
+            job(2, dir.path().join("b.wav"), "x/b.flac", Action::Convert),
+        ];
+        batch(dir.path(), &jobs, true, |lib, r, ticks, root| {
+            let files = named(r);
+            assert!(
+                files
+                    .iter()
+                    .all(|(_, o)| matches!(o, FileOutcome::Interrupted)),
+                "{files:?}"
+            );
+            assert_eq!(
+                (files.len(), r.interrupted, r.failed, ticks),
+                (2, true, 0, 2)
+            );
+            assert!(!root.join("x").exists());
+            assert!(lib.converted_files_under(root).unwrap().is_empty());
+            assert_eq!(lib.conversions().unwrap()[0].written, 0);
+        });
+    }
+}
