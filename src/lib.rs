@@ -20,7 +20,7 @@ pub mod model;
 pub mod mpd;
 pub mod names;
 pub mod player;
-pub mod playlist_file;
+pub mod playlist;
 pub mod query;
 pub mod scan;
 pub mod service;

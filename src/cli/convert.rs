@@ -1,28 +1,25 @@
-//! `tapedeck convert` and `tapedeck converted`: options checked up front, the plan printed or
-//! run on a worker pool with a progress bar, each file's outcome remembered in the library.
+//! `tapedeck convert` and `tapedeck converted`: options checked up front, the plan printed, or
+//! run by [`crate::convert::batch`] with a progress bar, its failures and summary printed.
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
-use rayon::prelude::*;
+use anyhow::Result;
 
 use super::output::{escape, escape_path};
 use super::{SelectArgs, Settings, now, playlist, progress};
 use crate::audio::gain;
 use crate::config::Config;
+use crate::convert::batch::{self, Batch, FileOutcome, Report};
 use crate::convert::encode::{self, Format};
-use crate::convert::output::{self, OutputDir};
+use crate::convert::output::OutputDir;
 use crate::convert::plan::{self, Action, Job, Request};
-use crate::convert::run::{self, ConvertError};
 use crate::db::ConvertedFile;
 use crate::error::UsageError;
 use crate::names::{self, NameRules, PathTemplate};
-use crate::target::Scratch;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum GainBake {
@@ -400,158 +397,72 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
         )?;
         return Ok(());
     }
-    let key = request.key();
-    let mut run_settings = key.clone();
-    if !request.copy.is_empty() {
-        let names: Vec<&str> = request.copy.iter().map(|f| f.name()).collect();
-        run_settings.push_str(&format!(" copy={}", names.join(",")));
-    }
     // The selection as it was asked for, so the history says what each run was of.
     let query_text = (!args.select.query.is_empty())
         .then(|| shlex::try_join(args.select.query.iter().map(String::as_str)).ok())
         .flatten();
-    let run_id = lib.write(|w| {
-        w.start_conversion(
-            &crate::db::ConversionStart {
-                target: &root.to_string_lossy(),
-                format: format.name(),
-                settings: &run_settings,
-                query: query_text.as_deref(),
-                playlist: args.select.playlist.as_deref(),
-                selected: jobs.len(),
-            },
-            now(),
-        )
-    })?;
-    let todo: Vec<&Job> = jobs
-        .iter()
-        .filter(|j| matches!(j.action, Action::Convert | Action::Copy))
-        .collect();
     let workers = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(workers)
-        .thread_name(|i| format!("convert-{i}"))
-        .build()
-        .context("cannot start the workers")?;
-    let cancel = super::interrupt::flag();
     let bar = progress::counting_bar(
-        todo.len() as u64,
+        (to_convert + to_copy) as u64,
         "tracks",
         !ctx.quiet && std::io::stderr().is_terminal(),
     );
     let started = Instant::now();
     let done_audio = Mutex::new(0.0f64);
-    let scratch = Scratch::new().context("cannot make a scratch folder")?;
-    // The output folder vanished (a pulled stick): the rest is not attempted.
-    let vanished = std::sync::atomic::AtomicBool::new(false);
-    let results: Vec<(usize, Result<run::Converted, ConvertError>)> = pool.install(|| {
-        todo.par_iter()
-            .enumerate()
-            .map(|(i, job)| {
-                if cancel.load(Ordering::Relaxed) {
-                    return (i, Err(ConvertError::Interrupted));
-                }
-                if vanished.load(Ordering::Relaxed) {
-                    let root = root.clone();
-                    return (i, Err(crate::target::Error::Gone { root }.into()));
-                }
-                let made = scratch.path(i, format.extension());
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    if job.action == Action::Copy {
-                        return copy_one(&dir, job, &fingerprints, &vanished);
-                    }
-                    let c = run::convert_one(&job.track, &made, &request, &cancel)?;
-                    // Replacing is allowed only where the plan found a file of ours.
-                    let replace = output::replaceable(&dir, &job.output);
-                    let entry = output::entry(
-                        job.track.id,
-                        fingerprints
-                            .get(&job.track.id)
-                            .map_or(&[][..], Vec::as_slice),
-                        &key,
-                    );
-                    let size = dir.install(&made, &job.output, entry, replace);
-                    scratch.discard(&made);
-                    if let Err(crate::target::Error::Gone { .. }) = &size {
-                        vanished.store(true, Ordering::Relaxed);
-                    }
-                    Ok(run::Converted { size: size?, ..c })
-                }))
-                .unwrap_or_else(|_| {
-                    scratch.discard(&made);
-                    Err(ConvertError::Failed(
-                        "the converter failed unexpectedly on this file".into(),
-                    ))
-                });
-                if let Some(bar) = &bar {
-                    let mut audio = done_audio.lock().unwrap();
-                    *audio += job.track.duration;
-                    let speed = *audio / started.elapsed().as_secs_f64().max(1e-3);
-                    bar.set_message(format!("{speed:.0}x real time"));
-                    bar.inc(1);
-                }
-                (i, r)
-            })
-            .collect()
-    });
-    if let Some(bar) = bar {
+    let tick = |job: &Job| {
+        if let Some(bar) = &bar {
+            let mut audio = done_audio.lock().unwrap();
+            *audio += job.track.duration;
+            let speed = *audio / started.elapsed().as_secs_f64().max(1e-3);
+            bar.set_message(format!("{speed:.0}x real time"));
+            bar.inc(1);
+        }
+    };
+    let cancel = super::interrupt::flag();
+    let result = batch::run(
+        &mut lib,
+        &Batch {
+            jobs: &jobs,
+            dir: &dir,
+            root: &root,
+            request: &request,
+            fingerprints: &fingerprints,
+            query: query_text.as_deref(),
+            playlist: args.select.playlist.as_deref(),
+            workers,
+            cancel: &cancel,
+            progress: &tick,
+            clock: now,
+        },
+    );
+    if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let elapsed = started.elapsed();
-    let mut written = 0;
-    let mut copied = 0;
-    let mut failed = 0;
-    let mut audio = 0.0;
-    let mut bytes = 0u64;
-    let mut interrupted = false;
-    let mut gone = None;
-    lib.write(|w| {
-        for (i, r) in &results {
-            let job = todo[*i];
-            match r {
-                Ok(c) => {
-                    written += 1;
-                    let copy = job.action == Action::Copy;
-                    copied += usize::from(copy);
-                    audio += c.seconds;
-                    bytes += c.size;
-                    w.record_converted(
-                        &root.join(&job.output),
-                        &ConvertedFile {
-                            fingerprint: fingerprints
-                                .get(&job.track.id)
-                                .cloned()
-                                .unwrap_or_default(),
-                            settings: if copy {
-                                plan::COPY_KEY.to_string()
-                            } else {
-                                key.clone()
-                            },
-                            track_id: Some(job.track.id),
-                            size: c.size as i64,
-                        },
-                        now(),
-                    )?;
-                }
-                Err(ConvertError::Interrupted) => interrupted = true,
-                Err(e @ ConvertError::Write(crate::target::Error::Gone { .. })) => {
-                    gone = Some(e.to_string());
-                }
-                Err(e) => {
-                    failed += 1;
-                    super::style::error(format_args!(
-                        "{}: {}",
-                        escape_path(&job.track.path),
-                        escape(&e.to_string())
-                    ));
-                }
-            }
+    let report = result?;
+    for (job, outcome) in &report.files {
+        if let FileOutcome::Failed(e) = outcome {
+            super::style::error(format_args!(
+                "{}: {}",
+                escape_path(&job.track.path),
+                escape(&e.to_string())
+            ));
         }
-        w.finish_conversion(run_id, [written, to_skip, refused, failed], now())
-    })?;
+    }
+    let gone = report.gone().map(ToString::to_string);
+    let Report {
+        converted,
+        copied,
+        failed,
+        audio_seconds: audio,
+        bytes,
+        interrupted,
+        elapsed,
+        ..
+    } = report;
+    let written = converted + copied;
     let speed = audio / elapsed.as_secs_f64().max(1e-6);
     if args.json {
         serde_json::to_writer(
@@ -560,7 +471,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
                 "target": root.to_string_lossy(),
                 "format": format.name(),
                 "selected": jobs.len(),
-                "converted": written - copied,
+                "converted": converted,
                 "copied": copied,
                 "skipped": to_skip,
                 "refused": refused,
@@ -574,7 +485,7 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
         )?;
         writeln!(out)?;
     } else if !ctx.quiet {
-        let mut line = format!("converted {}", written - copied);
+        let mut line = format!("converted {converted}");
         for (n, what) in [
             (copied, "copied as they are"),
             (to_skip, "skipped (already done)"),
@@ -608,38 +519,6 @@ pub fn convert(ctx: &Settings, args: &ConvertArgs, out: &mut dyn Write) -> Resul
         return Err(crate::error::AlreadyReported(crate::error::code::FAILURE).into());
     }
     Ok(())
-}
-
-/// Copies a source in place of a conversion: opened as a regular file (never blocking on a
-/// FIFO that replaced it since the scan), and put in place like a converted file.
-fn copy_one(
-    dir: &OutputDir,
-    job: &Job,
-    fingerprints: &HashMap<i64, Vec<u8>>,
-    vanished: &std::sync::atomic::AtomicBool,
-) -> Result<run::Converted, ConvertError> {
-    let (input, _) = crate::scan::open_regular(&job.track.path).map_err(|e| {
-        ConvertError::Failed(format!(
-            "cannot read it: {}",
-            crate::scan::walk::io_reason(&e)
-        ))
-    })?;
-    let replace = output::replaceable(dir, &job.output);
-    let entry = output::entry(
-        job.track.id,
-        fingerprints
-            .get(&job.track.id)
-            .map_or(&[][..], Vec::as_slice),
-        plan::COPY_KEY,
-    );
-    let size = dir.install_from(input, &job.output, entry, replace);
-    if let Err(crate::target::Error::Gone { .. }) = &size {
-        vanished.store(true, Ordering::Relaxed);
-    }
-    Ok(run::Converted {
-        size: size?,
-        seconds: job.track.duration,
-    })
 }
 
 pub(super) fn hms(secs: f64) -> String {

@@ -133,7 +133,7 @@ fn select(lib: &Library, args: &ExportArgs) -> Result<Selected> {
     let mut lists = Vec::new();
     for name in &args.playlists {
         let p = playlist::find(lib, name)?;
-        let ids = playlist::playlist_ids(lib, &p)?;
+        let ids = playlist::track_ids(lib, &p)?;
         for t in lib.tracks_by_ids(&ids)? {
             if seen.insert(t.id) {
                 tracks.push(t);

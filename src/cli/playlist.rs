@@ -11,7 +11,8 @@ use super::{SelectArgs, Settings, now, output};
 use crate::db::query::Selection;
 use crate::db::{Library, Playlist};
 use crate::error::UsageError;
-use crate::playlist_file::{self, Entry};
+use crate::playlist::PlaylistError;
+use crate::playlist::file::{self as playlist_file, Entry};
 use crate::query::{self, Query};
 use crate::scan::walk::io_reason;
 
@@ -139,19 +140,22 @@ impl PlaylistCmd {
 
 /// The playlist called `name`, or a usage error with the closest name.
 pub(super) fn find(lib: &Library, name: &str) -> Result<Playlist> {
-    match lib.playlist(name)? {
-        Some(p) => Ok(p),
-        None => {
-            let names: Vec<String> = lib.playlists()?.into_iter().map(|p| p.name).collect();
-            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-            let hint = crate::template::closest(name, &refs)
-                .map(|n| format!(" (did you mean `{n}`?)"))
-                .unwrap_or_default();
-            Err(UsageError(format!(
-                "no playlist named `{name}`{hint}; `tapedeck playlist ls` lists them"
-            ))
-            .into())
+    crate::playlist::find(lib, name).map_err(error)
+}
+
+/// The tracks of a playlist in order, a smart playlist's query evaluated now.
+pub(super) fn track_ids(lib: &Library, p: &Playlist) -> Result<Vec<i64>> {
+    crate::playlist::track_ids(lib, p, now()).map_err(error)
+}
+
+/// A playlist error as the command line reports it: a missing playlist is a usage error that
+/// says how to list them.
+fn error(e: PlaylistError) -> anyhow::Error {
+    match e {
+        e @ PlaylistError::NotFound { .. } => {
+            UsageError(format!("{e}; `tapedeck playlist ls` lists them")).into()
         }
+        e => e.into(),
     }
 }
 
@@ -164,44 +168,6 @@ fn static_only(p: &Playlist) -> Result<()> {
         .into());
     }
     Ok(())
-}
-
-/// The tracks of a playlist, in order: a static playlist's entries, or a smart playlist's query
-/// evaluated now, with its limits applied.
-pub fn playlist_ids(lib: &Library, p: &Playlist) -> Result<Vec<i64>> {
-    let Some(text) = &p.query else {
-        return Ok(lib.playlist_entries(p.id)?);
-    };
-    let now = now();
-    let mut q = query::parse_str(text, now)
-        .map_err(|e| anyhow::anyhow!("the query of smart playlist `{}` is invalid: {e}", p.name))?;
-    if let Some(sort) = &p.sort {
-        q.sort = query::parse_sort(sort).map_err(|e| {
-            anyhow::anyhow!("the sort of smart playlist `{}` is invalid: {e}", p.name)
-        })?;
-    }
-    let mut ids = Vec::new();
-    let mut total = 0.0;
-    let budget = p.minutes.map(|m| m * 60.0);
-    lib.for_each_track(
-        &Selection {
-            query: Some(&q),
-            limit: p.limit,
-            ..Selection::default()
-        },
-        |t| {
-            if let Some(budget) = budget {
-                if total + t.duration > budget {
-                    return Err(std::io::Error::other("full"));
-                }
-                total += t.duration;
-            }
-            ids.push(t.id);
-            Ok(())
-        },
-    )?
-    .ok();
-    Ok(ids)
 }
 
 /// The tracks a command's query and `-p NAME` select, in album order; none is a usage error
@@ -228,7 +194,7 @@ pub fn resolve(lib: &Library, select: &SelectArgs) -> Result<(Query, bool)> {
         return Ok((q, false));
     };
     let p = find(lib, name)?;
-    lib.load_selection(&playlist_ids(lib, &p)?)?;
+    lib.load_selection(&track_ids(lib, &p)?)?;
     Ok((q, true))
 }
 
@@ -391,7 +357,7 @@ pub fn run(ctx: &Settings, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> 
         }
         PlaylistCmd::Show { name, json, paths } => {
             let p = find(&lib, &name)?;
-            let ids = playlist_ids(&lib, &p)?;
+            let ids = track_ids(&lib, &p)?;
             lib.load_selection(&ids)?;
             let mode = output::ListMode::from_flags(
                 json,
@@ -423,7 +389,7 @@ pub fn run(ctx: &Settings, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> 
                 }
                 // A smart playlist's count is what its query selects now.
                 if p.query.is_some() {
-                    match playlist_ids(&lib, &p) {
+                    match track_ids(&lib, &p) {
                         Ok(ids) => p.entries = ids.len() as u64,
                         Err(e) => super::style::warn(format_args!("{e:#}")),
                     }
@@ -479,7 +445,7 @@ pub fn run(ctx: &Settings, cmd: PlaylistCmd, out: &mut dyn Write) -> Result<()> 
             force,
         } => {
             let p = find(&lib, &name)?;
-            lib.load_selection(&playlist_ids(&lib, &p)?)?;
+            lib.load_selection(&track_ids(&lib, &p)?)?;
             let base = match &relative_to {
                 Some(dir) => Some(std::fs::canonicalize(dir).map_err(|e| {
                     UsageError(format!(

@@ -17,7 +17,7 @@ use crate::convert::encode::Format;
 use crate::convert::plan::{is_lossless_codec, output_rate};
 use crate::model::{Track, fold};
 use crate::names::{self, Charset, Namer, PathTemplate};
-use crate::playlist_file;
+use crate::playlist::file as playlist_file;
 
 /// How a track's file is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
