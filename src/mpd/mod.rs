@@ -6,6 +6,7 @@
 //! protocol documentation and source; where tapedeck cannot follow them exactly, the file
 //! says so.
 
+pub mod filter;
 pub mod request;
 pub mod tags;
 pub mod uri;
