@@ -153,6 +153,8 @@ pub enum ArgError {
     Negative(String),
     /// `Integer or range expected: x`
     Range(String),
+    /// `Malformed range: x` (the end before the start)
+    MalformedRange(String),
     /// `Boolean (0/1) expected: x`
     Bool(String),
     /// `Float expected: x`
@@ -166,6 +168,7 @@ impl fmt::Display for ArgError {
             ArgError::TooLarge(s) => write!(f, "Number too large: {s}"),
             ArgError::Negative(s) => write!(f, "Number is negative: {s}"),
             ArgError::Range(s) => write!(f, "Integer or range expected: {s}"),
+            ArgError::MalformedRange(s) => write!(f, "Malformed range: {s}"),
             ArgError::Bool(s) => write!(f, "Boolean (0/1) expected: {s}"),
             ArgError::Float(s) => write!(f, "Float expected: {s}"),
         }
@@ -224,11 +227,11 @@ pub fn parse_int(s: &str, min: i64, max: i64) -> Result<i64, ArgError> {
     }
 }
 
-/// `0` or `1` (`ParseCommandArgBool`).
+/// `0` or `1` (`ParseCommandArgBool`: an integer that is 0 or 1, so `01` is true).
 pub fn parse_bool(s: &str) -> Result<bool, ArgError> {
-    match s {
-        "0" | "+0" | "-0" => Ok(false),
-        "1" | "+1" => Ok(true),
+    match leading_integer(s) {
+        Some((_, Some(0), used)) if used == s.len() => Ok(false),
+        Some((false, Some(1), used)) if used == s.len() => Ok(true),
         _ => Err(ArgError::Bool(s.to_string())),
     }
 }
@@ -295,6 +298,9 @@ pub fn parse_range(s: &str) -> Result<Range, ArgError> {
         Some("") => None,
         Some(t) => Some(bound(t)?),
     };
+    if end.is_some_and(|end| end < start) {
+        return Err(ArgError::MalformedRange(s.to_string()));
+    }
     Ok(Range { start, end })
 }
 
@@ -471,7 +477,9 @@ mod tests {
         );
         assert_eq!(parse_bool("0"), Ok(false));
         assert_eq!(parse_bool("1"), Ok(true));
-        for s in ["2", "yes", "", "true"] {
+        assert_eq!(parse_bool("01"), Ok(true));
+        assert_eq!(parse_bool("-0"), Ok(false));
+        for s in ["2", "yes", "", "true", "-1", "1x", " 1"] {
             assert_eq!(
                 parse_bool(s).unwrap_err().to_string(),
                 format!("Boolean (0/1) expected: {s}")
@@ -504,6 +512,7 @@ mod tests {
             ("-2", Err(ArgError::Negative("-2".into()))),
             ("1:-2", Err(ArgError::Negative("1:-2".into()))),
             ("2147483648", Err(ArgError::TooLarge("2147483648".into()))),
+            ("7:3", Err(ArgError::MalformedRange("7:3".into()))),
         ];
         for (s, want) in cases {
             assert_eq!(&parse_range(s), want, "{s:?}");
@@ -511,6 +520,10 @@ mod tests {
         assert_eq!(
             parse_range("a:b").unwrap_err().to_string(),
             "Integer or range expected: a:b"
+        );
+        assert_eq!(
+            parse_range("7:3").unwrap_err().to_string(),
+            "Malformed range: 7:3"
         );
         let w = parse_range("2:4").unwrap();
         assert!(!w.contains(1) && w.contains(2) && w.contains(3) && !w.contains(4));

@@ -391,7 +391,9 @@ mod tests {
 
     #[test]
     fn formats_times_and_durations_follow_mpd() {
-        let cases: &[(Option<u32>, Option<u8>, Option<u8>, Option<&str>)] = &[
+        /// Rate, bits, channels, and the format string.
+        type Case = (Option<u32>, Option<u8>, Option<u8>, Option<&'static str>);
+        let cases: &[Case] = &[
             (Some(44100), Some(16), Some(2), Some("44100:16:2")),
             (Some(96000), Some(24), Some(2), Some("96000:24:2")),
             (Some(48000), Some(20), Some(6), Some("48000:24:6")),

@@ -73,6 +73,11 @@ impl Roots {
         Roots { roots: named }
     }
 
+    /// Each root's virtual name and path, in root order.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &Path)> {
+        self.roots.iter().map(|(n, p)| (n.as_str(), p.as_path()))
+    }
+
     /// The top folder's entries, in root order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.roots.iter().map(|(n, _)| n.as_str())
@@ -112,6 +117,12 @@ impl Roots {
         if uri.contains('\0') {
             return Err(UriError::Nul);
         }
+        if uri
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == "..")
+        {
+            return Err(UriError::BadPart);
+        }
         let mut parts = uri.split('/');
         let first = parts.next().unwrap_or_default();
         let mut path = self
@@ -120,12 +131,7 @@ impl Roots {
             .find(|(name, _)| name == first)
             .map(|(_, root)| root.clone())
             .ok_or(UriError::UnknownRoot)?;
-        for part in parts {
-            if part.is_empty() || part == "." || part == ".." {
-                return Err(UriError::BadPart);
-            }
-            path.push(part);
-        }
+        path.extend(parts);
         Ok(path)
     }
 
@@ -213,7 +219,8 @@ mod tests {
             ("Music//a.flac", Err(UriError::BadPart)),
             ("Music/A/", Err(UriError::BadPart)),
             ("Music/a\0b", Err(UriError::Nul)),
-            ("..", Err(UriError::UnknownRoot)),
+            ("..", Err(UriError::BadPart)),
+            ("./Music", Err(UriError::BadPart)),
             ("Nope/a.flac", Err(UriError::UnknownRoot)),
             ("music/a.flac", Err(UriError::UnknownRoot)),
         ];
