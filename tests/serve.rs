@@ -83,9 +83,7 @@ impl Served {
         };
         std::fs::write(
             &conf,
-            format!(
-                "pcm.!default {{ type file slave.pcm \"null\" file {file} format \"raw\" }}\n"
-            ),
+            format!("pcm.!default {{ type file slave.pcm \"null\" file {file} format \"raw\" }}\n"),
         )
         .unwrap();
         let mut cmd = env.cmd();
@@ -198,7 +196,12 @@ impl Served {
         }
         let status = child.wait().unwrap();
         let mut err = String::new();
-        child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
         assert!(!err.contains("error"), "the service said: {err}");
         status
     }
@@ -240,11 +243,13 @@ fn mpc_plays_pauses_and_edits_the_queue() {
     std::thread::sleep(Duration::from_millis(700));
     let status = served.mpc(&["pause"]);
     assert!(status.contains("[paused]  #1/4"), "{status}");
-    // Paused: nothing more reaches the device (once what was in the pipe has drained).
+    // Paused: only silence reaches the device (once what was in the pipe has drained).
     std::thread::sleep(Duration::from_millis(2000));
-    let size = std::fs::metadata(served.capture()).unwrap().len();
+    let size = std::fs::metadata(served.capture()).unwrap().len() as usize;
     std::thread::sleep(Duration::from_millis(700));
-    assert_eq!(std::fs::metadata(served.capture()).unwrap().len(), size);
+    let after = std::fs::read(served.capture()).unwrap();
+    assert!(after.len() > size, "the device keeps running while paused");
+    assert!(after[size..].iter().all(|&b| b == 0), "sound while paused");
     assert!(served.mpc(&["play"]).contains("[playing]"));
     assert!(served.mpc(&["volume", "40"]).contains("volume: 40%"));
     let modes = served.mpc(&["random", "on"]);
@@ -280,7 +285,30 @@ fn mpc_plays_pauses_and_edits_the_queue() {
     served.mpc(&["clear"]);
     assert!(served.mpc(&["playlist"]).is_empty());
     let stats = served.mpc(&["stats"]);
-    assert!(stats.contains("Songs:         4"), "{stats}");
+    let songs = stats.lines().find(|l| l.starts_with("Songs:")).unwrap();
+    assert_eq!(songs.split_whitespace().last(), Some("4"), "{stats}");
+    // Searches: find is exact and case-sensitive, search folds; list groups.
+    assert_eq!(
+        lines(&served.mpc(&["find", "title", "Track 2"])),
+        ["music/Album/Track 2.wav"]
+    );
+    assert!(served.mpc(&["find", "title", "track 2"]).is_empty());
+    assert_eq!(lines(&served.mpc(&["search", "title", "TRACK"])).len(), 4);
+    assert_eq!(
+        lines(&served.mpc(&["search", "(title contains \"ck 3\")"])),
+        ["music/Album/Track 3.wav"]
+    );
+    assert_eq!(
+        lines(&served.mpc(&["list", "title"])),
+        ["Track 1", "Track 2", "Track 3", "Track 4"]
+    );
+    served.mpc(&["findadd", "title", "Track 3"]);
+    served.mpc(&["searchadd", "title", "track 4"]);
+    assert_eq!(
+        lines(&served.mpc(&["playlist", "-f", "%title%"])),
+        ["Track 3", "Track 4"]
+    );
+    served.mpc(&["clear"]);
 }
 
 #[test]
@@ -335,9 +363,21 @@ fn hostile_and_broken_clients_never_harm_the_service() {
     // Bad arguments, unterminated quotes, wrong counts.
     assert!(served.raw("play x\n").starts_with("ACK [2@0] {play}"));
     assert!(served.raw("add \"unterminated\n").starts_with("ACK [2@0]"));
-    assert!(served.raw("setvol 1 2 3\n").starts_with("ACK [2@0] {setvol}"));
-    assert!(served.raw("add ../../etc/passwd\n").starts_with("ACK [50@0] {add}"));
-    assert!(served.raw("deleteid 999\n").starts_with("ACK [50@0] {deleteid} No such song"));
+    assert!(
+        served
+            .raw("setvol 1 2 3\n")
+            .starts_with("ACK [2@0] {setvol}")
+    );
+    assert!(
+        served
+            .raw("add ../../etc/passwd\n")
+            .starts_with("ACK [50@0] {add}")
+    );
+    assert!(
+        served
+            .raw("deleteid 999\n")
+            .starts_with("ACK [50@0] {deleteid} No such song")
+    );
     // A command list stops at its first error, naming its place.
     let answer = served.raw("command_list_ok_begin\nstatus\nbogus\nstatus\ncommand_list_end\n");
     assert!(answer.contains("list_OK\n"), "{answer}");
@@ -363,7 +403,10 @@ fn hostile_and_broken_clients_never_harm_the_service() {
     }
     // Still answering everyone.
     let status = served.raw("status\n");
-    assert!(status.contains("state: stop") && status.ends_with("OK\n"), "{status}");
+    assert!(
+        status.contains("state: stop") && status.ends_with("OK\n"),
+        "{status}"
+    );
     assert_eq!(lines(&served.mpc(&["listall"])).len(), 3);
 }
 
@@ -460,7 +503,11 @@ print("\n".join(out))
     assert_eq!(got[2], "plchanges=0,1");
     assert_eq!(got[3], "list=2");
     assert_eq!(got[4], format!("albumart={}", jpeg.len()));
-    assert_eq!(std::fs::read(&art).unwrap(), jpeg, "the cover arrives whole");
+    assert_eq!(
+        std::fs::read(&art).unwrap(),
+        jpeg,
+        "the cover arrives whole"
+    );
     let embedded = tapedeck::tags::read_cover(&fixture("library/flac/picture.flac")).unwrap();
     assert!(
         got[5].starts_with(&format!("readpicture={} type=image/", embedded.len())),
@@ -476,10 +523,8 @@ print("\n".join(out))
     assert_eq!(got[12], "idle=stored_playlist");
     assert!(got[13].starts_with("tagtypes="));
     // The rating reached the library: 8 of 10 is four stars.
-    let rated = served
-        .env
-        .ok(&["ls", "-f", "$rating $title", "rating:1.."]);
-    assert_eq!(rated.trim(), "4 picture");
+    let rated = served.env.ok(&["ls", "-f", "$rating $title", "rating:1.."]);
+    assert_eq!(rated.trim(), "4 FLAC Picture");
 }
 
 #[test]
@@ -664,7 +709,11 @@ fn tcp_clients_need_the_password_and_loopback_is_the_default() {
     let wrong = mpc("nope@127.0.0.1");
     assert!(!wrong.status.success());
     let with = mpc("s3cret@127.0.0.1");
-    assert!(with.status.success(), "{}", String::from_utf8_lossy(&with.stderr));
+    assert!(
+        with.status.success(),
+        "{}",
+        String::from_utf8_lossy(&with.stderr)
+    );
     // The Unix socket is the user's own: no password there.
     assert!(served.mpc(&["status"]).contains("volume"));
 }

@@ -8,11 +8,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use super::filter;
 use super::request::{self, Ack, AckCode, ArgError};
 use super::server::Server;
 use super::tags::{self, TagType};
 use super::uri::{Folder, Roots};
 use crate::audio::gain;
+use crate::db::query::Selection;
 use crate::db::{Library, Playlist};
 use crate::model::Track;
 use crate::player::queue::{Item, Repeat, Shuffle};
@@ -654,6 +656,9 @@ impl Session {
                 }
             }
             // The library.
+            "find" | "search" | "count" | "searchcount" | "list" | "findadd" | "searchadd"
+            | "searchaddpl" => self.search(args, out)?,
+            "playlistfind" | "playlistsearch" => self.queue_search(args, out)?,
             "lsinfo" => self.lsinfo(args, out)?,
             "listall" | "listallinfo" => self.listall(args, out)?,
             "listfiles" => self.listfiles(args, out)?,
@@ -985,6 +990,205 @@ impl Session {
         .map_err(|e| ack(AckCode::System, cmd, e))?
         .ok();
         Ok(out)
+    }
+
+    /// The search commands: `find`/`search` (songs), `count`/`searchcount` (totals, grouped),
+    /// `list` (a tag's values, grouped), `findadd`/`searchadd` (to the queue) and `searchaddpl`
+    /// (to a stored playlist).
+    fn search(&mut self, args: &[String], out: &mut dyn Write) -> Result<(), Ack> {
+        use filter::Command as C;
+        let cmd = args[0].clone();
+        let cmd = cmd.as_str();
+        let w = io_ack(cmd);
+        let kind = filter::Command::parse(cmd).expect("a search command");
+        let roots = self.roots(cmd)?;
+        let req = filter::parse(kind, &args[1..], &roots).map_err(|e| ack(e.code(), cmd, e))?;
+        let lib = self.lib(cmd)?;
+        let db = |e| ack(AckCode::System, cmd, e);
+        let select = Selection {
+            query: Some(&req.query),
+            random: false,
+            limit: None,
+            within: false,
+        };
+        match kind {
+            C::Find | C::Search | C::FindAdd | C::SearchAdd | C::SearchAddPl => {
+                let mut tracks = lib.tracks(&select).map_err(db)?;
+                match req.sort {
+                    Some((filter::SortKey::LastModified, desc)) => {
+                        tracks.sort_by_key(|t| t.mtime);
+                        if desc {
+                            tracks.reverse();
+                        }
+                    }
+                    Some((filter::SortKey::Added, desc)) => {
+                        tracks.sort_by_key(|t| t.added_at);
+                        if desc {
+                            tracks.reverse();
+                        }
+                    }
+                    _ => {}
+                }
+                if let Some(r) = req.window {
+                    let start = (r.start as usize).min(tracks.len());
+                    let end = r
+                        .end
+                        .map_or(tracks.len(), |e| (e as usize).min(tracks.len()));
+                    tracks = tracks.drain(start..end.max(start)).collect();
+                }
+                match kind {
+                    C::Find | C::Search => {
+                        for t in &tracks {
+                            self.write_song(out, &roots, t).map_err(&w)?;
+                        }
+                    }
+                    C::SearchAddPl => {
+                        let name = req.playlist.clone().unwrap_or_default();
+                        let ids: Vec<i64> = tracks.iter().map(|t| t.id).collect();
+                        self.append_to_playlist(cmd, &name, &ids)?;
+                    }
+                    _ => {
+                        let at = match &req.position {
+                            Some(p) => Some(self.position_arg(cmd, p)?),
+                            None => None,
+                        };
+                        let prefer = self.prefer_computed();
+                        let items = tracks
+                            .iter()
+                            .map(|t| items::from_track(t, prefer))
+                            .collect();
+                        self.server
+                            .service
+                            .add(items, at)
+                            .map_err(|e| service_error(cmd, e))?;
+                    }
+                }
+            }
+            C::Count | C::SearchCount => {
+                let mut groups: BTreeMap<Vec<String>, (u64, f64)> = BTreeMap::new();
+                let group = req.group.clone();
+                lib.for_each_track(&select, |t| {
+                    for key in group_keys(&group, &t) {
+                        let e = groups.entry(key).or_default();
+                        e.0 += 1;
+                        e.1 += t.duration;
+                    }
+                    Ok(())
+                })
+                .map_err(db)?
+                .ok();
+                if group.is_empty() && groups.is_empty() {
+                    groups.insert(Vec::new(), (0, 0.0));
+                }
+                for (key, (songs, secs)) in groups {
+                    for (tag, value) in group.iter().zip(&key) {
+                        writeln!(out, "{}: {value}", tag.name()).map_err(&w)?;
+                    }
+                    writeln!(out, "songs: {songs}\nplaytime: {}", secs.round() as u64)
+                        .map_err(&w)?;
+                }
+            }
+            C::List => {
+                let listed = req.list.expect("list names a tag");
+                let group = req.group.clone();
+                let mut values: Groups = BTreeMap::new();
+                lib.for_each_track(&select, |t| {
+                    let own = listed.values(&t);
+                    for key in group_keys(&group, &t) {
+                        let set = values.entry(key).or_default();
+                        set.extend(own.iter().cloned());
+                    }
+                    Ok(())
+                })
+                .map_err(db)?
+                .ok();
+                let mut last: Option<Vec<String>> = None;
+                for (key, set) in &values {
+                    // Group lines where they change, as MPD prints them.
+                    let from = last
+                        .as_ref()
+                        .map_or(0, |l| l.iter().zip(key).take_while(|(a, b)| a == b).count());
+                    for (tag, value) in group.iter().zip(key).skip(from) {
+                        writeln!(out, "{}: {value}", tag.name()).map_err(&w)?;
+                    }
+                    for v in set {
+                        writeln!(out, "{}: {v}", listed.name()).map_err(&w)?;
+                    }
+                    last = Some(key.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `playlistfind`/`playlistsearch`: the queue's entries that match.
+    fn queue_search(&mut self, args: &[String], out: &mut dyn Write) -> Result<(), Ack> {
+        let cmd = args[0].clone();
+        let cmd = cmd.as_str();
+        let kind = if cmd == "playlistfind" {
+            filter::Command::Find
+        } else {
+            filter::Command::Search
+        };
+        let roots = self.roots(cmd)?;
+        let req = filter::parse(kind, &args[1..], &roots).map_err(|e| ack(e.code(), cmd, e))?;
+        let entries = self.server.service.entries();
+        let ids: Vec<i64> = entries.iter().filter_map(|e| e.item.id).collect();
+        let tracks: std::collections::HashMap<i64, Track> = self
+            .lib(cmd)?
+            .tracks_by_ids(&ids)
+            .map_err(|e| ack(AckCode::System, cmd, e))?
+            .into_iter()
+            .map(|t| (t.id, t))
+            .collect();
+        for (pos, e) in entries.iter().enumerate() {
+            let t = match e.item.id.and_then(|id| tracks.get(&id)) {
+                Some(t) => t.clone(),
+                None => track_of_item(&e.item),
+            };
+            if req.query.matches(&t) {
+                self.write_entries(out, &roots, &entries, pos, pos + 1)
+                    .map_err(io_ack(cmd))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds tracks to the end of a static stored playlist, making it when it does not exist.
+    fn append_to_playlist(&mut self, cmd: &str, name: &str, new: &[i64]) -> Result<(), Ack> {
+        let existing = self.find_playlist(cmd, name)?;
+        if existing.as_ref().is_some_and(|p| p.query.is_some()) {
+            return Err(ack(
+                AckCode::Permission,
+                cmd,
+                "A smart playlist is read-only",
+            ));
+        }
+        let mut ids = match &existing {
+            Some(p) => self
+                .lib(cmd)?
+                .playlist_entries(p.id)
+                .map_err(|e| ack(AckCode::System, cmd, e))?,
+            None => Vec::new(),
+        };
+        ids.extend_from_slice(new);
+        let now = now();
+        let name = name.to_string();
+        let existing_id = existing.map(|p| p.id);
+        self.server
+            .service
+            .with_library(|lib| {
+                lib.write(|w| {
+                    let id = match existing_id {
+                        Some(id) => id,
+                        None => w.create_playlist(&new_playlist(&name), now)?,
+                    };
+                    w.set_playlist_entries(id, &ids)
+                })
+            })
+            .map_err(|e: crate::db::DbError| ack(AckCode::System, cmd, e))?;
+        self.server.service.changed(Changes::STORED_PLAYLIST);
+        Ok(())
     }
 
     /// `lsinfo [URI]`: a folder's folders and songs, or one song.
@@ -1380,9 +1584,8 @@ impl Session {
             .find_playlist(cmd, name)?
             .ok_or_else(|| ack(AckCode::NoExist, cmd, "No such playlist"))?;
         let lib = self.lib(cmd)?;
-        let ids = lib
-            .playlist_entries(p.id)
-            .map_err(|e| ack(AckCode::System, cmd, e))?;
+        let ids =
+            crate::playlist::track_ids(lib, &p, now()).map_err(|e| ack(AckCode::System, cmd, e))?;
         lib.tracks_by_ids(&ids)
             .map_err(|e| ack(AckCode::System, cmd, e))
     }
@@ -1430,18 +1633,7 @@ impl Session {
                 lib.write(|w| {
                     let id = match existing_id {
                         Some(id) => id,
-                        None => w.create_playlist(
-                            &Playlist {
-                                id: 0,
-                                name: name.clone(),
-                                query: None,
-                                sort: None,
-                                limit: None,
-                                minutes: None,
-                                entries: 0,
-                            },
-                            now,
-                        )?,
+                        None => w.create_playlist(&new_playlist(&name), now)?,
                     };
                     w.set_playlist_entries(id, &ids)
                 })
@@ -1467,15 +1659,7 @@ impl Session {
         // `playlistadd` makes the playlist when it does not exist, as MPD does.
         let p = match (p, cmd) {
             (Some(p), _) => p,
-            (None, "playlistadd") => Playlist {
-                id: 0,
-                name: args[1].clone(),
-                query: None,
-                sort: None,
-                limit: None,
-                minutes: None,
-                entries: 0,
-            },
+            (None, "playlistadd") => new_playlist(&args[1]),
             (None, _) => return Err(ack(AckCode::NoExist, cmd, "No such playlist")),
         };
         if p.query.is_some() {
@@ -1642,6 +1826,41 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// Used by `list`/`count` groupings.
-#[allow(dead_code)]
+/// `list` values by their group values.
 type Groups = BTreeMap<Vec<String>, BTreeSet<String>>;
+
+/// Every combination of the group tags' values on a track (one per artist of several); a tag
+/// the track lacks groups under "".
+fn group_keys(group: &[TagType], t: &Track) -> Vec<Vec<String>> {
+    let mut keys = vec![Vec::new()];
+    for tag in group {
+        let mut values = tag.values(t);
+        if values.is_empty() {
+            values.push(String::new());
+        }
+        keys = keys
+            .into_iter()
+            .flat_map(|k| {
+                values.iter().map(move |v| {
+                    let mut k = k.clone();
+                    k.push(v.clone());
+                    k
+                })
+            })
+            .collect();
+    }
+    keys
+}
+
+/// A new, empty static playlist.
+fn new_playlist(name: &str) -> Playlist {
+    Playlist {
+        id: 0,
+        name: name.to_string(),
+        query: None,
+        sort: None,
+        limit: None,
+        minutes: None,
+        entries: 0,
+    }
+}

@@ -441,11 +441,16 @@ impl Engine {
             Command::SeekBy(d) => {
                 if let Some((index, at)) = self.audible() {
                     self.restart_at(index, (at + d).max(0.0));
+                } else if let Some(h) = &self.head {
+                    let at = h.decoder.position() as f64 / f64::from(h.spec.rate.max(1));
+                    self.reopen_head((at + d).max(0.0));
                 }
             }
             Command::SeekTo(t) => {
                 if let Some((index, _)) = self.audible() {
                     self.restart_at(index, t.max(0.0));
+                } else {
+                    self.reopen_head(t.max(0.0));
                 }
             }
             Command::Next => {
@@ -543,7 +548,14 @@ impl Engine {
 
     fn snapshot(&self) -> Snapshot {
         let audible = self.audible();
-        let current = audible.or_else(|| self.queue.current().map(|(i, _)| (i, 0.0)));
+        // Nothing audible yet (just started, skipped or sought): where the head decodes from.
+        let current = audible.or_else(|| match &self.head {
+            Some(h) => Some((
+                h.index,
+                h.decoder.position() as f64 / f64::from(h.spec.rate.max(1)),
+            )),
+            None => self.queue.current().map(|(i, _)| (i, 0.0)),
+        });
         let gain = match (audible, self.audible_segment()) {
             (Some(_), Some(seg)) => Some(seg.gain),
             _ => self.head.as_ref().map(|h| h.gain),
@@ -711,6 +723,21 @@ impl Engine {
                     finished: seg.complete && played >= seg.start + seg.frames,
                 });
             }
+        }
+    }
+
+    /// Before anything of the head's track is heard (just after a skip), a seek opens it again
+    /// at `at` seconds.
+    fn reopen_head(&mut self, at: f64) {
+        let Some(index) = self.head.as_ref().map(|h| h.index) else {
+            return;
+        };
+        self.pending.clear();
+        self.pending_at = 0;
+        self.head = None;
+        self.queue.jump_to_item(index);
+        if !self.open_head(index, at, None) {
+            self.open_head_from_cursor(0.0, None);
         }
     }
 
