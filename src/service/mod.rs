@@ -1286,3 +1286,6 @@ impl Drop for Shared {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
