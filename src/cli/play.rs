@@ -847,6 +847,8 @@ pub fn play(
     };
     let (repeat, shuffled) = (initial.repeat, initial.shuffle != Shuffle::Off);
     let player = Service::start(lib, settings, initial);
+    // Media keys and desktop panels see the player while it plays (when there is a session bus).
+    let _mpris = service::mpris::publish(&player);
     let events = player.events();
     let interactive = io::stdin().is_terminal() && io::stderr().is_terminal() && !ctx.quiet;
     player.play(None).map_err(|e| anyhow::anyhow!("{e}"))?;
