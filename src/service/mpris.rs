@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use zbus::blocking::Connection;
+use zbus::fdo::{RequestNameFlags, RequestNameReply};
 use zbus::object_server::SignalEmitter;
 use zbus::zvariant::{ObjectPath, OwnedValue, Value};
 
@@ -106,11 +107,14 @@ fn try_publish(service: &Service) -> zbus::Result<Mpris> {
             },
         )?
         .build()?;
-    let name = match connection.request_name(BUS_NAME) {
-        Ok(()) => BUS_NAME.to_string(),
-        Err(zbus::Error::NameTaken) => {
+    // Neither takes the name from a player that has it nor lets a later one take it (zbus's
+    // default allows both): the later one is an instance.
+    let only_if_free = RequestNameFlags::DoNotQueue.into();
+    let name = match connection.request_name_with_flags(BUS_NAME, only_if_free) {
+        Ok(RequestNameReply::PrimaryOwner | RequestNameReply::AlreadyOwner) => BUS_NAME.to_string(),
+        Ok(RequestNameReply::Exists | RequestNameReply::InQueue) | Err(zbus::Error::NameTaken) => {
             let name = format!("{BUS_NAME}.instance{}", std::process::id());
-            connection.request_name(name.as_str())?;
+            connection.request_name_with_flags(name.as_str(), only_if_free)?;
             name
         }
         Err(e) => return Err(e),
