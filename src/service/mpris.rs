@@ -60,11 +60,6 @@ impl Mpris {
     pub fn name(&self) -> &str {
         &self.name
     }
-
-    /// The connection's unique name on the bus.
-    pub fn unique_name(&self) -> Option<String> {
-        self.connection.unique_name().map(|n| n.to_string())
-    }
 }
 
 impl Drop for Mpris {
