@@ -49,7 +49,8 @@ const MIME_TYPES: &[&str] = &[
 
 /// A published player: the connection (and the name on the bus) lives as long as this value.
 pub struct Mpris {
-    connection: Connection,
+    /// Held so the name and the interfaces stay on the bus.
+    _connection: Connection,
     name: String,
     quit: Option<Sender<()>>,
     watcher: Option<JoinHandle<()>>,
@@ -128,7 +129,7 @@ fn try_publish(service: &Service) -> zbus::Result<Mpris> {
         .spawn(move || watch.run())
         .map_err(|e| zbus::Error::Failure(e.to_string()))?;
     Ok(Mpris {
-        connection,
+        _connection: connection,
         name,
         quit: Some(quit),
         watcher: Some(watcher),
