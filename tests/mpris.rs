@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 mod common;
 
@@ -338,7 +339,7 @@ fn play_without_a_session_bus_plays_and_says_nothing_about_it() {
     let track = env.music().join("short.wav");
     tone(&track, 440, 0.5, &[]);
     let capture = env.dir.path().join("capture.raw");
-    let run = |debug: bool| {
+    let run = |debug: bool, bus: Option<&Path>| {
         let _ = std::fs::remove_file(&capture);
         let mut c = env.cmd();
         c.env(
@@ -354,6 +355,12 @@ fn play_without_a_session_bus_plays_and_says_nothing_about_it() {
         .env("XDG_RUNTIME_DIR", env.dir.path())
         .args(["play", "--replaygain", "off"])
         .arg(&track);
+        if let Some(bus) = bus {
+            c.env(
+                "DBUS_SESSION_BUS_ADDRESS",
+                format!("unix:path={}", bus.display()),
+            );
+        }
         if debug {
             c.env("TAPEDECK_DEBUG", "1");
         } else {
@@ -364,10 +371,10 @@ fn play_without_a_session_bus_plays_and_says_nothing_about_it() {
         succeeded(&["play"], out);
         (stderr, audible(&capture))
     };
-    let (stderr, heard) = run(false);
+    let (stderr, heard) = run(false, None);
     assert_eq!(stderr, "", "play without a bus wrote to stderr");
     assert!(heard > 20_000, "only {heard} samples were heard");
-    let (stderr, heard) = run(true);
+    let (stderr, heard) = run(true, None);
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "debug output: {stderr}");
     assert!(
@@ -375,4 +382,16 @@ fn play_without_a_session_bus_plays_and_says_nothing_about_it() {
         "debug output: {stderr}"
     );
     assert!(heard > 20_000, "only {heard} samples were heard");
+
+    // A bus that takes the connection and never answers costs the wait, not the player.
+    let socket = env.dir.path().join("silent-bus");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let held = std::thread::spawn(move || listener.accept().map(|(conn, _)| conn));
+    let started = Instant::now();
+    let (stderr, heard) = run(false, Some(&socket));
+    let took = started.elapsed();
+    assert_eq!(stderr, "", "play with a silent bus wrote to stderr");
+    assert!(heard > 20_000, "only {heard} samples were heard");
+    assert!(took < Duration::from_secs(8), "play took {took:?}");
+    assert!(held.join().unwrap().is_ok(), "the player never connected");
 }

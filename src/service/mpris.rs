@@ -75,8 +75,27 @@ impl Drop for Mpris {
 /// Publishes `service` on the session bus. Without a bus (none configured, or it cannot be
 /// reached) this is `None`, said only on stderr when `TAPEDECK_DEBUG` is set: a player without
 /// a desktop is not an error.
+///
+/// Connecting happens on a thread of its own, waited for [`CONNECT_WAIT`] at most: a bus that
+/// accepts the connection and never answers leaves that thread waiting, not the caller (if it
+/// answers later, the connection is closed again).
 pub fn publish(service: &Service) -> Option<Mpris> {
-    match try_publish(service) {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let s = service.clone();
+    let spawned = thread::Builder::new()
+        .name("tapedeck-mpris-connect".into())
+        .spawn(move || {
+            let _ = tx.send(try_publish(&s));
+        });
+    let outcome = match spawned {
+        Ok(_) => rx.recv_timeout(CONNECT_WAIT).unwrap_or_else(|_| {
+            Err(zbus::Error::Failure(
+                "the session bus did not answer".into(),
+            ))
+        }),
+        Err(e) => Err(zbus::Error::Failure(e.to_string())),
+    };
+    match outcome {
         Ok(m) => Some(m),
         Err(e) => {
             debug(format_args!("MPRIS not published: {e}"));
@@ -84,6 +103,9 @@ pub fn publish(service: &Service) -> Option<Mpris> {
         }
     }
 }
+
+/// How long `publish` waits for the bus.
+pub const CONNECT_WAIT: Duration = Duration::from_secs(2);
 
 fn debug(text: std::fmt::Arguments<'_>) {
     if std::env::var_os("TAPEDECK_DEBUG").is_some() {
