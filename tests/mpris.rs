@@ -58,6 +58,14 @@ say seeked-to "$(pc position)"
 pc position 2+
 sleep 0.3
 say seeked-by "$(pc position)"
+call() {
+  dbus-send --session --print-reply --dest=org.mpris.MediaPlayer2.tapedeck /org/mpris/MediaPlayer2 \
+    "org.mpris.MediaPlayer2.Player.$@" 2>&1
+}
+call SetPosition objpath:/org/tapedeck/track/99 int64:1000000 > /dev/null
+sleep 0.3
+say other-track-ignored "$(pc position)"
+say open-uri "$(call OpenUri string:file:///tmp/x.flac | head -1)"
 pc volume 0.5
 say volume "$(pc volume)"
 pc loop Track
@@ -261,6 +269,16 @@ fn playerctl_reads_and_drives_a_playing_queue() {
     assert!(
         by - to > 1.8 && by - to < 3.5,
         "seeked by 2 s from {to} to {by}\n{report}"
+    );
+    // SetPosition naming a track that is not current does nothing.
+    let still = secs(get("other-track-ignored"));
+    assert!(
+        still > by && still < by + 1.5,
+        "position {by} -> {still}\n{report}"
+    );
+    assert!(
+        get("open-uri").starts_with("Error org.freedesktop.DBus.Error.NotSupported"),
+        "{report}"
     );
 
     // Settings.

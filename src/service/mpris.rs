@@ -479,9 +479,14 @@ impl Player {
         1.0
     }
 
-    /// Only the normal rate is offered (`MinimumRate` = `MaximumRate` = 1).
+    /// Only the normal rate is offered (`MinimumRate` = `MaximumRate` = 1); a rate of 0 is a
+    /// pause, as the specification asks.
     #[zbus(property)]
-    fn set_rate(&mut self, _rate: f64) {}
+    fn set_rate(&mut self, rate: f64) {
+        if rate == 0.0 {
+            self.pause();
+        }
+    }
 
     #[zbus(property)]
     fn shuffle(&self) -> bool {
