@@ -251,9 +251,8 @@ fn metadata_map(meta: &Meta) -> HashMap<String, OwnedValue> {
             map.insert(key.to_string(), v);
         }
     };
-    let trackid = ObjectPath::try_from(track_id(meta.entry)).unwrap_or_else(|_| {
-        ObjectPath::from_static_str_unchecked("/org/mpris/MediaPlayer2/TrackList/NoTrack")
-    });
+    let trackid = ObjectPath::try_from(track_id(meta.entry))
+        .unwrap_or_else(|_| ObjectPath::from_static_str_unchecked(NO_TRACK));
     put("mpris:trackid", Value::from(trackid));
     if meta.entry.is_none() {
         return map;
@@ -430,14 +429,14 @@ impl Player {
         }
     }
 
-    /// Goes to `position` microseconds into the current track, when `track_id` still names it
+    /// Goes to `position` microseconds into the current track, when `trackid` still names it
     /// and the position lies within it (otherwise nothing, as the specification says).
-    fn set_position(&self, track_id: ObjectPath<'_>, position: i64) {
+    fn set_position(&self, trackid: ObjectPath<'_>, position: i64) {
         let status = self.service.status();
         let Some((_, id)) = status.current else {
             return;
         };
-        if track_id.as_str() != track_id_of(id) || position < 0 {
+        if trackid.as_str() != track_id(Some(id)) || position < 0 {
             return;
         }
         let secs = position as f64 / 1_000_000.0;
@@ -558,10 +557,6 @@ impl Player {
     fn can_control(&self) -> bool {
         true
     }
-}
-
-fn track_id_of(entry: u32) -> String {
-    track_id(Some(entry))
 }
 
 /// MPRIS volume (0.0-1.0; more is allowed by the specification but not offered) as percent.
