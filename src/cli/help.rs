@@ -190,6 +190,14 @@ pub fn man(out: &mut dyn Write) -> Result<()> {
         ("TAPEDECK_DB", "the library file, as --db"),
         ("TAPEDECK_CONFIG", "the settings file"),
         (
+            "DBUS_SESSION_BUS_ADDRESS",
+            "the session bus play is published on for media keys (MPRIS); without one it plays unpublished",
+        ),
+        (
+            "TAPEDECK_DEBUG",
+            "when set, says on stderr why play could not be published on the session bus",
+        ),
+        (
             "XDG_DATA_HOME, XDG_CONFIG_HOME",
             "where the library and the settings live",
         ),

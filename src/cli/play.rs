@@ -883,6 +883,9 @@ pub fn play(
     let events = player.events();
     let interactive = io::stdin().is_terminal() && io::stderr().is_terminal() && !ctx.quiet;
     player.play(None).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Media keys and desktop panels see the player while it plays (when there is a session
+    // bus); published once sound is on its way, so the bus never delays the first sample.
+    let _mpris = service::mpris::publish(&player);
     let _raw = if interactive {
         Some(RawMode::enter()?)
     } else {

@@ -10,6 +10,7 @@
 //! heard goes on without a gap unless it was itself removed.
 
 pub mod items;
+pub mod mpris;
 pub mod resume;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
