@@ -413,3 +413,91 @@ fn play_without_a_session_bus_plays_and_says_nothing_about_it() {
     assert!(took < Duration::from_secs(8), "play took {took:?}");
     assert!(held.join().unwrap().is_ok(), "the player never connected");
 }
+
+/// `serve` publishes the same player: what playerctl does reaches MPD clients and back.
+const SERVE_SCRIPT: &str = r#"
+say() { printf '%s=%s\n' "$1" "$(echo "$2" | tr '\n' '|')"; }
+pc() { playerctl -p tapedeck "$@" 2>&1; }
+"$TAPEDECK" serve --fresh --replaygain off < /dev/null > /dev/null 2> "$WORK/serve.err" &
+server=$!
+for i in $(seq 100); do
+  if playerctl -l 2>/dev/null | grep -qx tapedeck; then break; fi
+  sleep 0.1
+done
+sock=$(ls -d "$XDG_RUNTIME_DIR"/tapedeck/socket-*)
+say stopped "$(pc status)"
+mpc -q -h "$sock" add /
+mpc -q -h "$sock" play
+sleep 0.5
+say playing "$(pc status)"
+say title "$(pc metadata xesam:title)"
+pc next
+sleep 0.3
+say mpc-after-next "$(mpc -h "$sock" current -f %title%)"
+mpc -q -h "$sock" pause
+sleep 0.3
+say paused "$(pc status)"
+mpc -q -h "$sock" volume 25
+sleep 0.3
+say volume "$(pc volume)"
+kill -INT $server
+wait $server
+say exit "$?"
+exit 0
+"#;
+
+#[test]
+fn serve_publishes_the_same_player_to_mpd_clients_and_playerctl() {
+    let env = Env::new();
+    let work = env.dir.path();
+    let music = env.music();
+    tone(&music.join("a.flac"), 440, 20.0, &[("title", "Tone A")]);
+    tone(&music.join("b.flac"), 660, 20.0, &[("title", "Tone B")]);
+    env.ok(&["scan", music.to_str().unwrap()]);
+    let paced = work.join("paced.conf");
+    std::fs::write(
+        &paced,
+        format!(
+            "pcm.!default {{ type file slave.pcm \"null\" file \"|pv -q -L 352800 > {}\" format \"raw\" }}\n",
+            work.join("capture.raw").display()
+        ),
+    )
+    .unwrap();
+    let script = work.join("serve.sh");
+    std::fs::write(&script, SERVE_SCRIPT).unwrap();
+    let out = Command::new("dbus-run-session")
+        .args(["--", "sh"])
+        .arg(&script)
+        .env("TAPEDECK", env!("CARGO_BIN_EXE_tapedeck"))
+        .env("TAPEDECK_DB", env.db())
+        .env("TAPEDECK_CONFIG", env.config_file())
+        .env("XDG_RUNTIME_DIR", work)
+        .env(
+            "ALSA_CONFIG_PATH",
+            format!("/usr/share/alsa/alsa.conf:{}", paced.display()),
+        )
+        .env("WORK", work)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let report = format!(
+        "script:\n{stdout}\nscript stderr:\n{}\nserve stderr:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(work.join("serve.err")).unwrap_or_default()
+    );
+    assert!(out.status.success(), "{report}");
+    let got: HashMap<&str, &str> = stdout
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k, v.trim_end_matches('|')))
+        .collect();
+    let get = |k: &str| got.get(k).copied().unwrap_or_else(|| panic!("no {k}: {report}"));
+    assert_eq!(get("stopped"), "Stopped", "{report}");
+    assert_eq!(get("playing"), "Playing", "{report}");
+    assert_eq!(get("title"), "Tone A", "{report}");
+    assert_eq!(get("mpc-after-next"), "Tone B", "{report}");
+    assert_eq!(get("paused"), "Paused", "{report}");
+    assert_eq!(get("volume"), "0.250000", "{report}");
+    assert_eq!(get("exit"), "0", "{report}");
+}

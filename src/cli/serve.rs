@@ -180,6 +180,8 @@ pub fn serve(ctx: &Settings, args: &ServeArgs) -> Result<()> {
         prefer_computed,
     );
     server::listen(server.clone(), unix, tcp);
+    // Media keys and desktop players, when a session bus exists.
+    let mpris = service::mpris::publish(&player);
     if !ctx.quiet {
         let tcp_note = tcp_addr.map_or(String::new(), |a| format!(" and {a}"));
         super::style::note(format_args!(
@@ -192,6 +194,7 @@ pub fn serve(ctx: &Settings, args: &ServeArgs) -> Result<()> {
         std::thread::sleep(Duration::from_millis(100));
     }
     server.stopping.store(true, Ordering::Release);
+    drop(mpris);
     player.shutdown();
     runtime::remove_socket(&socket);
     Ok(())
