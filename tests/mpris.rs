@@ -492,7 +492,11 @@ fn serve_publishes_the_same_player_to_mpd_clients_and_playerctl() {
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k, v.trim_end_matches('|')))
         .collect();
-    let get = |k: &str| got.get(k).copied().unwrap_or_else(|| panic!("no {k}: {report}"));
+    let get = |k: &str| {
+        got.get(k)
+            .copied()
+            .unwrap_or_else(|| panic!("no {k}: {report}"))
+    };
     assert_eq!(get("stopped"), "Stopped", "{report}");
     assert_eq!(get("playing"), "Playing", "{report}");
     assert_eq!(get("title"), "Tone A", "{report}");

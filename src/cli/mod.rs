@@ -206,11 +206,13 @@ pub enum Command {
     Prev,
     /// Seek in the current track: 1:30, or +10 / -10 seconds
     Seek {
+        /// A time in the track (90, 1:30), or +N / -N seconds from where it is
         #[arg(value_name = "TIME", allow_hyphen_values = true)]
         time: String,
     },
     /// Show or set the running service's volume: 0 to 100, +5 or -5
     Volume {
+        /// 0 to 100, or +N / -N to change it by N
         #[arg(value_name = "PERCENT", allow_hyphen_values = true)]
         value: Option<String>,
     },

@@ -29,11 +29,17 @@ pub enum QueueCmd {
     Clear,
     /// Remove entries by position (1 is the first): `3`, or `3-7`
     Remove {
+        /// Positions (1 is the first) or ranges (3-7)
         #[arg(value_name = "POSITION", required = true)]
         positions: Vec<String>,
     },
     /// Move the entry at FROM to TO (positions from 1)
-    Move { from: usize, to: usize },
+    Move {
+        /// The entry's position now
+        from: usize,
+        /// Where it goes
+        to: usize,
+    },
 }
 
 fn connect(ctx: &Settings) -> Result<Client> {

@@ -371,7 +371,7 @@ impl Session {
                 if let Some((pos, _)) = status.current {
                     let roots = self.roots(cmd)?;
                     let entries = service.entries();
-                    self.write_entries(out, &roots, &entries, pos, pos + 1)
+                    self.write_entries(out, &roots, &entries, pos..pos + 1)
                         .map_err(&w)?;
                 }
             }
@@ -613,7 +613,7 @@ impl Session {
                         .map_err(&w)?;
                     }
                 } else {
-                    self.write_entries(out, &roots, &entries, start, end)
+                    self.write_entries(out, &roots, &entries, start..end)
                         .map_err(&w)?;
                 }
             }
@@ -628,11 +628,11 @@ impl Session {
                             .iter()
                             .position(|e| e.id == id)
                             .ok_or_else(|| ack(AckCode::NoExist, cmd, "No such song"))?;
-                        self.write_entries(out, &roots, &entries, pos, pos + 1)
+                        self.write_entries(out, &roots, &entries, pos..pos + 1)
                             .map_err(&w)?;
                     }
                     None => self
-                        .write_entries(out, &roots, &entries, 0, entries.len())
+                        .write_entries(out, &roots, &entries, 0..entries.len())
                         .map_err(&w)?,
                 }
             }
@@ -649,10 +649,8 @@ impl Session {
                     }
                 } else {
                     let roots = self.roots(cmd)?;
-                    for i in changed {
-                        self.write_entries(out, &roots, &entries, i, i + 1)
-                            .map_err(&w)?;
-                    }
+                    self.write_entries(out, &roots, &entries, changed)
+                        .map_err(&w)?;
                 }
             }
             // The library.
@@ -866,21 +864,26 @@ impl Session {
         .map_err(io_ack(cmd))
     }
 
-    /// Writes queue entries `start..end` as songs with their place and id.
+    /// Writes the queue entries at `positions` as songs with their place and id, reading their
+    /// library rows in one query.
     fn write_entries(
         &mut self,
         out: &mut dyn Write,
         roots: &Roots,
         entries: &[Entry],
-        start: usize,
-        end: usize,
+        positions: impl IntoIterator<Item = usize>,
     ) -> io::Result<()> {
-        let end = end.min(entries.len());
-        if start >= end {
+        let positions: Vec<usize> = positions
+            .into_iter()
+            .filter(|&p| p < entries.len())
+            .collect();
+        if positions.is_empty() {
             return Ok(());
         }
-        let slice = &entries[start..end];
-        let ids: Vec<i64> = slice.iter().filter_map(|e| e.item.id).collect();
+        let ids: Vec<i64> = positions
+            .iter()
+            .filter_map(|&p| entries[p].item.id)
+            .collect();
         let tracks: std::collections::HashMap<i64, Track> = match self.lib("playlistinfo") {
             Ok(lib) => lib
                 .tracks_by_ids(&ids)
@@ -890,7 +893,8 @@ impl Session {
                 .collect(),
             Err(_) => Default::default(),
         };
-        for (i, e) in slice.iter().enumerate() {
+        for pos in positions {
+            let e = &entries[pos];
             match e.item.id.and_then(|id| tracks.get(&id)) {
                 Some(t) => self.write_song(out, roots, t)?,
                 None => {
@@ -898,7 +902,7 @@ impl Session {
                     self.write_song(out, roots, &t)?;
                 }
             }
-            writeln!(out, "Pos: {}\nId: {}", start + i, e.id)?;
+            writeln!(out, "Pos: {pos}\nId: {}", e.id)?;
             if e.prio > 0 {
                 writeln!(out, "Prio: {}", e.prio)?;
             }
@@ -1141,16 +1145,17 @@ impl Session {
             .into_iter()
             .map(|t| (t.id, t))
             .collect();
-        for (pos, e) in entries.iter().enumerate() {
-            let t = match e.item.id.and_then(|id| tracks.get(&id)) {
-                Some(t) => t.clone(),
-                None => track_of_item(&e.item),
-            };
-            if req.query.matches(&t) {
-                self.write_entries(out, &roots, &entries, pos, pos + 1)
-                    .map_err(io_ack(cmd))?;
-            }
-        }
+        let matching: Vec<usize> = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| match e.item.id.and_then(|id| tracks.get(&id)) {
+                Some(t) => req.query.matches(t),
+                None => req.query.matches(&track_of_item(&e.item)),
+            })
+            .map(|(pos, _)| pos)
+            .collect();
+        self.write_entries(out, &roots, &entries, matching)
+            .map_err(io_ack(cmd))?;
         Ok(())
     }
 
