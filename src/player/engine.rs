@@ -84,6 +84,8 @@ pub struct Snapshot {
     pub order: Vec<usize>,
     /// The gain applied to the current item.
     pub gain: Option<Applied>,
+    /// How many events the engine had sent before this snapshot: those are older than it.
+    pub events: u64,
 }
 
 /// What the engine reports.
@@ -275,6 +277,8 @@ struct Engine {
     stopping: bool,
     /// Tracks that failed in a row.
     failures: usize,
+    /// Events sent so far (a snapshot says how many came before it).
+    emitted: std::cell::Cell<u64>,
 }
 
 fn secs(frames: u64, rate: u32) -> f64 {
@@ -325,10 +329,12 @@ impl Engine {
             first_write: false,
             stopping: false,
             failures: 0,
+            emitted: std::cell::Cell::new(0),
         }
     }
 
     fn emit(&self, event: Event) {
+        self.emitted.set(self.emitted.get() + 1);
         let _ = self.events.send(event);
     }
 
@@ -569,6 +575,7 @@ impl Engine {
             single: self.queue.single,
             order: self.queue.play_order().to_vec(),
             gain,
+            events: self.emitted.get(),
         }
     }
 

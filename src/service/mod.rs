@@ -218,7 +218,9 @@ struct Running {
 }
 
 enum Msg {
-    Engine(u64, Box<Event>, Option<engine::Handle>),
+    /// An engine's event: its generation, its number among that engine's events (from 1),
+    /// the event, and on the last one the engine's handle.
+    Engine(u64, u64, Box<Event>, Option<engine::Handle>),
     Quit,
 }
 
@@ -246,6 +248,8 @@ struct Inner {
     source: Option<Spec>,
     error: Option<String>,
     output_failed: bool,
+    /// How many of the running engine's events the last snapshot came after.
+    synced_events: u64,
     /// Where the listener stopped: remembered for a resume, though `play` starts the track over.
     stopped_at: Option<f64>,
     /// The track that finishes next counts as skipped (the listener moved on).
@@ -338,6 +342,7 @@ impl Service {
             error: None,
             output_failed: false,
             stopped_at: None,
+            synced_events: 0,
             skipping: false,
             stop_asked: false,
             dirty: false,
@@ -765,6 +770,7 @@ impl Service {
         inner.error = None;
         inner.output_failed = false;
         inner.stopped_at = None;
+        inner.synced_events = 0;
         inner.elapsed_at = Instant::now();
         // Forward this engine's events, tagged with its generation; the last one carries the
         // handle so the service can join the thread.
@@ -774,14 +780,13 @@ impl Service {
             .name("tapedeck-events".into())
             .spawn(move || {
                 let mut handle = Some(handle);
+                let mut number = 0;
                 while let Ok(event) = events.recv() {
+                    number += 1;
                     let ended = matches!(event, Event::Ended);
                     let h = if ended { handle.take() } else { None };
-                    if messages
-                        .send(Msg::Engine(generation, Box::new(event), h))
-                        .is_err()
-                        || ended
-                    {
+                    let msg = Msg::Engine(generation, number, Box::new(event), h);
+                    if messages.send(msg).is_err() || ended {
                         break;
                     }
                 }
@@ -1032,8 +1037,8 @@ impl Service {
     fn pump(&self, rx: Receiver<Msg>) {
         loop {
             match rx.recv_timeout(Duration::from_millis(500)) {
-                Ok(Msg::Engine(generation, event, handle)) => {
-                    self.on_event(generation, &event);
+                Ok(Msg::Engine(generation, number, event, handle)) => {
+                    self.on_event(generation, number, &event);
                     self.shared
                         .listeners
                         .lock()
@@ -1055,12 +1060,14 @@ impl Service {
         }
     }
 
-    fn on_event(&self, generation: u64, event: &Event) {
+    fn on_event(&self, generation: u64, number: u64, event: &Event) {
         let mut inner = self.lock();
         let ours = inner
             .engine
             .as_ref()
             .is_some_and(|r| r.generation == generation);
+        // A snapshot taken after this event already told where the engine is.
+        let stale = ours && number <= inner.synced_events;
         let mut changes = Changes::default();
         match event {
             Event::Started {
@@ -1070,17 +1077,22 @@ impl Service {
                 at,
                 ..
             } if ours => {
-                inner.current = Some(item.entry).filter(|&e| inner.position_of(e).is_some());
-                inner.elapsed = *at;
-                inner.elapsed_at = Instant::now();
-                inner.duration = item.duration;
-                inner.gain_applied = Some(*gain);
-                inner.source = Some(*source);
+                if !stale {
+                    inner.current = Some(item.entry).filter(|&e| inner.position_of(e).is_some());
+                    inner.elapsed = *at;
+                    inner.elapsed_at = Instant::now();
+                }
+                // A stale start of another track than the current one says nothing now.
+                if inner.current == Some(item.entry) {
+                    inner.duration = item.duration;
+                    inner.gain_applied = Some(*gain);
+                    inner.source = Some(*source);
+                }
                 inner.sync_cursor();
                 inner.save();
                 changes = Changes::PLAYER;
             }
-            Event::Position { secs, duration, .. } if ours => {
+            Event::Position { secs, duration, .. } if ours && !stale => {
                 inner.elapsed = *secs;
                 inner.elapsed_at = Instant::now();
                 if *duration > 0.0 {
@@ -1194,6 +1206,7 @@ impl Inner {
     }
 
     fn take_snapshot(&mut self, snap: Snapshot) {
+        self.synced_events = snap.events;
         if let Some((index, at)) = snap.current
             && let Some(e) = self.entries.get(index)
         {
