@@ -14,13 +14,13 @@ CARGO ?= cargo
 # and man-db render the manual page (`man -l`), in the tests and for `man tapedeck`; bash, zsh and
 # fish run the completion scripts in the tests; bsdutils has `script` (a real terminal, for the
 # colour tests); cdrdao, xorriso, cuetools and bchunk read the CD images back; loudgain is the
-# loudness oracle of the analyze tests; mpc and python3-mpd are the MPD clients of the service
-# tests; dbus-daemon (dbus-run-session), dbus-bin (dbus-monitor) and playerctl are the MPRIS
+# loudness oracle of the analyze tests; mpc, python3-mpd and ncmpcpp (in tmux) are the MPD
+# clients of the service tests; dbus-daemon (dbus-run-session), dbus-bin (dbus-monitor) and playerctl are the MPRIS
 # tests' private bus and client.
 DEB_PACKAGES := build-essential pkg-config libasound2-dev ffmpeg flac lame sox python3-mutagen pv \
 	cdrdao xorriso cuetools bchunk \
 	dosfstools mtools fusefat exfat-fuse exfatprogs util-linux groff-base man-db bash zsh fish \
-	bsdutils loudgain mpc python3-mpd dbus-daemon dbus-bin playerctl
+	bsdutils loudgain mpc python3-mpd ncmpcpp tmux dbus-daemon dbus-bin playerctl
 # The benchmarks' peers: MPD builds its database of the scan benchmark's tree; shntool writes
 # the cue sheet of the CD benchmark's image made by hand.
 BENCH_PACKAGES := mpd shntool

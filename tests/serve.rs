@@ -717,3 +717,79 @@ fn tcp_clients_need_the_password_and_loopback_is_the_default() {
     // The Unix socket is the user's own: no password there.
     assert!(served.mpc(&["status"]).contains("volume"));
 }
+
+#[test]
+fn ncmpcpp_shows_the_queue_the_library_and_the_folders() {
+    let served = Served::start(Served::library(3, 1.0), false, &[]);
+    served.mpc(&["add", "/"]);
+    let home = served.env.dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let session = format!("tapedeck-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .env("HOME", &home)
+            .args(["-L", &session])
+            .args(args)
+            .status()
+            .unwrap()
+    };
+    let command = format!("ncmpcpp -h {}", served.socket().display());
+    assert!(
+        tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "n",
+            "-x",
+            "120",
+            "-y",
+            "30",
+            &command
+        ])
+        .success()
+    );
+    let capture = |want: &str| -> String {
+        let started = Instant::now();
+        loop {
+            let out = Command::new("tmux")
+                .args(["-L", &session, "capture-pane", "-p", "-t", "n"])
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            if text.contains(want) || started.elapsed() > Duration::from_secs(10) {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let playlist = capture("Playlist (3 items");
+    assert!(playlist.contains("Playlist (3 items"), "{playlist}");
+    for title in ["Track 1", "Track 2", "Track 3"] {
+        assert!(playlist.contains(title), "{playlist}");
+    }
+    tmux(&["send-keys", "-t", "n", "2"]);
+    let browse = capture("[music]");
+    assert!(
+        browse.contains("Browse: /") && browse.contains("[music]"),
+        "{browse}"
+    );
+    tmux(&["send-keys", "-t", "n", "Enter"]);
+    let folder = capture("[Album]");
+    assert!(folder.contains("[Album]"), "{folder}");
+    // Play from ncmpcpp: the service plays it.
+    tmux(&["send-keys", "-t", "n", "1"]);
+    capture("Playlist (3 items");
+    tmux(&["send-keys", "-t", "n", "Enter"]);
+    // The device opens only when something plays.
+    let started = Instant::now();
+    while std::fs::metadata(served.capture()).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "nothing played"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    tmux(&["send-keys", "-t", "n", "q"]);
+    std::thread::sleep(Duration::from_millis(300));
+    tmux(&["kill-server"]);
+}
