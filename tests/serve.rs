@@ -793,3 +793,43 @@ fn ncmpcpp_shows_the_queue_the_library_and_the_folders() {
     std::thread::sleep(Duration::from_millis(300));
     tmux(&["kill-server"]);
 }
+
+#[test]
+fn the_replaygain_mode_a_client_sets_is_what_reaches_the_device() {
+    let env = Env::new();
+    let file = env.music().join("loud.flac");
+    common::tone(
+        &file,
+        440,
+        1.0,
+        &[
+            ("title", "Loud"),
+            ("REPLAYGAIN_TRACK_GAIN", "-6.02 dB"),
+            ("REPLAYGAIN_TRACK_PEAK", "0.5"),
+        ],
+    );
+    env.ok(&["scan", env.music().to_str().unwrap()]);
+    let served = Served::start(env, false, &["--replaygain", "off"]);
+    served.mpc(&["add", "/"]);
+    let peak = |served: &Served| -> f32 {
+        let _ = std::fs::remove_file(served.capture());
+        served.mpc(&["play"]);
+        served.wait_for("state: stop");
+        std::fs::read(served.capture())
+            .unwrap()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().unwrap()).abs())
+            .fold(0.0, f32::max)
+    };
+    let plain = peak(&served);
+    assert!(plain > 0.05, "nothing audible: {plain}");
+    served.mpc(&["replaygain", "track"]);
+    assert!(
+        served
+            .raw("replay_gain_status\n")
+            .contains("replay_gain_mode: track")
+    );
+    let lowered = peak(&served);
+    let ratio = lowered / plain;
+    assert!((ratio - 0.5).abs() < 0.01, "gain ratio {ratio}");
+}
