@@ -356,23 +356,10 @@ impl Command {
     /// collection); `render` plays named files without one.
     fn needs_existing_library(&self) -> bool {
         !self.writes_library()
+            && !self.only_talks_to_the_service()
             && !matches!(
                 self,
                 Command::Render { .. }
-                    | Command::Status { .. }
-                    | Command::Pause
-                    | Command::Toggle
-                    | Command::Stop
-                    | Command::Next
-                    | Command::Prev
-                    | Command::Seek { .. }
-                    | Command::Volume { .. }
-                    | Command::Queue(
-                        remote::QueueCmd::List { .. }
-                            | remote::QueueCmd::Clear
-                            | remote::QueueCmd::Remove { .. }
-                            | remote::QueueCmd::Move { .. }
-                    )
                     | Command::Profiles { .. }
                     | Command::Devices { .. }
                     | Command::Config { .. }
@@ -380,6 +367,29 @@ impl Command {
                     | Command::Man
                     | Command::Completions { .. }
             )
+    }
+}
+
+impl Command {
+    /// Whether the command only talks to a running service (and needs no library of its own).
+    fn only_talks_to_the_service(&self) -> bool {
+        matches!(
+            self,
+            Command::Status { .. }
+                | Command::Pause
+                | Command::Toggle
+                | Command::Stop
+                | Command::Next
+                | Command::Prev
+                | Command::Seek { .. }
+                | Command::Volume { .. }
+                | Command::Queue(
+                    remote::QueueCmd::List { .. }
+                        | remote::QueueCmd::Clear
+                        | remote::QueueCmd::Remove { .. }
+                        | remote::QueueCmd::Move { .. }
+                )
+        )
     }
 }
 

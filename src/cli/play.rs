@@ -131,7 +131,7 @@ pub fn parse_time(s: &str) -> Result<f64, String> {
 }
 
 /// "3:07" or "1:02:03".
-fn clock(secs: f64) -> String {
+pub(super) fn clock(secs: f64) -> String {
     let s = secs.max(0.0) as u64;
     if s >= 3600 {
         format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)

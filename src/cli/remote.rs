@@ -53,15 +53,6 @@ fn field<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-fn clock(secs: f64) -> String {
-    let s = secs.max(0.0) as u64;
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
-    }
-}
-
 /// Sends one command and reports an `ACK` as the service's message.
 fn send(client: &mut Client, args: &[&str]) -> Result<Vec<(String, String)>> {
     client.command(args).map_err(|e| match e {
@@ -130,8 +121,8 @@ pub fn status(ctx: &Settings, json: bool, out: &mut dyn Write) -> Result<()> {
             writeln!(
                 out,
                 "{} / {}{place}",
-                clock(num("elapsed").unwrap_or(0.0)),
-                clock(num("duration").unwrap_or(0.0))
+                play::clock(num("elapsed").unwrap_or(0.0)),
+                play::clock(num("duration").unwrap_or(0.0))
             )?;
         }
         None => writeln!(out, "{state}")?,
@@ -265,7 +256,7 @@ pub fn queue(ctx: &Settings, cmd: QueueCmd, out: &mut dyn Write) -> Result<()> {
                         i + 1,
                         output::escape(&artist),
                         output::escape(title),
-                        clock(duration.unwrap_or(0.0))
+                        play::clock(duration.unwrap_or(0.0))
                     )?;
                 }
             }

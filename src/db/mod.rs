@@ -666,18 +666,10 @@ impl Library {
     pub fn for_each_track(
         &self,
         sel: &query::Selection<'_>,
-        mut f: impl FnMut(Track) -> std::io::Result<()>,
+        f: impl FnMut(Track) -> std::io::Result<()>,
     ) -> Result<std::io::Result<()>> {
         let (sql, params) = query::select_tracks(sel, &TRACK_COLUMNS, true);
-        let mut stmt = self.conn.prepare(&sql)?;
-        let columns = RowColumns::of(&stmt)?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
-        while let Some(row) = rows.next()? {
-            if let Err(e) = f(columns.track(row)?) {
-                return Ok(Err(e));
-            }
-        }
-        Ok(Ok(()))
+        self.stream_tracks(&sql, params, f)
     }
 
     /// Calls `f` for every track whose path lies under the folder `dir` (every track when
@@ -686,7 +678,7 @@ impl Library {
     pub fn for_each_track_under(
         &self,
         dir: Option<&Path>,
-        mut f: impl FnMut(Track) -> std::io::Result<()>,
+        f: impl FnMut(Track) -> std::io::Result<()>,
     ) -> Result<std::io::Result<()>> {
         let artists = "(SELECT group_concat(name, char(31)) FROM \
              (SELECT name FROM track_artists a WHERE a.track_id = t.id ORDER BY position)) AS artists";
@@ -720,7 +712,17 @@ impl Library {
                 )
             }
         };
-        let mut stmt = self.conn.prepare(&sql)?;
+        self.stream_tracks(&sql, params, f)
+    }
+
+    /// Runs a track query, handing each row to `f` as it comes.
+    fn stream_tracks(
+        &self,
+        sql: &str,
+        params: Vec<Value>,
+        mut f: impl FnMut(Track) -> std::io::Result<()>,
+    ) -> Result<std::io::Result<()>> {
+        let mut stmt = self.conn.prepare(sql)?;
         let columns = RowColumns::of(&stmt)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
         while let Some(row) = rows.next()? {

@@ -963,10 +963,7 @@ impl Session {
                 None => Err(ack(AckCode::NoExist, cmd, "No such song")),
             };
         }
-        let roots = self.roots(cmd)?;
-        let folder = roots
-            .folder_of(uri)
-            .map_err(|_| ack(AckCode::NoExist, cmd, "No such directory"))?;
+        let (_, folder) = self.folder(cmd, uri)?;
         let lib = self.lib(cmd)?;
         let dir = match folder {
             Folder::Top => None,
@@ -1177,18 +1174,36 @@ impl Session {
             None => Vec::new(),
         };
         ids.extend_from_slice(new);
+        self.store_playlist(cmd, existing.map(|p| p.id), name, &ids)
+    }
+
+    /// The roots and the folder a URI names (`""` is the top).
+    fn folder(&mut self, cmd: &str, uri: &str) -> Result<(Roots, Folder), Ack> {
+        let roots = self.roots(cmd)?;
+        let folder = roots
+            .folder_of(uri)
+            .map_err(|_| ack(AckCode::NoExist, cmd, "No such directory"))?;
+        Ok((roots, folder))
+    }
+
+    /// Makes (when `existing` is `None`) or fills a static stored playlist with `ids`.
+    fn store_playlist(
+        &self,
+        cmd: &str,
+        existing: Option<i64>,
+        name: &str,
+        ids: &[i64],
+    ) -> Result<(), Ack> {
         let now = now();
-        let name = name.to_string();
-        let existing_id = existing.map(|p| p.id);
         self.server
             .service
             .with_library(|lib| {
                 lib.write(|w| {
-                    let id = match existing_id {
+                    let id = match existing {
                         Some(id) => id,
-                        None => w.create_playlist(&new_playlist(&name), now)?,
+                        None => w.create_playlist(&new_playlist(name), now)?,
                     };
-                    w.set_playlist_entries(id, &ids)
+                    w.set_playlist_entries(id, ids)
                 })
             })
             .map_err(|e: crate::db::DbError| ack(AckCode::System, cmd, e))?;
@@ -1202,10 +1217,7 @@ impl Session {
         arity(args, 0, 1)?;
         let w = io_ack(cmd);
         let uri = args.get(1).map_or("", String::as_str);
-        let roots = self.roots(cmd)?;
-        let folder = roots
-            .folder_of(uri)
-            .map_err(|_| ack(AckCode::NoExist, cmd, "No such directory"))?;
+        let (roots, folder) = self.folder(cmd, uri)?;
         let Folder::Dir(dir) = folder else {
             for name in roots.names() {
                 writeln!(out, "directory: {name}").map_err(&w)?;
@@ -1264,10 +1276,7 @@ impl Session {
         let w = io_ack(&cmd);
         let info = cmd == "listallinfo";
         let uri = args.get(1).map_or("", String::as_str);
-        let roots = self.roots(&cmd)?;
-        let folder = roots
-            .folder_of(uri)
-            .map_err(|_| ack(AckCode::NoExist, &cmd, "No such directory"))?;
+        let (roots, folder) = self.folder(&cmd, uri)?;
         let dir = match folder {
             Folder::Top => None,
             Folder::Dir(d) => Some(d),
@@ -1335,10 +1344,7 @@ impl Session {
         arity(args, 0, 1)?;
         let w = io_ack(cmd);
         let uri = args.get(1).map_or("", String::as_str);
-        let roots = self.roots(cmd)?;
-        let folder = roots
-            .folder_of(uri)
-            .map_err(|_| ack(AckCode::NoExist, cmd, "No such directory"))?;
+        let (roots, folder) = self.folder(cmd, uri)?;
         let Folder::Dir(dir) = folder else {
             for name in roots.names() {
                 writeln!(out, "directory: {name}").map_err(&w)?;
@@ -1630,22 +1636,7 @@ impl Session {
             _ => Vec::new(),
         };
         let ids: Vec<i64> = old.into_iter().chain(queued).collect();
-        let now = now();
-        let existing_id = existing.map(|p| p.id);
-        self.server
-            .service
-            .with_library(|lib| {
-                lib.write(|w| {
-                    let id = match existing_id {
-                        Some(id) => id,
-                        None => w.create_playlist(&new_playlist(&name), now)?,
-                    };
-                    w.set_playlist_entries(id, &ids)
-                })
-            })
-            .map_err(|e: crate::db::DbError| ack(AckCode::System, cmd, e))?;
-        self.server.service.changed(Changes::STORED_PLAYLIST);
-        Ok(())
+        self.store_playlist(cmd, existing.map(|p| p.id), &name, &ids)
     }
 
     /// The stored playlist edits: add, clear, delete an entry, move one, rename, remove.

@@ -36,6 +36,7 @@ use crate::query::{Cond, Direction, MAX_TERMS, Query, Term, TextOp};
 use super::request::{AckCode, ArgError, Range, parse_range};
 use super::tags::TagType;
 use super::uri::{Roots, UriError};
+use crate::query::days_from_civil;
 
 /// The commands whose arguments are a filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -685,17 +686,6 @@ pub fn parse_time(s: &str) -> Option<i64> {
         secs += h * 3600 + mi * 60 + se - offset;
     }
     Some(secs)
-}
-
-/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// `AudioFormat == "R:B:C"` (or `=~` with `*` for any).

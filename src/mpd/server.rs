@@ -74,42 +74,56 @@ pub fn listen(server: Arc<Server>, unix: UnixListener, tcp: Option<TcpListener>)
     let s = server.clone();
     let _ = thread::Builder::new()
         .name("tapedeck-listen".into())
-        .spawn(move || accept_unix(s, unix));
+        .spawn(move || accept(s, unix.incoming(), true));
     if let Some(tcp) = tcp {
         let _ = thread::Builder::new()
             .name("tapedeck-listen-tcp".into())
-            .spawn(move || accept_tcp(server, tcp));
+            .spawn(move || accept(server, tcp.incoming(), false));
     }
 }
 
-/// Accepts Unix socket clients until the listener fails.
-pub fn accept_unix(server: Arc<Server>, listener: UnixListener) {
-    for stream in listener.incoming() {
+/// A stream a client connects with: it can be cloned (one half reads, the other writes) and
+/// shut down.
+pub trait Stream: Read + Shut + Sized + 'static {
+    fn duplicate(&self) -> io::Result<Self>;
+    fn prepare(&self);
+}
+
+impl Stream for UnixStream {
+    fn duplicate(&self) -> io::Result<Self> {
+        self.try_clone()
+    }
+    fn prepare(&self) {
+        let _ = self.set_write_timeout(Some(WRITE_TIMEOUT));
+    }
+}
+
+impl Stream for TcpStream {
+    fn duplicate(&self) -> io::Result<Self> {
+        self.try_clone()
+    }
+    fn prepare(&self) {
+        let _ = self.set_write_timeout(Some(WRITE_TIMEOUT));
+        let _ = self.set_nodelay(true);
+    }
+}
+
+/// Accepts clients until the listener fails; `local` is true for the Unix socket.
+fn accept<S: Stream>(
+    server: Arc<Server>,
+    incoming: impl Iterator<Item = io::Result<S>>,
+    local: bool,
+) {
+    for stream in incoming {
         if server.stopping.load(Ordering::Acquire) {
             return;
         }
         let Ok(stream) = stream else { continue };
-        let Ok(reader) = stream.try_clone() else {
+        let Ok(reader) = stream.duplicate() else {
             continue;
         };
-        let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-        spawn_client(server.clone(), Box::new(reader), Box::new(stream), true);
-    }
-}
-
-/// Accepts TCP clients until the listener fails.
-pub fn accept_tcp(server: Arc<Server>, listener: TcpListener) {
-    for stream in listener.incoming() {
-        if server.stopping.load(Ordering::Acquire) {
-            return;
-        }
-        let Ok(stream) = stream else { continue };
-        let Ok(reader) = stream.try_clone() else {
-            continue;
-        };
-        let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-        let _ = stream.set_nodelay(true);
-        spawn_client(server.clone(), Box::new(reader), Box::new(stream), false);
+        stream.prepare();
+        spawn_client(server.clone(), Box::new(reader), Box::new(stream), local);
     }
 }
 

@@ -16,7 +16,7 @@
 
 mod parse;
 
-pub use parse::{MAX_TERMS, QueryError, parse, parse_sort, parse_str};
+pub use parse::{MAX_TERMS, QueryError, days_from_civil, parse, parse_sort, parse_str};
 
 pub use crate::model::{FIELDS, Field, Kind};
 use crate::model::{Track, Value, fold};
