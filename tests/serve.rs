@@ -476,6 +476,28 @@ def later():
 threading.Timer(0.3, later).start()
 out.append("idle=%s" % ",".join(c.idle("stored_playlist")))
 out.append("tagtypes=%d" % len(c.tagtypes()))
+c.clear()
+c.add("music/Pictures")
+c.add("music/Pictures/02 plain.wav")
+c.prio(7, "1:3")
+info = c.playlistinfo()
+out.append("prio=%s" % ",".join(i.get("prio", "0") for i in info))
+ver = int(c.status()["playlist"])
+c.swapid(info[0]["id"], info[2]["id"])
+got = [(p["cpos"], p["id"]) for p in c.plchangesposid(ver)]
+out.append("posid=%s" % (got == [("0", info[2]["id"]), ("2", info[0]["id"])]))
+c.shuffle()
+out.append("shuffled=%d" % len(c.playlistinfo()))
+out.append("count=%s" % c.count("title", "FLAC Picture")["songs"])
+out.append("group=%s" % ";".join("%s/%s" % (g.get("artist", ""), g["album"]) for g in c.list("album", "group", "artist")))
+out.append("lsinfo=%s" % ",".join(e.get("directory", e.get("file", "")) for e in c.lsinfo("music")))
+out.append("playlistfind=%d" % len(c.playlistfind("title", "FLAC Picture")))
+import shutil
+shutil.copy(sys.argv[3], sys.argv[4])
+job = c.update()
+changed = c.idle("database")
+out.append("update=%s %s" % (job, ",".join(changed)))
+out.append("songs=%s" % c.stats()["songs"])
 c.close()
 print("\n".join(out))
 "#,
@@ -486,6 +508,8 @@ print("\n".join(out))
         .arg(&script)
         .arg(served.socket())
         .arg(&art)
+        .arg(fixture("library/flac/picture.flac"))
+        .arg(served.env.music().join("Pictures/03 copy.flac"))
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -522,6 +546,18 @@ print("\n".join(out))
     assert_eq!(got[11], "refused");
     assert_eq!(got[12], "idle=stored_playlist");
     assert!(got[13].starts_with("tagtypes="));
+    assert_eq!(got[14], "prio=0,7,7");
+    assert_eq!(got[15], "posid=True", "the swapped entries are the changes");
+    assert_eq!(got[16], "shuffled=3");
+    assert_eq!(got[17], "count=1");
+    assert_eq!(
+        got[18],
+        "group=/;Eta Artist/Eta Album;Theta Artist/Eta Album"
+    );
+    assert_eq!(got[19], "lsinfo=music/Pictures");
+    assert_eq!(got[20], "playlistfind=1");
+    assert_eq!(got[21], "update=1 database");
+    assert_eq!(got[22], "songs=3");
     // The rating reached the library: 8 of 10 is four stars.
     let rated = served.env.ok(&["ls", "-f", "$rating $title", "rating:1.."]);
     assert_eq!(rated.trim(), "4 FLAC Picture");

@@ -1094,7 +1094,11 @@ impl Session {
                 let group = req.group.clone();
                 let mut values: Groups = BTreeMap::new();
                 lib.for_each_track(&select, |t| {
-                    let own = listed.values(&t);
+                    // A track without the tag lists it empty, as MPD does.
+                    let mut own = listed.values(&t);
+                    if own.is_empty() {
+                        own.push(String::new());
+                    }
                     for key in group_keys(&group, &t) {
                         let set = values.entry(key).or_default();
                         set.extend(own.iter().cloned());
