@@ -280,10 +280,40 @@ impl Queue {
 
     /// The item after the current one that would play if this one ends naturally.
     pub fn peek_natural(&self) -> Option<usize> {
-        let mut probe = self.clone();
-        probe
-            .advance_natural()
-            .then(|| probe.current().map(|(i, _)| i))?
+        self.current().and_then(|(i, _)| self.natural_after(i))
+    }
+
+    /// The item that would play after item `item` ends by itself (what `advance_natural`
+    /// moves to), without moving the cursor.
+    pub fn natural_after(&self, item: usize) -> Option<usize> {
+        let at = self.order.iter().position(|&i| i == item)?;
+        if self.repeat == Repeat::One {
+            return Some(item);
+        }
+        if self.single && self.repeat == Repeat::Off {
+            return None;
+        }
+        match self.order.get(at + 1) {
+            Some(&next) => Some(next),
+            None if self.repeat != Repeat::Off => self.order.first().copied(),
+            None => None,
+        }
+    }
+
+    /// Takes a play order and modes as they are elsewhere (the engine's copy of this queue):
+    /// `order` is kept when it orders every item once.
+    pub fn adopt(&mut self, order: Vec<usize>, cursor: usize, shuffle: Shuffle, repeat: Repeat) {
+        let mut seen = vec![false; self.items.len()];
+        let whole = order.len() == self.items.len()
+            && order
+                .iter()
+                .all(|&i| i < seen.len() && !std::mem::replace(&mut seen[i], true));
+        if whole {
+            self.order = order;
+            self.shuffle = shuffle;
+        }
+        self.repeat = repeat;
+        self.cursor = cursor.min(self.order.len());
     }
 
     /// Whether the queue plays albums in order (for ReplayGain `auto`): each album's tracks

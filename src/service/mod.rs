@@ -1179,9 +1179,7 @@ impl Inner {
 
     /// The entry that plays after list position `pos`.
     fn after(&self, pos: usize) -> Option<(usize, u32)> {
-        let mut probe = self.queue.clone();
-        probe.jump_to_item(pos);
-        let next = probe.peek_natural()?;
+        let next = self.queue.natural_after(pos)?;
         self.entries.get(next).map(|e| (next, e.id))
     }
 
@@ -1223,19 +1221,12 @@ impl Inner {
         if snap.gain.is_some() {
             self.gain_applied = snap.gain;
         }
-        let items = self.queue.items().to_vec();
         let cursor = snap
             .current
             .and_then(|(i, _)| snap.order.iter().position(|&o| o == i))
             .unwrap_or(0);
-        self.queue = Queue::restore(
-            items,
-            snap.order,
-            cursor,
-            snap.shuffle,
-            snap.repeat,
-            self.settings.seed,
-        );
+        self.queue
+            .adopt(snap.order, cursor, snap.shuffle, snap.repeat);
         self.queue.single = snap.single;
     }
 
