@@ -417,6 +417,28 @@ pub struct Stats {
     pub problems: u64,
 }
 
+/// The condition for "under the folder `dir`" on `t.path`: paths under `dir/` sort between
+/// `dir/` and `dir0` ('0' follows '/'), so the path index answers it.
+fn under(dir: Option<&Path>) -> (&'static str, Vec<Value>) {
+    let Some(dir) = dir else {
+        return ("1", Vec::new());
+    };
+    let mut low = dir.as_os_str().as_encoded_bytes().to_vec();
+    if low.last() != Some(&b'/') {
+        low.push(b'/');
+    }
+    let mut high = low.clone();
+    *high.last_mut().expect("not empty") = b'0';
+    let value = |b: Vec<u8>| match String::from_utf8(b) {
+        Ok(s) => Value::Text(s),
+        Err(e) => Value::Blob(e.into_bytes()),
+    };
+    (
+        "t.path >= ?1 AND t.path < ?2",
+        vec![value(low), value(high)],
+    )
+}
+
 /// An advisory lock on a file beside the library (`library.db.scan-lock`): held while the
 /// value lives, and released by the OS however the process ends. The file is never opened
 /// through a link someone left at its name.
@@ -682,37 +704,31 @@ impl Library {
     ) -> Result<std::io::Result<()>> {
         let artists = "(SELECT group_concat(name, char(31)) FROM \
              (SELECT name FROM track_artists a WHERE a.track_id = t.id ORDER BY position)) AS artists";
-        let (sql, params): (String, Vec<Value>) = match dir {
-            None => (
-                format!(
-                    "SELECT {}, {artists} FROM tracks t ORDER BY t.path",
-                    *TRACK_COLUMNS
-                ),
-                Vec::new(),
-            ),
-            Some(dir) => {
-                // Paths under `dir/` sort between `dir/` and `dir0` ('0' follows '/').
-                let mut low = dir.as_os_str().as_encoded_bytes().to_vec();
-                if low.last() != Some(&b'/') {
-                    low.push(b'/');
-                }
-                let mut high = low.clone();
-                *high.last_mut().expect("not empty") = b'0';
-                let value = |b: Vec<u8>| match String::from_utf8(b) {
-                    Ok(s) => Value::Text(s),
-                    Err(e) => Value::Blob(e.into_bytes()),
-                };
-                (
-                    format!(
-                        "SELECT {}, {artists} FROM tracks t WHERE t.path >= ?1 AND t.path < ?2 \
-                         ORDER BY t.path",
-                        *TRACK_COLUMNS
-                    ),
-                    vec![value(low), value(high)],
-                )
-            }
-        };
+        let (where_, params) = under(dir);
+        let sql = format!(
+            "SELECT {}, {artists} FROM tracks t WHERE {where_} ORDER BY t.path",
+            *TRACK_COLUMNS
+        );
         self.stream_tracks(&sql, params, f)
+    }
+
+    /// The paths of the tracks under the folder `dir` (all when `None`), in path order, without
+    /// reading the rest of each row.
+    pub fn for_each_path_under(
+        &self,
+        dir: Option<&Path>,
+        mut f: impl FnMut(&Path) -> std::io::Result<()>,
+    ) -> Result<std::io::Result<()>> {
+        let (where_, params) = under(dir);
+        let sql = format!("SELECT t.path FROM tracks t WHERE {where_} ORDER BY t.path");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+        while let Some(row) = rows.next()? {
+            if let Err(e) = f(&path_from(row.get_ref(0)?)?) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(()))
     }
 
     /// Runs a track query, handing each row to `f` as it comes.

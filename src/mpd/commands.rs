@@ -1244,9 +1244,10 @@ impl Session {
         let mut songs = Vec::new();
         let mut any = false;
         let lib = self.lib.as_ref().expect("opened");
-        lib.for_each_track_under(Some(&dir), |t| {
+        // Paths alone tell the subfolders; only the songs directly here are read whole.
+        lib.for_each_path_under(Some(&dir), |path| {
             any = true;
-            let Some(u) = roots.uri_of(&t.path) else {
+            let Some(u) = roots.uri_of(path) else {
                 return Ok(());
             };
             let rest = u.get(base.len() + 1..).unwrap_or_default();
@@ -1257,7 +1258,7 @@ impl Session {
                         last_dir = Some(sub.to_string());
                     }
                 }
-                None => songs.push(t),
+                None => songs.push(path.to_path_buf()),
             }
             Ok(())
         })
@@ -1266,8 +1267,13 @@ impl Session {
         if !any && !dir.is_dir() {
             return Err(ack(AckCode::NoExist, cmd, "No such directory"));
         }
-        for t in &songs {
-            self.write_song(out, &roots, t).map_err(&w)?;
+        for path in &songs {
+            if let Some(t) = lib
+                .track_by_path(path)
+                .map_err(|e| ack(AckCode::System, cmd, e))?
+            {
+                self.write_song(out, &roots, &t).map_err(&w)?;
+            }
         }
         Ok(())
     }
