@@ -1297,9 +1297,9 @@ impl Session {
         let mut shown: Vec<String> = Vec::new();
         let mut block = Vec::with_capacity(512);
         let mut any = false;
-        lib.for_each_track_under(dir.as_deref(), |t| {
+        let mut each = |path: &Path, t: Option<&Track>| -> io::Result<()> {
             any = true;
-            let Some(u) = roots.uri_of(&t.path) else {
+            let Some(u) = roots.uri_of(path) else {
                 return Ok(());
             };
             // Each folder on the way, once, before its first song.
@@ -1315,9 +1315,9 @@ impl Session {
                 shown.push(f.to_string());
                 writeln!(out, "directory: {}", folders[..=i].join("/"))?;
             }
-            if info {
+            if let Some(t) = t {
                 block.clear();
-                tags::write_song(&mut block, &u, &t);
+                tags::write_song(&mut block, &u, t);
                 if hidden.is_empty() {
                     out.write_all(&block)?;
                 } else {
@@ -1336,9 +1336,16 @@ impl Session {
                 writeln!(out, "file: {u}")?;
             }
             Ok(())
-        })
-        .map_err(|e| ack(AckCode::System, &cmd, e))?
-        .map_err(&w)?;
+        };
+        // `listall` needs the paths alone; `listallinfo` reads whole rows.
+        let streamed = if info {
+            lib.for_each_track_under(dir.as_deref(), |t| each(&t.path, Some(&t)))
+        } else {
+            lib.for_each_path_under(dir.as_deref(), |p| each(p, None))
+        };
+        streamed
+            .map_err(|e| ack(AckCode::System, &cmd, e))?
+            .map_err(&w)?;
         if !any
             && let Some(d) = &dir
             && !d.is_dir()
