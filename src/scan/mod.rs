@@ -173,6 +173,17 @@ fn unavailable_reason(root: &Path, had_tracks: bool) -> Option<String> {
     }
 }
 
+/// What the walk found: the files the library knows (to compare), the roots walked and those
+/// that are not there, and how many music files it found and sent to the readers.
+#[derive(Default)]
+struct Walk {
+    walked: Walked,
+    available: Vec<PathBuf>,
+    unavailable: Vec<(PathBuf, String)>,
+    found: u64,
+    sent: u64,
+}
+
 /// One file read by a worker: the record to store, or why it could not be read.
 enum Outcome {
     /// Read; the warning, when there is one, is kept as a problem beside the track.
@@ -420,34 +431,25 @@ pub fn scan(
     let (tx, rx) = crossbeam_channel::bounded::<Outcome>(BATCH);
     let mut pending_moves: Vec<FileRecord> = Vec::new();
     let mut current_problems: HashSet<PathBuf> = HashSet::new();
-    let mut walked = Walked::default();
-    let mut available: Vec<PathBuf> = Vec::new();
     let mut vanished: Vec<Identity> = Vec::new();
-    let write_result: Result<(), ScanError> = std::thread::scope(|s| {
-        s.spawn(move || {
-            pool.install(|| {
-                file_rx.into_iter().par_bridge().for_each_with(tx, |tx, f| {
-                    let _ = tx.send(read_outcome(&f));
-                });
-            })
-        });
-
-        // Walk the roots that are there.
-        let mut found = 0u64;
-        let mut sent = 0u64;
+    // On a first scan nothing can have moved, so the writer need not wait for the walk: the
+    // walk runs beside it.
+    let fresh = known.is_empty() && known_problems.is_empty();
+    let walk_all = |file_tx: crossbeam_channel::Sender<SeenFile>| -> Walk {
+        let mut w = Walk::default();
         for root in &roots {
             let had_tracks = known.iter().any(|k| k.path.starts_with(root));
             if let Some(reason) = unavailable_reason(root, had_tracks) {
-                summary.unavailable.push((root.clone(), reason));
+                w.unavailable.push((root.clone(), reason));
                 continue;
             }
-            let base = found;
+            let base = w.found;
             let mut in_root = 0;
             walk::walk(
                 root,
                 opts.include_hidden,
                 opts.include_targets,
-                &mut walked,
+                &mut w.walked,
                 |n| {
                     in_root = n as u64;
                     if n % 256 == 0 {
@@ -458,7 +460,7 @@ pub fn scan(
                     if known_index.contains_key(key(&path)) || known_problems.contains_key(&path) {
                         return Some(path);
                     }
-                    sent += 1;
+                    w.sent += 1;
                     // Its size and time come from the reader's own `stat`.
                     let _ = file_tx.send(SeenFile {
                         path,
@@ -468,129 +470,193 @@ pub fn scan(
                     None
                 },
             );
-            found += in_root;
-            available.push(root.clone());
+            w.found += in_root;
+            w.available.push(root.clone());
         }
-        progress.walked(found);
+        progress.walked(w.found);
         crate::timing::mark("scan: walked");
-        summary.hidden = walked.hidden;
-        summary.targets = std::mem::take(&mut walked.targets);
-
-        // Compare what the library knows with what the walk found.
-        let mut seen_known = vec![false; known.len()];
-        for f in &walked.files {
-            let changed = match known_index.get(key(&f.path)) {
-                Some(&i) => {
-                    seen_known[i] = true;
-                    let k = &known[i];
-                    if k.size == f.size && k.mtime == f.mtime {
-                        summary.unchanged += 1;
-                        // A damaged but readable track keeps its warning until the file changes.
-                        if known_problems.contains_key(&f.path) {
-                            current_problems.insert(f.path.clone());
+        w
+    };
+    // On a first scan, whether the walk has told the progress how many files there are to read.
+    let walk_done = std::sync::atomic::AtomicBool::new(!fresh);
+    let unreported = std::cell::Cell::new(0u64);
+    let (write_result, walk_result) = std::thread::scope(|s| {
+        s.spawn(move || {
+            pool.install(|| {
+                file_rx.into_iter().par_bridge().for_each_with(tx, |tx, f| {
+                    let _ = tx.send(read_outcome(&f));
+                });
+            })
+        });
+        let mut file_tx = Some(file_tx);
+        let (mut done_walk, walker) = match file_tx.take() {
+            // The readers' channel closes when the walk ends and drops its sender.
+            Some(tx) if fresh => {
+                let walk_done = &walk_done;
+                let walker = s.spawn(move || {
+                    let w = walk_all(tx);
+                    progress.reading(w.sent);
+                    walk_done.store(true, std::sync::atomic::Ordering::Release);
+                    w
+                });
+                (None, Some(walker))
+            }
+            Some(tx) => {
+                let w = walk_all(tx.clone());
+                file_tx = Some(tx);
+                (Some(w), None)
+            }
+            None => (None, None),
+        };
+        let write = (|| -> Result<(), ScanError> {
+            let mut sent = 0u64;
+            if let Some(w) = &done_walk {
+                sent = w.sent;
+                // Compare what the library knows with what the walk found.
+                let mut seen_known = vec![false; known.len()];
+                for f in &w.walked.files {
+                    let changed = match known_index.get(key(&f.path)) {
+                        Some(&i) => {
+                            seen_known[i] = true;
+                            let k = &known[i];
+                            if k.size == f.size && k.mtime == f.mtime {
+                                summary.unchanged += 1;
+                                // A damaged but readable track keeps its warning until the file changes.
+                                if known_problems.contains_key(&f.path) {
+                                    current_problems.insert(f.path.clone());
+                                }
+                                false
+                            } else {
+                                true
+                            }
                         }
-                        false
-                    } else {
-                        true
+                        None => match known_problems.get(&f.path) {
+                            Some(p) if p.size == Some(f.size) && p.mtime == Some(f.mtime) => {
+                                current_problems.insert(f.path.clone());
+                                false
+                            }
+                            _ => true,
+                        },
+                    };
+                    if changed {
+                        sent += 1;
+                        if let Some(tx) = &file_tx {
+                            let _ = tx.send(f.clone());
+                        }
                     }
                 }
-                None => match known_problems.get(&f.path) {
-                    Some(p) if p.size == Some(f.size) && p.mtime == Some(f.mtime) => {
-                        current_problems.insert(f.path.clone());
-                        false
-                    }
-                    _ => true,
-                },
-            };
-            if changed {
-                sent += 1;
-                let _ = file_tx.send(f.clone());
+                drop(file_tx.take());
+                let protected = |p: &Path| w.walked.unreadable.iter().any(|u| p.starts_with(u));
+                let vanished_ids: Vec<i64> = known
+                    .iter()
+                    .zip(&seen_known)
+                    .filter(|(k, seen)| {
+                        !**seen
+                            && w.available.iter().any(|r| k.path.starts_with(r))
+                            && !protected(&k.path)
+                    })
+                    .map(|(k, _)| k.id)
+                    .collect();
+                vanished = lib.identities(&vanished_ids)?;
             }
-        }
-        drop(file_tx);
-        let protected = |p: &Path| walked.unreadable.iter().any(|u| p.starts_with(u));
-        let vanished_ids: Vec<i64> = known
-            .iter()
-            .zip(&seen_known)
-            .filter(|(k, seen)| {
-                !**seen && available.iter().any(|r| k.path.starts_with(r)) && !protected(&k.path)
-            })
-            .map(|(k, _)| k.id)
-            .collect();
-        vanished = lib.identities(&vanished_ids)?;
-        let vanished_fps: HashSet<&[u8]> =
-            vanished.iter().map(|v| v.fingerprint.as_slice()).collect();
-        crate::timing::mark("scan: compared with the library");
-        progress.reading(sent);
+            let vanished_fps: HashSet<&[u8]> =
+                vanished.iter().map(|v| v.fingerprint.as_slice()).collect();
+            crate::timing::mark("scan: compared with the library");
+            if !fresh {
+                progress.reading(sent);
+            }
 
-        // Write on this thread, as the readers' results come.
-        let mut batch: Vec<Outcome> = Vec::with_capacity(BATCH);
-        let mut last_commit = Instant::now();
-        loop {
-            let next = rx.recv_timeout(BATCH_TIME);
-            let done = matches!(next, Err(crossbeam_channel::RecvTimeoutError::Disconnected));
-            if let Ok(outcome) = next {
-                progress.read_one();
-                batch.push(outcome);
-            }
-            if !batch.is_empty()
-                && (done || batch.len() >= BATCH || last_commit.elapsed() >= BATCH_TIME)
-            {
-                lib.write(|w| -> Result<(), ScanError> {
-                    for outcome in batch.drain(..) {
-                        match outcome {
-                            Outcome::Read(rec, warning) => {
-                                match &warning {
-                                    Some(reason) => {
-                                        progress.problem(&rec.track.path, reason);
-                                        w.set_problem(
-                                            &rec.track.path,
-                                            Some(rec.track.size),
-                                            Some(rec.track.mtime),
-                                            reason,
-                                            now,
-                                        )?;
-                                        current_problems.insert(rec.track.path.clone());
-                                    }
-                                    None if known_problems.contains_key(&rec.track.path) => {
-                                        w.clear_problem(&rec.track.path)?
-                                    }
-                                    None => {}
-                                }
-                                if let Some(&i) = known_index.get(key(&rec.track.path)) {
-                                    w.update_track(known[i].id, &rec, now)?;
-                                    progress.changed(Change::Updated(&rec.track.path));
-                                    summary.updated += 1;
-                                } else if vanished_fps.contains(&rec.fingerprint[..]) {
-                                    pending_moves.push(rec);
-                                } else {
-                                    w.insert_track(&rec, now)?;
-                                    progress.changed(Change::Added(&rec.track.path));
-                                    summary.added += 1;
-                                }
-                            }
-                            Outcome::Problem {
-                                path,
-                                size,
-                                mtime,
-                                reason,
-                            } => {
-                                progress.problem(&path, &reason);
-                                w.set_problem(&path, Some(size), Some(mtime), &reason, now)?;
-                                current_problems.insert(path);
-                            }
+            // Write on this thread, as the readers' results come.
+            let mut batch: Vec<Outcome> = Vec::with_capacity(BATCH);
+            let mut last_commit = Instant::now();
+            loop {
+                let next = rx.recv_timeout(BATCH_TIME);
+                let done = matches!(next, Err(crossbeam_channel::RecvTimeoutError::Disconnected));
+                if let Ok(outcome) = next {
+                    // Counted once the walk has told how many there are to read.
+                    unreported.set(unreported.get() + 1);
+                    if walk_done.load(std::sync::atomic::Ordering::Acquire) {
+                        for _ in 0..unreported.replace(0) {
+                            progress.read_one();
                         }
                     }
-                    Ok(())
-                })?;
-                last_commit = Instant::now();
+                    batch.push(outcome);
+                }
+                if !batch.is_empty()
+                    && (done || batch.len() >= BATCH || last_commit.elapsed() >= BATCH_TIME)
+                {
+                    lib.write(|w| -> Result<(), ScanError> {
+                        for outcome in batch.drain(..) {
+                            match outcome {
+                                Outcome::Read(rec, warning) => {
+                                    match &warning {
+                                        Some(reason) => {
+                                            progress.problem(&rec.track.path, reason);
+                                            w.set_problem(
+                                                &rec.track.path,
+                                                Some(rec.track.size),
+                                                Some(rec.track.mtime),
+                                                reason,
+                                                now,
+                                            )?;
+                                            current_problems.insert(rec.track.path.clone());
+                                        }
+                                        None if known_problems.contains_key(&rec.track.path) => {
+                                            w.clear_problem(&rec.track.path)?
+                                        }
+                                        None => {}
+                                    }
+                                    if let Some(&i) = known_index.get(key(&rec.track.path)) {
+                                        w.update_track(known[i].id, &rec, now)?;
+                                        progress.changed(Change::Updated(&rec.track.path));
+                                        summary.updated += 1;
+                                    } else if vanished_fps.contains(&rec.fingerprint[..]) {
+                                        pending_moves.push(rec);
+                                    } else {
+                                        w.insert_track(&rec, now)?;
+                                        progress.changed(Change::Added(&rec.track.path));
+                                        summary.added += 1;
+                                    }
+                                }
+                                Outcome::Problem {
+                                    path,
+                                    size,
+                                    mtime,
+                                    reason,
+                                } => {
+                                    progress.problem(&path, &reason);
+                                    w.set_problem(&path, Some(size), Some(mtime), &reason, now)?;
+                                    current_problems.insert(path);
+                                }
+                            }
+                        }
+                        Ok(())
+                    })?;
+                    last_commit = Instant::now();
+                }
+                if done {
+                    return Ok(());
+                }
             }
-            if done {
-                return Ok(());
+        })();
+        if let Some(walker) = walker {
+            done_walk = Some(walker.join().expect("the walk does not panic"));
+            for _ in 0..unreported.replace(0) {
+                progress.read_one();
             }
         }
+        (write, done_walk.expect("walked"))
     });
     write_result?;
+    let Walk {
+        available,
+        unavailable,
+        walked,
+        ..
+    } = walk_result;
+    summary.unavailable.extend(unavailable);
+    summary.hidden = walked.hidden;
+    summary.targets = walked.targets.clone();
     crate::timing::mark("scan: read and written");
 
     // Settle moves and removals together.
