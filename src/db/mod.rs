@@ -712,6 +712,23 @@ impl Library {
         self.stream_tracks(&sql, params, f)
     }
 
+    /// Calls `f` for every track the query selects, in no particular order (the index's):
+    /// what a protocol search that names no order gets, without sorting every match first.
+    pub fn for_each_track_unsorted(
+        &self,
+        q: &crate::query::Query,
+        f: impl FnMut(Track) -> std::io::Result<()>,
+    ) -> Result<std::io::Result<()>> {
+        let artists = "(SELECT group_concat(name, char(31)) FROM \
+             (SELECT name FROM track_artists a WHERE a.track_id = t.id ORDER BY position)) AS artists";
+        let (where_, params) = query::where_clause(Some(q), false);
+        let sql = format!(
+            "SELECT {}, {artists} FROM tracks t WHERE {where_}",
+            *TRACK_COLUMNS
+        );
+        self.stream_tracks(&sql, params, f)
+    }
+
     /// The paths of the tracks under the folder `dir` (all when `None`), in path order, without
     /// reading the rest of each row.
     pub fn for_each_path_under(

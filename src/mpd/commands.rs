@@ -256,20 +256,7 @@ impl Session {
     fn write_song(&self, out: &mut dyn Write, roots: &Roots, t: &Track) -> io::Result<()> {
         let mut block = Vec::with_capacity(512);
         tags::write_song(&mut block, &Self::uri(roots, &t.path), t);
-        if self.hidden.is_empty() {
-            return out.write_all(&block);
-        }
-        for line in block.split_inclusive(|&b| b == b'\n') {
-            let key = line
-                .iter()
-                .position(|&b| b == b':')
-                .and_then(|i| std::str::from_utf8(&line[..i]).ok())
-                .and_then(TagType::parse);
-            if key.is_none_or(|k| !self.hidden.contains(&k)) {
-                out.write_all(line)?;
-            }
-        }
-        Ok(())
+        write_filtered(out, &block, &self.hidden)
     }
 
     /// Runs one command.
@@ -1004,6 +991,7 @@ impl Session {
         let kind = filter::Command::parse(cmd).expect("a search command");
         let roots = self.roots(cmd)?;
         let req = filter::parse(kind, &args[1..], &roots).map_err(|e| ack(e.code(), cmd, e))?;
+        let hidden = self.hidden.clone();
         let lib = self.lib(cmd)?;
         let db = |e| ack(AckCode::System, cmd, e);
         let select = Selection {
@@ -1013,6 +1001,27 @@ impl Session {
             within: false,
         };
         match kind {
+            // Found songs are streamed as the index gives them unless the client asks for an
+            // order (MPD's own order is its database's, which clients sort themselves).
+            C::Find | C::Search if req.sort.is_none() && req.query.sort.is_empty() => {
+                let (start, end) = req
+                    .window
+                    .map_or((0, None), |r| (r.start as usize, r.end.map(|e| e as usize)));
+                let mut n = 0usize;
+                let mut block = Vec::with_capacity(512);
+                lib.for_each_track_unsorted(&req.query, |t| {
+                    let i = n;
+                    n += 1;
+                    if i < start || end.is_some_and(|e| i >= e) {
+                        return Ok(());
+                    }
+                    block.clear();
+                    tags::write_song(&mut block, &Self::uri(&roots, &t.path), &t);
+                    write_filtered(out, &block, &hidden)
+                })
+                .map_err(db)?
+                .map_err(&w)?;
+            }
             C::Find | C::Search | C::FindAdd | C::SearchAdd | C::SearchAddPl => {
                 let mut tracks = lib.tracks(&select).map_err(db)?;
                 match req.sort {
@@ -1318,20 +1327,7 @@ impl Session {
             if let Some(t) = t {
                 block.clear();
                 tags::write_song(&mut block, &u, t);
-                if hidden.is_empty() {
-                    out.write_all(&block)?;
-                } else {
-                    for line in block.split_inclusive(|&b| b == b'\n') {
-                        let key = line
-                            .iter()
-                            .position(|&b| b == b':')
-                            .and_then(|i| std::str::from_utf8(&line[..i]).ok())
-                            .and_then(TagType::parse);
-                        if key.is_none_or(|k| !hidden.contains(&k)) {
-                            out.write_all(line)?;
-                        }
-                    }
-                }
+                write_filtered(out, &block, &hidden)?;
             } else {
                 writeln!(out, "file: {u}")?;
             }
@@ -1760,6 +1756,24 @@ impl Session {
         self.server.service.changed(Changes::STORED_PLAYLIST);
         Ok(())
     }
+}
+
+/// Writes a song block without the lines of the tags a client turned off (`tagtypes`).
+fn write_filtered(out: &mut dyn Write, block: &[u8], hidden: &HashSet<TagType>) -> io::Result<()> {
+    if hidden.is_empty() {
+        return out.write_all(block);
+    }
+    for line in block.split_inclusive(|&b| b == b'\n') {
+        let key = line
+            .iter()
+            .position(|&b| b == b':')
+            .and_then(|i| std::str::from_utf8(&line[..i]).ok())
+            .and_then(TagType::parse);
+        if key.is_none_or(|k| !hidden.contains(&k)) {
+            out.write_all(line)?;
+        }
+    }
+    Ok(())
 }
 
 /// MPD's repeat and single flags as tapedeck's repeat.
