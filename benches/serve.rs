@@ -727,7 +727,8 @@ fn main() {
     {
         let _ = writeln!(
             t,
-            "  note: the two servers disagree on the songs listed or matched: see above"
+            "  note: the two servers disagree on the songs listed or matched (MPD reads a WAV or AIFF \
+             file's own INFO or NAME chunk, tapedeck the ID3 chunk the tree's generator wrote)"
         );
     }
     print!("{t}");
