@@ -21,7 +21,8 @@ DEB_PACKAGES := build-essential pkg-config libasound2-dev ffmpeg flac lame sox p
 	cdrdao xorriso cuetools bchunk \
 	dosfstools mtools fusefat exfat-fuse exfatprogs util-linux groff-base man-db bash zsh fish \
 	bsdutils loudgain mpc python3-mpd ncmpcpp tmux dbus-daemon dbus-bin playerctl
-# The benchmarks' peers: MPD builds its database of the scan benchmark's tree; shntool writes
+# The benchmarks' peers: MPD builds its database of the scan benchmark's tree and answers the
+# service benchmark's clients next to `tapedeck serve`; shntool writes
 # the cue sheet of the CD benchmark's image made by hand.
 BENCH_PACKAGES := mpd shntool
 DEMO_DIR := $(CURDIR)/target/demo
@@ -86,6 +87,7 @@ bench: deps
 	$(CARGO) bench --locked --bench export
 	$(CARGO) bench --locked --bench cd
 	$(CARGO) bench --locked --bench analyze
+	$(CARGO) bench --locked --bench serve
 
 install: deps
 	$(CARGO) install --locked --path .

@@ -52,3 +52,5 @@ pub fn scan_fresh(exe: &std::path::Path, db: &std::path::Path, folders: &[&std::
         .is_ok_and(|s| s.success());
     assert!(ok, "scan failed");
 }
+
+pub mod tree;

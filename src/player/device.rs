@@ -305,7 +305,7 @@ impl Output for DeviceOutput {
         if buffer.len() + channels > self.capacity {
             let (b, _) = shared
                 .changed
-                .wait_timeout_while(buffer, Duration::from_millis(20), |b| {
+                .wait_timeout_while(buffer, Duration::from_millis(5), |b| {
                     b.len() + 4096.min(self.capacity / 2) > self.capacity
                 })
                 .unwrap();
