@@ -202,6 +202,10 @@ fn field_values(t: &Track, f: Field) -> Vec<String> {
 /// Control characters (below U+0020) replaced by spaces, as MPD stores tag text, so a value
 /// never breaks a protocol line.
 pub fn clean(value: &str) -> String {
+    // Most values hold no control character: copied as they are.
+    if !value.bytes().any(|b| b < b' ') {
+        return value.to_string();
+    }
     value
         .chars()
         .map(|c| if c < ' ' { ' ' } else { c })
