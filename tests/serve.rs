@@ -869,3 +869,48 @@ fn the_replaygain_mode_a_client_sets_is_what_reaches_the_device() {
     let ratio = lowered / plain;
     assert!((ratio - 0.5).abs() < 0.01, "gain ratio {ratio}");
 }
+
+#[test]
+fn serve_starts_on_a_library_that_does_not_exist_yet() {
+    let env = Env::new();
+    let db = env.dir.path().join("new").join("library.db");
+    let mut served = {
+        let conf = env.dir.path().join("alsa.conf");
+        std::fs::write(
+            &conf,
+            "pcm.!default { type file slave.pcm \"null\" file \"/dev/null\" format \"raw\" }\n",
+        )
+        .unwrap();
+        let child = env
+            .cmd()
+            .env("TAPEDECK_DB", &db)
+            .env(
+                "ALSA_CONFIG_PATH",
+                format!("/usr/share/alsa/alsa.conf:{}", conf.display()),
+            )
+            .env("XDG_RUNTIME_DIR", env.dir.path())
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Served {
+            env,
+            child: Some(child),
+            tcp: None,
+        }
+    };
+    let started = Instant::now();
+    while UnixStream::connect(served.socket()).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the service did not start on a new library"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = served.mpc(&["status"]);
+    assert!(status.contains("volume:100%"), "{status}");
+    assert!(db.exists(), "the library was made");
+    assert!(served.stop().success());
+}

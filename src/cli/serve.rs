@@ -83,6 +83,9 @@ fn parse_bind(text: &str) -> Result<SocketAddr> {
 }
 
 pub fn serve(ctx: &Settings, args: &ServeArgs) -> Result<()> {
+    let tcp_addr = args.bind.as_deref().map(parse_bind).transpose()?;
+    // Opened first: a first run makes the library (and its folder) the lock lives beside.
+    let lib = ctx.open_library()?;
     let Some(_lock) = LockFile::try_acquire(&ctx.db_path, "serve-lock")
         .with_context(|| format!("cannot lock {}", ctx.db_path.display()))?
     else {
@@ -92,8 +95,6 @@ pub fn serve(ctx: &Settings, args: &ServeArgs) -> Result<()> {
         ))
         .into());
     };
-    let tcp_addr = args.bind.as_deref().map(parse_bind).transpose()?;
-    let lib = ctx.open_library()?;
     let prefer_computed = super::play::prefer_computed(ctx);
     let mut gain = super::play::gain_settings(&ctx.config);
     let mut volume = args
