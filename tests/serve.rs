@@ -914,3 +914,52 @@ fn serve_starts_on_a_library_that_does_not_exist_yet() {
     assert!(db.exists(), "the library was made");
     assert!(served.stop().success());
 }
+
+#[test]
+fn a_socket_named_by_the_user_is_found_through_tapedeck_socket() {
+    let env = Served::library(1, 1.0);
+    let socket = env.dir.path().join("elsewhere.sock");
+    let conf = env.dir.path().join("alsa.conf");
+    std::fs::write(
+        &conf,
+        "pcm.!default { type file slave.pcm \"null\" file \"/dev/null\" format \"raw\" }\n",
+    )
+    .unwrap();
+    let mut child = env
+        .cmd()
+        .env(
+            "ALSA_CONFIG_PATH",
+            format!("/usr/share/alsa/alsa.conf:{}", conf.display()),
+        )
+        .env("XDG_RUNTIME_DIR", env.dir.path())
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .args(["serve", "--socket", socket.to_str().unwrap()])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while UnixStream::connect(&socket).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(20), "no service");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let remote = |socket: Option<&Path>| {
+        let mut c = env.cmd();
+        c.env("XDG_RUNTIME_DIR", env.dir.path());
+        match socket {
+            Some(s) => c.env("TAPEDECK_SOCKET", s),
+            None => c.env_remove("TAPEDECK_SOCKET"),
+        };
+        c.args(["status", "--json"]).output().unwrap()
+    };
+    // Not where the library's own socket would be...
+    assert_eq!(remote(None).status.code(), Some(1));
+    // ...but found where it was put.
+    let out = remote(Some(&socket));
+    let v: serde_json::Value = serde_json::from_str(&succeeded(&["status"], out)).unwrap();
+    assert_eq!(v["state"], "stop");
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    assert!(child.wait().unwrap().success());
+    assert!(!socket.exists(), "its socket is removed");
+}

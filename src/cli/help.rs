@@ -180,6 +180,10 @@ pub fn man(out: &mut dyn Write) -> Result<()> {
             "~/.config/tapedeck/profiles.toml",
             "device profiles for export, beside config.toml",
         ),
+        (
+            "$XDG_RUNTIME_DIR/tapedeck/socket",
+            "where `tapedeck serve` listens for MPD clients and the remote commands (socket-<hash> for a library named by --db)",
+        ),
     ] {
         roff.control("TP", []);
         roff.text([bold(path)]);
@@ -191,15 +195,23 @@ pub fn man(out: &mut dyn Write) -> Result<()> {
         ("TAPEDECK_CONFIG", "the settings file"),
         (
             "DBUS_SESSION_BUS_ADDRESS",
-            "the session bus play is published on for media keys (MPRIS); without one it plays unpublished",
+            "the session bus play and serve are published on for media keys (MPRIS); without one they play unpublished",
         ),
         (
             "TAPEDECK_DEBUG",
-            "when set, says on stderr why play could not be published on the session bus",
+            "when set, says on stderr why the player could not be published on the session bus",
         ),
         (
-            "XDG_DATA_HOME, XDG_CONFIG_HOME",
-            "where the library and the settings live",
+            "TAPEDECK_SOCKET",
+            "the socket serve listens on and the remote commands (status, next, queue...) talk to",
+        ),
+        (
+            "TAPEDECK_PASSWORD",
+            "the password TCP clients of serve must send, as --password",
+        ),
+        (
+            "XDG_DATA_HOME, XDG_CONFIG_HOME, XDG_RUNTIME_DIR",
+            "where the library, the settings and the service's socket live",
         ),
     ] {
         roff.control("TP", []);

@@ -23,8 +23,9 @@ use crate::target::runtime;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
-    /// Listen on this Unix socket [default: $XDG_RUNTIME_DIR/tapedeck/socket]
-    #[arg(long, value_name = "PATH")]
+    /// Listen on this Unix socket (the remote commands find it through TAPEDECK_SOCKET)
+    /// [default: $XDG_RUNTIME_DIR/tapedeck/socket, socket-<hash> for a library named by --db]
+    #[arg(long, env = "TAPEDECK_SOCKET", value_name = "PATH")]
     pub socket: Option<PathBuf>,
     /// Also listen on TCP: a port (on 127.0.0.1) or ADDRESS:PORT; anything but loopback only
     /// when named
@@ -53,9 +54,12 @@ pub struct ServeArgs {
     pub fresh: bool,
 }
 
-/// The socket the service of a library listens on: `socket` for the default library,
-/// `socket-<hash of the library's path>` for another.
+/// The socket the service of a library listens on: `TAPEDECK_SOCKET` when set, else `socket`
+/// for the default library and `socket-<hash of the library's path>` for another.
 pub fn socket_path(ctx: &Settings) -> PathBuf {
+    if let Some(path) = std::env::var_os("TAPEDECK_SOCKET").filter(|p| !p.is_empty()) {
+        return PathBuf::from(path);
+    }
     let folder = runtime::default_folder();
     let default = super::default_db_path().ok();
     if default.as_deref() == Some(ctx.db_path.as_path()) {
