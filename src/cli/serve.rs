@@ -13,12 +13,12 @@ use anyhow::{Context, Result};
 
 use super::Settings;
 use crate::audio::gain;
-use crate::db::LockFile;
 use crate::error::{BusyError, UsageError};
 use crate::mpd::server::{self, Server};
 use crate::player::device::DeviceOutput;
 use crate::player::output::Output;
 use crate::service::{self, Initial, Service};
+use crate::target::lock::LockFile;
 use crate::target::runtime;
 
 #[derive(Debug, Clone, clap::Args)]

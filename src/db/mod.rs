@@ -439,39 +439,6 @@ fn under(dir: Option<&Path>) -> (&'static str, Vec<Value>) {
     )
 }
 
-/// An advisory lock on a file beside the library (`library.db.scan-lock`): held while the
-/// value lives, and released by the OS however the process ends. The file is never opened
-/// through a link someone left at its name.
-pub struct LockFile {
-    _file: std::fs::File,
-}
-
-impl LockFile {
-    pub fn path(db_path: &Path, suffix: &str) -> PathBuf {
-        let mut name = db_path.as_os_str().to_owned();
-        name.push(".");
-        name.push(suffix);
-        PathBuf::from(name)
-    }
-
-    /// Takes the lock, or `None` when another process holds it.
-    pub fn try_acquire(db_path: &Path, suffix: &str) -> std::io::Result<Option<LockFile>> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let path = LockFile::path(db_path, suffix);
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(LockFile { _file: file })),
-            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => Err(e),
-        }
-    }
-}
-
 /// An open library.
 pub struct Library {
     conn: Connection,

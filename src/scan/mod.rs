@@ -111,15 +111,21 @@ pub enum ScanError {
 /// Held for the duration of a scan; a second scan of the same library fails to take it. The lock
 /// is an OS file lock, so it goes away with the process however the process ends.
 pub struct ScanLock {
-    _file: db::LockFile,
+    _file: crate::target::lock::LockFile,
 }
 
 impl ScanLock {
     pub fn acquire(db_path: &Path) -> Result<ScanLock, ScanError> {
-        match db::LockFile::try_acquire(db_path, "scan-lock") {
+        match crate::target::lock::LockFile::try_acquire(db_path, "scan-lock") {
             Ok(Some(file)) => Ok(ScanLock { _file: file }),
-            Ok(None) => Err(ScanError::Busy(db::LockFile::path(db_path, "scan-lock"))),
-            Err(e) => Err(ScanError::Lock(db::LockFile::path(db_path, "scan-lock"), e)),
+            Ok(None) => Err(ScanError::Busy(crate::target::lock::LockFile::path(
+                db_path,
+                "scan-lock",
+            ))),
+            Err(e) => Err(ScanError::Lock(
+                crate::target::lock::LockFile::path(db_path, "scan-lock"),
+                e,
+            )),
         }
     }
 }

@@ -21,6 +21,7 @@
 //! [`Scratch`] is a private folder on the computer where files are prepared before one
 //! sequential copy onto the target.
 
+pub mod lock;
 pub mod path;
 pub mod runtime;
 
