@@ -81,19 +81,11 @@ pub(super) fn gain_settings(config: &Config) -> gain::Settings {
 impl QueueArgs {
     /// The gain settings: the flags, else the configuration's, else the defaults.
     fn gain(&self, config: &Config) -> gain::Settings {
+        let configured = gain_settings(config);
         gain::Settings {
-            mode: self
-                .replaygain
-                .or(config.replaygain.as_ref().map(|s| s.value))
-                .unwrap_or_default(),
-            preamp_db: self
-                .preamp
-                .or(config.preamp.as_ref().map(|s| s.value))
-                .unwrap_or(0.0),
-            fallback_db: self
-                .fallback_gain
-                .or(config.fallback_gain.as_ref().map(|s| s.value))
-                .unwrap_or(0.0),
+            mode: self.replaygain.unwrap_or(configured.mode),
+            preamp_db: self.preamp.unwrap_or(configured.preamp_db),
+            fallback_db: self.fallback_gain.unwrap_or(configured.fallback_db),
             prevent_clipping: !self.allow_clipping,
         }
     }

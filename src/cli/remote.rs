@@ -55,10 +55,15 @@ fn field<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
 
 /// Sends one command and reports an `ACK` as the service's message.
 fn send(client: &mut Client, args: &[&str]) -> Result<Vec<(String, String)>> {
-    client.command(args).map_err(|e| match e {
+    client.command(args).map_err(refused)
+}
+
+/// A client error as the command reports it: an `ACK` is what the service said.
+fn refused(e: ClientError) -> anyhow::Error {
+    match e {
         ClientError::Ack { message, .. } => anyhow::anyhow!("the player service says: {message}"),
         e => e.into(),
-    })
+    }
 }
 
 /// `tapedeck status`.
@@ -204,12 +209,7 @@ pub fn enqueue(ctx: &Settings, paths: &[std::path::PathBuf]) -> Result<usize> {
         commands.push(vec!["add".to_string(), text.to_string()]);
     }
     for chunk in commands.chunks(1000) {
-        client.command_list(chunk).map_err(|e| match e {
-            ClientError::Ack { message, .. } => {
-                anyhow::anyhow!("the player service says: {message}")
-            }
-            e => e.into(),
-        })?;
+        client.command_list(chunk).map_err(refused)?;
     }
     Ok(commands.len())
 }
@@ -294,12 +294,7 @@ pub fn queue(ctx: &Settings, cmd: QueueCmd, out: &mut dyn Write) -> Result<()> {
                 commands.push(vec!["delete".to_string(), format!("{a}:{b}")]);
             }
             let mut client = connect(ctx)?;
-            client.command_list(&commands).map_err(|e| match e {
-                ClientError::Ack { message, .. } => {
-                    anyhow::anyhow!("the player service says: {message}")
-                }
-                e => e.into(),
-            })?;
+            client.command_list(&commands).map_err(refused)?;
             Ok(())
         }
         QueueCmd::Move { from, to } => {

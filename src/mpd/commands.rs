@@ -1232,9 +1232,7 @@ impl Session {
         let uri = args.get(1).map_or("", String::as_str);
         let (roots, folder) = self.folder(cmd, uri)?;
         let Folder::Dir(dir) = folder else {
-            for name in roots.names() {
-                writeln!(out, "directory: {name}").map_err(&w)?;
-            }
+            write_top(out, &roots).map_err(&w)?;
             let lib = self.lib(cmd)?;
             for p in lib.playlists().map_err(|e| ack(AckCode::System, cmd, e))? {
                 writeln!(out, "playlist: {}", tags::clean(&p.name)).map_err(&w)?;
@@ -1359,10 +1357,7 @@ impl Session {
         let uri = args.get(1).map_or("", String::as_str);
         let (roots, folder) = self.folder(cmd, uri)?;
         let Folder::Dir(dir) = folder else {
-            for name in roots.names() {
-                writeln!(out, "directory: {name}").map_err(&w)?;
-            }
-            return Ok(());
+            return write_top(out, &roots).map_err(&w);
         };
         let entries =
             std::fs::read_dir(&dir).map_err(|_| ack(AckCode::NoExist, cmd, "No such directory"))?;
@@ -1756,6 +1751,14 @@ impl Session {
         self.server.service.changed(Changes::STORED_PLAYLIST);
         Ok(())
     }
+}
+
+/// The top folder: one folder per library root.
+fn write_top(out: &mut dyn Write, roots: &Roots) -> io::Result<()> {
+    for name in roots.names() {
+        writeln!(out, "directory: {name}")?;
+    }
+    Ok(())
 }
 
 /// Writes a song block without the lines of the tags a client turned off (`tagtypes`).
