@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{Env, succeeded, tone};
+use common::{Env, file_device, succeeded, tone};
 
 /// The script run inside the private bus: it starts the player, waits for its name, drives it
 /// with playerctl and prints `key=value` lines (values on one line each).
@@ -163,24 +163,8 @@ fn playerctl_reads_and_drives_a_playing_queue() {
     assert!(made.success(), "ffmpeg could not make the cover");
     env.ok(&["scan", music.to_str().unwrap()]);
     let capture = work.join("capture.raw");
-    let paced = work.join("paced.conf");
-    // 44.1 kHz stereo f32: 352800 bytes a second.
-    std::fs::write(
-        &paced,
-        format!(
-            "pcm.!default {{ type file slave.pcm \"null\" file \"|pv -q -L 352800 > {}\" format \"raw\" }}\n",
-            capture.display()
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        work.join("second.conf"),
-        format!(
-            "pcm.!default {{ type file slave.pcm \"null\" file \"|pv -q -L 352800 > {}\" format \"raw\" }}\n",
-            work.join("second.raw").display()
-        ),
-    )
-    .unwrap();
+    let paced = file_device(&work.join("paced.conf"), &capture, true);
+    file_device(&work.join("second.conf"), &work.join("second.raw"), true);
     let script = work.join("drive.sh");
     std::fs::write(&script, SCRIPT).unwrap();
     let out = Command::new("dbus-run-session")
@@ -189,10 +173,7 @@ fn playerctl_reads_and_drives_a_playing_queue() {
         .env("TAPEDECK", env!("CARGO_BIN_EXE_tapedeck"))
         .env("TAPEDECK_DB", env.db())
         .env("TAPEDECK_CONFIG", env.config_file())
-        .env(
-            "ALSA_CONFIG_PATH",
-            format!("/usr/share/alsa/alsa.conf:{}", paced.display()),
-        )
+        .env("ALSA_CONFIG_PATH", &paced)
         .env("WORK", work)
         .env_remove("TAPEDECK_DEBUG")
         .stdin(Stdio::null())
@@ -454,15 +435,7 @@ fn serve_publishes_the_same_player_to_mpd_clients_and_playerctl() {
     tone(&music.join("a.flac"), 440, 20.0, &[("title", "Tone A")]);
     tone(&music.join("b.flac"), 660, 20.0, &[("title", "Tone B")]);
     env.ok(&["scan", music.to_str().unwrap()]);
-    let paced = work.join("paced.conf");
-    std::fs::write(
-        &paced,
-        format!(
-            "pcm.!default {{ type file slave.pcm \"null\" file \"|pv -q -L 352800 > {}\" format \"raw\" }}\n",
-            work.join("capture.raw").display()
-        ),
-    )
-    .unwrap();
+    let paced = file_device(&work.join("paced.conf"), &work.join("capture.raw"), true);
     let script = work.join("serve.sh");
     std::fs::write(&script, SERVE_SCRIPT).unwrap();
     let out = Command::new("dbus-run-session")
@@ -472,10 +445,7 @@ fn serve_publishes_the_same_player_to_mpd_clients_and_playerctl() {
         .env("TAPEDECK_DB", env.db())
         .env("TAPEDECK_CONFIG", env.config_file())
         .env("XDG_RUNTIME_DIR", work)
-        .env(
-            "ALSA_CONFIG_PATH",
-            format!("/usr/share/alsa/alsa.conf:{}", paced.display()),
-        )
+        .env("ALSA_CONFIG_PATH", &paced)
         .env("WORK", work)
         .stdin(Stdio::null())
         .output()

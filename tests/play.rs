@@ -9,7 +9,7 @@ use tapedeck::audio::decode::decode_all;
 
 mod common;
 
-use common::{Env, fixture, succeeded};
+use common::{Env, file_device, fixture, succeeded};
 
 impl Env {
     fn capture(&self) -> PathBuf {
@@ -266,14 +266,7 @@ fn resume_continues_where_an_interrupted_queue_stopped() {
     }
     w.finalize().unwrap();
     let paced = env.dir.path().join("paced.conf");
-    std::fs::write(
-        &paced,
-        format!(
-            "pcm.!default {{ type file slave.pcm \"null\" file \"|pv -q -L 352800 > {}\" format \"raw\" }}\n",
-            env.capture().display()
-        ),
-    )
-    .unwrap();
+    file_device(&paced, &env.capture(), true);
     let mut child = env
         .cmd_with_alsa(&paced)
         .args(["play", "--replaygain", "off", long.to_str().unwrap()])

@@ -13,13 +13,14 @@ use tapedeck::audio::decode::decode_all;
 
 mod common;
 
-use common::{Env, fixture, succeeded};
+use common::{Env, file_device, fixture, succeeded};
 
 /// A running `tapedeck serve` on a library of its own, stopped (Ctrl-C) when dropped.
 struct Served {
     env: Env,
     child: Option<Child>,
-    tcp: Option<u16>,
+    /// The socket named with `--socket`, when one was.
+    named_socket: Option<PathBuf>,
 }
 
 /// Seconds of a 44.1 kHz stereo tone, as 16-bit WAV, tagged by hand through the file name.
@@ -45,6 +46,9 @@ fn wav(path: &Path, secs: f64, freq: f64) {
 impl Served {
     /// The socket the service listens on: its library's own, in the runtime folder.
     fn socket(&self) -> PathBuf {
+        if let Some(s) = &self.named_socket {
+            return s.clone();
+        }
         let folder = self.env.dir.path().join("tapedeck");
         std::fs::read_dir(&folder)
             .ok()
@@ -74,38 +78,28 @@ impl Served {
     /// Starts the service; `paced` plays in real time (through pv), else as fast as the file
     /// device takes it.
     fn start(env: Env, paced: bool, extra: &[&str]) -> Served {
-        let conf = env.dir.path().join("alsa.conf");
-        let capture = env.dir.path().join("capture.raw");
-        let file = if paced {
-            format!("\"|pv -q -L 352800 > {}\"", capture.display())
-        } else {
-            format!("\"{}\"", capture.display())
-        };
-        std::fs::write(
-            &conf,
-            format!("pcm.!default {{ type file slave.pcm \"null\" file {file} format \"raw\" }}\n"),
-        )
-        .unwrap();
+        let alsa = file_device(
+            &env.dir.path().join("alsa.conf"),
+            &env.dir.path().join("capture.raw"),
+            paced,
+        );
         let mut cmd = env.cmd();
-        cmd.env(
-            "ALSA_CONFIG_PATH",
-            format!("/usr/share/alsa/alsa.conf:{}", conf.display()),
-        )
-        .env("XDG_RUNTIME_DIR", env.dir.path())
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .arg("serve")
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-        let tcp = extra
+        cmd.env("ALSA_CONFIG_PATH", alsa)
+            .env("XDG_RUNTIME_DIR", env.dir.path())
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .arg("serve")
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let named_socket = extra
             .iter()
-            .position(|a| *a == "--bind")
-            .and_then(|i| extra[i + 1].rsplit(':').next()?.parse().ok());
+            .position(|a| *a == "--socket")
+            .map(|i| PathBuf::from(extra[i + 1]));
         let child = cmd.spawn().unwrap();
         let served = Served {
             env,
             child: Some(child),
-            tcp,
+            named_socket,
         };
         let started = Instant::now();
         while UnixStream::connect(served.socket()).is_err() {
@@ -613,52 +607,25 @@ fn remote_commands_reach_the_service_and_fail_clearly_without_one() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("error: no player service is running"), "{err}");
     // The service on its default socket (the library's own name under the runtime folder).
-    let conf = env.dir.path().join("alsa.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "pcm.!default {{ type file slave.pcm \"null\" file \"|pv -q -L 352800 > {}\" format \"raw\" }}\n",
-            env.dir.path().join("capture.raw").display()
-        ),
-    )
-    .unwrap();
-    let mut child = env
-        .cmd()
-        .env("XDG_RUNTIME_DIR", env.dir.path())
-        .env(
-            "ALSA_CONFIG_PATH",
-            format!("/usr/share/alsa/alsa.conf:{}", conf.display()),
-        )
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .args(["serve", "--fresh"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let remote = |args: &[&str]| -> Output {
-        env.cmd()
-            .env("XDG_RUNTIME_DIR", env.dir.path())
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    let started = Instant::now();
-    while !remote(&["status"]).status.success() {
-        assert!(started.elapsed() < Duration::from_secs(20), "no service");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut served = Served::start(env, true, &["--fresh"]);
+    let remote = |args: &[&str]| served.tapedeck(args);
     // A second service on the same library is refused with exit code 3.
-    let second = env
-        .cmd()
-        .env("XDG_RUNTIME_DIR", env.dir.path())
-        .args(["serve"])
-        .output()
-        .unwrap();
+    let second = remote(&["serve"]);
     assert_eq!(second.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&second.stderr).contains("another `tapedeck serve`"));
     let added = succeeded(&["queue", "add"], remote(&["queue", "add", "album"]));
     assert_eq!(added.trim(), "added 3 tracks");
     let list = succeeded(&["queue", "list"], remote(&["queue", "list"]));
     assert_eq!(lines(&list).len(), 3);
+    let json = succeeded(&["queue", "list"], remote(&["queue", "list", "--json"]));
+    let entries: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(entries.len(), 3);
+    assert_eq!(entries[2]["position"], 3);
+    assert_eq!(entries[2]["title"], "Track 3");
+    assert_eq!(entries[0]["current"], false);
     succeeded(&["play"], remote(&["play", "--enqueue", "track 1"]));
     succeeded(&["toggle"], remote(&["toggle"]));
     let status = succeeded(&["status"], remote(&["status", "--json"]));
@@ -688,12 +655,9 @@ fn remote_commands_reach_the_service_and_fail_clearly_without_one() {
     let bad = remote(&["queue", "remove", "9"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("error: the player service says"));
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
-    assert!(child.wait().unwrap().success());
+    assert!(served.stop().success());
     // Stopped: nothing answers any more.
-    let out = remote(&["next"]);
+    let out = served.tapedeck(&["next"]);
     assert_eq!(out.status.code(), Some(1));
 }
 
@@ -728,7 +692,6 @@ fn tcp_clients_need_the_password_and_loopback_is_the_default() {
         false,
         &["--bind", &port.to_string(), "--password", "s3cret"],
     );
-    assert_eq!(served.tcp, Some(port));
     let mpc = |host: &str| {
         Command::new("mpc")
             .args(["-h", host, "-p", &port.to_string(), "status"])
@@ -874,41 +837,7 @@ fn the_replaygain_mode_a_client_sets_is_what_reaches_the_device() {
 fn serve_starts_on_a_library_that_does_not_exist_yet() {
     let env = Env::new();
     let db = env.dir.path().join("new").join("library.db");
-    let mut served = {
-        let conf = env.dir.path().join("alsa.conf");
-        std::fs::write(
-            &conf,
-            "pcm.!default { type file slave.pcm \"null\" file \"/dev/null\" format \"raw\" }\n",
-        )
-        .unwrap();
-        let child = env
-            .cmd()
-            .env("TAPEDECK_DB", &db)
-            .env(
-                "ALSA_CONFIG_PATH",
-                format!("/usr/share/alsa/alsa.conf:{}", conf.display()),
-            )
-            .env("XDG_RUNTIME_DIR", env.dir.path())
-            .env_remove("DBUS_SESSION_BUS_ADDRESS")
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        Served {
-            env,
-            child: Some(child),
-            tcp: None,
-        }
-    };
-    let started = Instant::now();
-    while UnixStream::connect(served.socket()).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the service did not start on a new library"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut served = Served::start(env, false, &["--db", db.to_str().unwrap()]);
     let status = served.mpc(&["status"]);
     assert!(status.contains("volume:100%"), "{status}");
     assert!(db.exists(), "the library was made");
@@ -919,32 +848,10 @@ fn serve_starts_on_a_library_that_does_not_exist_yet() {
 fn a_socket_named_by_the_user_is_found_through_tapedeck_socket() {
     let env = Served::library(1, 1.0);
     let socket = env.dir.path().join("elsewhere.sock");
-    let conf = env.dir.path().join("alsa.conf");
-    std::fs::write(
-        &conf,
-        "pcm.!default { type file slave.pcm \"null\" file \"/dev/null\" format \"raw\" }\n",
-    )
-    .unwrap();
-    let mut child = env
-        .cmd()
-        .env(
-            "ALSA_CONFIG_PATH",
-            format!("/usr/share/alsa/alsa.conf:{}", conf.display()),
-        )
-        .env("XDG_RUNTIME_DIR", env.dir.path())
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .args(["serve", "--socket", socket.to_str().unwrap()])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while UnixStream::connect(&socket).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "no service");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut served = Served::start(env, false, &["--socket", socket.to_str().unwrap()]);
     let remote = |socket: Option<&Path>| {
-        let mut c = env.cmd();
-        c.env("XDG_RUNTIME_DIR", env.dir.path());
+        let mut c = served.env.cmd();
+        c.env("XDG_RUNTIME_DIR", served.env.dir.path());
         match socket {
             Some(s) => c.env("TAPEDECK_SOCKET", s),
             None => c.env_remove("TAPEDECK_SOCKET"),
@@ -957,9 +864,6 @@ fn a_socket_named_by_the_user_is_found_through_tapedeck_socket() {
     let out = remote(Some(&socket));
     let v: serde_json::Value = serde_json::from_str(&succeeded(&["status"], out)).unwrap();
     assert_eq!(v["state"], "stop");
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
-    assert!(child.wait().unwrap().success());
+    assert!(served.stop().success());
     assert!(!socket.exists(), "its socket is removed");
 }

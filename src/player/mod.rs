@@ -7,4 +7,4 @@ pub mod output;
 pub mod queue;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -19,7 +19,8 @@ fn fixture(rel: &str) -> PathBuf {
         .join(rel)
 }
 
-fn item(path: PathBuf) -> Item {
+/// A queue item for a file, with nothing known of it but its name (one album, no gain).
+pub(crate) fn item(path: PathBuf) -> Item {
     Item {
         id: None,
         title: path.file_stem().unwrap().to_string_lossy().into_owned(),

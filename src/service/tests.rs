@@ -15,19 +15,7 @@ fn fixture(rel: &str) -> PathBuf {
 }
 
 fn item(rel: &str) -> Item {
-    let path = fixture(rel);
-    Item {
-        id: None,
-        title: path.file_stem().unwrap().to_string_lossy().into_owned(),
-        album_key: "album".into(),
-        path,
-        artist: None,
-        album: None,
-        duration: 1.0,
-        format: String::new(),
-        gain: gain::Tags::default(),
-        entry: 0,
-    }
+    crate::player::tests::item(fixture(rel))
 }
 
 /// A service over the in-memory output; `samples` collects what every engine wrote.

@@ -80,6 +80,23 @@ pub fn succeeded<S: AsRef<OsStr>>(args: &[S], out: Output) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Writes an ALSA configuration at `conf` whose default device is the file device writing raw
+/// samples into `capture` (paced to real time through pv when `paced`: 44.1 kHz stereo f32 is
+/// 352800 bytes a second), and returns the `ALSA_CONFIG_PATH` value that selects it.
+pub fn file_device(conf: &Path, capture: &Path, paced: bool) -> String {
+    let file = if paced {
+        format!("\"|pv -q -L 352800 > {}\"", capture.display())
+    } else {
+        format!("\"{}\"", capture.display())
+    };
+    std::fs::write(
+        conf,
+        format!("pcm.!default {{ type file slave.pcm \"null\" file {file} format \"raw\" }}\n"),
+    )
+    .unwrap();
+    format!("/usr/share/alsa/alsa.conf:{}", conf.display())
+}
+
 pub mod stick;
 
 /// Makes a tone with ffmpeg (installed by `make test`): `secs` seconds into `path` (the
