@@ -30,7 +30,7 @@
 mod common;
 
 use common::tree::{build_base, build_more, usable_fixtures};
-use common::{env_count, load_average, thousands, verdict};
+use common::{bench_folder, env_count, load_average, on_path, thousands, verdict};
 
 use std::fmt::Write as _;
 use std::fs;
@@ -419,31 +419,14 @@ fn mpd_times(bench_root: &Path, dir: &Path, files: usize) -> Option<(Duration, D
     }
 }
 
-fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(name).is_file()))
-}
-
 fn main() {
     let bench_started = Instant::now();
     let files = env_count("BENCH_FILES", DEFAULT_FILES).max(1);
     let rss_files = env_count("BENCH_RSS_FILES", DEFAULT_RSS_FILES);
 
     let exe = PathBuf::from(env!("CARGO_BIN_EXE_tapedeck"));
-    // target/<profile>/tapedeck: the library goes in target/, next to the build.
-    let target_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target folder")
-        .to_path_buf();
-    let bench_root = target_dir.join("bench-library");
-    fs::create_dir_all(&bench_root).expect("create bench folder");
-    // Databases left behind by an interrupted run.
-    for e in fs::read_dir(&bench_root).into_iter().flatten().flatten() {
-        if e.file_name().to_string_lossy().starts_with("db-") {
-            let _ = fs::remove_dir_all(e.path());
-        }
-    }
+    // Databases left behind by an interrupted run go.
+    let bench_root = bench_folder("bench-library", "db-");
     let fixture_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/library");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
 

@@ -30,7 +30,7 @@
 mod common;
 
 use common::tree::{build_base, build_more, usable_fixtures};
-use common::{env_count, load_average, scan_fresh, thousands, verdict};
+use common::{bench_folder, env_count, load_average, on_path, scan_fresh, thousands, verdict};
 
 use std::fmt::Write as _;
 use std::fs;
@@ -314,11 +314,6 @@ fn measure(name: &str, socket: &Path, pid: u32, top: &str) -> Figures {
     f
 }
 
-fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(name).is_file()))
-}
-
 fn wait_for_socket(socket: &Path, child: &mut Child, what: &str, limit: Duration) {
     let started = Instant::now();
     while UnixStream::connect(socket).is_err() {
@@ -472,18 +467,7 @@ fn main() {
     let base = tracks.min(MAX_BASE);
 
     let exe = PathBuf::from(env!("CARGO_BIN_EXE_tapedeck"));
-    let target_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target folder")
-        .to_path_buf();
-    let bench_root = target_dir.join("bench-serve");
-    fs::create_dir_all(&bench_root).expect("create bench folder");
-    for e in fs::read_dir(&bench_root).into_iter().flatten().flatten() {
-        if e.file_name().to_string_lossy().starts_with("run-") {
-            let _ = fs::remove_dir_all(e.path());
-        }
-    }
+    let bench_root = bench_folder("bench-serve", "run-");
     let fixture_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/library");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mpd = on_path("mpd");

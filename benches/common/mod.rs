@@ -54,3 +54,28 @@ pub fn scan_fresh(exe: &std::path::Path, db: &std::path::Path, folders: &[&std::
 }
 
 pub mod tree;
+
+/// Whether a program is on the PATH (a peer the benchmark runs beside tapedeck).
+pub fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(name).is_file()))
+}
+
+/// The benchmark's folder `name` in `target/`, next to the build (made when missing), with the
+/// folders an interrupted run left there (named `leftover…`) removed.
+pub fn bench_folder(name: &str, leftover: &str) -> std::path::PathBuf {
+    let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_tapedeck"));
+    // target/<profile>/tapedeck
+    let root = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("target folder")
+        .join(name);
+    std::fs::create_dir_all(&root).expect("create bench folder");
+    for e in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        if e.file_name().to_string_lossy().starts_with(leftover) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+    root
+}
