@@ -82,8 +82,6 @@ pub struct Snapshot {
     pub single: bool,
     /// The play order (indexes into the queue's items).
     pub order: Vec<usize>,
-    /// The gain applied to the current item.
-    pub gain: Option<Applied>,
     /// How many events the engine had sent before this snapshot: those are older than it.
     pub events: u64,
 }
@@ -562,10 +560,6 @@ impl Engine {
             )),
             None => self.queue.current().map(|(i, _)| (i, 0.0)),
         });
-        let gain = match (audible, self.audible_segment()) {
-            (Some(_), Some(seg)) => Some(seg.gain),
-            _ => self.head.as_ref().map(|h| h.gain),
-        };
         Snapshot {
             current,
             paused: self.paused,
@@ -574,7 +568,6 @@ impl Engine {
             repeat: self.queue.repeat,
             single: self.queue.single,
             order: self.queue.play_order().to_vec(),
-            gain,
             events: self.emitted.get(),
         }
     }

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::audio::Spec;
-use crate::audio::gain::{self, Applied};
+use crate::audio::gain;
 use crate::db::{self, Library};
 use crate::player::engine::{self, Command, Event, Options, Reply, Snapshot};
 use crate::player::output::{Output, OutputError};
@@ -103,8 +103,6 @@ pub struct Status {
     pub elapsed: f64,
     pub duration: f64,
     pub gain_mode: gain::Mode,
-    /// The gain applied to what plays.
-    pub gain: Option<Applied>,
     /// The current track's format as decoded.
     pub source: Option<Spec>,
     /// The last error (a file that could not be played, the output failing).
@@ -244,7 +242,6 @@ struct Inner {
     elapsed: f64,
     elapsed_at: Instant,
     duration: f64,
-    gain_applied: Option<Applied>,
     source: Option<Spec>,
     error: Option<String>,
     output_failed: bool,
@@ -337,7 +334,6 @@ impl Service {
             elapsed: initial.position,
             elapsed_at: Instant::now(),
             duration: 0.0,
-            gain_applied: None,
             source: None,
             error: None,
             output_failed: false,
@@ -467,7 +463,6 @@ impl Service {
             elapsed,
             duration,
             gain_mode: inner.settings.gain.mode,
-            gain: inner.gain_applied.filter(|_| state != State::Stop),
             source: inner.source.filter(|_| state != State::Stop),
             error: inner.error.clone(),
         }
@@ -1071,11 +1066,7 @@ impl Service {
         let mut changes = Changes::default();
         match event {
             Event::Started {
-                item,
-                gain,
-                source,
-                at,
-                ..
+                item, source, at, ..
             } if ours => {
                 if !stale {
                     inner.current = Some(item.entry).filter(|&e| inner.position_of(e).is_some());
@@ -1085,7 +1076,6 @@ impl Service {
                 // A stale start of another track than the current one says nothing now.
                 if inner.current == Some(item.entry) {
                     inner.duration = item.duration;
-                    inner.gain_applied = Some(*gain);
                     inner.source = Some(*source);
                 }
                 inner.sync_cursor();
@@ -1218,9 +1208,6 @@ impl Inner {
         }
         self.paused = snap.paused;
         self.volume = snap.volume;
-        if snap.gain.is_some() {
-            self.gain_applied = snap.gain;
-        }
         let cursor = snap
             .current
             .and_then(|(i, _)| snap.order.iter().position(|&o| o == i))
