@@ -389,6 +389,15 @@ fn hostile_and_broken_clients_never_harm_the_service() {
         let _ = BufReader::new(s).read_to_string(&mut all);
         assert!(all.contains("ACK [2@0]"), "{all}");
     }
+    // A command list that never ends is cut off, not gathered without bound.
+    let mut endless = String::from("command_list_begin\n");
+    for _ in 0..10_001 {
+        endless.push_str("ping\n");
+    }
+    assert_eq!(
+        served.raw(&endless),
+        "ACK [1@0] {} command list is too long\n"
+    );
     // Clients that leave mid-reply, or mid-line, or while idle.
     for request in ["listallinfo\n", "lsinfo music/Album\n", "idle\n", "stat"] {
         let mut s = UnixStream::connect(served.socket()).unwrap();

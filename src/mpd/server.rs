@@ -25,6 +25,8 @@ pub const PROTOCOL_VERSION: &str = "0.23.5";
 pub const MAX_LINE: usize = 64 * 1024;
 /// The most commands one command list may hold.
 pub const MAX_LIST: usize = 10_000;
+/// The most bytes one command list may hold.
+pub const MAX_LIST_BYTES: usize = 8 * 1024 * 1024;
 /// The most clients connected at once.
 pub const MAX_CLIENTS: usize = 256;
 /// How long a reply may take to be read by a client before the connection is dropped.
@@ -297,7 +299,7 @@ impl Connection {
                     _ => {
                         l.bytes += line.len();
                         l.commands.push(line);
-                        if l.commands.len() > MAX_LIST || l.bytes > 4 * MAX_LINE * 32 {
+                        if l.commands.len() > MAX_LIST || l.bytes > MAX_LIST_BYTES {
                             writeln!(
                                 self.out,
                                 "{}",
