@@ -8,6 +8,7 @@ pub mod analyze;
 pub mod audio;
 pub mod cd;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod container;
 pub mod convert;

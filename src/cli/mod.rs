@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
+use crate::clock::now;
 use crate::db::query::Selection;
 use crate::db::{GroupBy, Library};
 use crate::error::{AlreadyReported, UsageError};
@@ -537,12 +538,6 @@ fn default_db_path() -> Result<PathBuf> {
     let dirs = directories::ProjectDirs::from("", "", "tapedeck")
         .context("cannot find a home folder for the library; pass --db PATH or set TAPEDECK_DB")?;
     Ok(dirs.data_dir().join("library.db"))
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Whether error messages on stderr are coloured (decided by [`run`] before anything is printed).

@@ -14,6 +14,7 @@ use super::server::Server;
 use super::tags::{self, TagType};
 use super::uri::{Folder, Roots};
 use crate::audio::gain;
+use crate::clock::now;
 use crate::db::query::Selection;
 use crate::db::{Library, Playlist};
 use crate::model::Track;
@@ -1848,12 +1849,6 @@ fn mime_of(data: &[u8]) -> Option<&'static str> {
     } else {
         None
     }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// `list` values by their group values.

@@ -22,6 +22,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::audio::Spec;
 use crate::audio::gain;
+use crate::clock::now;
 use crate::db::{self, Library};
 use crate::player::engine::{self, Command, Event, Options, Reply, Snapshot};
 use crate::player::output::{Output, OutputError};
@@ -1262,12 +1263,6 @@ impl Inner {
             let _ = self.lib.write(|w| w.save_player_state(&json, now));
         }
     }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 impl Drop for Shared {
