@@ -846,6 +846,33 @@ fn the_replaygain_mode_a_client_sets_is_what_reaches_the_device() {
 fn serve_starts_on_a_library_that_does_not_exist_yet() {
     let env = Env::new();
     let db = env.dir.path().join("new").join("library.db");
+    // A device that is not there fails before anything listens.
+    let wrong = env
+        .cmd()
+        .env("XDG_RUNTIME_DIR", env.dir.path())
+        .args([
+            "--db",
+            db.to_str().unwrap(),
+            "serve",
+            "--device",
+            "no such device",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        err.starts_with("error:") && err.contains("no such device"),
+        "{err}"
+    );
+    assert!(
+        !env.dir.path().join("tapedeck").exists()
+            || std::fs::read_dir(env.dir.path().join("tapedeck"))
+                .unwrap()
+                .next()
+                .is_none(),
+        "no socket was left"
+    );
     let mut served = Served::start(env, false, &["--db", db.to_str().unwrap()]);
     let status = served.mpc(&["status"]);
     assert!(status.contains("volume:100%"), "{status}");

@@ -248,6 +248,22 @@ fn build_items(
     Ok((items, left_out))
 }
 
+/// The output the service's engines play through: the device is found once up front, so a
+/// wrong name fails before anything plays; the first engine takes that one, later ones (after a
+/// stop) find it again.
+pub(super) fn device_factory(device_name: Option<&str>) -> Result<service::OutputFactory> {
+    let first = DeviceOutput::new(device_name).map_err(|e| anyhow::anyhow!(e.0))?;
+    let first = std::sync::Mutex::new(Some(first));
+    let device = device_name.map(str::to_string);
+    Ok(Arc::new(move || {
+        let out = match first.lock().ok().and_then(|mut f| f.take()) {
+            Some(d) => d,
+            None => DeviceOutput::new(device.as_deref())?,
+        };
+        Ok(Box::new(out) as Box<dyn Output>)
+    }))
+}
+
 /// `tapedeck play --enqueue`: the tracks go to the running service's queue.
 pub fn enqueue(ctx: &Settings, args: &QueueArgs, out: &mut dyn Write) -> Result<()> {
     let lib = ctx.open_library()?;
@@ -851,18 +867,7 @@ pub fn play(
         };
         (initial, volume)
     };
-    // The device is opened once up front, so a wrong name fails before anything plays; the
-    // service takes it for its first engine and opens it again after a stop.
-    let first = DeviceOutput::new(device_name).map_err(|e| anyhow::anyhow!(e.0))?;
-    let first = std::sync::Mutex::new(Some(first));
-    let device = device_name.map(str::to_string);
-    let factory: service::OutputFactory = Arc::new(move || {
-        let out = match first.lock().ok().and_then(|mut f| f.take()) {
-            Some(d) => d,
-            None => DeviceOutput::new(device.as_deref())?,
-        };
-        Ok(Box::new(out) as Box<dyn Output>)
-    });
+    let factory = device_factory(device_name)?;
     let settings = service::Settings {
         gain: gain_settings,
         volume,

@@ -5,7 +5,6 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -15,8 +14,6 @@ use super::Settings;
 use crate::audio::gain;
 use crate::error::{BusyError, UsageError};
 use crate::mpd::server::{self, Server};
-use crate::player::device::DeviceOutput;
-use crate::player::output::Output;
 use crate::service::{self, Initial, Service};
 use crate::target::lock::LockFile;
 use crate::target::runtime;
@@ -143,10 +140,7 @@ pub fn serve(ctx: &Settings, args: &ServeArgs) -> Result<()> {
         .device
         .clone()
         .or(ctx.config.device.as_ref().map(|s| s.value.clone()));
-    // The device is tried once now, so a wrong name fails before the service starts.
-    drop(DeviceOutput::new(device.as_deref()).map_err(|e| anyhow::anyhow!(e.0))?);
-    let factory: service::OutputFactory =
-        Arc::new(move || Ok(Box::new(DeviceOutput::new(device.as_deref())?) as Box<dyn Output>));
+    let factory = super::play::device_factory(device.as_deref())?;
     let socket = args.socket.clone().unwrap_or_else(|| socket_path(ctx));
     if args.socket.is_none() {
         runtime::private_folder(&runtime::default_folder())?;
