@@ -454,6 +454,41 @@ static TRACK_COLUMNS: LazyLock<String> = LazyLock::new(|| {
         .join(", ")
 });
 
+/// Which members of each track a listing reads.
+#[derive(Debug, Clone, Copy)]
+pub enum Members<'a> {
+    /// All of them.
+    All,
+    /// Only the members with these names; the others are left at their defaults. For listings
+    /// that show a few members of many tracks, where reading whole rows is most of the cost.
+    Only(&'a [&'static str]),
+}
+
+impl Members<'_> {
+    fn wants(&self, m: &Member) -> bool {
+        match self {
+            Members::All => true,
+            Members::Only(names) => names.contains(&m.name),
+        }
+    }
+
+    /// The select list reading these members (the artist list through its subquery).
+    fn columns(&self) -> String {
+        if let Members::All = self {
+            return format!("{}, {}", *TRACK_COLUMNS, query::ARTISTS_COLUMN);
+        }
+        MEMBERS
+            .iter()
+            .filter(|m| self.wants(m))
+            .map(|m| match m.store {
+                Store::Beside => query::ARTISTS_COLUMN.to_string(),
+                _ => format!("t.{}", m.name),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// Album order: album artist (the artist when there is none), year, album, disc (a missing disc
 /// counts as disc 1), track, then path so that ties are stable.
 const ALBUM_ORDER: &str = "COALESCE(t.albumartist, t.artist, '') COLLATE NOCASE, t.year, \
@@ -658,7 +693,7 @@ impl Library {
         f: impl FnMut(Track) -> std::io::Result<()>,
     ) -> Result<std::io::Result<()>> {
         let (sql, params) = query::select_tracks(sel, &TRACK_COLUMNS, true);
-        self.stream_tracks(&sql, params, f)
+        self.stream_tracks(&sql, params, Members::All, f)
     }
 
     /// Calls `f` for every track whose path lies under the folder `dir` (every track when
@@ -667,16 +702,15 @@ impl Library {
     pub fn for_each_track_under(
         &self,
         dir: Option<&Path>,
+        members: Members<'_>,
         f: impl FnMut(Track) -> std::io::Result<()>,
     ) -> Result<std::io::Result<()>> {
-        let artists = "(SELECT group_concat(name, char(31)) FROM \
-             (SELECT name FROM track_artists a WHERE a.track_id = t.id ORDER BY position)) AS artists";
         let (where_, params) = under(dir);
         let sql = format!(
-            "SELECT {}, {artists} FROM tracks t WHERE {where_} ORDER BY t.path",
-            *TRACK_COLUMNS
+            "SELECT {} FROM tracks t WHERE {where_} ORDER BY t.path",
+            members.columns()
         );
-        self.stream_tracks(&sql, params, f)
+        self.stream_tracks(&sql, params, members, f)
     }
 
     /// Calls `f` for every track the query selects, in no particular order (the index's):
@@ -684,16 +718,12 @@ impl Library {
     pub fn for_each_track_unsorted(
         &self,
         q: &crate::query::Query,
+        members: Members<'_>,
         f: impl FnMut(Track) -> std::io::Result<()>,
     ) -> Result<std::io::Result<()>> {
-        let artists = "(SELECT group_concat(name, char(31)) FROM \
-             (SELECT name FROM track_artists a WHERE a.track_id = t.id ORDER BY position)) AS artists";
         let (where_, params) = query::where_clause(Some(q), false);
-        let sql = format!(
-            "SELECT {}, {artists} FROM tracks t WHERE {where_}",
-            *TRACK_COLUMNS
-        );
-        self.stream_tracks(&sql, params, f)
+        let sql = format!("SELECT {} FROM tracks t WHERE {where_}", members.columns());
+        self.stream_tracks(&sql, params, members, f)
     }
 
     /// The paths of the tracks under the folder `dir` (all when `None`), in path order, without
@@ -720,10 +750,11 @@ impl Library {
         &self,
         sql: &str,
         params: Vec<Value>,
+        members: Members<'_>,
         mut f: impl FnMut(Track) -> std::io::Result<()>,
     ) -> Result<std::io::Result<()>> {
         let mut stmt = self.conn.prepare(sql)?;
-        let columns = RowColumns::of(&stmt)?;
+        let columns = RowColumns::of(&stmt, members)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
         while let Some(row) = rows.next()? {
             if let Err(e) = f(columns.track(row)?) {
@@ -1159,9 +1190,9 @@ pub struct Group {
 struct RowColumns(Vec<(usize, &'static Member)>);
 
 impl RowColumns {
-    fn of(stmt: &rusqlite::Statement<'_>) -> Result<RowColumns> {
+    fn of(stmt: &rusqlite::Statement<'_>, members: Members<'_>) -> Result<RowColumns> {
         let mut found = Vec::new();
-        for m in MEMBERS {
+        for m in MEMBERS.iter().filter(|m| members.wants(m)) {
             found.push((stmt.column_index(m.name)?, m));
         }
         Ok(RowColumns(found))

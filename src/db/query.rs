@@ -246,6 +246,10 @@ pub fn where_clause(q: Option<&Query>, within: bool) -> (String, Vec<Value>) {
     (w, sql.params)
 }
 
+/// The track's artists in order, joined by U+001F, as the result column `artists`.
+pub const ARTISTS_COLUMN: &str = "(SELECT group_concat(name, char(31)) FROM \
+    (SELECT name FROM track_artists a WHERE a.track_id = t.id ORDER BY position)) AS artists";
+
 /// The SELECT for a selection: `columns` from `tracks t`, plus the track's artists joined by
 /// U+001F as the last column when `with_artists`. Without a sort of its own it lists in album
 /// order, or in playlist order when drawing from a loaded selection.
@@ -275,10 +279,9 @@ pub fn select_tracks(
         "tracks t"
     };
     let artists = if with_artists {
-        ", (SELECT group_concat(name, char(31)) FROM \
-           (SELECT name FROM track_artists a WHERE a.track_id = t.id ORDER BY position)) AS artists"
+        format!(", {ARTISTS_COLUMN}")
     } else {
-        ""
+        String::new()
     };
     sql.text = format!("SELECT {columns}{artists} FROM {from} WHERE {where_} ORDER BY {order}");
     if let Some(limit) = sel.limit {

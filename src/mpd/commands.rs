@@ -16,7 +16,7 @@ use super::uri::{Folder, Roots};
 use crate::audio::gain;
 use crate::clock::now;
 use crate::db::query::Selection;
-use crate::db::{Library, Playlist};
+use crate::db::{Library, Members, Playlist};
 use crate::model::Track;
 use crate::player::queue::{Item, Repeat, Shuffle};
 use crate::service::{Changes, Entry, ServiceError, State, Subscription, items};
@@ -972,7 +972,7 @@ impl Session {
             return Err(ack(AckCode::NoExist, cmd, "No such song"));
         }
         let mut out = Vec::new();
-        lib.for_each_track_under(dir.as_deref(), |t| {
+        lib.for_each_track_under(dir.as_deref(), Members::All, |t| {
             out.push(items::from_track(&t, prefer));
             Ok(())
         })
@@ -1010,7 +1010,7 @@ impl Session {
                     .map_or((0, None), |r| (r.start as usize, r.end.map(|e| e as usize)));
                 let mut n = 0usize;
                 let mut block = Vec::with_capacity(512);
-                lib.for_each_track_unsorted(&req.query, |t| {
+                lib.for_each_track_unsorted(&req.query, Members::Only(&tags::SONG_MEMBERS), |t| {
                     let i = n;
                     n += 1;
                     if i < start || end.is_some_and(|e| i >= e) {
@@ -1334,7 +1334,9 @@ impl Session {
         };
         // `listall` needs the paths alone; `listallinfo` reads whole rows.
         let streamed = if info {
-            lib.for_each_track_under(dir.as_deref(), |t| each(&t.path, Some(&t)))
+            lib.for_each_track_under(dir.as_deref(), Members::Only(&tags::SONG_MEMBERS), |t| {
+                each(&t.path, Some(&t))
+            })
         } else {
             lib.for_each_path_under(dir.as_deref(), |p| each(p, None))
         };
@@ -1391,7 +1393,7 @@ impl Session {
             } else {
                 writeln!(out, "file: {name}\nsize: {size}").map_err(&w)?;
             }
-            writeln!(out, "Last-Modified: {}", tags::iso8601(mtime)).map_err(&w)?;
+            writeln!(out, "Last-Modified: {}", tags::Iso8601(mtime)).map_err(&w)?;
         }
         Ok(())
     }
@@ -1527,7 +1529,7 @@ impl Session {
                 Folder::Dir(d) => Some(d),
             };
             let lib = self.lib(cmd)?;
-            lib.for_each_track_under(dir.as_deref(), |t| {
+            lib.for_each_track_under(dir.as_deref(), Members::All, |t| {
                 if let Some(v) = sticker_value(&t, name)
                     && wanted.as_ref().is_none_or(|x| *x == v)
                     && let Some(u) = roots.uri_of(&t.path)

@@ -8,9 +8,10 @@
 //! Artist). Names compare ASCII case-insensitively, as MPD's `tag_name_parse_i` does.
 
 use std::io::Write;
+use std::sync::LazyLock;
 
-use crate::model::{Field, Track};
-use crate::query::{civil_date, text_values};
+use crate::model::{Field, Track, Value};
+use crate::query::civil_ymd;
 
 /// Every tag MPD knows, in MPD's order (its `TagType` enum, which is also the order it lists
 /// them in `tagtypes`).
@@ -186,30 +187,66 @@ impl TagType {
 /// A field's values as MPD text: numbers in decimal, text with control characters made spaces
 /// (MPD's `FixTagString`), empty values left out.
 fn field_values(t: &Track, f: Field) -> Vec<String> {
-    match f {
-        Field::Track => t.track.map(|n| n.to_string()).into_iter().collect(),
-        Field::Disc => t.disc.map(|n| n.to_string()).into_iter().collect(),
-        Field::Artist if t.artists.is_empty() => t
-            .artist
-            .iter()
-            .filter(|a| !a.is_empty())
-            .map(|a| clean(a))
-            .collect(),
-        _ => text_values(t, f).iter().map(|v| clean(v)).collect(),
+    let mut values = Vec::new();
+    each_value(t, f, &mut |v| values.push(clean(v)));
+    values
+}
+
+/// Hands each of a field's values to `each`, as they stand on the track (numbers in decimal,
+/// empty values left out), without copying them: the one reading behind [`field_values`] and
+/// [`write_song`].
+fn each_value(t: &Track, f: Field, each: &mut dyn FnMut(&str)) {
+    let mut non_empty = |v: &str| {
+        if !v.is_empty() {
+            each(v)
+        }
+    };
+    let number = match f {
+        Field::Track => Some(t.track),
+        Field::Disc => Some(t.disc),
+        _ => None,
+    };
+    match (number, f.get(t)) {
+        (Some(n), _) => {
+            if let Some(n) = n {
+                let mut digits = [0u8; 10];
+                let mut cursor = std::io::Cursor::new(&mut digits[..]);
+                let _ = write!(cursor, "{n}");
+                let len = cursor.position() as usize;
+                non_empty(std::str::from_utf8(&digits[..len]).unwrap_or_default());
+            }
+        }
+        // A library written before the artist list was kept has the joined artist only.
+        (None, _) if f == Field::Artist && t.artists.is_empty() => {
+            if let Some(a) = &t.artist {
+                non_empty(a)
+            }
+        }
+        (None, Value::Text(v)) => non_empty(v),
+        (None, Value::List(list)) => list.iter().for_each(|v| non_empty(v)),
+        (None, Value::Path(p)) => non_empty(&p.to_string_lossy()),
+        (None, _) => {}
     }
 }
 
 /// Control characters (below U+0020) replaced by spaces, as MPD stores tag text, so a value
 /// never breaks a protocol line.
 pub fn clean(value: &str) -> String {
-    // Most values hold no control character: copied as they are.
-    if !value.bytes().any(|b| b < b' ') {
-        return value.to_string();
+    let mut out = Vec::with_capacity(value.len());
+    push_clean(&mut out, value);
+    String::from_utf8(out).expect("only ASCII control bytes were replaced")
+}
+
+/// Appends `value` with its control characters made spaces (see [`clean`]). A byte below 0x20
+/// is always a whole character in UTF-8, so replacing bytes keeps the text valid.
+fn push_clean(out: &mut Vec<u8>, value: &str) {
+    let start = out.len();
+    out.extend_from_slice(value.as_bytes());
+    for b in &mut out[start..] {
+        if *b < b' ' {
+            *b = b' ';
+        }
     }
-    value
-        .chars()
-        .map(|c| if c < ' ' { ' ' } else { c })
-        .collect()
 }
 
 /// The tag names `tagtypes` lists: the ones a song block can carry.
@@ -230,34 +267,112 @@ pub fn tag_types() -> &'static [&'static str] {
     NAMES
 }
 
-/// An ISO 8601 time in UTC as MPD writes it: `2008-09-28T20:04:57Z`.
-pub fn iso8601(secs: i64) -> String {
-    let t = secs.rem_euclid(86_400);
-    format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        civil_date(secs),
-        t / 3600,
-        t / 60 % 60,
-        t % 60
-    )
+/// A unix time shown in ISO 8601, UTC, as MPD writes it: `2008-09-28T20:04:57Z`.
+pub struct Iso8601(pub i64);
+
+impl Iso8601 {
+    /// The 20 bytes of the time, written by hand: song blocks carry two per song. `None` for a
+    /// year outside 0 to 9999.
+    fn bytes(&self) -> Option<[u8; 20]> {
+        let (y, m, d) = civil_ymd(self.0);
+        let t = self.0.rem_euclid(86_400);
+        if !(0..=9999).contains(&y) {
+            return None;
+        }
+        let mut b = *b"0000-00-00T00:00:00Z";
+        let mut put = |at: usize, width: usize, mut n: i64| {
+            for i in (at..at + width).rev() {
+                b[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        };
+        put(0, 4, y);
+        put(5, 2, m);
+        put(8, 2, d);
+        put(11, 2, t / 3600);
+        put(14, 2, t / 60 % 60);
+        put(17, 2, t % 60);
+        Some(b)
+    }
+
+    fn push(&self, out: &mut Vec<u8>) {
+        match self.bytes() {
+            Some(b) => out.extend_from_slice(&b),
+            None => {
+                let _ = write!(out, "{self}");
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Iso8601 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(b) = self.bytes() {
+            return f.write_str(std::str::from_utf8(&b).expect("ASCII"));
+        }
+        let (y, m, d) = civil_ymd(self.0);
+        let t = self.0.rem_euclid(86_400);
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+            t / 3600,
+            t / 60 % 60,
+            t % 60
+        )
+    }
 }
 
 /// MPD's audio format string, `RATE:BITS:CHANNELS`, or `None` when the rate or channels are not
 /// known (MPD then prints no `Format` line). Integer depths are given as the sample format MPD
 /// decodes them to (8, 16, 24 or 32 bits); a track without one (lossy formats, which MPD decodes
 /// to floating point) is `f`.
-pub fn audio_format(t: &Track) -> Option<String> {
+pub fn audio_format(t: &Track) -> Option<AudioFormat> {
     let rate = t.sample_rate.filter(|&r| r > 0)?;
     let channels = t.channels.filter(|&c| c > 0)?;
     let bits = match t.bit_depth {
-        None | Some(0) => "f".to_string(),
-        Some(b) if b <= 8 => "8".into(),
-        Some(b) if b <= 16 => "16".into(),
-        Some(b) if b <= 24 => "24".into(),
-        Some(_) => "32".into(),
+        None | Some(0) => "f",
+        Some(b) if b <= 8 => "8",
+        Some(b) if b <= 16 => "16",
+        Some(b) if b <= 24 => "24",
+        Some(_) => "32",
     };
-    Some(format!("{rate}:{bits}:{channels}"))
+    Some(AudioFormat {
+        rate,
+        bits,
+        channels,
+    })
 }
+
+/// A track's audio format as MPD shows it (see [`audio_format`]).
+pub struct AudioFormat {
+    rate: u32,
+    bits: &'static str,
+    channels: u8,
+}
+
+impl std::fmt::Display for AudioFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.rate, self.bits, self.channels)
+    }
+}
+
+/// The track members a song block reads (see [`write_song`]): what a listing of many songs
+/// asks the library for instead of whole rows.
+pub static SONG_MEMBERS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let mut names = vec![
+        "path",
+        "mtime",
+        "added_at",
+        "sample_rate",
+        "bit_depth",
+        "channels",
+        "duration",
+        // The joined artist, for a library written before the artist list was kept.
+        "artist",
+    ];
+    names.extend(PRINTED.iter().filter_map(|t| t.fields()[0].member()));
+    names
+});
 
 /// Writes a track as MPD's song block (`song_print_info`): `file`, `Last-Modified`, `Added`,
 /// `Format`, the tags in MPD's order (one line per value), `Time` (whole seconds, rounded)
@@ -267,19 +382,26 @@ pub fn write_song(out: &mut Vec<u8>, uri: &str, t: &Track) {
     // Writing to a Vec cannot fail.
     let _ = writeln!(out, "file: {uri}");
     if t.mtime > 0 {
-        let _ = writeln!(out, "Last-Modified: {}", iso8601(t.mtime));
+        out.extend_from_slice(b"Last-Modified: ");
+        Iso8601(t.mtime).push(out);
+        out.push(b'\n');
     }
     if t.added_at > 0 {
-        let _ = writeln!(out, "Added: {}", iso8601(t.added_at));
+        out.extend_from_slice(b"Added: ");
+        Iso8601(t.added_at).push(out);
+        out.push(b'\n');
     }
     if let Some(format) = audio_format(t) {
         let _ = writeln!(out, "Format: {format}");
     }
     for &tag in PRINTED {
-        let field = tag.fields()[0];
-        for value in field_values(t, field) {
-            let _ = writeln!(out, "{}: {value}", tag.name());
-        }
+        let name = tag.name().as_bytes();
+        each_value(t, tag.fields()[0], &mut |value| {
+            out.extend_from_slice(name);
+            out.extend_from_slice(b": ");
+            push_clean(out, value);
+            out.push(b'\n');
+        });
     }
     if t.duration.is_finite() && t.duration >= 0.0 {
         // MPD keeps durations in milliseconds and rounds to whole seconds from there.
@@ -364,6 +486,38 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_song_block_needs_only_the_song_members() {
+        use crate::db::{FileRecord, Library, Members};
+        let mut lib = Library::empty().unwrap();
+        let full = Track {
+            path: "/music/B/Halo.flac".into(),
+            size: 1234,
+            bitrate: Some(900),
+            ..track()
+        };
+        lib.write(|w| w.insert_track(&FileRecord::new([1; 16], full.clone()), full.added_at))
+            .unwrap();
+        let read = |members| {
+            let mut found = Vec::new();
+            lib.for_each_track_under(None, members, |t| {
+                found.push(t);
+                Ok(())
+            })
+            .unwrap()
+            .unwrap();
+            assert_eq!(found.len(), 1);
+            found.pop().unwrap()
+        };
+        let whole = read(Members::All);
+        let some = read(Members::Only(&SONG_MEMBERS));
+        assert_eq!(block(&some), block(&whole));
+        assert!(block(&whole).contains("Artist: Jay-Z\nAlbum: I Am..."));
+        // What the song block does not show is not read.
+        assert_eq!((whole.bitrate, some.bitrate), (Some(900), None));
+        assert_eq!((whole.size, some.size), (1234, 0));
+    }
+
     fn block(t: &Track) -> String {
         let mut out = Vec::new();
         write_song(&mut out, "Music/B/Halo.flac", t);
@@ -416,7 +570,7 @@ mod tests {
                 ..Track::default()
             };
             assert_eq!(
-                audio_format(&t).as_deref(),
+                audio_format(&t).map(|f| f.to_string()).as_deref(),
                 want,
                 "{rate:?} {bits:?} {channels:?}"
             );
@@ -434,8 +588,14 @@ mod tests {
             };
             assert!(block(&t).ends_with(want), "{d}: {}", block(&t));
         }
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
-        assert_eq!(iso8601(1_222_632_297), "2008-09-28T20:04:57Z");
+        assert_eq!(Iso8601(0).to_string(), "1970-01-01T00:00:00Z");
+        assert_eq!(Iso8601(1_222_632_297).to_string(), "2008-09-28T20:04:57Z");
+        assert_eq!(Iso8601(253_402_300_799).to_string(), "9999-12-31T23:59:59Z");
+        assert_eq!(
+            Iso8601(253_402_300_800).to_string(),
+            "10000-01-01T00:00:00Z"
+        );
+        assert_eq!(Iso8601(-1).to_string(), "1969-12-31T23:59:59Z");
         // Times never set are left out.
         let bare = block(&Track::default());
         assert!(

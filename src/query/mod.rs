@@ -171,6 +171,12 @@ pub fn civil_date_time(secs: i64) -> String {
 
 /// YYYY-MM-DD of a unix time, UTC.
 pub fn civil_date(secs: i64) -> String {
+    let (y, m, d) = civil_ymd(secs);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Year, month and day of a unix time, UTC.
+pub fn civil_ymd(secs: i64) -> (i64, i64, i64) {
     let z = secs.div_euclid(86_400) + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -180,7 +186,7 @@ pub fn civil_date(secs: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    (y, m, d)
 }
 
 fn bool_value(t: &Track, f: Field) -> bool {
