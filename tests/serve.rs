@@ -564,6 +564,29 @@ print("\n".join(out))
     // The rating reached the library: 8 of 10 is four stars.
     let rated = served.env.ok(&["ls", "-f", "$rating $title", "rating:1.."]);
     assert_eq!(rated.trim(), "4 FLAC Picture");
+
+    // `binarylimit` sets the size of a picture's chunks; below 64 is refused, as MPD does.
+    let mut s = UnixStream::connect(served.socket()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(
+        b"binarylimit 10\nbinarylimit 64\nalbumart \"music/Pictures/01 picture.flac\" 100\nclose\n",
+    )
+    .unwrap();
+    let mut reply = Vec::new();
+    let _ = s.read_to_end(&mut reply);
+    let greeting = reply.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let mut want = format!(
+        "ACK [2@0] {{binarylimit}} Value too small\nOK\nsize: {}\nbinary: 64\n",
+        jpeg.len()
+    )
+    .into_bytes();
+    want.extend(&jpeg[100..164]);
+    want.extend(b"\nOK\n");
+    assert_eq!(
+        String::from_utf8_lossy(&reply[greeting..]),
+        String::from_utf8_lossy(&want)
+    );
+    assert_eq!(&reply[greeting..], &want[..]);
 }
 
 #[test]

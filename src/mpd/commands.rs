@@ -1332,7 +1332,7 @@ impl Session {
             }
             Ok(())
         };
-        // `listall` needs the paths alone; `listallinfo` reads whole rows.
+        // `listall` needs the paths alone; `listallinfo` what a song block shows.
         let streamed = if info {
             lib.for_each_track_under(dir.as_deref(), Members::Only(&tags::SONG_MEMBERS), |t| {
                 each(&t.path, Some(&t))
