@@ -16,6 +16,7 @@ pub mod cover;
 pub mod db;
 pub mod error;
 pub mod export;
+pub mod fsat;
 pub mod identity;
 pub mod model;
 pub mod mpd;
