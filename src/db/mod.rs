@@ -615,6 +615,26 @@ impl Library {
         Ok(())
     }
 
+    /// Whether the library holds no track and no problem record: nothing a scan could find
+    /// again, so nothing can have moved.
+    pub fn holds_no_files(&self) -> Result<bool> {
+        self.conn.query_row(
+            "SELECT NOT EXISTS (SELECT 1 FROM tracks) AND NOT EXISTS (SELECT 1 FROM problems)",
+            [],
+            |r| r.get(0),
+        )
+    }
+
+    /// Whether any track lies under the folder `dir`.
+    pub fn any_track_under(&self, dir: &Path) -> Result<bool> {
+        let (where_, params) = under(Some(dir));
+        self.conn.query_row(
+            &format!("SELECT EXISTS (SELECT 1 FROM tracks t WHERE {where_})"),
+            rusqlite::params_from_iter(params),
+            |r| r.get(0),
+        )
+    }
+
     pub fn known_files(&self) -> Result<Vec<KnownFile>> {
         let mut stmt = self
             .conn

@@ -406,13 +406,68 @@ pub fn scan(
     };
     let roots = outermost(roots);
 
-    let known = lib.known_files()?;
-    let known_problems: HashMap<PathBuf, db::KnownProblem> = lib
-        .known_problems()?
-        .into_iter()
-        .map(|p| (p.path.clone(), p))
-        .collect();
-
+    crate::timing::mark("scan: library open");
+    // On a first scan nothing can have moved, so the writer need not wait for the walk: the
+    // walk runs beside it, handing each file straight to the readers. A rescan walks while the
+    // library's list of known files is read, and compares the two after.
+    let fresh = lib.holds_no_files()?;
+    let had_tracks = roots
+        .iter()
+        .map(|r| lib.any_track_under(r))
+        .collect::<Result<Vec<bool>, _>>()?;
+    let walk_all = |file_tx: Option<crossbeam_channel::Sender<SeenFile>>| -> Walk {
+        let mut w = Walk::default();
+        for (root, &had_tracks) in roots.iter().zip(&had_tracks) {
+            if let Some(reason) = unavailable_reason(root, had_tracks) {
+                w.unavailable.push((root.clone(), reason));
+                continue;
+            }
+            let base = w.found;
+            let mut in_root = 0;
+            walk::walk(
+                root,
+                opts.include_hidden,
+                opts.include_targets,
+                &mut w.walked,
+                |n| {
+                    in_root = n as u64;
+                    if n % 256 == 0 {
+                        progress.walked(base + n as u64)
+                    }
+                },
+                |path| {
+                    let Some(tx) = file_tx.as_ref() else {
+                        return Some(path);
+                    };
+                    w.sent += 1;
+                    // Its size and time come from the reader's own `stat`.
+                    let _ = tx.send(SeenFile {
+                        path,
+                        size: UNKNOWN,
+                        mtime: UNKNOWN,
+                    });
+                    None
+                },
+            );
+            w.found += in_root;
+            w.available.push(root.clone());
+        }
+        progress.walked(w.found);
+        crate::timing::mark("scan: walked");
+        w
+    };
+    let (known, known_problems, rewalked) = std::thread::scope(|s| -> Result<_, ScanError> {
+        let walker = (!fresh).then(|| s.spawn(|| walk_all(None)));
+        let known = lib.known_files()?;
+        let known_problems: HashMap<PathBuf, db::KnownProblem> = lib
+            .known_problems()?
+            .into_iter()
+            .map(|p| (p.path.clone(), p))
+            .collect();
+        crate::timing::mark("scan: known files read");
+        let walked = walker.map(|w| w.join().expect("the walk does not panic"));
+        Ok((known, known_problems, walked))
+    })?;
     // Paths are keyed by their bytes: hashing a `Path` walks its components, which is most of
     // the cost of a no-change rescan.
     let known_index: HashMap<&[u8], usize> = known
@@ -438,51 +493,6 @@ pub fn scan(
     let mut pending_moves: Vec<FileRecord> = Vec::new();
     let mut current_problems: HashSet<PathBuf> = HashSet::new();
     let mut vanished: Vec<Identity> = Vec::new();
-    // On a first scan nothing can have moved, so the writer need not wait for the walk: the
-    // walk runs beside it.
-    let fresh = known.is_empty() && known_problems.is_empty();
-    let walk_all = |file_tx: crossbeam_channel::Sender<SeenFile>| -> Walk {
-        let mut w = Walk::default();
-        for root in &roots {
-            let had_tracks = known.iter().any(|k| k.path.starts_with(root));
-            if let Some(reason) = unavailable_reason(root, had_tracks) {
-                w.unavailable.push((root.clone(), reason));
-                continue;
-            }
-            let base = w.found;
-            let mut in_root = 0;
-            walk::walk(
-                root,
-                opts.include_hidden,
-                opts.include_targets,
-                &mut w.walked,
-                |n| {
-                    in_root = n as u64;
-                    if n % 256 == 0 {
-                        progress.walked(base + n as u64)
-                    }
-                },
-                |path| {
-                    if known_index.contains_key(key(&path)) || known_problems.contains_key(&path) {
-                        return Some(path);
-                    }
-                    w.sent += 1;
-                    // Its size and time come from the reader's own `stat`.
-                    let _ = file_tx.send(SeenFile {
-                        path,
-                        size: UNKNOWN,
-                        mtime: UNKNOWN,
-                    });
-                    None
-                },
-            );
-            w.found += in_root;
-            w.available.push(root.clone());
-        }
-        progress.walked(w.found);
-        crate::timing::mark("scan: walked");
-        w
-    };
     // On a first scan, whether the walk has told the progress how many files there are to read.
     let walk_done = std::sync::atomic::AtomicBool::new(!fresh);
     let unreported = std::cell::Cell::new(0u64);
@@ -495,24 +505,24 @@ pub fn scan(
             })
         });
         let mut file_tx = Some(file_tx);
-        let (mut done_walk, walker) = match file_tx.take() {
+        let (mut done_walk, walker) = match (rewalked, file_tx.take()) {
+            (Some(w), tx) => {
+                file_tx = tx;
+                (Some(w), None)
+            }
             // The readers' channel closes when the walk ends and drops its sender.
-            Some(tx) if fresh => {
+            (None, Some(tx)) => {
                 let walk_done = &walk_done;
+                let walk_all = &walk_all;
                 let walker = s.spawn(move || {
-                    let w = walk_all(tx);
+                    let w = walk_all(Some(tx));
                     progress.reading(w.sent);
                     walk_done.store(true, std::sync::atomic::Ordering::Release);
                     w
                 });
                 (None, Some(walker))
             }
-            Some(tx) => {
-                let w = walk_all(tx.clone());
-                file_tx = Some(tx);
-                (Some(w), None)
-            }
-            None => (None, None),
+            (None, None) => (None, None),
         };
         let write = (|| -> Result<(), ScanError> {
             let mut sent = 0u64;
