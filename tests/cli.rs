@@ -929,6 +929,8 @@ fn a_killed_scan_leaves_a_consistent_library_that_the_next_scan_completes() {
             &format!("d{}/f{i}.{}", i / 100, ["mp3", "flac", "m4a"][i % 3]),
         );
     }
+    // Kills that landed while a first scan was loading, its indexes not yet built.
+    let mut killed_mid_load = 0;
     for delay_ms in [30u64, 250, 600, 900] {
         let _ = std::fs::remove_file(env.db());
         let mut child = env.cmd().args(["-q", "scan"]).arg(&music).spawn().unwrap();
@@ -942,18 +944,51 @@ fn a_killed_scan_leaves_a_consistent_library_that_the_next_scan_completes() {
             if let Ok(check) = check {
                 assert_eq!(check, "ok");
             }
+            let deferred: Result<i64, _> =
+                conn.query_row("SELECT count(*) FROM deferred_indexes", [], |r| r.get(0));
+            if deferred.is_ok_and(|n| n > 0) {
+                killed_mid_load += 1;
+            }
         }
         let s = env.scan(&[music.to_str().unwrap()]);
         assert_eq!(s["problems"], 0);
         assert_eq!(env.tracks().len(), FILES, "after a kill at {delay_ms} ms");
-        // The search index agrees with the tracks table.
+        // The search index agrees with the tracks table and holds every track, and the
+        // indexes a first scan builds at its end are there.
         let conn = rusqlite::Connection::open(env.db()).unwrap();
         conn.execute(
             "INSERT INTO track_search (track_search, rank) VALUES ('integrity-check', 1)",
             [],
         )
         .unwrap();
+        let searched: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM track_search WHERE track_search MATCH \
+                 'fold_path : \".mp3\" OR fold_path : \".flac\" OR fold_path : \".m4a\"'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(searched as usize, FILES, "after a kill at {delay_ms} ms");
+        let (indexes, deferred): (i64, i64) = conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'index' \
+                 AND tbl_name IN ('tracks', 'track_artists') AND sql IS NOT NULL), \
+                 (SELECT count(*) FROM deferred_indexes)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            (indexes, deferred),
+            (10, 0),
+            "after a kill at {delay_ms} ms"
+        );
     }
+    assert!(
+        killed_mid_load > 0,
+        "no kill landed during a first scan's load"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

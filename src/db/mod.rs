@@ -224,6 +224,12 @@ const MIGRATIONS: &[&str] = &[
         tracks TEXT NOT NULL
     );
     "#,
+    // 11: the track indexes a first scan drops while it loads an empty library, kept here
+    // until they are made again (at the end of the scan, or by the next scan after one that
+    // was cut short).
+    r#"
+    CREATE TABLE deferred_indexes (name TEXT PRIMARY KEY, sql TEXT NOT NULL);
+    "#,
 ];
 
 /// The SQLite URI that opens the database at `path` as immutable (read without locks or a WAL
@@ -442,6 +448,9 @@ fn under(dir: Option<&Path>) -> (&'static str, Vec<Value>) {
 /// An open library.
 pub struct Library {
     conn: Connection,
+    /// Between [`Library::defer_indexes`] and [`Library::restore_indexes`]: writes leave the
+    /// search index alone, which is rebuilt whole at the end.
+    bulk: bool,
 }
 
 /// The columns a track is read from: every member stored in `tracks`, by name.
@@ -505,7 +514,7 @@ impl Library {
         // 16 MiB of page cache (the default is 2 MiB): a scan's inserts touch a dozen indexes.
         conn.pragma_update(None, "cache_size", -16384)?;
         query::register_functions(&conn)?;
-        let mut lib = Library { conn };
+        let mut lib = Library { conn, bulk: false };
         lib.migrate()?;
         Ok(lib)
     }
@@ -546,7 +555,7 @@ impl Library {
             return Library::open(path);
         }
         query::register_functions(&conn)?;
-        let mut lib = Library { conn };
+        let mut lib = Library { conn, bulk: false };
         lib.migrate()?;
         Ok(lib)
     }
@@ -556,7 +565,7 @@ impl Library {
     pub fn empty() -> Result<Library> {
         let conn = Connection::open_in_memory()?;
         query::register_functions(&conn)?;
-        let mut lib = Library { conn };
+        let mut lib = Library { conn, bulk: false };
         lib.migrate()?;
         Ok(lib)
     }
@@ -613,6 +622,67 @@ impl Library {
             params![path_value(path), now],
         )?;
         Ok(())
+    }
+
+    /// Readies an empty library for a bulk load: drops the secondary indexes of the track
+    /// tables and leaves the search index alone until the end (building an index once over all
+    /// rows costs a fraction of keeping it up to date row by row). What is left to do is kept
+    /// in `deferred_indexes` for [`Library::restore_indexes`], which the next scan runs first if
+    /// the load is cut short (only a scan, under its lock, touches what is deferred). The unique
+    /// index on paths stays: it is the table's own.
+    pub fn defer_indexes(&mut self) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT OR IGNORE INTO deferred_indexes (name, sql) SELECT name, sql FROM sqlite_master \
+             WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ('tracks', 'track_artists')",
+            [],
+        )?;
+        tx.execute(
+            "INSERT OR IGNORE INTO deferred_indexes (name, sql) \
+             VALUES ('track_search', 'INSERT INTO track_search (track_search) VALUES (''rebuild'')')",
+            [],
+        )?;
+        let names: Vec<String> = tx
+            .prepare("SELECT name FROM deferred_indexes WHERE name != 'track_search'")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_>>()?;
+        for name in names {
+            tx.execute_batch(&format!(
+                "DROP INDEX IF EXISTS \"{}\"",
+                name.replace('"', "\"\"")
+            ))?;
+        }
+        tx.commit()?;
+        self.bulk = true;
+        Ok(())
+    }
+
+    /// Makes again the indexes [`Library::defer_indexes`] dropped and fills the search index
+    /// (nothing when nothing was deferred).
+    pub fn restore_indexes(&mut self) -> Result<()> {
+        self.bulk = false;
+        let deferred: Vec<(String, String)> = self
+            .conn
+            .prepare("SELECT name, sql FROM deferred_indexes")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_>>()?;
+        if deferred.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        for (name, sql) in deferred {
+            // An index that is there already was made; the search index's entry is a statement.
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?1)",
+                [&name],
+                |r| r.get(0),
+            )?;
+            if !exists {
+                tx.execute_batch(&sql)?;
+            }
+        }
+        tx.execute("DELETE FROM deferred_indexes", [])?;
+        tx.commit()
     }
 
     /// Whether the library holds no track and no problem record: nothing a scan could find
@@ -698,6 +768,7 @@ impl Library {
         let writer = Writer {
             tx: &tx,
             unindexed: std::cell::RefCell::new(Vec::new()),
+            bulk: self.bulk,
         };
         let out = f(&writer)?;
         writer.index_for_search()?;
@@ -1390,12 +1461,17 @@ impl FileRecord {
 pub struct Writer<'a> {
     tx: &'a Transaction<'a>,
     unindexed: std::cell::RefCell<Vec<i64>>,
+    /// The search index is rebuilt after a bulk load: nothing to add or remove now.
+    bulk: bool,
 }
 
 impl Writer<'_> {
     /// Removes a track's current values from the search index, unless it is still waiting to
     /// be indexed (then there is nothing to remove).
     fn unindex(&self, id: i64) -> Result<()> {
+        if self.bulk {
+            return Ok(());
+        }
         let mut pending = self.unindexed.borrow_mut();
         if let Some(i) = pending.iter().position(|&p| p == id) {
             pending.swap_remove(i);
@@ -1414,7 +1490,7 @@ impl Writer<'_> {
     /// Indexes every track added or changed in this transaction, in one statement.
     fn index_for_search(&self) -> Result<()> {
         let pending = std::mem::take(&mut *self.unindexed.borrow_mut());
-        if pending.is_empty() {
+        if pending.is_empty() || self.bulk {
             return Ok(());
         }
         let ids = serde_json::to_string(&pending).expect("ids serialise");
@@ -1859,6 +1935,67 @@ mod tests {
             .unwrap()
             .is_empty()
         );
+    }
+
+    /// A first scan's bulk load: indexes dropped, the search index left alone, all made again
+    /// at the end; a load cut short keeps what is left to do for the next scan.
+    #[test]
+    fn a_bulk_load_builds_its_indexes_at_the_end_or_at_the_next_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("lib.db");
+        let indexes = |lib: &Library| -> Vec<String> {
+            lib.conn
+                .prepare("SELECT sql FROM sqlite_master WHERE type = 'index' ORDER BY name")
+                .unwrap()
+                .query_map([], |r| r.get::<_, Option<String>>(0))
+                .unwrap()
+                .map(|r| r.unwrap().unwrap_or_default())
+                .collect()
+        };
+        let found = |lib: &Library, word: &str| -> usize {
+            let q = crate::query::parse(&[word], 0).unwrap();
+            let sel = query::Selection {
+                query: Some(&q),
+                ..Default::default()
+            };
+            lib.track_ids(&sel).unwrap().len()
+        };
+        let check = |lib: &Library| {
+            lib.conn
+                .execute(
+                    "INSERT INTO track_search (track_search, rank) VALUES ('integrity-check', 1)",
+                    [],
+                )
+                .unwrap();
+        };
+        let mut lib = Library::open(&db).unwrap();
+        let all = indexes(&lib);
+        for cut_short in [false, true] {
+            lib.defer_indexes().unwrap();
+            assert!(indexes(&lib).len() < all.len());
+            let title = if cut_short {
+                "nightfall two"
+            } else {
+                "nightfall one"
+            };
+            let path = format!("/{cut_short}.flac");
+            lib.write(|w| w.insert_track(&record(&path, title), 1))
+                .unwrap();
+            if cut_short {
+                drop(lib);
+                lib = Library::open(&db).unwrap();
+                assert!(indexes(&lib).len() < all.len());
+            }
+            lib.restore_indexes().unwrap();
+            assert_eq!(indexes(&lib), all);
+            check(&lib);
+            assert_eq!(found(&lib, "nightfall"), 1 + usize::from(cut_short));
+            // Later writes index as usual.
+            lib.write(|w| w.insert_track(&record(&format!("/{cut_short}b.flac"), "dawn"), 2))
+                .unwrap();
+            check(&lib);
+            assert_eq!(found(&lib, "dawn"), 1 + usize::from(cut_short));
+        }
     }
 
     #[test]

@@ -407,6 +407,8 @@ pub fn scan(
     let roots = outermost(roots);
 
     crate::timing::mark("scan: library open");
+    // A first scan that was cut short left its indexes to build.
+    lib.restore_indexes()?;
     // On a first scan nothing can have moved, so the writer need not wait for the walk: the
     // walk runs beside it, handing each file straight to the readers. A rescan walks while the
     // library's list of known files is read, and compares the two after.
@@ -495,6 +497,10 @@ pub fn scan(
     let mut vanished: Vec<Identity> = Vec::new();
     // On a first scan, whether the walk has told the progress how many files there are to read.
     let walk_done = std::sync::atomic::AtomicBool::new(!fresh);
+    // A first scan loads an empty library: its indexes are built once, at the end.
+    if fresh {
+        lib.defer_indexes()?;
+    }
     let unreported = std::cell::Cell::new(0u64);
     let (write_result, walk_result) = std::thread::scope(|s| {
         s.spawn(move || {
@@ -663,7 +669,15 @@ pub fn scan(
         }
         (write, done_walk.expect("walked"))
     });
+    // Made whether the load went through or not, so the library stays complete to query.
+    let restored = if fresh {
+        progress.settling();
+        lib.restore_indexes()
+    } else {
+        Ok(())
+    };
     write_result?;
+    restored?;
     let Walk {
         available,
         unavailable,
