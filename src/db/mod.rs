@@ -1940,7 +1940,7 @@ mod tests {
     /// A first scan's bulk load: indexes dropped, the search index left alone, all made again
     /// at the end; a load cut short keeps what is left to do for the next scan.
     #[test]
-    fn a_bulk_load_builds_its_indexes_at_the_end_or_at_the_next_opening() {
+    fn a_bulk_load_builds_its_indexes_at_the_end_or_in_the_next_scan() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("lib.db");
         let indexes = |lib: &Library| -> Vec<String> {

@@ -478,8 +478,9 @@ pub fn scan(
         .map(|(i, k)| (key(&k.path), i))
         .collect();
 
-    // The readers start before the walk: a file the library does not know is read as soon as it
-    // is found. The writer starts once the walk is done, when moves can be told from additions.
+    // The readers: on a first scan they start with the walk, each file read as soon as it is
+    // found; on a rescan they get the new and changed files once the walk is compared with the
+    // library, when moves can be told from additions.
     let jobs = if opts.jobs > 0 {
         opts.jobs
     } else {
