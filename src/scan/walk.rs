@@ -139,6 +139,10 @@ pub fn walk(
             out.hidden += 1;
             continue;
         }
+        // Most names in a music folder that are not music are plain files (covers, logs).
+        if entry.kind == libc::DT_REG && !is_music_name(name) {
+            continue;
+        }
         let dir = top.fd.as_raw_fd();
         let path = top.path.join(&entry.name);
         let c = CString::new(name).expect("a listed name holds no NUL");
