@@ -118,3 +118,16 @@ pub fn list(dir: &OwnedFd) -> io::Result<Vec<Entry>> {
     out.sort_unstable_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
     Ok(out)
 }
+
+/// Makes a FIFO at `path`, for tests that plant one where a file is expected.
+#[cfg(test)]
+pub fn make_fifo(path: &std::path::Path) {
+    let name = std::ffi::CString::new(path.as_os_str().as_bytes()).expect("no NUL in a path");
+    // SAFETY: `name` is a valid C string.
+    assert_eq!(
+        unsafe { libc::mkfifo(name.as_ptr(), 0o600) },
+        0,
+        "mkfifo {}",
+        path.display()
+    );
+}

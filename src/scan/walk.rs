@@ -367,8 +367,7 @@ mod tests {
         symlink(&root, root.join("a/loop")).unwrap();
         symlink(root.join("b/01.mp3"), root.join("c.mp3")).unwrap();
         symlink(root.join("nowhere.flac"), root.join("d.flac")).unwrap();
-        let fifo = std::ffi::CString::new(root.join("e.mp3").as_os_str().as_bytes()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        fsat::make_fifo(&root.join("e.mp3"));
 
         let mut out = Walked::default();
         let mut counted = 0;

@@ -166,8 +166,7 @@ mod tests {
     fn named_files_that_are_not_regular_are_refused_unopened() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("pipe.flac");
-        let name = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        crate::fsat::make_fifo(&fifo);
         let why = not_playable(&fifo).expect("a FIFO is refused");
         assert!(why.contains("named pipe"), "{why}");
         let why = not_playable(Path::new("/dev/null")).expect("a device is refused");

@@ -65,8 +65,7 @@ mod tests {
         assert_eq!(std::fs::read(&victim).unwrap(), b"mine");
         // A FIFO at the name is refused at once instead of blocking the open.
         let fifo = LockFile::path(&db, "other-lock");
-        let name = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        crate::fsat::make_fifo(&fifo);
         let (tx, rx) = std::sync::mpsc::channel();
         let db2 = db.clone();
         std::thread::spawn(move || {
