@@ -929,9 +929,15 @@ fn a_killed_scan_leaves_a_consistent_library_that_the_next_scan_completes() {
             &format!("d{}/f{i}.{}", i / 100, ["mp3", "flac", "m4a"][i % 3]),
         );
     }
+    // Kills through the whole of a first scan, whatever this machine's speed: at fractions of
+    // the time one takes here.
+    let _ = std::fs::remove_file(env.db());
+    let started = std::time::Instant::now();
+    env.scan(&[music.to_str().unwrap()]);
+    let whole = started.elapsed().as_millis() as u64;
     // Kills that landed while a first scan was loading, its indexes not yet built.
     let mut killed_mid_load = 0;
-    for delay_ms in [30u64, 250, 600, 900] {
+    for delay_ms in [5, 30, 60, 90].map(|percent| (whole * percent / 100).max(10)) {
         let _ = std::fs::remove_file(env.db());
         let mut child = env.cmd().args(["-q", "scan"]).arg(&music).spawn().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
