@@ -62,6 +62,18 @@ pub fn fstat(fd: RawFd) -> io::Result<libc::stat> {
     Ok(st)
 }
 
+/// Modification time from a `stat`, in nanoseconds since the epoch.
+pub fn mtime_ns(st: &libc::stat) -> i64 {
+    st.st_mtime
+        .saturating_mul(1_000_000_000)
+        .saturating_add(st.st_mtime_nsec)
+}
+
+/// Whether a `stat` describes a folder.
+pub fn is_dir(st: &libc::stat) -> bool {
+    st.st_mode & libc::S_IFMT == libc::S_IFDIR
+}
+
 /// One name in a folder, with the type its directory entry gives (`libc::DT_*`;
 /// `DT_UNKNOWN` where the file system does not say, and then only a `stat` tells).
 pub struct Entry {

@@ -42,20 +42,14 @@ pub struct WalkProblem {
 /// The folder convert and export keep at the top of a folder they write into.
 pub const TARGET_MARKER: &str = crate::target::DIR;
 
-/// Whether `dir` is a folder tapedeck writes into: it holds a [`TARGET_MARKER`] folder.
-pub fn is_target(dir: &Path) -> bool {
-    std::fs::symlink_metadata(dir.join(TARGET_MARKER)).is_ok_and(|m| m.is_dir())
-}
-
-/// [`is_target`] for an open folder whose names are listed.
+/// Whether an open folder, whose names are listed, is one tapedeck writes into: it holds a
+/// [`TARGET_MARKER`] folder.
 fn holds_marker(dir: &OwnedFd, names: &[fsat::Entry]) -> bool {
     let listed = names
         .iter()
         .any(|e| e.name.as_bytes() == TARGET_MARKER.as_bytes());
     let marker = CString::new(TARGET_MARKER).expect("no NUL in the marker's name");
-    listed
-        && fsat::fstatat(dir.as_raw_fd(), &marker)
-            .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+    listed && fsat::fstatat(dir.as_raw_fd(), &marker).is_ok_and(|st| fsat::is_dir(&st))
 }
 
 #[derive(Debug, Default)]
@@ -63,7 +57,7 @@ pub struct Walked {
     pub files: Vec<SeenFile>,
     /// Hidden files and folders skipped (a skipped folder counts once).
     pub hidden: u64,
-    /// Folders skipped because tapedeck writes into them (see [`is_target`]).
+    /// Folders skipped because tapedeck writes into them (they hold a [`TARGET_MARKER`]).
     pub targets: Vec<PathBuf>,
     pub problems: Vec<WalkProblem>,
     /// Paths whose contents could not be listed: what the library knows under them is kept.
@@ -76,19 +70,6 @@ pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
     meta.mtime()
         .saturating_mul(1_000_000_000)
         .saturating_add(meta.mtime_nsec())
-}
-
-/// Size and modification time (nanoseconds since the epoch) from a `stat`.
-fn size_and_mtime(st: &libc::stat) -> (i64, i64) {
-    let mtime = st
-        .st_mtime
-        .saturating_mul(1_000_000_000)
-        .saturating_add(st.st_mtime_nsec);
-    (st.st_size, mtime)
-}
-
-fn is_dir_mode(st: &libc::stat) -> bool {
-    st.st_mode & libc::S_IFMT == libc::S_IFDIR
 }
 
 /// A folder being walked: its handle, its path, what is left of its names, and its identity
@@ -153,7 +134,7 @@ pub fn walk(
             libc::DT_REG => false,
             libc::DT_LNK | libc::DT_UNKNOWN => {
                 let st = fsat::fstatat_following(dir, &c);
-                let is_dir = st.as_ref().is_ok_and(is_dir_mode);
+                let is_dir = st.as_ref().is_ok_and(fsat::is_dir);
                 followed = Some(st);
                 is_dir
             }
@@ -211,8 +192,11 @@ pub fn walk(
         };
         match st {
             Ok(st) => {
-                let (size, mtime) = size_and_mtime(&st);
-                out.files.push(SeenFile { path, size, mtime });
+                out.files.push(SeenFile {
+                    path,
+                    size: st.st_size,
+                    mtime: fsat::mtime_ns(&st),
+                });
             }
             Err(e) => cannot_read(out, path, &e),
         }

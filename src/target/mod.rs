@@ -141,10 +141,7 @@ fn meta_of(st: &libc::stat) -> Meta {
     Meta {
         kind,
         size: st.st_size as u64,
-        mtime: st
-            .st_mtime
-            .saturating_mul(1_000_000_000)
-            .saturating_add(st.st_mtime_nsec),
+        mtime: crate::fsat::mtime_ns(st),
         mode: st.st_mode & 0o7777,
     }
 }
