@@ -20,6 +20,7 @@ use rusqlite::ToSql;
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
+pub mod browse;
 pub mod query;
 
 use crate::model::{self, MEMBERS, Member, Storage, Store, Stored, Track, fold};
