@@ -21,7 +21,8 @@ use crate::template::{Template, closest};
 /// The file's name in the configuration folder.
 pub const FILE_NAME: &str = "config.toml";
 
-/// The tables and the keys each holds (`keys` holds the player's actions, [`Action::ALL`]).
+/// The tables and the keys each holds (`keys` holds the player's actions, [`Action::ALL`];
+/// `ui_keys` the full-screen UI's, [`UiAction::ALL`]).
 const TABLES: &[(&str, &[&str])] = &[
     ("list", &["format", "album_format", "sort"]),
     (
@@ -32,6 +33,7 @@ const TABLES: &[(&str, &[&str])] = &[
     ("export", &["profile"]),
     ("convert", &["format", "bitrate", "template"]),
     ("keys", &[]),
+    ("ui_keys", &[]),
 ];
 
 /// A value and the line of the file it was read from.
@@ -65,6 +67,8 @@ pub struct Config {
     pub template: Option<Setting<String>>,
     /// `[keys]`: the actions the file binds, each with its keys.
     pub keys: Vec<(Action, Setting<Vec<Key>>)>,
+    /// `[ui_keys]`: the same for the full-screen UI.
+    pub ui_keys: Vec<(UiAction, Setting<Vec<Key>>)>,
 }
 
 /// Why a configuration file was refused. `file` is set by [`load`]; `line` and `key` are set
@@ -183,6 +187,12 @@ pub fn known_keys() -> Vec<String> {
     for (table, keys) in TABLES {
         if *table == "keys" {
             all.extend(Action::ALL.iter().map(|a| format!("keys.{}", a.name())));
+        } else if *table == "ui_keys" {
+            all.extend(
+                UiAction::ALL
+                    .iter()
+                    .map(|a| format!("ui_keys.{}", a.name())),
+            );
         } else {
             all.extend(keys.iter().map(|k| format!("{table}.{k}")));
         }
@@ -251,15 +261,12 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
                 line: line_of(text, key.span().start),
                 value: v,
             };
-            if name_text == "keys" {
-                let Some(action) = Action::ALL.iter().copied().find(|a| a.name() == key_text)
-                else {
-                    let names: Vec<&str> = Action::ALL.iter().map(|a| a.name()).collect();
-                    return Err(setting
-                        .unknown(closest(key_text, &names).map(|s| format!("{name_text}.{s}"))));
-                };
-                let keys = setting.keys()?;
-                config.keys.push((action, keys));
+            if name_text == Action::TABLE {
+                config.keys.push(setting.binding::<Action>(key_text)?);
+                continue;
+            }
+            if name_text == UiAction::TABLE {
+                config.ui_keys.push(setting.binding::<UiAction>(key_text)?);
                 continue;
             }
             if !keys.contains(&key_text) {
@@ -340,6 +347,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         }
     }
     check_bindings(&config.keys)?;
+    check_bindings(&config.ui_keys)?;
     Ok(config)
 }
 
@@ -437,6 +445,15 @@ impl Entry<'_, '_> {
         }
     }
 
+    /// An action of `A`'s table (this entry's key) with its keys.
+    fn binding<A: Bound>(&self, name: &str) -> Result<(A, Setting<Vec<Key>>), ConfigError> {
+        let Some(action) = A::ALL.iter().copied().find(|a| a.name() == name) else {
+            let names: Vec<&str> = A::ALL.iter().map(|a| a.name()).collect();
+            return Err(self.unknown(closest(name, &names).map(|s| format!("{}.{s}", A::TABLE))));
+        };
+        Ok((action, self.keys()?))
+    }
+
     /// A key name or an array of them.
     fn keys(&self) -> Result<Setting<Vec<Key>>, ConfigError> {
         let names: Vec<&str> = match self.value.get_ref() {
@@ -468,17 +485,18 @@ impl Entry<'_, '_> {
 }
 
 /// Two actions the file binds to the same key.
-fn check_bindings(keys: &[(Action, Setting<Vec<Key>>)]) -> Result<(), ConfigError> {
+fn check_bindings<A: Bound>(keys: &[(A, Setting<Vec<Key>>)]) -> Result<(), ConfigError> {
     for (i, (action, set)) in keys.iter().enumerate() {
         for key in &set.value {
             if let Some((other, _)) = keys[..i].iter().find(|(_, s)| s.value.contains(key)) {
                 return Err(ConfigError {
                     file: None,
                     line: Some(set.line),
-                    key: Some(format!("keys.{}", action.name())),
+                    key: Some(format!("{}.{}", A::TABLE, action.name())),
                     kind: ErrorKind::BadValue(format!(
-                        "`{}` is also bound to `keys.{}`",
+                        "`{}` is also bound to `{}.{}`",
                         key.name(),
+                        A::TABLE,
                         other.name()
                     )),
                 });
@@ -505,8 +523,22 @@ pub enum Action {
     Quit,
 }
 
-impl Action {
-    pub const ALL: [Action; 12] = [
+/// A set of actions keys are bound to, in its own table of the file.
+pub trait Bound: Copy + PartialEq + std::fmt::Debug + 'static {
+    /// Every action, in the order help lists them.
+    const ALL: &'static [Self];
+    /// The table of the file that binds them.
+    const TABLE: &'static str;
+    /// The action's key in its table.
+    fn name(self) -> &'static str;
+    /// The keys bound when the file says nothing.
+    fn default_keys(self) -> &'static [Key];
+    /// What the file binds.
+    fn configured(config: &Config) -> &[(Self, Setting<Vec<Key>>)];
+}
+
+impl Bound for Action {
+    const ALL: &'static [Action] = &[
         Action::Pause,
         Action::Next,
         Action::Previous,
@@ -520,9 +552,13 @@ impl Action {
         Action::Repeat,
         Action::Quit,
     ];
+    const TABLE: &'static str = "keys";
 
-    /// The action's key in `[keys]`.
-    pub fn name(self) -> &'static str {
+    fn configured(config: &Config) -> &[(Action, Setting<Vec<Key>>)] {
+        &config.keys
+    }
+
+    fn name(self) -> &'static str {
         match self {
             Action::Pause => "pause",
             Action::Next => "next",
@@ -539,8 +575,7 @@ impl Action {
         }
     }
 
-    /// The keys bound when the file says nothing.
-    pub fn default_keys(self) -> &'static [Key] {
+    fn default_keys(self) -> &'static [Key] {
         match self {
             Action::Pause => &[Key::Char(' ')],
             Action::Next => &[Key::Char('n')],
@@ -554,6 +589,192 @@ impl Action {
             Action::Shuffle => &[Key::Char('s')],
             Action::Repeat => &[Key::Char('r')],
             Action::Quit => &[Key::Char('q'), Key::Esc],
+        }
+    }
+}
+
+/// What a key press asks the full-screen UI to do (`tapedeck ui`; `[ui_keys]` in the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UiAction {
+    Library,
+    Tracks,
+    Playlists,
+    Queue,
+    Problems,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    NextColumn,
+    PreviousColumn,
+    Play,
+    Append,
+    PlayNext,
+    Pause,
+    Next,
+    Previous,
+    SeekForward,
+    SeekBack,
+    VolumeUp,
+    VolumeDown,
+    Shuffle,
+    Repeat,
+    Search,
+    SearchNext,
+    SearchPrevious,
+    Filter,
+    Sort,
+    Shelf,
+    Delete,
+    MoveUp,
+    MoveDown,
+    Clear,
+    ShuffleQueue,
+    Save,
+    Scan,
+    Help,
+    Quit,
+}
+
+impl Bound for UiAction {
+    const ALL: &'static [UiAction] = &[
+        UiAction::Library,
+        UiAction::Tracks,
+        UiAction::Playlists,
+        UiAction::Queue,
+        UiAction::Problems,
+        UiAction::Up,
+        UiAction::Down,
+        UiAction::PageUp,
+        UiAction::PageDown,
+        UiAction::Top,
+        UiAction::Bottom,
+        UiAction::NextColumn,
+        UiAction::PreviousColumn,
+        UiAction::Play,
+        UiAction::Append,
+        UiAction::PlayNext,
+        UiAction::Pause,
+        UiAction::Next,
+        UiAction::Previous,
+        UiAction::SeekForward,
+        UiAction::SeekBack,
+        UiAction::VolumeUp,
+        UiAction::VolumeDown,
+        UiAction::Shuffle,
+        UiAction::Repeat,
+        UiAction::Search,
+        UiAction::SearchNext,
+        UiAction::SearchPrevious,
+        UiAction::Filter,
+        UiAction::Sort,
+        UiAction::Shelf,
+        UiAction::Delete,
+        UiAction::MoveUp,
+        UiAction::MoveDown,
+        UiAction::Clear,
+        UiAction::ShuffleQueue,
+        UiAction::Save,
+        UiAction::Scan,
+        UiAction::Help,
+        UiAction::Quit,
+    ];
+    const TABLE: &'static str = "ui_keys";
+
+    fn configured(config: &Config) -> &[(UiAction, Setting<Vec<Key>>)] {
+        &config.ui_keys
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            UiAction::Library => "library",
+            UiAction::Tracks => "tracks",
+            UiAction::Playlists => "playlists",
+            UiAction::Queue => "queue",
+            UiAction::Problems => "problems",
+            UiAction::Up => "up",
+            UiAction::Down => "down",
+            UiAction::PageUp => "page_up",
+            UiAction::PageDown => "page_down",
+            UiAction::Top => "top",
+            UiAction::Bottom => "bottom",
+            UiAction::NextColumn => "next_column",
+            UiAction::PreviousColumn => "previous_column",
+            UiAction::Play => "play",
+            UiAction::Append => "append",
+            UiAction::PlayNext => "play_next",
+            UiAction::Pause => "pause",
+            UiAction::Next => "next",
+            UiAction::Previous => "previous",
+            UiAction::SeekForward => "seek_forward",
+            UiAction::SeekBack => "seek_back",
+            UiAction::VolumeUp => "volume_up",
+            UiAction::VolumeDown => "volume_down",
+            UiAction::Shuffle => "shuffle",
+            UiAction::Repeat => "repeat",
+            UiAction::Search => "search",
+            UiAction::SearchNext => "search_next",
+            UiAction::SearchPrevious => "search_previous",
+            UiAction::Filter => "filter",
+            UiAction::Sort => "sort",
+            UiAction::Shelf => "shelf",
+            UiAction::Delete => "delete",
+            UiAction::MoveUp => "move_up",
+            UiAction::MoveDown => "move_down",
+            UiAction::Clear => "clear",
+            UiAction::ShuffleQueue => "shuffle_queue",
+            UiAction::Save => "save",
+            UiAction::Scan => "scan",
+            UiAction::Help => "help",
+            UiAction::Quit => "quit",
+        }
+    }
+
+    fn default_keys(self) -> &'static [Key] {
+        use Key::*;
+        match self {
+            UiAction::Library => &[Char('1')],
+            UiAction::Tracks => &[Char('2')],
+            UiAction::Playlists => &[Char('3')],
+            UiAction::Queue => &[Char('4')],
+            UiAction::Problems => &[Char('5')],
+            UiAction::Up => &[Up, Char('k')],
+            UiAction::Down => &[Down, Char('j')],
+            UiAction::PageUp => &[PageUp],
+            UiAction::PageDown => &[PageDown],
+            UiAction::Top => &[Home, Char('g')],
+            UiAction::Bottom => &[End, Char('G')],
+            UiAction::NextColumn => &[Tab, Char('l')],
+            UiAction::PreviousColumn => &[BackTab, Char('h')],
+            UiAction::Play => &[Enter],
+            UiAction::Append => &[Char('a')],
+            UiAction::PlayNext => &[Char('e')],
+            UiAction::Pause => &[Char(' '), Char('c')],
+            UiAction::Next => &[Char('b')],
+            UiAction::Previous => &[Char('z'), Char('p')],
+            UiAction::SeekForward => &[Right, Char('.')],
+            UiAction::SeekBack => &[Left, Char(',')],
+            UiAction::VolumeUp => &[Char('+'), Char('=')],
+            UiAction::VolumeDown => &[Char('-')],
+            UiAction::Shuffle => &[Char('s')],
+            UiAction::Repeat => &[Char('r')],
+            UiAction::Search => &[Char('/')],
+            UiAction::SearchNext => &[Char('n')],
+            UiAction::SearchPrevious => &[Char('N')],
+            UiAction::Filter => &[Char('L')],
+            UiAction::Sort => &[Char('o')],
+            UiAction::Shelf => &[Char('t')],
+            UiAction::Delete => &[Char('d'), Delete],
+            UiAction::MoveUp => &[Char('K')],
+            UiAction::MoveDown => &[Char('J')],
+            UiAction::Clear => &[Char('C')],
+            UiAction::ShuffleQueue => &[Char('S')],
+            UiAction::Save => &[Char('w')],
+            UiAction::Scan => &[Char('u')],
+            UiAction::Help => &[Char('?')],
+            UiAction::Quit => &[Char('q')],
         }
     }
 }
@@ -574,6 +795,8 @@ pub enum Key {
     End,
     PageUp,
     PageDown,
+    BackTab,
+    Delete,
 }
 
 const NAMED: &[(&str, Key)] = &[
@@ -590,6 +813,8 @@ const NAMED: &[(&str, Key)] = &[
     ("end", Key::End),
     ("pageup", Key::PageUp),
     ("pagedown", Key::PageDown),
+    ("backtab", Key::BackTab),
+    ("delete", Key::Delete),
 ];
 
 impl Key {
@@ -630,20 +855,20 @@ impl Key {
 /// The player's key map: the defaults with the file's bindings over them. A key the file binds
 /// is taken away from the action that had it by default.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Bindings {
-    map: Vec<(Key, Action)>,
+pub struct Bindings<A: Bound = Action> {
+    map: Vec<(Key, A)>,
 }
 
-impl Bindings {
-    pub fn new(config: &Config) -> Bindings {
-        let bound: Vec<Key> = config
-            .keys
+impl<A: Bound> Bindings<A> {
+    pub fn new(config: &Config) -> Bindings<A> {
+        let configured = A::configured(config);
+        let bound: Vec<Key> = configured
             .iter()
             .flat_map(|(_, s)| s.value.clone())
             .collect();
         let mut map = Vec::new();
-        for action in Action::ALL {
-            match config.keys.iter().find(|(a, _)| *a == action) {
+        for &action in A::ALL {
+            match configured.iter().find(|(a, _)| *a == action) {
                 Some((_, s)) => map.extend(s.value.iter().map(|k| (*k, action))),
                 None => map.extend(
                     action
@@ -657,12 +882,12 @@ impl Bindings {
         Bindings { map }
     }
 
-    pub fn action(&self, key: Key) -> Option<Action> {
+    pub fn action(&self, key: Key) -> Option<A> {
         self.map.iter().find(|(k, _)| *k == key).map(|(_, a)| *a)
     }
 
     /// The keys bound to an action, in the file's names.
-    pub fn keys(&self, action: Action) -> Vec<String> {
+    pub fn keys(&self, action: A) -> Vec<String> {
         self.map
             .iter()
             .filter(|(_, a)| *a == action)
@@ -751,9 +976,15 @@ quit = ['x', 'esc']
         assert_eq!(parse("").unwrap(), Config::default());
         assert_eq!(parse("# nothing\n[list]\n").unwrap(), Config::default());
         let b = Bindings::new(&Config::default());
-        for a in Action::ALL {
+        for &a in Action::ALL {
             for k in a.default_keys() {
                 assert_eq!(b.action(*k), Some(a), "{a:?}");
+            }
+        }
+        let ui = Bindings::<UiAction>::new(&Config::default());
+        for &a in UiAction::ALL {
+            for k in a.default_keys() {
+                assert_eq!(ui.action(*k), Some(a), "{a:?} shares {k:?}");
             }
         }
     }

@@ -2,7 +2,8 @@
 //!
 //! See ARCHITECTURE.md for the map. The pure core is [`model`] and [`identity`]; [`db`] owns
 //! SQLite; [`tags`] owns lofty; [`container`] parses container structure; [`scan`] walks and
-//! reads; [`mpd`] holds the pure pieces of the MPD protocol; [`cli`] is the command line.
+//! reads; [`mpd`] holds the pure pieces of the MPD protocol; [`ui`] is the full-screen terminal UI;
+//! [`cli`] is the command line.
 
 pub mod analyze;
 pub mod audio;
@@ -29,4 +30,6 @@ pub mod service;
 pub mod tags;
 pub mod target;
 pub mod template;
+pub mod text;
 pub mod timing;
+pub mod ui;

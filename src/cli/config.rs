@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::output::escape;
 use super::{Settings, Source};
-use crate::config::{Action, Bindings, Setting};
+use crate::config::{Action, Bindings, Bound, Config, Setting, UiAction};
 
 /// One row: the key, its value (JSON; `null` where a built-in behaviour applies), the text
 /// shown for it, and the line of the configuration file that set it (`None`: the default).
@@ -127,16 +127,22 @@ fn rows(ctx: &Settings) -> Vec<Row> {
             text,
         ),
     ];
-    let bindings = Bindings::new(c);
-    for action in Action::ALL {
+    binding_rows::<Action>(c, &mut rows);
+    binding_rows::<UiAction>(c, &mut rows);
+    rows
+}
+
+/// One row per action of `A`'s table, with its keys.
+fn binding_rows<A: Bound>(c: &Config, rows: &mut Vec<Row>) {
+    let bindings = Bindings::<A>::new(c);
+    for &action in A::ALL {
         let keys = bindings.keys(action);
-        let line = c
-            .keys
+        let line = A::configured(c)
             .iter()
             .find(|(a, _)| *a == action)
             .map(|(_, s)| s.line);
         rows.push(Row {
-            key: format!("keys.{}", action.name()),
+            key: format!("{}.{}", A::TABLE, action.name()),
             value: json!(keys),
             text: if keys.is_empty() {
                 "(none)".into()
@@ -146,7 +152,6 @@ fn rows(ctx: &Settings) -> Vec<Row> {
             line,
         });
     }
-    rows
 }
 
 fn source_name(s: Source) -> &'static str {

@@ -17,6 +17,7 @@ mod progress;
 mod remote;
 mod serve;
 mod style;
+mod ui;
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
@@ -189,6 +190,9 @@ pub enum Command {
     /// Run the player as a service: MPD clients (mpc, ncmpcpp, phone apps), media keys
     /// (MPRIS) and the remote commands (status, next, queue...) control it
     Serve(serve::ServeArgs),
+    /// Browse, search, queue and play in a full-screen terminal UI (on the running service, or
+    /// on one of its own)
+    Ui(ui::UiArgs),
     /// Show what the running service plays
     Status {
         /// One JSON object
@@ -315,6 +319,7 @@ impl Command {
             | Command::Roots { cmd: Some(_), .. }
             | Command::Play { enqueue: false, .. }
             | Command::Serve(_)
+            | Command::Ui(_)
             | Command::Convert(_)
             | Command::Cd(_)
             | Command::Analyze(_)
@@ -904,6 +909,7 @@ fn dispatch(ctx: &Settings, command: Command, out: &mut dyn Write) -> Result<()>
             ..
         } => play::enqueue(ctx, &queue, out),
         Command::Serve(args) => serve::serve(ctx, &args),
+        Command::Ui(args) => ui::ui(ctx, &args),
         Command::Status { json } => remote::status(ctx, json, out),
         Command::Pause => remote::simple(ctx, &["pause", "1"]),
         Command::Toggle => remote::simple(ctx, &["pause"]),

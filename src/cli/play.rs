@@ -14,7 +14,7 @@ use crossterm::{cursor, terminal};
 
 use super::{SelectArgs, Settings, output, playlist};
 use crate::audio::{Spec, gain};
-use crate::config::{Action, Bindings, Config, Key};
+use crate::config::{Action, Bindings, Config};
 use crate::db::Library;
 use crate::db::query::Selection;
 use crate::error::UsageError;
@@ -24,6 +24,7 @@ use crate::player::output::{Output, WavOutput};
 use crate::player::queue::{Item, Queue, Repeat, Shuffle};
 use crate::service::resume::ResumeError;
 use crate::service::{self, Initial, Service, items};
+use crate::text;
 
 /// What to play and how: shared by `play` and `render`.
 #[derive(Debug, Clone, clap::Args)]
@@ -525,22 +526,7 @@ fn key_command(key: KeyEvent, bindings: &Bindings) -> Option<Command> {
     if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
         return Some(Command::Stop);
     }
-    let key = match key.code {
-        KeyCode::Char(c) => Key::Char(c),
-        KeyCode::Left => Key::Left,
-        KeyCode::Right => Key::Right,
-        KeyCode::Up => Key::Up,
-        KeyCode::Down => Key::Down,
-        KeyCode::Esc => Key::Esc,
-        KeyCode::Enter => Key::Enter,
-        KeyCode::Tab => Key::Tab,
-        KeyCode::Backspace => Key::Backspace,
-        KeyCode::Home => Key::Home,
-        KeyCode::End => Key::End,
-        KeyCode::PageUp => Key::PageUp,
-        KeyCode::PageDown => Key::PageDown,
-        _ => return None,
-    };
+    let key = crate::ui::keys::key_of(key.code)?;
     Some(match bindings.action(key)? {
         Action::Pause => Command::TogglePause,
         Action::Next => Command::Next,
@@ -679,25 +665,6 @@ const DROP_ORDER: [Part; 7] = [
     Part::Queue,
 ];
 
-fn width_of(s: &str) -> usize {
-    unicode_width::UnicodeWidthStr::width(s)
-}
-
-/// The longest start of `s` that takes at most `room` columns.
-fn cut_to(s: &str, room: usize) -> String {
-    let mut out = String::new();
-    let mut used = 0;
-    for c in s.chars() {
-        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
-        if used + w > room {
-            break;
-        }
-        used += w;
-        out.push(c);
-    }
-    out
-}
-
 /// The status line for a terminal `width` columns wide (it stays one column short, so it never
 /// wraps). The title comes first: the format, the gain, the album, the volume, shuffle and
 /// repeat, the artist and the queue position are left out in that order until it fits, and only
@@ -741,23 +708,23 @@ fn status_line(f: &StatusFields, width: usize) -> String {
     let mut dropped: Vec<Part> = Vec::new();
     let mut line = compose(&dropped, &f.title);
     for part in DROP_ORDER {
-        if width_of(&line) <= max {
+        if text::width(&line) <= max {
             return line;
         }
         dropped.push(part);
         line = compose(&dropped, &f.title);
     }
-    if width_of(&line) <= max {
+    if text::width(&line) <= max {
         return line;
     }
     // Shorten the title by what is missing.
-    let over = width_of(&line) - max;
-    let keep = width_of(&f.title).saturating_sub(over + 1);
+    let over = text::width(&line) - max;
+    let keep = text::width(&f.title).saturating_sub(over + 1);
     if keep > 0 {
-        let title = format!("{}~", cut_to(&f.title, keep));
+        let title = format!("{}~", text::cut_to(&f.title, keep));
         line = compose(&dropped, &title);
     }
-    cut_to(&line, max)
+    text::cut_to(&line, max).to_string()
 }
 
 /// What the status line shows.
@@ -1051,7 +1018,7 @@ fn draw(status: &Status, screen: &std::sync::Mutex<Screen>) {
         let _ = write!(err, "\r{text}\r\n");
     }
     let line = match prompt {
-        Some(p) => cut_to(&p, width.saturating_sub(1)),
+        Some(p) => text::cut_to(&p, width.saturating_sub(1)).to_string(),
         None => status.line(width),
     };
     let _ = write!(err, "\r{line}");
@@ -1124,7 +1091,7 @@ mod tests {
         for (width, want) in cases {
             let line = status_line(&f, width);
             assert_eq!(line, want, "at {width} columns");
-            assert!(width_of(&line) < width, "{width}: {line}");
+            assert!(text::width(&line) < width, "{width}: {line}");
         }
         // Wide enough for everything, everything shows.
         let all = status_line(&f, 200);
@@ -1146,11 +1113,11 @@ mod tests {
         };
         let line = status_line(&f, 40);
         assert_eq!(line, "|| [3/27] 日本語のタイトル  1:02 / 4:30");
-        assert!(width_of(&line) < 40);
+        assert!(text::width(&line) < 40);
         let line = status_line(&f, 20);
         assert_eq!(line, "|| 日~  1:02 / 4:30");
         // Too narrow even for the time: cut, never wrapped.
-        assert!(width_of(&status_line(&f, 10)) <= 9);
+        assert!(text::width(&status_line(&f, 10)) <= 9);
         assert_eq!(status_line(&f, 0), "");
     }
 

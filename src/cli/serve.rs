@@ -1,10 +1,12 @@
 //! `tapedeck serve`: resolves the settings, takes the library's service lock (one service per
 //! library), starts the player service on the remembered queue, and listens for MPD clients on
-//! a Unix socket (and on TCP when asked) until Ctrl-C or SIGTERM.
+//! a Unix socket (and on TCP when asked) until Ctrl-C or SIGTERM ([`start`], which the UI uses
+//! too).
 //! Also where the socket of a library is (`socket_path`), for the remote commands.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -83,11 +85,33 @@ fn parse_bind(text: &str) -> Result<SocketAddr> {
     })
 }
 
-pub fn serve(ctx: &Settings, args: &ServeArgs) -> Result<()> {
+/// A running service: the player, its protocol server on the socket (and TCP), MPRIS, and the
+/// library's service lock, held until [`Running::stop`].
+pub struct Running {
+    pub player: Service,
+    server: Arc<Server>,
+    pub socket: PathBuf,
+    mpris: Option<service::mpris::Mpris>,
+    _lock: LockFile,
+}
+
+impl Running {
+    /// Stops listening, ends the player (saving what it plays) and removes the socket.
+    pub fn stop(self) {
+        self.server.stopping.store(true, Ordering::Release);
+        drop(self.mpris);
+        self.player.shutdown();
+        runtime::remove_socket(&self.socket);
+    }
+}
+
+/// Starts the player service of the library as `serve` runs it (`tapedeck ui` runs it too when
+/// no service is running).
+pub fn start(ctx: &Settings, args: &ServeArgs) -> Result<Running> {
     let tcp_addr = args.bind.as_deref().map(parse_bind).transpose()?;
     // Opened first: a first run makes the library (and its folder) the lock lives beside.
     let lib = ctx.open_library()?;
-    let Some(_lock) = LockFile::try_acquire(&ctx.db_path, "serve-lock")
+    let Some(lock) = LockFile::try_acquire(&ctx.db_path, "serve-lock")
         .with_context(|| format!("cannot lock {}", ctx.db_path.display()))?
     else {
         return Err(BusyError(format!(
@@ -181,20 +205,29 @@ pub fn serve(ctx: &Settings, args: &ServeArgs) -> Result<()> {
     server::listen(server.clone(), unix, tcp);
     // Media keys and desktop players, when a session bus exists.
     let mpris = service::mpris::publish(&player);
+    Ok(Running {
+        player,
+        server,
+        socket,
+        mpris,
+        _lock: lock,
+    })
+}
+
+pub fn serve(ctx: &Settings, args: &ServeArgs) -> Result<()> {
+    let tcp_addr = args.bind.as_deref().map(parse_bind).transpose()?;
+    let running = start(ctx, args)?;
     if !ctx.quiet {
         let tcp_note = tcp_addr.map_or(String::new(), |a| format!(" and {a}"));
         super::style::note(format_args!(
             "listening on {}{tcp_note}; Ctrl-C stops",
-            socket.display()
+            running.socket.display()
         ));
     }
     let interrupted = super::interrupt::flag();
     while !interrupted.load(Ordering::Acquire) {
         std::thread::sleep(Duration::from_millis(100));
     }
-    server.stopping.store(true, Ordering::Release);
-    drop(mpris);
-    player.shutdown();
-    runtime::remove_socket(&socket);
+    running.stop();
     Ok(())
 }

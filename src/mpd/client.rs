@@ -87,6 +87,21 @@ impl Client {
         self.answer().map(|_| ())
     }
 
+    /// Waits, however long it takes, until the service reports a change (MPD's `idle`), and
+    /// returns the subsystems that changed.
+    pub fn idle(&mut self) -> Result<Vec<String>, ClientError> {
+        self.writer.write_all(b"idle\n")?;
+        self.writer.set_read_timeout(None)?;
+        let answer = self.answer();
+        self.writer
+            .set_read_timeout(Some(Duration::from_secs(30)))?;
+        Ok(answer?
+            .into_iter()
+            .filter(|(k, _)| k == "changed")
+            .map(|(_, v)| v)
+            .collect())
+    }
+
     fn answer(&mut self) -> Result<Vec<(String, String)>, ClientError> {
         let mut pairs = Vec::new();
         let mut line = String::new();

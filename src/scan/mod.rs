@@ -133,9 +133,18 @@ impl ScanLock {
 /// Rescans every root of the library at `db_path`, under the scan lock and without progress:
 /// what a running service does when a client asks for an update.
 pub fn rescan(db_path: &Path, now: i64) -> Result<Summary, ScanError> {
+    rescan_with(db_path, now, &NoProgress)
+}
+
+/// [`rescan`], reporting progress: what the full-screen UI's scan key runs.
+pub fn rescan_with(
+    db_path: &Path,
+    now: i64,
+    progress: &dyn Progress,
+) -> Result<Summary, ScanError> {
     let _lock = ScanLock::acquire(db_path)?;
     let mut lib = Library::open(db_path)?;
-    scan(&mut lib, &[], &ScanOptions::default(), &NoProgress, now)
+    scan(&mut lib, &[], &ScanOptions::default(), progress, now)
 }
 
 impl Summary {

@@ -1,0 +1,94 @@
+//! `tapedeck ui`: the settings, then the full-screen UI (`crate::ui`) on the library's player.
+//! When a `tapedeck serve` answers on the library's socket the UI attaches to it, and quitting
+//! leaves the music playing; otherwise the UI starts the service itself, as `serve` would (the
+//! socket, MPRIS, the remembered queue), so remote commands and media keys reach it too, and
+//! the music stops when it quits.
+
+use std::io::IsTerminal;
+
+use anyhow::{Context, Result};
+
+use super::Settings;
+use super::serve::{self, ServeArgs};
+use crate::audio::gain;
+use crate::db::Library;
+use crate::error::UsageError;
+use crate::mpd::client::ClientError;
+use crate::ui::app::App;
+use crate::ui::deck::{Deck, DeckError};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct UiArgs {
+    /// Output device, when no service is running (see `tapedeck devices`) [default: the
+    /// configuration's, else the system's]
+    #[arg(long, value_name = "NAME")]
+    pub device: Option<String>,
+    /// Volume in percent, when no service is running [default: the remembered one]
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub volume: Option<u8>,
+    /// ReplayGain mode, when no service is running [default: the remembered one, else auto]
+    #[arg(long, value_enum)]
+    pub replaygain: Option<gain::Mode>,
+    /// Start with an empty queue instead of the remembered one, when no service is running
+    #[arg(long)]
+    pub fresh: bool,
+}
+
+pub fn ui(ctx: &Settings, args: &UiArgs) -> Result<()> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(UsageError(
+            "`tapedeck ui` needs a terminal; `tapedeck status` and `tapedeck queue list` print \
+             the player's state for scripts"
+                .into(),
+        )
+        .into());
+    }
+    let socket = serve::socket_path(ctx);
+    let (deck, running) = match Deck::remote(&socket) {
+        Ok(deck) => (deck, None),
+        Err(DeckError::Client(ClientError::NotRunning(_))) => {
+            let serve_args = ServeArgs {
+                socket: None,
+                bind: None,
+                password: None,
+                device: args.device.clone(),
+                volume: args.volume,
+                replaygain: args.replaygain,
+                fresh: args.fresh,
+            };
+            let running = serve::start(ctx, &serve_args)?;
+            let deck = Deck::local(running.player.clone(), super::play::prefer_computed(ctx));
+            (deck, Some(running))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    // The browser reads through its own read-only connection (made above when missing).
+    if running.is_none() && std::fs::metadata(&ctx.db_path).is_err() {
+        return Err(anyhow::anyhow!(
+            "there is no library at {}: `tapedeck scan FOLDER` makes one",
+            ctx.db_path.display()
+        ));
+    }
+    let lib = Library::open_read_only(&ctx.db_path)
+        .with_context(|| format!("cannot read the library {}", ctx.db_path.display()))?;
+    let app = App::new(lib, ctx.db_path.clone(), deck, &ctx.config);
+    let stop = super::interrupt::flag();
+    let result = crate::ui::run(app, stop);
+    match result {
+        Ok(app) => {
+            if running.is_some() {
+                app.deck.shutdown();
+            }
+        }
+        Err(e) => {
+            if let Some(r) = running {
+                r.stop();
+            }
+            return Err(e).context("the terminal failed");
+        }
+    }
+    if let Some(r) = running {
+        r.stop();
+    }
+    Ok(())
+}
