@@ -199,6 +199,8 @@ pub struct Prompt {
     pub text: String,
     /// The message and the character the caret points at.
     pub error: Option<(String, usize)>,
+    /// A search that found nothing.
+    pub missed: bool,
     origin: Option<Origin>,
     /// The filter in force when a filter prompt opened.
     before: Option<(String, Query)>,
@@ -628,7 +630,9 @@ impl App {
             }
             A::Search => self.open_prompt(PromptKind::Search),
             A::SearchNext | A::SearchPrevious => match self.search.clone() {
-                Some(q) => self.find(&q, false, action == A::SearchPrevious),
+                Some(q) => {
+                    self.find(&q, false, action == A::SearchPrevious);
+                }
                 None if action == A::SearchNext => {
                     let r = self.deck.next();
                     self.deck_said(r);
@@ -987,6 +991,7 @@ impl App {
             kind,
             text,
             error: None,
+            missed: false,
             origin: (kind == PromptKind::Search).then(|| self.origin()),
             before: self.filter.clone(),
         });
@@ -1038,6 +1043,7 @@ impl App {
     /// What typing does as it happens: a search jumps, a filter applies.
     fn typed(&mut self, p: &mut Prompt) {
         p.error = None;
+        p.missed = false;
         match p.kind {
             PromptKind::Search => {
                 if p.text.trim().is_empty() {
@@ -1052,7 +1058,7 @@ impl App {
                         if let Some(o) = p.origin.clone() {
                             self.go_back(&o);
                         }
-                        self.find(&q, true, false);
+                        p.missed = !self.find(&q, true, false);
                         self.search = Some(q);
                     }
                     Err(e) => p.error = Some(caret(&p.text, &e)),
@@ -1131,7 +1137,7 @@ impl App {
 
     /// Moves to the next match of `q` (the previous one when `back`); `here` counts the
     /// selection itself as a candidate (typing), otherwise the search starts after it.
-    pub fn find(&mut self, q: &Query, here: bool, back: bool) {
+    pub fn find(&mut self, q: &Query, here: bool, back: bool) -> bool {
         let found = match self.view {
             View::Library => self.find_in_library(q, here, back),
             View::Tracks => self.find_in_tracks(q, here, back),
@@ -1202,9 +1208,10 @@ impl App {
             if !here {
                 self.message = None;
             }
-        } else {
+        } else if !here {
             self.complain("no match");
         }
+        found
     }
 
     fn find_in_tracks(&mut self, q: &Query, here: bool, back: bool) -> bool {

@@ -659,6 +659,10 @@ fn bottom_line(buf: &mut Buffer, area: Rect, app: &App) -> Option<Position> {
             }
             None => {
                 put(buf, area.x, y, &fit(&visible, w), area.width, Style::new());
+                let vw = text::width(&visible);
+                if p.missed && vw + 12 < w {
+                    put(buf, area.x + vw as u16 + 2, y, "(no match)", 10, Style::new().fg(Color::Red));
+                }
                 return Some(Position::new(
                     area.x + text::width(&visible).min(w.saturating_sub(1)) as u16,
                     y,
@@ -669,6 +673,10 @@ fn bottom_line(buf: &mut Buffer, area: Rect, app: &App) -> Option<Position> {
     let (line, style) = match &app.message {
         Some(m) if m.error => (format!("error: {}", m.text), Style::new().fg(Color::Red)),
         Some(m) => (m.text.clone(), Style::new()),
+        None if app.now.error.is_some() => (
+            format!("error: {}", app.now.error.as_deref().unwrap_or_default()),
+            Style::new().fg(Color::Red),
+        ),
         None => {
             let mut hint = String::from("? help");
             if app.deck.is_remote() {

@@ -37,13 +37,54 @@ struct Screen {
     terminal: Terminal<CrosstermBackend<Stdout>>,
 }
 
+/// Where stderr went before the screen took it: libraries (ALSA's among them) print to
+/// stderr, which would scribble over the screen, so it is pointed at /dev/null while the UI is
+/// up and put back before anything (a panic's message) is printed.
+static SAVED_STDERR: std::sync::Mutex<Option<std::os::fd::OwnedFd>> = std::sync::Mutex::new(None);
+
+fn quiet_stderr() {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let mut saved = SAVED_STDERR.lock().unwrap_or_else(|p| p.into_inner());
+    if saved.is_some() {
+        return;
+    }
+    let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") else {
+        return;
+    };
+    // SAFETY: dup and dup2 on descriptors this process owns; the duplicate is owned below.
+    unsafe {
+        let copy = libc::dup(libc::STDERR_FILENO);
+        if copy < 0 {
+            return;
+        }
+        if libc::dup2(null.as_raw_fd(), libc::STDERR_FILENO) < 0 {
+            libc::close(copy);
+            return;
+        }
+        *saved = Some(OwnedFd::from_raw_fd(copy));
+    }
+}
+
+fn restore_stderr() {
+    use std::os::fd::AsRawFd;
+    let mut saved = SAVED_STDERR.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(fd) = saved.take() {
+        // SAFETY: dup2 of a descriptor we own onto stderr.
+        unsafe {
+            libc::dup2(fd.as_raw_fd(), libc::STDERR_FILENO);
+        }
+    }
+}
+
 fn enter_terminal() -> io::Result<()> {
     terminal::enable_raw_mode()?;
     crossterm::execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
+    quiet_stderr();
     Ok(())
 }
 
 fn leave_terminal() {
+    restore_stderr();
     let _ = crossterm::execute!(
         io::stdout(),
         DisableMouseCapture,
