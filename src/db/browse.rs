@@ -284,13 +284,14 @@ impl Library {
         }
     }
 
-    /// The tracks under a heading that the query selects, with the album each is on.
+    /// The tracks under a heading that the query selects, with the album each is on, in an
+    /// album's track order.
     pub fn matches_under(&self, shelf: Shelf, heading: &str, q: &Query) -> Result<Vec<Found>> {
         let (w, mut p) = filter_sql(Some(q), 1);
         p.insert(0, Value::Text(heading.to_string()));
         let sql = format!(
             "SELECT COALESCE(t.albumartist, t.artist, ''), t.fold_album, t.id FROM tracks t \
-             WHERE {} AND ({w})",
+             WHERE {} AND ({w}) ORDER BY COALESCE(t.disc, 1), t.track, t.path",
             shelf.holds(1)
         );
         let mut stmt = self.conn.prepare(&sql)?;

@@ -555,9 +555,10 @@ impl App {
             }
             return Flow::Go;
         }
+        // A message stays until the next key.
+        self.message = None;
         if key.code == KeyCode::Esc {
             self.search = None;
-            self.message = None;
             return Flow::Go;
         }
         let Some(k) = keys::key_of(key.code) else {

@@ -8,6 +8,7 @@ use ratatui::Frame;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
+use ratatui::widgets::{Block, Clear, Widget};
 
 use super::app::{App, Column, Spot, View};
 use super::deck::Playing;
@@ -54,7 +55,7 @@ pub fn fit(s: &str, width: usize) -> String {
     if width == 0 {
         return String::new();
     }
-    let cut = text::cut_to(&s, width - 1);
+    let cut = text::cut_to(&s, width - 1).trim_end();
     let mut out = format!("{cut}…");
     out.push_str(&" ".repeat(width - 1 - text::width(cut)));
     out
@@ -342,9 +343,9 @@ fn tracks(buf: &mut Buffer, area: Rect, app: &mut App) {
     for (k, track) in t.page.iter().enumerate().take(rows) {
         let i = t.page_top + k;
         let line = format!(
-            "{}{}{}{}{}",
-            fit(track.artist.as_deref().unwrap_or(""), wa + 1),
-            fit(&track.title, wt + 1),
+            "{} {} {}{}{}",
+            fit(track.artist.as_deref().unwrap_or(""), wa),
+            fit(&track.title, wt),
             fit(track.album.as_deref().unwrap_or(""), wb),
             fit(&track.year.map_or(String::new(), |y| format!(" {y}")), 5),
             fit(&format!("{:>8}", clock(track.duration)), 8),
@@ -408,7 +409,12 @@ fn playlists(buf: &mut Buffer, area: Rect, app: &mut App) {
 fn queue(buf: &mut Buffer, area: Rect, app: &mut App) {
     let current = app.now.position;
     let total: f64 = app.queue.items.iter().map(|r| r.duration).sum();
-    let title = format!("Queue: {} tracks, {}", app.queue.items.len(), clock(total));
+    let n = app.queue.items.len();
+    let title = format!(
+        "Queue: {n} track{}, {}",
+        if n == 1 { "" } else { "s" },
+        clock(total)
+    );
     let mut spots = std::mem::take(&mut app.spots);
     let digits = app.queue.items.len().max(1).to_string().len();
     let mut n = 0;
@@ -661,7 +667,14 @@ fn bottom_line(buf: &mut Buffer, area: Rect, app: &App) -> Option<Position> {
                 put(buf, area.x, y, &fit(&visible, w), area.width, Style::new());
                 let vw = text::width(&visible);
                 if p.missed && vw + 12 < w {
-                    put(buf, area.x + vw as u16 + 2, y, "(no match)", 10, Style::new().fg(Color::Red));
+                    put(
+                        buf,
+                        area.x + vw as u16 + 2,
+                        y,
+                        "(no match)",
+                        10,
+                        Style::new().fg(Color::Red),
+                    );
                 }
                 return Some(Position::new(
                     area.x + text::width(&visible).min(w.saturating_sub(1)) as u16,
@@ -693,34 +706,35 @@ fn bottom_line(buf: &mut Buffer, area: Rect, app: &App) -> Option<Position> {
 }
 
 fn help(buf: &mut Buffer, area: Rect, app: &App) {
-    let w = area.width.saturating_sub(4).min(72);
+    let w = area.width.saturating_sub(2).min(72);
     let h = area.height.saturating_sub(2);
-    let x = area.x + (area.width - w) / 2;
-    let y = area.y + 1;
-    let rect = Rect::new(x, y, w, h);
-    buf.set_style(rect, Style::new());
-    for row in rect.y..rect.bottom() {
-        put(buf, rect.x, row, &" ".repeat(w as usize), w, Style::new());
-    }
-    let inner = w.saturating_sub(2) as usize;
-    let title = fit(" Keys (any key closes; j/k scroll) ", inner);
-    put(buf, x + 1, y, &title, inner as u16, SELECTED);
+    let rect = Rect::new(area.x + (area.width - w) / 2, area.y + 1, w, h);
+    Clear.render(rect, buf);
+    Block::bordered()
+        .title(" Keys: any key closes, j/k scroll ")
+        .render(rect, buf);
+    let inner = Rect::new(
+        rect.x + 1,
+        rect.y + 1,
+        w.saturating_sub(2),
+        h.saturating_sub(2),
+    );
     let lines: Vec<String> = UiAction::ALL
         .iter()
         .map(|a| {
             let keys = app.keys.keys(*a).join(" ");
-            format!("{} {}", fit(&keys, 16), keys::describe(*a))
+            format!("{} {}", fit(&keys, 14), keys::describe(*a))
         })
         .collect();
-    let rows = h.saturating_sub(1) as usize;
+    let rows = inner.height as usize;
     let top = app.help_top.min(lines.len().saturating_sub(rows));
     for (i, l) in lines.iter().skip(top).take(rows).enumerate() {
         put(
             buf,
-            x + 1,
-            y + 1 + i as u16,
-            &fit(l, inner),
-            inner as u16,
+            inner.x,
+            inner.y + i as u16,
+            &fit(l, inner.width as usize),
+            inner.width,
             Style::new(),
         );
     }

@@ -207,3 +207,6 @@ pub fn run(mut app: App, stop: Arc<AtomicBool>) -> io::Result<App> {
     drop(screen);
     Ok(app)
 }
+
+#[cfg(test)]
+mod tests;
