@@ -599,7 +599,7 @@ impl App {
                 self.deck_said(r);
             }
             A::Next => {
-                let r = self.deck.next();
+                let r = self.deck.skip();
                 self.deck_said(r);
             }
             A::Previous => {
@@ -635,7 +635,7 @@ impl App {
                     self.find(&q, false, action == A::SearchPrevious);
                 }
                 None if action == A::SearchNext => {
-                    let r = self.deck.next();
+                    let r = self.deck.skip();
                     self.deck_said(r);
                 }
                 None => {}

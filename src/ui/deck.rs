@@ -273,7 +273,7 @@ impl Deck {
         }
     }
 
-    pub fn next(&mut self) -> Result<(), DeckError> {
+    pub fn skip(&mut self) -> Result<(), DeckError> {
         match self {
             Deck::Local(l) => {
                 l.service.next();

@@ -121,7 +121,12 @@ impl Screen {
             libc::raise(libc::SIGTSTP);
         }
         enter_terminal()?;
-        self.terminal.clear()
+        // A new terminal has a blank previous frame, so the next draw paints everything on
+        // the cleared screen. (`Terminal::clear` would ask the terminal for the cursor's
+        // position, an answer the input thread would swallow.)
+        crossterm::execute!(io::stdout(), terminal::Clear(terminal::ClearType::All))?;
+        self.terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+        Ok(())
     }
 }
 

@@ -113,7 +113,7 @@ fn library() -> Fixture {
             "empty file",
             NOW,
         )?;
-        let mut playlist = |name: &str, query: Option<&str>| Playlist {
+        let playlist = |name: &str, query: Option<&str>| Playlist {
             id: 0,
             name: name.into(),
             query: query.map(Into::into),
