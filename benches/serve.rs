@@ -29,12 +29,12 @@
 
 mod common;
 
+use common::mpd::{Client, field, memory, start_mpd};
 use common::tree::{build_base, build_more, usable_fixtures};
 use common::{bench_folder, env_count, load_average, on_path, scan_fresh, thousands, verdict};
 
 use std::fmt::Write as _;
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -61,94 +61,6 @@ const TARGET_SEARCH_MS: f64 = 50.0;
 const TARGET_IDLE_MS: f64 = 20.0;
 const TARGET_RSS_MB: f64 = 60.0;
 
-/// A raw MPD client on a Unix socket.
-struct Client {
-    reader: BufReader<UnixStream>,
-    writer: UnixStream,
-}
-
-/// One answer: its bytes, its `file:` lines, and its lines when asked to keep them.
-#[derive(Default)]
-struct Answer {
-    bytes: usize,
-    files: usize,
-    lines: Vec<String>,
-}
-
-impl Client {
-    fn connect(socket: &Path) -> Client {
-        let stream = UnixStream::connect(socket)
-            .unwrap_or_else(|e| panic!("connect to {}: {e}", socket.display()));
-        stream
-            .set_read_timeout(Some(Duration::from_secs(120)))
-            .expect("read timeout");
-        let mut reader = BufReader::with_capacity(64 * 1024, stream.try_clone().expect("clone"));
-        let mut hello = String::new();
-        reader.read_line(&mut hello).expect("read the greeting");
-        assert!(hello.starts_with("OK MPD "), "greeting: {hello:?}");
-        Client {
-            reader,
-            writer: stream,
-        }
-    }
-
-    fn send(&mut self, line: &str) {
-        self.writer
-            .write_all(format!("{line}\n").as_bytes())
-            .expect("send a request");
-    }
-
-    /// Reads one answer, up to `OK` (an `ACK` panics: every request here is valid).
-    fn read(&mut self, keep: bool) -> Answer {
-        let mut a = Answer::default();
-        let mut line = Vec::with_capacity(256);
-        loop {
-            line.clear();
-            let n = self.reader.read_until(b'\n', &mut line).expect("read");
-            assert!(n > 0, "the server closed the connection");
-            a.bytes += n;
-            if line == b"OK\n" {
-                return a;
-            }
-            if line.starts_with(b"ACK ") {
-                panic!("server answered {}", String::from_utf8_lossy(&line).trim());
-            }
-            if line.starts_with(b"file: ") {
-                a.files += 1;
-            }
-            if keep {
-                a.lines
-                    .push(String::from_utf8_lossy(&line).trim_end().to_string());
-            }
-        }
-    }
-
-    fn ask(&mut self, line: &str) -> Answer {
-        self.send(line);
-        self.read(true)
-    }
-
-    /// Whether something is waiting to be read (without blocking).
-    fn pending(&mut self) -> bool {
-        if !self.reader.buffer().is_empty() {
-            return true;
-        }
-        let mut fds = libc::pollfd {
-            fd: std::os::fd::AsRawFd::as_raw_fd(&self.writer),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd for the length of the call.
-        unsafe { libc::poll(&mut fds, 1, 0) > 0 }
-    }
-}
-
-fn field<'a>(a: &'a Answer, key: &str) -> Option<&'a str> {
-    a.lines
-        .iter()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(": "))
-}
-
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -162,18 +74,6 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
-}
-
-/// `VmRSS` and `VmHWM` of a process, in MiB.
-fn memory(pid: u32) -> (f64, f64) {
-    let text = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib = |key: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-            .unwrap_or(f64::NAN)
-    };
-    (kib("VmRSS:") / 1024.0, kib("VmHWM:") / 1024.0)
 }
 
 /// What one server measured.
@@ -391,74 +291,6 @@ fn stop_tapedeck(mut child: Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
-}
-
-/// MPD on `music` with its database at `db_file`, brought up to date with `update` before it
-/// is handed back (the time that took is printed).
-fn start_mpd(music: &Path, db_file: &Path, work: &Path) -> Result<(Child, PathBuf), String> {
-    let socket = work.join("mpd.socket");
-    let conf = work.join("mpd.conf");
-    fs::write(
-        &conf,
-        format!(
-            "music_directory \"{}\"\ndb_file \"{}\"\nlog_file \"/dev/null\"\n\
-             pid_file \"{}\"\nbind_to_address \"{}\"\nauto_update \"no\"\n\
-             max_output_buffer_size \"1048576\"\n\
-             audio_output {{\n  type \"null\"\n  name \"null\"\n}}\n",
-            music.display(),
-            db_file.display(),
-            work.join("mpd.pid").display(),
-            socket.display()
-        ),
-    )
-    .map_err(|e| e.to_string())?;
-    let started = Instant::now();
-    let mut child = Command::new("mpd")
-        .arg("--no-daemon")
-        .arg(&conf)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start mpd: {e}"))?;
-    let result = (|| {
-        let limit = Duration::from_secs(60);
-        while UnixStream::connect(&socket).is_err() {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(format!("mpd exited before listening: {status}"));
-            }
-            if started.elapsed() > limit {
-                return Err("mpd did not start listening".to_string());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let mut c = Client::connect(&socket);
-        // A missing database is built at start-up; then one `update` for anything changed.
-        let wait_done = |c: &mut Client| {
-            while field(&c.ask("status"), "updating_db").is_some() {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        };
-        wait_done(&mut c);
-        c.ask("update");
-        std::thread::sleep(Duration::from_millis(20));
-        wait_done(&mut c);
-        Ok(())
-    })();
-    match result {
-        Ok(()) => {
-            println!(
-                "  MPD: started and its database brought up to date in {:.1} s",
-                started.elapsed().as_secs_f64()
-            );
-            Ok((child, socket))
-        }
-        Err(e) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            Err(e)
-        }
-    }
 }
 
 fn main() {

@@ -53,6 +53,7 @@ pub fn scan_fresh(exe: &std::path::Path, db: &std::path::Path, folders: &[&std::
     assert!(ok, "scan failed");
 }
 
+pub mod mpd;
 pub mod synth;
 pub mod tree;
 
