@@ -2,7 +2,8 @@
 #
 #   make demo     install what is missing, build, scan the bundled fixtures, list, render, convert
 #   make test     install what is missing, build, run every test
-#   make bench    scanner, query, player, convert and export benchmarks (prints figures)
+#   make bench    scanner, query, player, convert, export, service and UI benchmarks (prints
+#                 figures)
 #   make install  cargo install into ~/.cargo/bin, and the manual page into $(MANDIR)
 
 SHELL := /bin/bash
@@ -15,15 +16,15 @@ CARGO ?= cargo
 # fish run the completion scripts in the tests; bsdutils has `script` (a real terminal, for the
 # colour tests); cdrdao, xorriso, cuetools and bchunk read the CD images back; loudgain is the
 # loudness oracle of the analyze tests; mpc, python3-mpd and ncmpcpp (in tmux) are the MPD
-# clients of the service tests; dbus-daemon (dbus-run-session), dbus-bin (dbus-monitor) and playerctl are the MPRIS
+# clients of the service tests, and tmux the terminal of the UI tests; dbus-daemon (dbus-run-session), dbus-bin (dbus-monitor) and playerctl are the MPRIS
 # tests' private bus and client.
 DEB_PACKAGES := build-essential pkg-config libasound2-dev ffmpeg flac lame sox python3-mutagen pv \
 	cdrdao xorriso cuetools bchunk \
 	dosfstools mtools fusefat exfat-fuse exfatprogs util-linux groff-base man-db bash zsh fish \
 	bsdutils loudgain mpc python3-mpd ncmpcpp tmux dbus-daemon dbus-bin playerctl
 # The benchmarks' peers: MPD builds its database of the scan benchmark's tree and answers the
-# service benchmark's clients next to `tapedeck serve`; shntool writes
-# the cue sheet of the CD benchmark's image made by hand.
+# service benchmark's clients next to `tapedeck serve` (and ncmpcpp's, next to `tapedeck ui`);
+# shntool writes the cue sheet of the CD benchmark's image made by hand.
 BENCH_PACKAGES := mpd shntool
 DEMO_DIR := $(CURDIR)/target/demo
 # `make install` puts tapedeck(1) here (man finds it when ~/.local/bin is on PATH, else set
@@ -88,6 +89,7 @@ bench: deps
 	$(CARGO) bench --locked --bench cd
 	$(CARGO) bench --locked --bench analyze
 	$(CARGO) bench --locked --bench serve
+	$(CARGO) bench --locked --bench ui
 
 install: deps
 	$(CARGO) install --locked --path .

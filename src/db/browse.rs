@@ -71,7 +71,6 @@ pub struct Heading {
     /// As tagged (the first spelling when several differ only in case); empty for tracks with
     /// none.
     pub name: String,
-    pub albums: u64,
     pub tracks: u64,
 }
 
@@ -150,21 +149,20 @@ fn filter_sql(filter: Option<&Query>, taken: usize) -> (String, Vec<Value>) {
 }
 
 impl Library {
-    /// The first column: every heading with its album and track counts, in name order (case
-    /// folded as SQLite's NOCASE does).
+    /// The first column: every heading with its track count, in name order (case folded as
+    /// SQLite's NOCASE does). Unfiltered, album artists are read from an index alone.
     pub fn headings(&self, shelf: Shelf, filter: Option<&Query>) -> Result<Vec<Heading>> {
         let (key, from) = shelf.key();
         let (w, p) = filter_sql(filter, 0);
         let sql = format!(
-            "SELECT min({key}), count(DISTINCT COALESCE(t.albumartist, t.artist, '') || char(31) || t.fold_album), \
-             count(*) FROM {from} WHERE {w} GROUP BY {key} COLLATE NOCASE ORDER BY {key} COLLATE NOCASE"
+            "SELECT min({key}), count(*) FROM {from} WHERE {w} \
+             GROUP BY {key} COLLATE NOCASE ORDER BY {key} COLLATE NOCASE"
         );
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(p), |r| {
             Ok(Heading {
                 name: r.get(0)?,
-                albums: r.get::<_, i64>(1)? as u64,
-                tracks: r.get::<_, i64>(2)? as u64,
+                tracks: r.get::<_, i64>(1)? as u64,
             })
         })?;
         rows.collect()

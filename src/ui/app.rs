@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
@@ -24,6 +25,10 @@ use crate::model::{Track, fold};
 use crate::player::queue::Repeat;
 use crate::query::{self, Direction, Field, Query, QueryError};
 
+/// A filter that took longer than this to apply is applied, while it is typed, only once the
+/// typing pauses for [`FILTER_SETTLE`], so keys never wait for the library.
+const SLOW_FILTER: Duration = Duration::from_millis(25);
+pub const FILTER_SETTLE: Duration = Duration::from_millis(120);
 /// The most tracks one key press puts in the queue.
 pub const QUEUE_CAP: usize = 10_000;
 /// Ids checked per step when a search looks for the next match in a long list.
@@ -274,6 +279,11 @@ pub struct App {
     /// Screen areas and the lists they show, from the last draw.
     pub spots: Vec<(Rect, Spot)>,
     pub scan: Option<Arc<ScanState>>,
+    /// Lists to read again when their view is next shown.
+    stale: Stale,
+    /// How long the last filter took to apply, and when a filter typed since is due.
+    filter_cost: Duration,
+    pub filter_due: Option<Instant>,
     /// Whether a redraw is due.
     pub dirty: bool,
 }
@@ -307,9 +317,12 @@ impl App {
             rows: 10,
             spots: Vec::new(),
             scan: None,
+            stale: Stale::default(),
+            filter_cost: Duration::ZERO,
+            filter_due: None,
             dirty: true,
         };
-        app.reload_library();
+        app.invalidate(true);
         app.refresh_player();
         app
     }
@@ -376,9 +389,56 @@ impl App {
         }
     }
 
-    /// Reads every view's lists again (after a scan, or a new filter), keeping selections by
-    /// name where they still exist.
-    pub fn reload_library(&mut self) {
+    /// Marks the views' lists as out of date (after a scan, or a new filter): each is read
+    /// again when it is next shown, so typing a filter reads only the view on screen.
+    pub fn invalidate(&mut self, problems: bool) {
+        self.stale.library = true;
+        self.stale.tracks = true;
+        self.stale.playlists = true;
+        self.stale.problems |= problems;
+        self.dirty = true;
+        self.refresh_view();
+    }
+
+    /// Shows the lists as the filter now selects them, timing it.
+    pub fn apply_filter(&mut self) {
+        let started = Instant::now();
+        self.filter_due = None;
+        self.invalidate(false);
+        if self.filter.is_some() {
+            self.filter_cost = started.elapsed();
+        }
+    }
+
+    /// Applies a filter typed earlier once typing has paused.
+    pub fn poll_filter(&mut self) {
+        if self.filter_due.is_some_and(|due| Instant::now() >= due) {
+            self.apply_filter();
+        }
+    }
+
+    /// Reads the current view's lists if they are out of date.
+    pub fn refresh_view(&mut self) {
+        match self.view {
+            View::Library if self.stale.library => self.load_headings(),
+            View::Tracks if self.stale.tracks || self.tracks.ids.is_none() => {
+                self.load_tracks_view()
+            }
+            View::Playlists if self.stale.playlists => self.load_playlists(),
+            View::Problems if self.stale.problems => {
+                let problems = self.lib.problems();
+                if let Some(p) = self.db(problems) {
+                    self.problems.set(p);
+                }
+                self.stale.problems = false;
+            }
+            _ => {}
+        }
+    }
+
+    /// The first column, keeping the selected heading where it still exists.
+    fn load_headings(&mut self) {
+        self.stale.library = false;
         let keep = self.library.headings.selected().map(|h| h.name.clone());
         let headings = self.lib.headings(self.library.shelf, self.filter_query());
         let headings = self.db(headings).unwrap_or_default();
@@ -392,15 +452,6 @@ impl App {
         self.library.headings = Column::new(headings);
         self.library.headings.sel = sel;
         self.load_albums(None);
-        if self.tracks.ids.is_some() {
-            self.load_tracks_view();
-        }
-        self.load_playlists();
-        let problems = self.lib.problems();
-        if let Some(p) = self.db(problems) {
-            self.problems.set(p);
-        }
-        self.dirty = true;
     }
 
     /// The selected heading's albums, selecting `keep` (artist, album key) if given.
@@ -449,6 +500,7 @@ impl App {
     }
 
     fn load_tracks_view(&mut self) {
+        self.stale.tracks = false;
         let mut q = self.filter_query().cloned().unwrap_or_default();
         q.sort = self.tracks.sort.clone();
         let sel = Selection {
@@ -463,6 +515,7 @@ impl App {
     }
 
     fn load_playlists(&mut self) {
+        self.stale.playlists = false;
         let lists = self.lib.playlists();
         if let Some(lists) = self.db(lists) {
             self.playlists.lists.set(lists);
@@ -505,10 +558,8 @@ impl App {
         p.entries.top = Cursor::top(p.entries.sel, p.entries.top, r);
         self.queue.top = Cursor::top(self.queue.sel, self.queue.top, r);
         self.problems.top = Cursor::top(self.problems.sel, self.problems.top, r);
+        self.refresh_view();
         if self.view == View::Tracks {
-            if self.tracks.ids.is_none() {
-                self.load_tracks_view();
-            }
             let t = &mut self.tracks;
             t.top = Cursor::top(t.sel, t.top, r);
             let ids = t.ids.as_deref().unwrap_or(&[]);
@@ -573,16 +624,11 @@ impl App {
     pub fn act(&mut self, action: UiAction) -> Flow {
         use UiAction as A;
         match action {
-            A::Library => self.view = View::Library,
-            A::Tracks => {
-                self.view = View::Tracks;
-                if self.tracks.ids.is_none() {
-                    self.load_tracks_view();
-                }
-            }
-            A::Playlists => self.view = View::Playlists,
-            A::Queue => self.view = View::Queue,
-            A::Problems => self.view = View::Problems,
+            A::Library => self.show(View::Library),
+            A::Tracks => self.show(View::Tracks),
+            A::Playlists => self.show(View::Playlists),
+            A::Queue => self.show(View::Queue),
+            A::Problems => self.show(View::Problems),
             A::Up => self.move_by(-1),
             A::Down => self.move_by(1),
             A::PageUp => self.move_by(-(self.rows as isize - 1).max(1)),
@@ -652,7 +698,7 @@ impl App {
                 if self.view == View::Library {
                     self.library.shelf = self.library.shelf.next();
                     self.library.headings = Column::default();
-                    self.reload_library();
+                    self.invalidate(false);
                 }
             }
             A::Delete => self.queue_edit(QueueEdit::Delete),
@@ -669,6 +715,11 @@ impl App {
             A::Quit => return Flow::Quit,
         }
         Flow::Go
+    }
+
+    fn show(&mut self, view: View) {
+        self.view = view;
+        self.refresh_view();
     }
 
     fn move_by(&mut self, delta: isize) {
@@ -922,7 +973,7 @@ impl App {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        self.reload_library();
+        self.invalidate(true);
         match outcome {
             Some(Ok(text)) => self.say(text),
             Some(Err(text)) => self.complain(text),
@@ -1015,8 +1066,8 @@ impl App {
                         let changed = p.before.as_ref().map(|(t, _)| t)
                             != self.filter.as_ref().map(|(t, _)| t);
                         self.filter = p.before.take();
-                        if changed {
-                            self.reload_library();
+                        if changed || self.filter_due.is_some() {
+                            self.apply_filter();
                         }
                     }
                     _ => {}
@@ -1069,14 +1120,19 @@ impl App {
                 if p.text.trim().is_empty() {
                     if self.filter.is_some() {
                         self.filter = None;
-                        self.reload_library();
+                        self.apply_filter();
                     }
                     return;
                 }
                 match parse(&p.text) {
                     Ok(q) => {
+                        let slow = self.filter_cost > SLOW_FILTER || scans_every_row(&q);
                         self.filter = Some((p.text.clone(), q));
-                        self.reload_library();
+                        if slow {
+                            self.filter_due = Some(Instant::now() + FILTER_SETTLE);
+                        } else {
+                            self.apply_filter();
+                        }
                     }
                     Err(e) => p.error = Some(caret(&p.text, &e)),
                 }
@@ -1091,6 +1147,9 @@ impl App {
     }
 
     fn confirm(&mut self, p: Prompt) {
+        if self.filter_due.is_some() {
+            self.apply_filter();
+        }
         match p.kind {
             PromptKind::Search | PromptKind::Filter => {
                 if let Some(e) = p.error {
@@ -1444,6 +1503,15 @@ impl App {
     }
 }
 
+/// Which views' lists are out of date.
+#[derive(Debug, Clone, Copy, Default)]
+struct Stale {
+    library: bool,
+    tracks: bool,
+    playlists: bool,
+    problems: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum QueueEdit {
     Delete,
@@ -1475,6 +1543,18 @@ fn caret(text: &str, e: &QueryError) -> (String, usize) {
         message.push(')');
     }
     (message, text[..byte].chars().count())
+}
+
+/// Whether a query has a substring shorter than the search index serves (three characters), or
+/// a regex: those are matched against every row.
+fn scans_every_row(q: &Query) -> bool {
+    q.groups.iter().flatten().any(|t| match &t.cond {
+        query::Cond::Bare(w) | query::Cond::Text(_, query::TextOp::Contains(w)) => {
+            w.chars().count() < 3
+        }
+        query::Cond::Text(_, query::TextOp::Regex(_)) | query::Cond::Present(_) => true,
+        _ => false,
+    })
 }
 
 /// The bare words of a query, for lists that are not tracks (playlist names, problems).

@@ -141,7 +141,8 @@ fn tabs(buf: &mut Buffer, area: Rect, app: &mut App) {
     if let Some((f, _)) = &app.filter {
         let room = area.right().saturating_sub(x + 1) as usize;
         if room > 8 {
-            let label = fit(&format!("filter: {f}"), room);
+            let busy = if app.filter_due.is_some() { "…" } else { "" };
+            let label = fit(&format!("filter: {f}{busy}"), room);
             put(
                 buf,
                 x + 1,

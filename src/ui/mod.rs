@@ -79,7 +79,6 @@ fn restore_stderr() {
 fn enter_terminal() -> io::Result<()> {
     terminal::enable_raw_mode()?;
     crossterm::execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
-    quiet_stderr();
     Ok(())
 }
 
@@ -121,6 +120,7 @@ impl Screen {
             libc::raise(libc::SIGTSTP);
         }
         enter_terminal()?;
+        quiet_stderr();
         // A new terminal has a blank previous frame, so the next draw paints everything on
         // the cleared screen. (`Terminal::clear` would ask the terminal for the cursor's
         // position, an answer the input thread would swallow.)
@@ -166,13 +166,17 @@ pub fn run(mut app: App, stop: Arc<AtomicBool>) -> io::Result<App> {
             app.dirty = false;
             if first {
                 crate::timing::mark("first frame");
+                // From here on stderr would scribble over the screen.
+                quiet_stderr();
                 first = false;
             }
         }
         if stop.load(Ordering::Acquire) {
             break;
         }
-        let tick = if app.scan.is_some() {
+        let tick = if let Some(due) = app.filter_due {
+            after(due.saturating_duration_since(std::time::Instant::now()))
+        } else if app.scan.is_some() {
             after(SCAN_TICK)
         } else if app.now.state == Playing::Playing {
             after(PLAYING_TICK)
@@ -204,6 +208,7 @@ pub fn run(mut app: App, stop: Arc<AtomicBool>) -> io::Result<App> {
                 }
             },
             recv(tick) -> _ => {
+                app.poll_filter();
                 app.tick();
                 app.poll_scan();
             }
