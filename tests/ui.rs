@@ -179,11 +179,59 @@ fn library(secs: f64) -> (Env, String) {
     (env, alsa)
 }
 
-/// The shell line that runs tapedeck in the test's environment.
-fn command_line(env: &Env, alsa: &str, args: &str) -> String {
+/// A private session bus (dbus-daemon, installed by `make test`), ended on drop.
+struct Bus {
+    daemon: Child,
+    address: String,
+}
+
+impl Bus {
+    fn start() -> Bus {
+        let mut daemon = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(daemon.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert!(line.starts_with("unix:"), "dbus-daemon said {line:?}");
+        Bus {
+            daemon,
+            address: line.trim().to_string(),
+        }
+    }
+
+    /// `playerctl -p tapedeck ARGS` on this bus: its output, trimmed.
+    fn playerctl(&self, args: &[&str]) -> String {
+        let out = Command::new("playerctl")
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .args(["-p", "tapedeck"])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+/// The shell line that runs tapedeck in the test's environment (on the session bus `bus`, or
+/// on none).
+fn command_line(env: &Env, alsa: &str, bus: &str, args: &str) -> String {
     format!(
         "env TAPEDECK_DB='{}' TAPEDECK_CONFIG='{}' XDG_RUNTIME_DIR='{}' ALSA_CONFIG_PATH='{alsa}' \
-         DBUS_SESSION_BUS_ADDRESS= {} {args}",
+         DBUS_SESSION_BUS_ADDRESS='{bus}' {} {args}",
         env.db().display(),
         env.config_file().display(),
         env.dir.path().display(),
@@ -212,8 +260,14 @@ fn samples(path: &Path) -> Vec<f32> {
 #[test]
 fn search_queue_an_album_play_it_and_quit_with_the_terminal_restored() {
     let (env, alsa) = library(1.5);
+    let bus = Bus::start();
     let tmux = Tmux::start(&env, "play", 100, 30);
-    tmux.type_text(&command_line(&env, &alsa, "ui --fresh --replaygain off"));
+    tmux.type_text(&command_line(
+        &env,
+        &alsa,
+        &bus.address,
+        "ui --fresh --replaygain off",
+    ));
     tmux.keys(&["Enter"]);
     tmux.wait_for(&["Album artists (2)", "Other Artist", "Sunset Band", "? help"]);
 
@@ -236,9 +290,10 @@ fn search_queue_an_album_play_it_and_quit_with_the_terminal_restored() {
         );
     }
 
-    // A remote command reaches the UI's own service.
+    // A remote command and a desktop's media keys (MPRIS) reach the UI's own service.
     let status = tapedeck(&env, &["queue", "list"]);
     assert!(status.contains("Drive 2"), "{status}");
+    assert_eq!(bus.playerctl(&["status"]), "Stopped");
 
     // Play from the first entry, to the end of the album.
     tmux.keys(&["Enter"]);
@@ -248,6 +303,12 @@ fn search_queue_an_album_play_it_and_quit_with_the_terminal_restored() {
         "flac 44.1 kHz/",
     ]);
     assert!(playing.contains("/3"), "{playing}");
+    assert_eq!(bus.playerctl(&["status"]), "Playing");
+    assert!(
+        bus.playerctl(&["metadata", "xesam:title"])
+            .starts_with("Drive "),
+        "MPRIS shows what plays"
+    );
     tmux.wait_for(&["nothing playing", "■ 0:00"]);
     let captured = samples(&env.dir.path().join("capture.raw"));
     let mut expected = Vec::new();
@@ -311,7 +372,7 @@ fn the_ui_attaches_to_a_running_service_and_leaves_it_playing() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let tmux = Tmux::start(&env, "attach", 80, 24);
-    tmux.type_text(&command_line(&env, "/nonexistent", "ui"));
+    tmux.type_text(&command_line(&env, "/nonexistent", "", "ui"));
     tmux.keys(&["Enter"]);
     tmux.wait_for(&["attached to tapedeck serve", "Sunset Band"]);
     // Enter on the heading plays everything under it.
@@ -335,4 +396,22 @@ fn the_ui_attaches_to_a_running_service_and_leaves_it_playing() {
     );
     let _ = serve.kill();
     let _ = serve.wait();
+}
+
+#[test]
+fn without_a_terminal_the_ui_says_so_and_fails() {
+    let (env, _) = library(0.2);
+    let out = env
+        .cmd()
+        .env("XDG_RUNTIME_DIR", env.dir.path())
+        .arg("ui")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error:") && err.contains("needs a terminal"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
 }

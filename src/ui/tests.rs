@@ -524,3 +524,50 @@ fn the_title_is_cut_last_on_a_narrow_terminal() {
     assert!(details.contains("vol 80%"), "{details}");
     assert!(!details.contains("gain"), "the gain goes first: {details}");
 }
+
+#[test]
+fn a_scan_started_from_the_ui_shows_progress_and_refreshes_the_views() {
+    let mut f = library();
+    // A root of our own, scanned once, then a file added to it.
+    let music = f._dir.path().join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/library");
+    std::fs::copy(fixtures.join("mp3/id3v23.mp3"), music.join("a.mp3")).unwrap();
+    let mut lib = Library::open(&f.db).unwrap();
+    scan::scan(
+        &mut lib,
+        &[music.clone()],
+        &ScanOptions::default(),
+        &NoProgress,
+        NOW,
+    )
+    .unwrap();
+    drop(lib);
+    let mut app = app(&mut f);
+    let before = app.library.headings.items.len();
+    std::fs::copy(fixtures.join("aiff/id3.aiff"), music.join("b.aiff")).unwrap();
+    let iota = |app: &App| {
+        app.library
+            .headings
+            .items
+            .iter()
+            .filter(|h| h.name == "Iota Artist")
+            .map(|h| h.tracks)
+            .sum::<u64>()
+    };
+    let had = iota(&app);
+    key(&mut app, KeyCode::Char('u'));
+    assert!(app.scan.is_some(), "the scan runs in the background");
+    app.poll_scan();
+    let shown = app.message.clone().expect("progress is shown").text;
+    assert!(shown.starts_with("scan"), "{shown}");
+    wait("the scan never ended", || {
+        app.poll_scan();
+        app.scan.is_none()
+    });
+    let done = app.message.clone().expect("the outcome is shown");
+    assert!(!done.error, "{}", done.text);
+    assert!(done.text.contains("1 added"), "{}", done.text);
+    assert_eq!(iota(&app), had + 1, "the library view was read again");
+    assert_eq!(app.library.headings.items.len(), before);
+}
