@@ -1333,6 +1333,7 @@ impl App {
         let order = self.ordered(&matches);
         let cur_album = self.library.albums.sel;
         let cur_track = self.library.tracks.sel;
+        let focus = self.library.focus;
         let pos_in_album = |app: &App, album: usize, id: i64| -> usize {
             if album == cur_album {
                 app.library
@@ -1345,8 +1346,12 @@ impl App {
                 0
             }
         };
+        // Where the next match is depends on the column: the next heading from the headings,
+        // the next album from the albums, the next track from the tracks.
         let candidate = if here {
             if back { order.last() } else { order.first() }.copied()
+        } else if focus == 0 {
+            None
         } else {
             let mut pick = None;
             let iter: Box<dyn Iterator<Item = &(usize, i64)>> = if back {
@@ -1355,9 +1360,17 @@ impl App {
                 Box::new(order.iter())
             };
             for &(album, id) in iter {
-                let key = (album, pos_in_album(self, album, id));
-                let cur = (cur_album, cur_track);
-                let ahead = if back { key < cur } else { key > cur };
+                let ahead = if focus == 1 {
+                    if back {
+                        album < cur_album
+                    } else {
+                        album > cur_album
+                    }
+                } else {
+                    let key = (album, pos_in_album(self, album, id));
+                    let cur = (cur_album, cur_track);
+                    if back { key < cur } else { key > cur }
+                };
                 if ahead {
                     pick = Some((album, id));
                     break;

@@ -78,6 +78,8 @@ pub struct Local {
     events: Receiver<Event>,
     /// The gain applied to the current track and its decoded format, from the engine's events.
     applied: Option<(u32, String, Spec)>,
+    /// The year of the library track an entry is, read once per entry.
+    year: Option<(u32, Option<i32>)>,
     prefer_computed: bool,
 }
 
@@ -107,6 +109,7 @@ impl Deck {
             service,
             events,
             applied: None,
+            year: None,
             prefer_computed,
         })
     }
@@ -442,16 +445,21 @@ impl Local {
             .applied
             .as_ref()
             .filter(|(entry, ..)| current.as_ref().is_some_and(|(id, _)| id == entry));
-        let year = current
-            .as_ref()
-            .and_then(|(_, item)| item.id)
-            .and_then(|id| {
-                self.service
-                    .with_library(|lib| lib.page(&[id], crate::db::Members::Only(&["year"])))
-                    .ok()
-                    .and_then(|mut t| t.pop())
-                    .and_then(|t| t.year)
-            });
+        let year = match (&current, self.year) {
+            (Some((entry, _)), Some((cached, year))) if cached == *entry => year,
+            (Some((entry, item)), _) => {
+                let year = item.id.and_then(|id| {
+                    self.service
+                        .with_library(|lib| lib.page(&[id], crate::db::Members::Only(&["year"])))
+                        .ok()
+                        .and_then(|mut t| t.pop())
+                        .and_then(|t| t.year)
+                });
+                self.year = Some((*entry, year));
+                year
+            }
+            (None, _) => None,
+        };
         let playing = status.state != State::Stop;
         Now {
             state: match status.state {

@@ -167,6 +167,24 @@ fn column<T>(
     spots: &mut Vec<(Rect, Spot)>,
     mut row: impl FnMut(&T, usize) -> String,
 ) {
+    column_or(
+        buf, area, title, col, focused, spot, spots, "(empty)", &mut row,
+    );
+}
+
+/// [`column`], saying `empty` when the list is.
+#[allow(clippy::too_many_arguments)]
+fn column_or<T>(
+    buf: &mut Buffer,
+    area: Rect,
+    title: &str,
+    col: &Column<T>,
+    focused: bool,
+    spot: usize,
+    spots: &mut Vec<(Rect, Spot)>,
+    empty: &str,
+    row: &mut dyn FnMut(&T, usize) -> String,
+) {
     if area.width == 0 || area.height == 0 {
         return;
     }
@@ -195,7 +213,7 @@ fn column<T>(
             buf,
             area.x,
             list.y,
-            &fit("(empty)", w),
+            &fit(empty, w),
             area.width,
             Style::new().add_modifier(Modifier::DIM),
         );
@@ -252,7 +270,12 @@ fn library(buf: &mut Buffer, area: Rect, app: &mut App) {
     };
     let mut spots = std::mem::take(&mut app.spots);
     let title = format!("{} ({})", l.shelf.title(), l.headings.items.len());
-    column(
+    let empty = if app.filter.is_some() {
+        "(nothing matches the filter)"
+    } else {
+        "(no music yet: tapedeck scan FOLDER, then u)"
+    };
+    column_or(
         buf,
         cols[0],
         &title,
@@ -260,7 +283,8 @@ fn library(buf: &mut Buffer, area: Rect, app: &mut App) {
         l.focus == 0,
         0,
         &mut spots,
-        |h, w| {
+        empty,
+        &mut |h, w| {
             let name = if h.name.is_empty() {
                 empty_name
             } else {
