@@ -198,9 +198,20 @@ fn is_frame(screen: &str) -> bool {
     screen.contains("Album artists (") && screen.contains("? help")
 }
 
+/// What the starts in tmux measured.
+struct Starts {
+    /// The `first frame` marks, ms.
+    marks: Vec<f64>,
+    /// Launch to the frame on tmux's screen, ms.
+    walls: Vec<f64>,
+    /// (VmRSS, VmHWM) in MiB once started, and after the track view, a search and a filter.
+    started_mem: (f64, f64),
+    used_mem: (f64, f64),
+}
+
 /// Starts `tapedeck ui` in tmux `STARTS` times: the marks, the launch-to-screen times, and the
 /// process's memory after the first start and after using the track view, search and filter.
-fn starts(exe: &Path, db: &Path, work: &Path) -> (Vec<f64>, Vec<f64>, (f64, f64), (f64, f64)) {
+fn starts(exe: &Path, db: &Path, work: &Path) -> Starts {
     let mut marks = Vec::new();
     let mut walls = Vec::new();
     let mut started_mem = (f64::NAN, f64::NAN);
@@ -241,7 +252,12 @@ fn starts(exe: &Path, db: &Path, work: &Path) -> (Vec<f64>, Vec<f64>, (f64, f64)
         tmux.keys(&["q"]);
         tmux.stop();
     }
-    (marks, walls, started_mem, used_mem)
+    Starts {
+        marks,
+        walls,
+        started_mem,
+        used_mem,
+    }
 }
 
 /// The UI in this process on `db`, its player playing into memory.
@@ -423,7 +439,12 @@ fn main() {
         .prefix("run-")
         .tempdir_in(&root)
         .expect("create a work folder");
-    let (mut marks, mut walls, started_mem, used_mem) = starts(&exe, &db, work.path());
+    let Starts {
+        mut marks,
+        mut walls,
+        started_mem,
+        used_mem,
+    } = starts(&exe, &db, work.path());
     let keys = keystrokes(&db);
 
     println!("\n== 2. side by side with ncmpcpp on MPD, on the service benchmark's tree");

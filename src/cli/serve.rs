@@ -38,6 +38,13 @@ pub struct ServeArgs {
         value_name = "PASSWORD"
     )]
     pub password: Option<String>,
+    #[command(flatten)]
+    pub player: PlayerArgs,
+}
+
+/// How the service plays, for `serve` and for `ui` when it starts the service itself.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlayerArgs {
     /// Output device (see `tapedeck devices`) [default: the configuration's, else the
     /// system's]
     #[arg(long, value_name = "NAME")]
@@ -122,12 +129,13 @@ pub fn start(ctx: &Settings, args: &ServeArgs) -> Result<Running> {
     };
     let prefer_computed = super::play::prefer_computed(ctx);
     let mut gain = super::play::gain_settings(&ctx.config);
-    let mut volume = args
+    let player_args = &args.player;
+    let mut volume = player_args
         .volume
         .or(ctx.config.volume.as_ref().map(|s| s.value))
         .unwrap_or(100);
     let mut initial = Initial::default();
-    if !args.fresh {
+    if !player_args.fresh {
         match service::resume::load(&lib, prefer_computed) {
             Ok(r) => {
                 for (path, why) in &r.left_out {
@@ -139,7 +147,7 @@ pub fn start(ctx: &Settings, args: &ServeArgs) -> Result<Running> {
                 if let Some(mode) = r.replaygain {
                     gain.mode = mode;
                 }
-                if let (None, Some(v)) = (args.volume, r.volume) {
+                if let (None, Some(v)) = (player_args.volume, r.volume) {
                     volume = v;
                 }
                 initial = Initial {
@@ -157,10 +165,10 @@ pub fn start(ctx: &Settings, args: &ServeArgs) -> Result<Running> {
             Err(e) => super::style::warn(format_args!("{e}; starting with an empty queue")),
         }
     }
-    if let Some(mode) = args.replaygain {
+    if let Some(mode) = player_args.replaygain {
         gain.mode = mode;
     }
-    let device = args
+    let device = player_args
         .device
         .clone()
         .or(ctx.config.device.as_ref().map(|s| s.value.clone()));

@@ -9,8 +9,7 @@ use std::io::IsTerminal;
 use anyhow::{Context, Result};
 
 use super::Settings;
-use super::serve::{self, ServeArgs};
-use crate::audio::gain;
+use super::serve::{self, PlayerArgs, ServeArgs};
 use crate::db::Library;
 use crate::error::UsageError;
 use crate::mpd::client::ClientError;
@@ -19,19 +18,9 @@ use crate::ui::deck::{Deck, DeckError};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct UiArgs {
-    /// Output device, when no service is running (see `tapedeck devices`) [default: the
-    /// configuration's, else the system's]
-    #[arg(long, value_name = "NAME")]
-    pub device: Option<String>,
-    /// Volume in percent, when no service is running [default: the remembered one]
-    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=100))]
-    pub volume: Option<u8>,
-    /// ReplayGain mode, when no service is running [default: the remembered one, else auto]
-    #[arg(long, value_enum)]
-    pub replaygain: Option<gain::Mode>,
-    /// Start with an empty queue instead of the remembered one, when no service is running
-    #[arg(long)]
-    pub fresh: bool,
+    /// How the UI's own service plays, when no service is running
+    #[command(flatten)]
+    pub player: PlayerArgs,
 }
 
 pub fn ui(ctx: &Settings, args: &UiArgs) -> Result<()> {
@@ -51,10 +40,7 @@ pub fn ui(ctx: &Settings, args: &UiArgs) -> Result<()> {
                 socket: None,
                 bind: None,
                 password: None,
-                device: args.device.clone(),
-                volume: args.volume,
-                replaygain: args.replaygain,
-                fresh: args.fresh,
+                player: args.player.clone(),
             };
             let running = serve::start(ctx, &serve_args)?;
             let deck = Deck::local(running.player.clone(), super::play::prefer_computed(ctx));

@@ -1048,6 +1048,21 @@ pub struct Playlist {
     pub entries: u64,
 }
 
+impl Playlist {
+    /// A static playlist not stored yet (its entries are set after it is created).
+    pub fn new_static(name: &str) -> Playlist {
+        Playlist {
+            id: 0,
+            name: name.to_string(),
+            query: None,
+            sort: None,
+            limit: None,
+            minutes: None,
+            entries: 0,
+        }
+    }
+}
+
 impl Library {
     pub fn playlists(&self) -> Result<Vec<Playlist>> {
         let mut stmt = self.conn.prepare(

@@ -1215,7 +1215,7 @@ impl Session {
                 lib.write(|w| {
                     let id = match existing {
                         Some(id) => id,
-                        None => w.create_playlist(&new_playlist(name), now)?,
+                        None => w.create_playlist(&Playlist::new_static(name), now)?,
                     };
                     w.set_playlist_entries(id, ids)
                 })
@@ -1666,7 +1666,7 @@ impl Session {
         // `playlistadd` makes the playlist when it does not exist, as MPD does.
         let p = match (p, cmd) {
             (Some(p), _) => p,
-            (None, "playlistadd") => new_playlist(&args[1]),
+            (None, "playlistadd") => Playlist::new_static(&args[1]),
             (None, _) => return Err(ack(AckCode::NoExist, cmd, "No such playlist")),
         };
         if p.query.is_some() {
@@ -1877,17 +1877,4 @@ fn group_keys(group: &[TagType], t: &Track) -> Vec<Vec<String>> {
             .collect();
     }
     keys
-}
-
-/// A new, empty static playlist.
-fn new_playlist(name: &str) -> Playlist {
-    Playlist {
-        id: 0,
-        name: name.to_string(),
-        query: None,
-        sort: None,
-        limit: None,
-        minutes: None,
-        entries: 0,
-    }
 }

@@ -42,6 +42,26 @@ pub struct Settings {
     pub seed: u64,
 }
 
+impl Settings {
+    /// Settings that play into memory with no gain (for tests), and the samples played.
+    #[cfg(test)]
+    pub(crate) fn in_memory() -> (Settings, Arc<Mutex<Vec<f32>>>) {
+        let out = crate::player::output::MemoryOutput::new();
+        let samples = out.samples.clone();
+        let settings = Settings {
+            gain: gain::Settings {
+                mode: gain::Mode::Off,
+                ..gain::Settings::default()
+            },
+            volume: 100,
+            prefer_computed: false,
+            output: Arc::new(move || Ok(Box::new(out.clone()) as Box<dyn Output>)),
+            seed: 1,
+        };
+        (settings, samples)
+    }
+}
+
 /// The queue a service starts with.
 #[derive(Debug, Clone, Default)]
 pub struct Initial {

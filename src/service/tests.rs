@@ -20,18 +20,7 @@ fn item(rel: &str) -> Item {
 
 /// A service over the in-memory output; `samples` collects what every engine wrote.
 fn service(items: Vec<Item>) -> (Service, Arc<Mutex<Vec<f32>>>) {
-    let out = MemoryOutput::new();
-    let samples = out.samples.clone();
-    let settings = Settings {
-        gain: gain::Settings {
-            mode: gain::Mode::Off,
-            ..gain::Settings::default()
-        },
-        volume: 100,
-        prefer_computed: false,
-        output: Arc::new(move || Ok(Box::new(out.clone()) as Box<dyn Output>)),
-        seed: 1,
-    };
+    let (settings, samples) = Settings::in_memory();
     let lib = Library::empty().unwrap();
     let s = Service::start(
         lib,

@@ -395,15 +395,7 @@ impl Deck {
                             crate::text::escape(name)
                         )));
                     }
-                    let playlist = crate::db::Playlist {
-                        id: 0,
-                        name: name.to_string(),
-                        query: None,
-                        sort: None,
-                        limit: None,
-                        minutes: None,
-                        entries: 0,
-                    };
+                    let playlist = crate::db::Playlist::new_static(name);
                     lib.write(|w| {
                         let id = w.create_playlist(&playlist, now)?;
                         w.set_playlist_entries(id, &ids)

@@ -14,11 +14,10 @@ use ratatui::backend::TestBackend;
 use super::app::{App, View};
 use super::deck::{Deck, Playing};
 use super::draw;
-use crate::audio::gain;
 use crate::config::Config;
 use crate::db::{FileRecord, Library, Playlist};
 use crate::model::Track;
-use crate::player::output::{MemoryOutput, Output};
+
 use crate::scan::{self, NoProgress, ScanOptions};
 use crate::service::{self, Initial, Service};
 
@@ -136,18 +135,8 @@ fn library() -> Fixture {
 }
 
 fn app(f: &mut Fixture) -> App {
-    let out = MemoryOutput::new();
-    f.samples = out.samples.clone();
-    let settings = service::Settings {
-        gain: gain::Settings {
-            mode: gain::Mode::Off,
-            ..gain::Settings::default()
-        },
-        volume: 100,
-        prefer_computed: false,
-        output: Arc::new(move || Ok(Box::new(out.clone()) as Box<dyn Output>)),
-        seed: 1,
-    };
+    let (settings, samples) = service::Settings::in_memory();
+    f.samples = samples;
     let player = Service::start(Library::open(&f.db).unwrap(), settings, Initial::default());
     App::new(
         Library::open_read_only(&f.db).unwrap(),
@@ -542,7 +531,7 @@ fn a_scan_started_from_the_ui_shows_progress_and_refreshes_the_views() {
     let mut lib = Library::open(&f.db).unwrap();
     scan::scan(
         &mut lib,
-        &[music.clone()],
+        std::slice::from_ref(&music),
         &ScanOptions::default(),
         &NoProgress,
         NOW,
