@@ -377,15 +377,19 @@ impl App {
         self.dirty = true;
     }
 
-    /// Reads the player's position only (for the progress bar).
+    /// Reads the player again for the progress bar: a redraw is due only when what is shown
+    /// changed (the position's whole second, or anything else).
     pub fn tick(&mut self) {
         if let Ok(now) = self.deck.now() {
-            let moved = super::draw::clock(now.elapsed) != super::draw::clock(self.now.elapsed)
-                || now.state != self.now.state;
-            if moved || now != self.now {
-                self.now = now;
+            let second = super::draw::clock(now.elapsed) != super::draw::clock(self.now.elapsed);
+            let rest = Now {
+                elapsed: self.now.elapsed,
+                ..now.clone()
+            } != self.now;
+            if second || rest {
                 self.dirty = true;
             }
+            self.now = now;
         }
     }
 
@@ -436,10 +440,17 @@ impl App {
         }
     }
 
-    /// The first column, keeping the selected heading where it still exists.
+    /// The first column, keeping the selected heading, album and track where they still
+    /// exist.
     fn load_headings(&mut self) {
         self.stale.library = false;
         let keep = self.library.headings.selected().map(|h| h.name.clone());
+        let keep_album = self
+            .library
+            .albums
+            .selected()
+            .map(|a| (a.artist.clone(), a.key.clone()));
+        let keep_track = self.library.tracks.selected().map(|t| t.id);
         let headings = self.lib.headings(self.library.shelf, self.filter_query());
         let headings = self.db(headings).unwrap_or_default();
         let sel = keep
@@ -449,9 +460,17 @@ impl App {
                     .position(|h| h.name.eq_ignore_ascii_case(&k))
             })
             .unwrap_or(0);
+        let same =
+            self.library.headings.selected().map(|h| &h.name) == headings.get(sel).map(|h| &h.name);
         self.library.headings = Column::new(headings);
         self.library.headings.sel = sel;
-        self.load_albums(None);
+        self.load_albums(keep_album.filter(|_| same));
+        if let Some(i) = keep_track
+            .filter(|_| same)
+            .and_then(|id| self.library.tracks.items.iter().position(|t| t.id == id))
+        {
+            self.library.tracks.sel = i;
+        }
     }
 
     /// The selected heading's albums, selecting `keep` (artist, album key) if given.
@@ -528,20 +547,23 @@ impl App {
             self.playlists.entries = Column::default();
             return;
         };
-        let tracks = match crate::playlist::track_ids(&self.lib, &p, now()) {
-            Ok(ids) => {
-                let r = self.lib.tracks_by_ids(&ids);
-                self.db(r).unwrap_or_default()
-            }
+        let ids = match crate::playlist::track_ids(&self.lib, &p, now()) {
+            Ok(ids) => ids,
             Err(e) => {
                 self.complain(e.to_string());
                 Vec::new()
             }
         };
-        let tracks = match self.filter_query() {
-            Some(q) => tracks.into_iter().filter(|t| q.matches(t)).collect(),
-            None => tracks,
+        // The filter in SQL: the rows hold only the members shown.
+        let ids = match self.filter_query().cloned() {
+            Some(q) => {
+                let kept = self.matching(&ids, &q);
+                ids.into_iter().filter(|id| kept.contains(id)).collect()
+            }
+            None => ids,
         };
+        let tracks = self.lib.page(&ids, Members::Only(SHOWN));
+        let tracks = self.db(tracks).unwrap_or_default();
         self.playlists.entries = Column::new(tracks);
     }
 
@@ -830,12 +852,23 @@ impl App {
             View::Playlists => {
                 let p = &self.playlists;
                 p.lists.selected()?;
-                if p.focus == 0 {
-                    Some((p.entries.items.clone(), 0))
+                let at = if p.focus == 0 {
+                    0
                 } else {
                     p.entries.selected()?;
-                    Some((p.entries.items.clone(), p.entries.sel))
-                }
+                    p.entries.sel
+                };
+                // The entries hold the members shown; the player needs whole tracks. A list
+                // longer than the queue takes is queued from the selected entry on.
+                let ids: Vec<i64> = p.entries.items.iter().map(|t| t.id).collect();
+                let (from, at) = if ids.len() <= QUEUE_CAP {
+                    (0, at)
+                } else {
+                    (at, 0)
+                };
+                let end = (from + QUEUE_CAP).min(ids.len());
+                let r = self.lib.tracks_by_ids(&ids[from..end]);
+                Some((self.db(r)?, at))
             }
             View::Queue | View::Problems => None,
         }
@@ -1219,13 +1252,9 @@ impl App {
                     }
                     at.is_some()
                 } else {
-                    let hits: Vec<bool> = self
-                        .playlists
-                        .entries
-                        .items
-                        .iter()
-                        .map(|t| q.matches(t))
-                        .collect();
+                    let ids: Vec<i64> = self.playlists.entries.items.iter().map(|t| t.id).collect();
+                    let kept = self.matching(&ids, q);
+                    let hits: Vec<bool> = ids.iter().map(|id| kept.contains(id)).collect();
                     let at = step(&hits, self.playlists.entries.sel, here, back);
                     if let Some(i) = at {
                         self.playlists.entries.sel = i;
@@ -1234,11 +1263,18 @@ impl App {
                 }
             }
             View::Queue => {
+                // Library tracks are matched in SQL (every field); other files by what the
+                // queue knows of them.
+                let ids: Vec<i64> = self.queue.items.iter().filter_map(|r| r.id).collect();
+                let kept = self.matching(&ids, q);
                 let hits: Vec<bool> = self
                     .queue
                     .items
                     .iter()
-                    .map(|r| q.matches(&row_track(r)))
+                    .map(|r| match r.id {
+                        Some(id) => kept.contains(&id),
+                        None => q.matches(&row_track(r)),
+                    })
                     .collect();
                 let at = step(&hits, self.queue.sel, here, back);
                 if let Some(i) = at {
@@ -1272,6 +1308,19 @@ impl App {
             self.complain("no match");
         }
         found
+    }
+
+    /// Which of `ids` the query selects, asked of the library in steps.
+    fn matching(&mut self, ids: &[i64], q: &Query) -> HashSet<i64> {
+        let mut kept = HashSet::new();
+        for chunk in ids.chunks(SEARCH_STEP * 8) {
+            let r = self.lib.matching_among(chunk, q);
+            match self.db(r) {
+                Some(hits) => kept.extend(hits),
+                None => break,
+            }
+        }
+        kept
     }
 
     fn find_in_tracks(&mut self, q: &Query, here: bool, back: bool) -> bool {
