@@ -343,6 +343,16 @@ fn keys_browse_queue_and_play_through_the_service() {
     assert_eq!(app.queue.items.len(), n + 1);
     key(&mut app, KeyCode::Char('4'));
     assert_eq!(app.view, View::Queue);
+    // A search in the queue matches every field, not only what the rows show.
+    keys(&mut app, "/year:2006");
+    key(&mut app, KeyCode::Enter);
+    let hit = &app.queue.items[app.queue.sel];
+    assert_eq!(
+        hit.artist.as_deref(),
+        Some("東京事変 Tokyo Jihen"),
+        "{hit:?}"
+    );
+    key(&mut app, KeyCode::Esc);
     key(&mut app, KeyCode::Char('G'));
     let last = app.queue.items.last().unwrap().title.clone();
     key(&mut app, KeyCode::Char('K'));
@@ -430,6 +440,24 @@ fn the_filter_narrows_every_view_and_reports_errors_in_place() {
     assert!(app.prompt.is_none());
     key(&mut app, KeyCode::Char('2'));
     assert_eq!(app.tracks.ids.as_ref().unwrap().len(), 2);
+    // Playlists' entries too, in SQL ("Lossless" is every FLAC; year is not on screen).
+    key(&mut app, KeyCode::Char('3'));
+    assert_eq!(app.playlists.lists.selected().unwrap().name, "Lossless");
+    let entries: Vec<&str> = app
+        .playlists
+        .entries
+        .items
+        .iter()
+        .map(|t| t.title.as_str())
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            "🎵🎶 Emoji title that runs on and on well past the width of any column here",
+            "Ａｌｌ ｗｉｄｅ"
+        ]
+    );
+    key(&mut app, KeyCode::Char('2'));
     key(&mut app, KeyCode::Char('L'));
     for _ in 0.."year:2006".len() {
         key(&mut app, KeyCode::Backspace);
