@@ -1144,6 +1144,12 @@ quit = ['x', 'esc']
             "also bound to `keys.next`",
         ),
         (
+            "[ui_keys]\nsearch = 'f'\nfilter = 'f'\n",
+            2,
+            "ui_keys.search",
+            "also bound to `ui_keys.filter`",
+        ),
+        (
             "\n[profiles.car]\nbase = 'car'\n",
             2,
             "profiles",
@@ -1223,5 +1229,28 @@ quit = ['x', 'esc']
         }
         assert_eq!(Key::Char(' ').name(), "space");
         assert_eq!(Key::Char('+').name(), "+");
+    }
+
+    #[test]
+    fn the_ui_keys_are_bound_like_the_players() {
+        let c = parse("[ui_keys]\nsearch = ['f', 'F']\nquit = 'esc'\n").unwrap();
+        let b = Bindings::<UiAction>::new(&c);
+        assert_eq!(b.action(Key::Char('f')), Some(UiAction::Search));
+        assert_eq!(b.action(Key::Char('F')), Some(UiAction::Search));
+        assert_eq!(
+            b.action(Key::Char('/')),
+            None,
+            "the file's keys replace the default"
+        );
+        assert_eq!(b.action(Key::Esc), Some(UiAction::Quit));
+        assert_eq!(b.action(Key::Char('q')), None);
+        // The player's own table is untouched.
+        assert_eq!(
+            Bindings::<Action>::new(&c).action(Key::Char('q')),
+            Some(Action::Quit)
+        );
+        let e = err("[ui_keys]\nserch = '/'\n");
+        assert_eq!(e.key.as_deref(), Some("ui_keys.serch"));
+        assert!(e.to_string().contains("ui_keys.search"), "{e}");
     }
 }

@@ -394,6 +394,34 @@ fn the_ui_attaches_to_a_running_service_and_leaves_it_playing() {
         status.starts_with("playing:"),
         "quitting the UI stopped the service: {status}"
     );
+
+    // SIGTERM ends the UI with the terminal put back, too.
+    tmux.type_text("clear");
+    tmux.keys(&["Enter"]);
+    tmux.type_text(&command_line(&env, "/nonexistent", "", "ui"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["attached to tapedeck serve"]);
+    let shell = tmux.flag("pane_pid");
+    let children =
+        std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap_or_default();
+    let ui = children
+        .split_whitespace()
+        .next()
+        .expect("the UI's process");
+    let term = Command::new("kill").args(["-TERM", ui]).status().unwrap();
+    assert!(term.success());
+    let started = Instant::now();
+    while tmux.flag("alternate_on") != "0" {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "SIGTERM did not end the UI"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    tmux.type_text("echo \"ended $?\"");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["ended 0"]);
+    tmux.assert_restored();
     let _ = serve.kill();
     let _ = serve.wait();
 }

@@ -566,7 +566,7 @@ impl Remote {
             rate,
             gain: field(&mode, "replay_gain_mode")
                 .filter(|m| *m != "off")
-                .map(|m| format!("ReplayGain {m}")),
+                .map(|m| format!("{m} (ReplayGain mode)")),
             elapsed: num("elapsed").unwrap_or(0.0),
             duration: num("duration").unwrap_or(0.0),
             volume: num("volume").unwrap_or(0.0).clamp(0.0, 100.0) as u8,
