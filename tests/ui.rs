@@ -170,7 +170,12 @@ fn library(secs: f64) -> (Env, String) {
             ("album", "Daylight"),
         ],
     );
-    env.ok(&["scan", music.to_str().unwrap()]);
+    // The bundled fixtures beside them: every format, odd tags, no tags.
+    env.ok(&[
+        "scan",
+        music.to_str().unwrap(),
+        common::fixture("library").to_str().unwrap(),
+    ]);
     let alsa = file_device(
         &env.dir.path().join("alsa.conf"),
         &env.dir.path().join("capture.raw"),
@@ -269,7 +274,12 @@ fn search_queue_an_album_play_it_and_quit_with_the_terminal_restored() {
         "ui --fresh --replaygain off",
     ));
     tmux.keys(&["Enter"]);
-    tmux.wait_for(&["Album artists (2)", "Other Artist", "Sunset Band", "? help"]);
+    tmux.wait_for(&[
+        "Album artists (13)",
+        "Other Artist",
+        "Sunset Band",
+        "? help",
+    ]);
 
     // Search as you type: the album's artist, album and first track are selected.
     tmux.keys(&["/"]);
@@ -339,6 +349,17 @@ fn search_queue_an_album_play_it_and_quit_with_the_terminal_restored() {
     tmux.wait_for(&["Queue: 3 tracks", "? help"]);
     assert_eq!(tmux.flag("alternate_on"), "1");
 
+    // Resized down to 60x15, it draws again to fit.
+    let resized = tmux
+        .cmd()
+        .args(["resize-window", "-t", "ui", "-x", "60", "-y", "15"])
+        .status()
+        .unwrap();
+    assert!(resized.success());
+    let small = tmux.wait_for(&["Queue: 3 tracks", "? help"]);
+    assert!(small.lines().all(|l| l.chars().count() <= 60), "{small}");
+    assert!(small.contains("1. Sunset Band — Drive 1"), "{small}");
+
     tmux.keys(&["q"]);
     tmux.type_text("echo \"exited $?\"");
     tmux.keys(&["Enter"]);
@@ -376,7 +397,10 @@ fn the_ui_attaches_to_a_running_service_and_leaves_it_playing() {
     tmux.keys(&["Enter"]);
     tmux.wait_for(&["attached to tapedeck serve", "Sunset Band"]);
     // Enter on the heading plays everything under it.
-    tmux.keys(&["j"]);
+    tmux.keys(&["/"]);
+    tmux.type_text("sunset");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["Albums of Sunset Band"]);
     tmux.keys(&["Enter"]);
     tmux.wait_for(&["Drive 1 — Sunset Band — Night Drive (2019)", "▶"]);
     let status = tapedeck(&env, &["status"]);

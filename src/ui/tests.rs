@@ -594,3 +594,40 @@ fn a_scan_started_from_the_ui_shows_progress_and_refreshes_the_views() {
     assert_eq!(iota(&app), had + 1, "the library view was read again");
     assert_eq!(app.library.headings.items.len(), before);
 }
+
+#[test]
+fn a_file_that_cannot_play_is_named_and_the_queue_goes_on() {
+    let mut f = library();
+    let mut app = app(&mut f);
+    // The hostile album's files do not exist; a playable track follows them.
+    keys(&mut app, "/evil");
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Char('a'));
+    keys(&mut app, "/alpha");
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('a'));
+    key(&mut app, KeyCode::Char('4'));
+    assert_eq!(app.queue.items.len(), 4);
+    key(&mut app, KeyCode::Enter);
+    wait("the playable tracks never played", || {
+        f.samples.lock().unwrap().len() > 1000
+    });
+    wait("no error was reported", || {
+        app.refresh_player();
+        app.now.error.is_some()
+    });
+    let error = app.now.error.clone().unwrap();
+    assert!(
+        error.contains("/nowhere/Evil"),
+        "the error names the file: {error}"
+    );
+    let screen = render(&mut app, 80, 24);
+    let last = (0..80)
+        .map(|x| screen.backend().buffer()[(x, 23)].symbol().to_string())
+        .collect::<String>();
+    assert!(
+        last.starts_with("error: /nowhere/Evil\\e[31m Red/"),
+        "{last}"
+    );
+}
