@@ -284,6 +284,8 @@ pub struct App {
     /// How long the last filter took to apply, and when a filter typed since is due.
     filter_cost: Duration,
     pub filter_due: Option<Instant>,
+    /// The queue version the queue's rows were read at.
+    queue_version: Option<u32>,
     /// Whether a redraw is due.
     pub dirty: bool,
 }
@@ -320,6 +322,7 @@ impl App {
             stale: Stale::default(),
             filter_cost: Duration::ZERO,
             filter_due: None,
+            queue_version: None,
             dirty: true,
         };
         app.invalidate(true);
@@ -364,15 +367,20 @@ impl App {
 
     // ---- loading -------------------------------------------------------------------------
 
-    /// Reads the player's state and queue again.
+    /// Reads the player's state again, and its queue when that changed.
     pub fn refresh_player(&mut self) {
         match self.deck.now() {
             Ok(now) => self.now = now,
             Err(e) => self.complain(e.to_string()),
         }
-        match self.deck.queue() {
-            Ok(rows) => self.queue.set(rows),
-            Err(e) => self.complain(e.to_string()),
+        if self.queue_version != Some(self.now.version) {
+            match self.deck.queue() {
+                Ok(rows) => {
+                    self.queue.set(rows);
+                    self.queue_version = Some(self.now.version);
+                }
+                Err(e) => self.complain(e.to_string()),
+            }
         }
         self.dirty = true;
     }

@@ -37,6 +37,8 @@ pub struct Now {
     /// The current entry's place in the queue (0 is the first).
     pub position: Option<usize>,
     pub length: usize,
+    /// Changes with every edit of the queue.
+    pub version: u32,
     pub error: Option<String>,
 }
 
@@ -479,6 +481,7 @@ impl Local {
             repeat: status.repeat,
             position: status.current.map(|(p, _)| p),
             length: status.length,
+            version: status.version,
             error: status.error,
         }
     }
@@ -578,6 +581,7 @@ impl Remote {
             },
             position: num("song").map(|p| p as usize),
             length: num("playlistlength").unwrap_or(0.0) as usize,
+            version: num("playlist").unwrap_or(0.0) as u32,
             error: field(&status, "error").map(str::to_string),
         })
     }
