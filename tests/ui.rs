@@ -428,12 +428,13 @@ fn the_ui_attaches_to_a_running_service_and_leaves_it_playing() {
     let shell = tmux.flag("pane_pid");
     let children =
         std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap_or_default();
-    let ui = children
+    let ui: i32 = children
         .split_whitespace()
         .next()
+        .and_then(|p| p.parse().ok())
         .expect("the UI's process");
-    let term = Command::new("kill").args(["-TERM", ui]).status().unwrap();
-    assert!(term.success());
+    // SAFETY: a signal to a process this test started.
+    assert_eq!(unsafe { libc::kill(ui, libc::SIGTERM) }, 0);
     let started = Instant::now();
     while tmux.flag("alternate_on") != "0" {
         assert!(
