@@ -387,9 +387,7 @@ fn keystrokes(db: &Path) -> Vec<Keys> {
         pages.push(timed_key(&mut app, &mut term, KeyCode::PageDown));
     }
     row("paging the track view", pages);
-    if let Deck::Local(l) = &app.deck {
-        l.service.shutdown();
-    }
+    app.deck.shutdown();
     out
 }
 

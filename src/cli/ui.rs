@@ -55,26 +55,16 @@ pub fn ui(ctx: &Settings, args: &UiArgs) -> Result<()> {
             ctx.db_path.display()
         ));
     }
-    let lib = Library::open_read_only(&ctx.db_path)
-        .with_context(|| format!("cannot read the library {}", ctx.db_path.display()))?;
-    let app = App::new(lib, ctx.db_path.clone(), deck, &ctx.config);
-    let stop = super::interrupt::flag();
-    let result = crate::ui::run(app, stop);
-    match result {
-        Ok(app) => {
-            if running.is_some() {
-                app.deck.shutdown();
-            }
-        }
-        Err(e) => {
-            if let Some(r) = running {
-                r.stop();
-            }
-            return Err(e).context("the terminal failed");
-        }
-    }
+    let result = (|| -> Result<()> {
+        let lib = Library::open_read_only(&ctx.db_path)
+            .with_context(|| format!("cannot read the library {}", ctx.db_path.display()))?;
+        let app = App::new(lib, ctx.db_path.clone(), deck, &ctx.config);
+        crate::ui::run(app, super::interrupt::flag()).context("the terminal failed")?;
+        Ok(())
+    })();
+    // The UI's own service ends with it (saving what it played); an attached one goes on.
     if let Some(r) = running {
         r.stop();
     }
-    Ok(())
+    result
 }
