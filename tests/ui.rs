@@ -408,6 +408,20 @@ fn the_ui_attaches_to_a_running_service_and_leaves_it_playing() {
         status.starts_with("playing: Sunset Band - Drive 1"),
         "{status}"
     );
+    // `u` has the service scan (so its other clients hear of it); the views follow.
+    tone(
+        &env.music().join("Zebra/Stripes/01.flac"),
+        770,
+        0.3,
+        &[
+            ("title", "Stripe"),
+            ("artist", "Zebra Quartet"),
+            ("album", "Stripes"),
+        ],
+    );
+    tmux.keys(&["1"]);
+    tmux.keys(&["u"]);
+    tmux.wait_for(&["tapedeck serve has scanned the library", "Zebra Quartet"]);
     tmux.keys(&["q"]);
     tmux.type_text("echo \"exited $?\"");
     tmux.keys(&["Enter"]);

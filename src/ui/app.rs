@@ -286,6 +286,8 @@ pub struct App {
     pub filter_due: Option<Instant>,
     /// The queue version the queue's rows were read at.
     queue_version: Option<u32>,
+    /// The attached service is scanning at the UI's request.
+    remote_scan: bool,
     /// Whether a redraw is due.
     pub dirty: bool,
 }
@@ -323,6 +325,7 @@ impl App {
             filter_cost: Duration::ZERO,
             filter_due: None,
             queue_version: None,
+            remote_scan: false,
             dirty: true,
         };
         app.invalidate(true);
@@ -958,9 +961,25 @@ impl App {
         self.deck_said(r);
     }
 
+    /// Whether a scan started from the UI runs (here, or in the attached service).
+    pub fn scanning(&self) -> bool {
+        self.scan.is_some() || self.remote_scan
+    }
+
     fn start_scan(&mut self) {
-        if self.scan.is_some() {
+        if self.scanning() {
             self.say("a scan is already running");
+            return;
+        }
+        if self.deck.is_remote() {
+            // The service scans, so every one of its clients hears of what changed.
+            match self.deck.update() {
+                Ok(()) => {
+                    self.remote_scan = true;
+                    self.say("tapedeck serve is scanning…");
+                }
+                Err(e) => self.complain(e.to_string()),
+            }
             return;
         }
         let state = Arc::new(ScanState::default());
@@ -991,6 +1010,14 @@ impl App {
 
     /// Called while a scan runs: its progress, and the views read again when it ends.
     pub fn poll_scan(&mut self) {
+        if self.remote_scan {
+            if !self.now.updating {
+                self.remote_scan = false;
+                self.invalidate(true);
+                self.say("tapedeck serve has scanned the library");
+            }
+            return;
+        }
         let Some(state) = self.scan.clone() else {
             return;
         };
@@ -1015,6 +1042,7 @@ impl App {
             .unwrap_or_else(|p| p.into_inner())
             .take();
         self.invalidate(true);
+        self.deck.library_changed();
         match outcome {
             Some(Ok(text)) => self.say(text),
             Some(Err(text)) => self.complain(text),

@@ -39,6 +39,8 @@ pub struct Now {
     pub length: usize,
     /// Changes with every edit of the queue.
     pub version: u32,
+    /// A scan the service runs (`update`) has not ended.
+    pub updating: bool,
     pub error: Option<String>,
 }
 
@@ -411,6 +413,25 @@ impl Deck {
         }
     }
 
+    /// Asks a running service to scan the library (MPD's `update`), so its other clients
+    /// hear of the changes; `Now::updating` says when it has ended.
+    pub fn update(&mut self) -> Result<(), DeckError> {
+        match self {
+            Deck::Local(_) => Err(DeckError::Refused(
+                "the UI scans the library itself when it plays".into(),
+            )),
+            Deck::Remote(r) => r.send(&["update"]),
+        }
+    }
+
+    /// Tells the service's other clients that the library changed (after the UI's own scan).
+    pub fn library_changed(&mut self) {
+        if let Deck::Local(l) = self {
+            l.service
+                .changed(service::Changes::DATABASE.union(service::Changes::UPDATE));
+        }
+    }
+
     /// Stops the music, if this UI is what plays it.
     pub fn shutdown(self) {
         if let Deck::Local(l) = self {
@@ -482,6 +503,7 @@ impl Local {
             position: status.current.map(|(p, _)| p),
             length: status.length,
             version: status.version,
+            updating: false,
             error: status.error,
         }
     }
@@ -582,6 +604,7 @@ impl Remote {
             position: num("song").map(|p| p as usize),
             length: num("playlistlength").unwrap_or(0.0) as usize,
             version: num("playlist").unwrap_or(0.0) as u32,
+            updating: field(&status, "updating_db").is_some(),
             error: field(&status, "error").map(str::to_string),
         })
     }

@@ -176,7 +176,7 @@ pub fn run(mut app: App, stop: Arc<AtomicBool>) -> io::Result<App> {
         }
         let tick = if let Some(due) = app.filter_due {
             after(due.saturating_duration_since(std::time::Instant::now()))
-        } else if app.scan.is_some() {
+        } else if app.scanning() {
             after(SCAN_TICK)
         } else if app.now.state == Playing::Playing {
             after(PLAYING_TICK)
