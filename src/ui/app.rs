@@ -254,6 +254,8 @@ pub enum Flow {
     Quit,
     /// Ctrl-Z: give the terminal back and stop until resumed.
     Suspend,
+    /// Ctrl-L: clear the screen and paint all of it again.
+    Repaint,
 }
 
 pub struct App {
@@ -288,6 +290,8 @@ pub struct App {
     queue_version: Option<u32>,
     /// The attached service is scanning at the UI's request.
     remote_scan: bool,
+    /// The last mouse click: when and where, to tell a double click.
+    last_click: Option<(Instant, u16, u16)>,
     /// Whether a redraw is due.
     pub dirty: bool,
 }
@@ -326,6 +330,7 @@ impl App {
             filter_due: None,
             queue_version: None,
             remote_scan: false,
+            last_click: None,
             dirty: true,
         };
         app.invalidate(true);
@@ -625,7 +630,7 @@ impl App {
             return Flow::Suspend;
         }
         if ctrl && key.code == KeyCode::Char('l') {
-            return Flow::Go;
+            return Flow::Repaint;
         }
         if self.prompt.is_some() {
             self.prompt_key(key);
@@ -1151,7 +1156,13 @@ impl App {
                 p.text.pop();
             }
             KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => p.text.push(c),
+            // Ctrl-U empties the line, Ctrl-W takes back the last word, as shells do.
             KeyCode::Char('u') => p.text.clear(),
+            KeyCode::Char('w') => {
+                let kept = p.text.trim_end().len();
+                let start = p.text[..kept].rfind(' ').map_or(0, |i| i + 1);
+                p.text.truncate(start);
+            }
             _ => {
                 self.prompt = Some(p);
                 return;
@@ -1531,6 +1542,14 @@ impl App {
     // ---- the mouse -------------------------------------------------------------------------------
 
     pub fn mouse(&mut self, m: MouseEvent) {
+        // A second click on a row within this long plays it, as Enter does.
+        const DOUBLE: Duration = Duration::from_millis(400);
+        let click = matches!(m.kind, MouseEventKind::Down(_));
+        let double = click
+            && self
+                .last_click
+                .is_some_and(|(at, x, y)| at.elapsed() < DOUBLE && (x, y) == (m.column, m.row));
+        self.last_click = click.then(|| (Instant::now(), m.column, m.row));
         let at = Position::new(m.column, m.row);
         let Some(&(area, spot)) = self.spots.iter().find(|(r, _)| r.contains(at)) else {
             return;
@@ -1553,6 +1572,9 @@ impl App {
                 let target = top + row;
                 let sel = self.column_sel(c);
                 self.move_by(target as isize - sel as isize);
+                if double && self.column_sel(c) == target {
+                    self.act(UiAction::Play);
+                }
             }
             (MouseEventKind::ScrollDown, Spot::Column(c)) => {
                 self.focus_column(c);

@@ -121,6 +121,11 @@ impl Screen {
         }
         enter_terminal()?;
         quiet_stderr();
+        self.repaint()
+    }
+
+    /// Clears the screen; the next draw paints all of it.
+    fn repaint(&mut self) -> io::Result<()> {
         // A new terminal has a blank previous frame, so the next draw paints everything on
         // the cleared screen. (`Terminal::clear` would ask the terminal for the cursor's
         // position, an answer the input thread would swallow.)
@@ -190,6 +195,10 @@ pub fn run(mut app: App, stop: Arc<AtomicBool>) -> io::Result<App> {
                     Flow::Quit => break,
                     Flow::Suspend => {
                         screen.suspend()?;
+                        app.dirty = true;
+                    }
+                    Flow::Repaint => {
+                        screen.repaint()?;
                         app.dirty = true;
                     }
                 },

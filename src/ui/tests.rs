@@ -505,6 +505,44 @@ fn the_mouse_selects_and_scrolls() {
         .unwrap();
     app.mouse(click(rect.x + 1, rect.y));
     assert_eq!(app.view, View::Queue);
+    assert!(app.queue.items.is_empty());
+    // A double click on a track plays its album from it.
+    key(&mut app, KeyCode::Char('1'));
+    render(&mut app, 80, 24);
+    app.mouse(click(2, 3));
+    assert_eq!(app.library.headings.items[1].name, "Alpha Artist");
+    render(&mut app, 80, 24);
+    let (tracks, _) = *app
+        .spots
+        .iter()
+        .find(|(_, s)| *s == super::app::Spot::Column(2))
+        .unwrap();
+    app.mouse(click(tracks.x + 2, tracks.y + 1));
+    assert!(app.queue.items.is_empty(), "one click only selects");
+    app.mouse(click(tracks.x + 2, tracks.y + 1));
+    assert_eq!(app.queue.items.len(), 2, "a double click plays the album");
+    assert_eq!(app.now.position, Some(1), "from the track clicked");
+}
+
+#[test]
+fn the_prompt_edits_as_a_shell_line_does() {
+    let mut f = library();
+    let mut app = app(&mut f);
+    key(&mut app, KeyCode::Char('L'));
+    keys(&mut app, "genre:rock year:2001");
+    let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+    app.key(ctrl('w'));
+    assert_eq!(app.prompt.as_ref().unwrap().text, "genre:rock ");
+    app.key(ctrl('w'));
+    assert_eq!(app.prompt.as_ref().unwrap().text, "");
+    keys(&mut app, "zoë");
+    app.key(ctrl('u'));
+    assert_eq!(app.prompt.as_ref().unwrap().text, "");
+    key(&mut app, KeyCode::Esc);
+    assert!(app.prompt.is_none());
+    assert_eq!(app.key(ctrl('l')), super::app::Flow::Repaint);
+    assert_eq!(app.key(ctrl('z')), super::app::Flow::Suspend);
+    assert_eq!(app.key(ctrl('c')), super::app::Flow::Quit);
 }
 
 #[test]
