@@ -744,13 +744,16 @@ fn help(buf: &mut Buffer, area: Rect, app: &App) {
         w.saturating_sub(2),
         h.saturating_sub(2),
     );
-    let lines: Vec<String> = UiAction::ALL
+    let mut lines: Vec<String> = UiAction::ALL
         .iter()
         .map(|a| {
             let keys = app.keys.keys(*a).join(" ");
             format!("{} {}", fit(&keys, 14), keys::describe(*a))
         })
         .collect();
+    for (keys, what) in keys::FIXED {
+        lines.push(format!("{} {what}", fit(keys, 14)));
+    }
     let rows = inner.height as usize;
     let top = app.help_top.min(lines.len().saturating_sub(rows));
     for (i, l) in lines.iter().skip(top).take(rows).enumerate() {

@@ -28,6 +28,17 @@ pub fn key_of(code: KeyCode) -> Option<Key> {
     })
 }
 
+/// Keys that cannot be rebound, and the mouse, for the help overlay.
+pub const FIXED: &[(&str, &str)] = &[
+    ("esc", "end the search; close a prompt"),
+    ("ctrl-w ctrl-u", "in a prompt: take back a word, the line"),
+    ("ctrl-l", "repaint the screen"),
+    ("ctrl-z", "suspend (fg resumes)"),
+    ("ctrl-c", "quit"),
+    ("click", "select; a double click plays"),
+    ("wheel", "scroll"),
+];
+
 /// What an action does, for the help overlay.
 pub fn describe(action: UiAction) -> &'static str {
     use UiAction as A;
