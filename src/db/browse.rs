@@ -303,6 +303,16 @@ impl Library {
         rows.collect()
     }
 
+    /// Every track id the query selects, in no particular order (no sort to pay for).
+    pub fn matching_ids(&self, q: &Query) -> Result<Vec<i64>> {
+        let (w, p) = filter_sql(Some(q), 0);
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT t.id FROM tracks t WHERE {w}"))?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(p), |r| r.get(0))?;
+        rows.collect()
+    }
+
     /// Which of these track ids the query selects (in no particular order).
     pub fn matching_among(&self, ids: &[i64], q: &Query) -> Result<Vec<i64>> {
         if ids.is_empty() {

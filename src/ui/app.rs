@@ -1397,10 +1397,7 @@ impl App {
         if n <= SEARCH_STEP {
             return false;
         }
-        let all = self.lib.track_ids(&Selection {
-            query: Some(&combined),
-            ..Selection::default()
-        });
+        let all = self.lib.matching_ids(&combined);
         let Some(all) = self.db(all) else {
             return false;
         };

@@ -217,6 +217,18 @@ fn searches_find_the_next_heading_with_a_match_and_wrap() {
         None
     );
 
+    let mut all = lib.matching_ids(&night).unwrap();
+    all.sort_unstable();
+    let mut want = lib
+        .track_ids(&query::Selection {
+            query: Some(&night),
+            ..Default::default()
+        })
+        .unwrap();
+    want.sort_unstable();
+    assert_eq!(all, want);
+    assert_eq!(all.len(), 2);
+
     let found = lib.matches_under(s, "various", &night).unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].album_key, "mix");
