@@ -237,7 +237,7 @@ fn columns(area: Rect, shares: &[u16]) -> Vec<Rect> {
         let w = if i + 1 == shares.len() {
             area.right().saturating_sub(x)
         } else {
-            room * s / total
+            (u32::from(room) * u32::from(*s) / u32::from(total)) as u16
         };
         out.push(Rect::new(x, area.y, w, area.height));
         x += w + 1;

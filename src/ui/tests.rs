@@ -669,3 +669,31 @@ fn a_file_that_cannot_play_is_named_and_the_queue_goes_on() {
         "{last}"
     );
 }
+
+#[test]
+fn every_view_draws_at_any_size_without_panicking() {
+    let mut f = library();
+    let mut app = app(&mut f);
+    keys(&mut app, "/tokyo");
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('a'));
+    for view in ['1', '2', '3', '4', '5', '?'] {
+        key(&mut app, KeyCode::Char(view));
+        for (w, h) in [
+            (1, 1),
+            (9, 5),
+            (10, 6),
+            (17, 7),
+            (33, 11),
+            (61, 16),
+            (300, 80),
+            (1000, 300),
+        ] {
+            let term = render(&mut app, w, h);
+            assert_eq!(term.backend().buffer().area.width, w);
+        }
+        if app.help {
+            key(&mut app, KeyCode::Esc);
+        }
+    }
+}
