@@ -648,6 +648,10 @@ impl App {
         self.message = None;
         if key.code == KeyCode::Esc {
             self.search = None;
+            if self.now.error.is_some() {
+                let r = self.deck.clear_error();
+                self.deck_said(r);
+            }
             return Flow::Go;
         }
         let Some(k) = keys::key_of(key.code) else {

@@ -432,6 +432,17 @@ impl Deck {
         }
     }
 
+    /// Forgets the player's last error (a file that could not be played).
+    pub fn clear_error(&mut self) -> Result<(), DeckError> {
+        match self {
+            Deck::Local(l) => {
+                l.service.clear_error();
+                Ok(())
+            }
+            Deck::Remote(r) => r.send(&["clearerror"]),
+        }
+    }
+
     /// Stops the music, if this UI is what plays it.
     pub fn shutdown(self) {
         if let Deck::Local(l) = self {

@@ -30,7 +30,7 @@ pub fn key_of(code: KeyCode) -> Option<Key> {
 
 /// Keys that cannot be rebound, and the mouse, for the help overlay.
 pub const FIXED: &[(&str, &str)] = &[
-    ("esc", "end the search; close a prompt"),
+    ("esc", "end the search, close a prompt, put away an error"),
     ("ctrl-w ctrl-u", "in a prompt: take back a word, the line"),
     ("ctrl-l", "repaint the screen"),
     ("ctrl-z", "suspend (fg resumes)"),

@@ -395,12 +395,18 @@ fn keys_browse_queue_and_play_through_the_service() {
             .any(|p| p.name == "Saved ♫")
     );
 
-    // Pause, then clear.
+    // Play (repeat is on, so it goes on playing), pause, then clear.
     key(&mut app, KeyCode::Char('4'));
+    key(&mut app, KeyCode::Char('g'));
+    key(&mut app, KeyCode::Enter);
+    wait("Enter in the queue did not play", || {
+        app.refresh_player();
+        app.now.state == Playing::Playing
+    });
     key(&mut app, KeyCode::Char(' '));
     wait("pause did not reach the service", || {
         app.refresh_player();
-        app.now.state != Playing::Playing
+        app.now.state == Playing::Paused
     });
     key(&mut app, KeyCode::Char('C'));
     assert!(app.queue.items.is_empty());
@@ -668,6 +674,9 @@ fn a_file_that_cannot_play_is_named_and_the_queue_goes_on() {
         last.starts_with("error: /nowhere/Evil\\e[31m Red/"),
         "{last}"
     );
+    // Esc puts it away.
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.now.error, None);
 }
 
 #[test]
