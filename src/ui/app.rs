@@ -202,6 +202,8 @@ struct Origin {
 pub struct Prompt {
     pub kind: PromptKind,
     pub text: String,
+    /// Where typing goes: a byte offset into `text`.
+    pub cursor: usize,
     /// The message and the character the caret points at.
     pub error: Option<(String, usize)>,
     /// A search that found nothing.
@@ -1119,6 +1121,7 @@ impl App {
         };
         self.prompt = Some(Prompt {
             kind,
+            cursor: text.len(),
             text,
             error: None,
             missed: false,
@@ -1156,20 +1159,12 @@ impl App {
                 self.confirm(p);
                 return;
             }
-            KeyCode::Backspace => {
-                p.text.pop();
-            }
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => p.text.push(c),
-            // Ctrl-U empties the line, Ctrl-W takes back the last word, as shells do.
-            KeyCode::Char('u') => p.text.clear(),
-            KeyCode::Char('w') => {
-                let kept = p.text.trim_end().len();
-                let start = p.text[..kept].rfind(' ').map_or(0, |i| i + 1);
-                p.text.truncate(start);
-            }
             _ => {
-                self.prompt = Some(p);
-                return;
+                if super::line::edit(&mut p.text, &mut p.cursor, key) != super::line::Edit::Changed
+                {
+                    self.prompt = Some(p);
+                    return;
+                }
             }
         }
         self.typed(&mut p);

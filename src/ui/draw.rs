@@ -644,28 +644,30 @@ fn bottom_line(buf: &mut Buffer, area: Rect, app: &App) -> Option<Position> {
         let label = p.kind.label();
         let shown = text::escape(&p.text);
         let line = format!("{label}{shown}");
-        // The typed text scrolls so its end stays on screen.
+        // The typed text scrolls so the cursor stays on screen (its end, when it fits).
         let lw = text::width(&line);
-        let skip = lw.saturating_sub(w.saturating_sub(1));
-        let visible: String = {
-            let mut used = 0;
-            line.chars()
-                .skip_while(|c| {
-                    let cw = unicode_width::UnicodeWidthChar::width(*c).unwrap_or(0);
-                    if used < skip {
-                        used += cw;
-                        true
-                    } else {
-                        false
-                    }
-                })
-                .collect()
-        };
+        let cur =
+            text::width(label) + text::width(&text::escape(&p.text[..p.cursor.min(p.text.len())]));
+        let skip = lw.saturating_sub(w.saturating_sub(1)).min(cur);
+        let mut skipped = 0;
+        let visible: String = line
+            .chars()
+            .skip_while(|c| {
+                let cw = unicode_width::UnicodeWidthChar::width(*c).unwrap_or(0);
+                if skipped < skip {
+                    skipped += cw;
+                    true
+                } else {
+                    false
+                }
+            })
+            .collect();
+        let cursor_x = area.x + cur.saturating_sub(skipped).min(w.saturating_sub(1)) as u16;
         match &p.error {
             Some((message, at)) => {
                 let before: String = p.text.chars().take(*at).collect();
                 let col = text::width(label) + text::width(&text::escape(&before));
-                let col = col.saturating_sub(skip);
+                let col = col.saturating_sub(skipped);
                 put(
                     buf,
                     area.x,
@@ -683,10 +685,7 @@ fn bottom_line(buf: &mut Buffer, area: Rect, app: &App) -> Option<Position> {
                     area.width,
                     Style::new().fg(Color::Red),
                 );
-                return Some(Position::new(
-                    area.x + text::width(&visible).min(w.saturating_sub(1)) as u16,
-                    y - 1,
-                ));
+                return Some(Position::new(cursor_x, y - 1));
             }
             None => {
                 put(buf, area.x, y, &fit(&visible, w), area.width, Style::new());
@@ -701,10 +700,7 @@ fn bottom_line(buf: &mut Buffer, area: Rect, app: &App) -> Option<Position> {
                         Style::new().fg(Color::Red),
                     );
                 }
-                return Some(Position::new(
-                    area.x + text::width(&visible).min(w.saturating_sub(1)) as u16,
-                    y,
-                ));
+                return Some(Position::new(cursor_x, y));
             }
         }
     }

@@ -9,6 +9,7 @@ pub mod app;
 pub mod deck;
 pub mod draw;
 pub mod keys;
+pub mod line;
 
 use std::io::{self, Stdout};
 use std::sync::Arc;

@@ -544,6 +544,22 @@ fn the_prompt_edits_as_a_shell_line_does() {
     keys(&mut app, "zoë");
     app.key(ctrl('u'));
     assert_eq!(app.prompt.as_ref().unwrap().text, "");
+    // Typing goes where the cursor is, and the terminal's cursor is shown there.
+    keys(&mut app, "year:2006");
+    key(&mut app, KeyCode::Home);
+    keys(&mut app, "tokyo ");
+    assert_eq!(app.prompt.as_ref().unwrap().text, "tokyo year:2006");
+    assert_eq!(
+        app.library.headings.items.len(),
+        1,
+        "the edited filter applies"
+    );
+    let mut term = render(&mut app, 80, 24);
+    use ratatui::backend::Backend;
+    let at = term.backend_mut().get_cursor_position().unwrap();
+    assert_eq!((at.x, at.y), ("filter: tokyo ".len() as u16, 23));
+    app.key(ctrl('u'));
+    app.key(ctrl('k'));
     key(&mut app, KeyCode::Esc);
     assert!(app.prompt.is_none());
     assert_eq!(app.key(ctrl('l')), super::app::Flow::Repaint);
