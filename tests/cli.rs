@@ -987,7 +987,7 @@ fn a_killed_scan_leaves_a_consistent_library_that_the_next_scan_completes() {
             .unwrap();
         assert_eq!(
             (indexes, deferred),
-            (10, 0),
+            (12, 0),
             "after a kill at {delay_ms} ms"
         );
     }

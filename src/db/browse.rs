@@ -39,28 +39,35 @@ impl Shelf {
         }
     }
 
-    /// The heading's own key over `tracks t`, and the table the heading comes from.
-    fn key(self) -> (&'static str, &'static str) {
+    /// The heading's key over `tracks t` (folded: case and accents aside, so headings sort and
+    /// group as people read them), the name it shows, and the table it comes from. Each pair
+    /// of key and name is an index's, so an unfiltered list reads the index alone.
+    fn key(self) -> (&'static str, &'static str, &'static str) {
         match self {
-            Shelf::AlbumArtists => ("COALESCE(t.albumartist, t.artist, '')", "tracks t"),
+            Shelf::AlbumArtists => (
+                "(CASE WHEN t.albumartist IS NULL THEN t.fold_artist ELSE t.fold_albumartist END)",
+                "COALESCE(t.albumartist, t.artist, '')",
+                "tracks t",
+            ),
             Shelf::Artists => (
+                "a.fold_name",
                 "a.name",
                 "track_artists a JOIN tracks t ON t.id = a.track_id",
             ),
-            Shelf::Genres => ("COALESCE(t.genre, '')", "tracks t"),
+            Shelf::Genres => ("t.fold_genre", "COALESCE(t.genre, '')", "tracks t"),
         }
     }
 
-    /// The condition (over `tracks t`) that a track sits under the heading `?N`.
+    /// The condition (over `tracks t`) that a track sits under the heading whose key is `?N`.
     fn holds(self, n: usize) -> String {
         match self {
-            Shelf::AlbumArtists => {
-                format!("COALESCE(t.albumartist, t.artist, '') = ?{n} COLLATE NOCASE")
-            }
-            Shelf::Artists => format!(
-                "t.id IN (SELECT track_id FROM track_artists WHERE name = ?{n} COLLATE NOCASE)"
+            Shelf::AlbumArtists => format!(
+                "(CASE WHEN t.albumartist IS NULL THEN t.fold_artist ELSE t.fold_albumartist END) = ?{n}"
             ),
-            Shelf::Genres => format!("COALESCE(t.genre, '') = ?{n} COLLATE NOCASE"),
+            Shelf::Artists => {
+                format!("t.id IN (SELECT track_id FROM track_artists WHERE fold_name = ?{n})")
+            }
+            Shelf::Genres => format!("t.fold_genre = ?{n}"),
         }
     }
 }
@@ -68,9 +75,11 @@ impl Shelf {
 /// One entry of the first column.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Heading {
-    /// As tagged (the first spelling when several differ only in case); empty for tracks with
-    /// none.
+    /// As tagged (one spelling when several differ only in case or accents); empty for tracks
+    /// with none.
     pub name: String,
+    /// The folded name: what the other calls take to name the heading.
+    pub key: String,
     pub tracks: u64,
 }
 
@@ -149,26 +158,26 @@ fn filter_sql(filter: Option<&Query>, taken: usize) -> (String, Vec<Value>) {
 }
 
 impl Library {
-    /// The first column: every heading with its track count, in name order (case folded as
-    /// SQLite's NOCASE does). Unfiltered, album artists are read from an index alone.
+    /// The first column: every heading with its track count, in folded name order.
+    /// Unfiltered, album artists and credited artists are read from an index alone.
     pub fn headings(&self, shelf: Shelf, filter: Option<&Query>) -> Result<Vec<Heading>> {
-        let (key, from) = shelf.key();
+        let (key, name, from) = shelf.key();
         let (w, p) = filter_sql(filter, 0);
         let sql = format!(
-            "SELECT min({key}), count(*) FROM {from} WHERE {w} \
-             GROUP BY {key} COLLATE NOCASE ORDER BY {key} COLLATE NOCASE"
+            "SELECT min({name}), {key}, count(*) FROM {from} WHERE {w} GROUP BY {key} ORDER BY {key}"
         );
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(p), |r| {
             Ok(Heading {
                 name: r.get(0)?,
-                tracks: r.get::<_, i64>(1)? as u64,
+                key: r.get(1)?,
+                tracks: r.get::<_, i64>(2)? as u64,
             })
         })?;
         rows.collect()
     }
 
-    /// The albums under a heading, by year (undated last), then title.
+    /// The albums under the heading keyed `heading`, by year (undated last), then title.
     pub fn heading_albums(
         &self,
         shelf: Shelf,
@@ -208,7 +217,7 @@ impl Library {
         rows.collect()
     }
 
-    /// An album's tracks under a heading, in disc and track order.
+    /// An album's tracks under the heading keyed `heading`, in disc and track order.
     pub fn album_tracks(
         &self,
         shelf: Shelf,
@@ -241,8 +250,9 @@ impl Library {
         Ok(out)
     }
 
-    /// The first heading after `after` (before it when `backwards`) that holds a track the
-    /// query selects, wrapping around the ends; the heading itself when it is the only one.
+    /// The key of the first heading after the one keyed `after` (before it when `backwards`)
+    /// that holds a track the query selects, wrapping around the ends; the heading itself when
+    /// it is the only one.
     pub fn next_heading(
         &self,
         shelf: Shelf,
@@ -250,7 +260,7 @@ impl Library {
         q: &Query,
         backwards: bool,
     ) -> Result<Option<String>> {
-        let (key, from) = shelf.key();
+        let (key, _, from) = shelf.key();
         let (op, dir) = if backwards {
             ("<", "DESC")
         } else {
@@ -261,13 +271,12 @@ impl Library {
             let bound = match after {
                 Some(a) => {
                     p.insert(0, Value::Text(a.to_string()));
-                    format!("{key} COLLATE NOCASE {op} ?1 AND ")
+                    format!("{key} {op} ?1 AND ")
                 }
                 None => String::new(),
             };
-            let sql = format!(
-                "SELECT {key} FROM {from} WHERE {bound}({w}) ORDER BY {key} COLLATE NOCASE {dir} LIMIT 1"
-            );
+            let sql =
+                format!("SELECT {key} FROM {from} WHERE {bound}({w}) ORDER BY {key} {dir} LIMIT 1");
             self.conn
                 .query_row(&sql, rusqlite::params_from_iter(p), |r| r.get(0))
                 .optional()
@@ -282,8 +291,8 @@ impl Library {
         }
     }
 
-    /// The tracks under a heading that the query selects, with the album each is on, in an
-    /// album's track order.
+    /// The tracks under the heading keyed `heading` that the query selects, with the album
+    /// each is on, in an album's track order.
     pub fn matches_under(&self, shelf: Shelf, heading: &str, q: &Query) -> Result<Vec<Found>> {
         let (w, mut p) = filter_sql(Some(q), 1);
         p.insert(0, Value::Text(heading.to_string()));

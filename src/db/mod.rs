@@ -231,6 +231,14 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE TABLE deferred_indexes (name TEXT PRIMARY KEY, sql TEXT NOT NULL);
     "#,
+    // 12: the browser's headings (album artists, credited artists) in folded order, case and
+    // accents aside, each read from an index alone with the name it shows.
+    r#"
+    CREATE INDEX tracks_shelf ON tracks(
+        (CASE WHEN albumartist IS NULL THEN fold_artist ELSE fold_albumartist END),
+        COALESCE(albumartist, artist, ''));
+    CREATE INDEX track_artists_fold ON track_artists(fold_name, name);
+    "#,
 ];
 
 /// The SQLite URI that opens the database at `path` as immutable (read without locks or a WAL

@@ -462,7 +462,7 @@ impl App {
     /// exist.
     fn load_headings(&mut self) {
         self.stale.library = false;
-        let keep = self.library.headings.selected().map(|h| h.name.clone());
+        let keep = self.library.headings.selected().map(|h| h.key.clone());
         let keep_album = self
             .library
             .albums
@@ -472,14 +472,10 @@ impl App {
         let headings = self.lib.headings(self.library.shelf, self.filter_query());
         let headings = self.db(headings).unwrap_or_default();
         let sel = keep
-            .and_then(|k| {
-                headings
-                    .iter()
-                    .position(|h| h.name.eq_ignore_ascii_case(&k))
-            })
+            .and_then(|k| headings.iter().position(|h| h.key == k))
             .unwrap_or(0);
         let same =
-            self.library.headings.selected().map(|h| &h.name) == headings.get(sel).map(|h| &h.name);
+            self.library.headings.selected().map(|h| &h.key) == headings.get(sel).map(|h| &h.key);
         self.library.headings = Column::new(headings);
         self.library.headings.sel = sel;
         self.load_albums(keep_album.filter(|_| same));
@@ -497,7 +493,7 @@ impl App {
             Some(h) => {
                 let r = self.lib.heading_albums(
                     self.library.shelf,
-                    &h.name.clone(),
+                    &h.key.clone(),
                     self.filter_query(),
                 );
                 self.db(r).unwrap_or_default()
@@ -524,7 +520,7 @@ impl App {
             (Some(h), Some(a)) => {
                 let r = self.lib.album_tracks(
                     self.library.shelf,
-                    &h.name.clone(),
+                    &h.key.clone(),
                     &a.clone(),
                     self.filter_query(),
                     Members::All,
@@ -834,7 +830,7 @@ impl App {
                 let l = &self.library;
                 match l.focus {
                     0 => {
-                        let heading = l.headings.selected()?.name.clone();
+                        let heading = l.headings.selected()?.key.clone();
                         let albums = l.albums.items.clone();
                         let mut all = Vec::new();
                         for a in &albums {
@@ -1414,7 +1410,7 @@ impl App {
     fn find_in_library(&mut self, q: &Query, here: bool, back: bool) -> bool {
         let shelf = self.library.shelf;
         let combined = browse::both(self.filter_query(), Some(q)).expect("a query is given");
-        let Some(current) = self.library.headings.selected().map(|h| h.name.clone()) else {
+        let Some(current) = self.library.headings.selected().map(|h| h.key.clone()) else {
             return false;
         };
         // Within the selected heading: the matches in display order, and where we stand.
@@ -1478,7 +1474,7 @@ impl App {
         let next = self
             .lib
             .next_heading(shelf, Some(&current), &combined, back);
-        let Some(Some(name)) = self.db(next) else {
+        let Some(Some(key)) = self.db(next) else {
             return false;
         };
         let Some(h) = self
@@ -1486,13 +1482,13 @@ impl App {
             .headings
             .items
             .iter()
-            .position(|x| x.name.eq_ignore_ascii_case(&name))
+            .position(|x| x.key == key)
         else {
             return false;
         };
         self.library.headings.sel = h;
         self.load_albums(None);
-        let found = self.lib.matches_under(shelf, &name, &combined);
+        let found = self.lib.matches_under(shelf, &key, &combined);
         let Some(found) = self.db(found) else {
             return false;
         };

@@ -31,9 +31,15 @@ pub fn key_of(code: KeyCode) -> Option<Key> {
 /// Keys that cannot be rebound, and the mouse, for the help overlay.
 pub const FIXED: &[(&str, &str)] = &[
     ("esc", "end the search, close a prompt, put away an error"),
-    ("left right", "in a prompt: move (also home, end, ctrl-a, ctrl-e)"),
+    (
+        "left right",
+        "in a prompt: move (also home, end, ctrl-a, ctrl-e)",
+    ),
     ("ctrl-w", "in a prompt: take back a word"),
-    ("ctrl-u ctrl-k", "in a prompt: delete before, after the cursor"),
+    (
+        "ctrl-u ctrl-k",
+        "in a prompt: delete before, after the cursor",
+    ),
     ("ctrl-l", "repaint the screen"),
     ("ctrl-z", "suspend (fg resumes)"),
     ("ctrl-c", "quit"),
