@@ -101,16 +101,11 @@ wait 2>/dev/null
 exit 0
 "#;
 
-fn samples(path: &Path) -> Vec<f32> {
-    std::fs::read(path)
-        .unwrap_or_default()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-        .collect()
-}
-
 fn audible(path: &Path) -> usize {
-    samples(path).iter().filter(|&&s| s != 0.0).count()
+    common::captured_samples(path)
+        .iter()
+        .filter(|&&s| s != 0.0)
+        .count()
 }
 
 fn secs(v: &str) -> f64 {

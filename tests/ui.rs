@@ -6,7 +6,7 @@
 //! `tapedeck serve` (which keeps playing after the UI quits), and the terminal put back as it
 //! was on quit (main screen, cursor shown, mouse reporting off).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -254,14 +254,6 @@ fn tapedeck(env: &Env, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
-fn samples(path: &Path) -> Vec<f32> {
-    std::fs::read(path)
-        .unwrap_or_default()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-        .collect()
-}
-
 #[test]
 fn search_queue_an_album_play_it_and_quit_with_the_terminal_restored() {
     let (env, alsa) = library(1.5);
@@ -320,7 +312,7 @@ fn search_queue_an_album_play_it_and_quit_with_the_terminal_restored() {
         "MPRIS shows what plays"
     );
     tmux.wait_for(&["nothing playing", "■ 0:00"]);
-    let captured = samples(&env.dir.path().join("capture.raw"));
+    let captured = common::captured_samples(&env.dir.path().join("capture.raw"));
     let mut expected = Vec::new();
     for n in 1..=3 {
         let path = env

@@ -1560,11 +1560,10 @@ impl App {
             (MouseEventKind::Down(_), Spot::Column(c)) => {
                 self.focus_column(c);
                 let row = (m.row - area.y) as usize;
-                let top = self.column_top(c);
+                let (top, sel) = self.column_place(c);
                 let target = top + row;
-                let sel = self.column_sel(c);
                 self.move_by(target as isize - sel as isize);
-                if double && self.column_sel(c) == target {
+                if double && self.column_place(c).1 == target {
                     self.act(UiAction::Play);
                 }
             }
@@ -1588,29 +1587,20 @@ impl App {
         }
     }
 
-    fn column_top(&self, c: usize) -> usize {
-        match (self.view, c) {
-            (View::Library, 0) => self.library.headings.top,
-            (View::Library, 1) => self.library.albums.top,
-            (View::Library, _) => self.library.tracks.top,
-            (View::Tracks, _) => self.tracks.top,
-            (View::Playlists, 0) => self.playlists.lists.top,
-            (View::Playlists, _) => self.playlists.entries.top,
-            (View::Queue, _) => self.queue.top,
-            (View::Problems, _) => self.problems.top,
+    /// The first row shown and the selected row of a column of the current view.
+    fn column_place(&self, c: usize) -> (usize, usize) {
+        fn place<T>(col: &Column<T>) -> (usize, usize) {
+            (col.top, col.sel)
         }
-    }
-
-    fn column_sel(&self, c: usize) -> usize {
         match (self.view, c) {
-            (View::Library, 0) => self.library.headings.sel,
-            (View::Library, 1) => self.library.albums.sel,
-            (View::Library, _) => self.library.tracks.sel,
-            (View::Tracks, _) => self.tracks.sel,
-            (View::Playlists, 0) => self.playlists.lists.sel,
-            (View::Playlists, _) => self.playlists.entries.sel,
-            (View::Queue, _) => self.queue.sel,
-            (View::Problems, _) => self.problems.sel,
+            (View::Library, 0) => place(&self.library.headings),
+            (View::Library, 1) => place(&self.library.albums),
+            (View::Library, _) => place(&self.library.tracks),
+            (View::Tracks, _) => (self.tracks.top, self.tracks.sel),
+            (View::Playlists, 0) => place(&self.playlists.lists),
+            (View::Playlists, _) => place(&self.playlists.entries),
+            (View::Queue, _) => place(&self.queue),
+            (View::Problems, _) => place(&self.problems),
         }
     }
 }

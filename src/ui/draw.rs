@@ -155,26 +155,10 @@ fn tabs(buf: &mut Buffer, area: Rect, app: &mut App) {
     }
 }
 
-/// Draws a list column: a header, then rows from `top`, the selected one highlighted.
+/// Draws a list column: a header, then rows from `top`, the selected one highlighted, or
+/// `empty` when there are none.
 #[allow(clippy::too_many_arguments)]
 fn column<T>(
-    buf: &mut Buffer,
-    area: Rect,
-    title: &str,
-    col: &Column<T>,
-    focused: bool,
-    spot: usize,
-    spots: &mut Vec<(Rect, Spot)>,
-    mut row: impl FnMut(&T, usize) -> String,
-) {
-    column_or(
-        buf, area, title, col, focused, spot, spots, "(empty)", &mut row,
-    );
-}
-
-/// [`column`], saying `empty` when the list is.
-#[allow(clippy::too_many_arguments)]
-fn column_or<T>(
     buf: &mut Buffer,
     area: Rect,
     title: &str,
@@ -275,7 +259,7 @@ fn library(buf: &mut Buffer, area: Rect, app: &mut App) {
     } else {
         "(no music yet: tapedeck scan FOLDER, then u)"
     };
-    column_or(
+    column(
         buf,
         cols[0],
         &title,
@@ -306,7 +290,8 @@ fn library(buf: &mut Buffer, area: Rect, app: &mut App) {
         l.focus == 1,
         1,
         &mut spots,
-        |a, w| {
+        "(empty)",
+        &mut |a, w| {
             let year = a.year.map_or("    ".to_string(), |y| format!("{y:04}"));
             let title = if a.title.is_empty() {
                 "(no album)"
@@ -341,7 +326,8 @@ fn library(buf: &mut Buffer, area: Rect, app: &mut App) {
         l.focus == 2,
         2,
         &mut spots,
-        |t, w| track_line(t, w, album_artist.as_deref()),
+        "(empty)",
+        &mut |t, w| track_line(t, w, album_artist.as_deref()),
     );
     app.spots = spots;
 }
@@ -403,7 +389,8 @@ fn playlists(buf: &mut Buffer, area: Rect, app: &mut App) {
         p.focus == 0,
         0,
         &mut spots,
-        |pl, w| {
+        "(empty)",
+        &mut |pl, w| {
             let kind = if pl.query.is_some() { "smart" } else { "" };
             split_line(&pl.name, kind, w)
         },
@@ -420,7 +407,8 @@ fn playlists(buf: &mut Buffer, area: Rect, app: &mut App) {
         p.focus == 1,
         1,
         &mut spots,
-        |t, w| {
+        "(empty)",
+        &mut |t, w| {
             let left = match &t.artist {
                 Some(a) => format!("{a} — {}", t.title),
                 None => t.title.clone(),
@@ -451,7 +439,8 @@ fn queue(buf: &mut Buffer, area: Rect, app: &mut App) {
         true,
         0,
         &mut spots,
-        |r, w| {
+        "(empty)",
+        &mut |r, w| {
             let i = app.queue.top + n;
             n += 1;
             let mark = if current == Some(i) { "▶" } else { " " };
@@ -494,7 +483,8 @@ fn problems(buf: &mut Buffer, area: Rect, app: &mut App) {
         true,
         0,
         &mut spots,
-        |p, w| {
+        "(empty)",
+        &mut |p, w| {
             let path = text::escape_path(&p.path);
             let pw = w * 6 / 10;
             format!(

@@ -80,6 +80,15 @@ pub fn succeeded<S: AsRef<OsStr>>(args: &[S], out: Output) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The 32-bit float samples the ALSA file device captured (none when it wrote nothing).
+pub fn captured_samples(path: &Path) -> Vec<f32> {
+    std::fs::read(path)
+        .unwrap_or_default()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect()
+}
+
 /// Writes an ALSA configuration at `conf` whose default device is the file device writing raw
 /// samples into `capture` (paced to real time through pv when `paced`: 44.1 kHz stereo f32 is
 /// 352800 bytes a second), and returns the `ALSA_CONFIG_PATH` value that selects it.
