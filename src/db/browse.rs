@@ -4,6 +4,8 @@
 //! and albums are read whole (names and counts, thousands of rows at most); tracks are read per
 //! album or per page of ids, never the whole library up front.
 
+use std::collections::HashMap;
+
 use rusqlite::OptionalExtension;
 use rusqlite::types::Value;
 
@@ -135,26 +137,7 @@ pub fn both(a: Option<&Query>, b: Option<&Query>) -> Option<Query> {
 
 /// A WHERE expression with its parameters, numbered after `taken` ones the caller binds first.
 fn filter_sql(filter: Option<&Query>, taken: usize) -> (String, Vec<Value>) {
-    let (w, p) = query::where_clause(filter, false);
-    if taken == 0 || p.is_empty() {
-        return (w, p);
-    }
-    // The compiled query numbers its parameters from 1; move them past the caller's.
-    let mut out = String::with_capacity(w.len() + 8);
-    let mut chars = w.chars().peekable();
-    while let Some(c) = chars.next() {
-        out.push(c);
-        if c == '?' {
-            let mut digits = String::new();
-            while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-                digits.push(*d);
-                chars.next();
-            }
-            let n: usize = digits.parse().expect("parameters are numbered");
-            out.push_str(&(n + taken).to_string());
-        }
-    }
-    (out, p)
+    query::where_clause_after(filter, false, taken)
 }
 
 impl Library {
@@ -358,20 +341,15 @@ impl Library {
             "SELECT t.id AS td_id, {} FROM tracks t WHERE t.id IN ({list})",
             members.columns()
         );
-        let mut found: Vec<(i64, Track)> = Vec::with_capacity(ids.len());
+        let mut found: HashMap<i64, Track> = HashMap::with_capacity(ids.len());
         let mut stmt = self.conn.prepare(&sql)?;
         let columns = super::RowColumns::of(&stmt, members)?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
-            found.push((row.get(0)?, columns.track(row)?));
+            found.insert(row.get(0)?, columns.track(row)?);
         }
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(i) = found.iter().position(|(f, _)| f == id) {
-                out.push(found.swap_remove(i).1);
-            }
-        }
-        Ok(out)
+        // The order asked; an id given twice (a playlist's repeated entry) is shown twice.
+        Ok(ids.iter().filter_map(|id| found.get(id).cloned()).collect())
     }
 }
 

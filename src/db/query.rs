@@ -87,18 +87,28 @@ fn phrase(needle: &str) -> String {
 struct Sql {
     text: String,
     params: Vec<Value>,
+    /// Parameters the caller binds before these (`?1`..`?taken`).
+    taken: usize,
+}
+
+/// The shortest substring the trigram index serves; shorter ones are matched row by row.
+const TRIGRAM: usize = 3;
+
+/// Whether `needle` is searched through the trigram index.
+fn indexed(needle: &str) -> bool {
+    needle.chars().count() >= TRIGRAM
 }
 
 impl Sql {
     fn param(&mut self, v: impl Into<Value>) -> String {
         self.params.push(v.into());
-        format!("?{}", self.params.len())
+        format!("?{}", self.taken + self.params.len())
     }
 
     /// A folded substring test on one field.
     fn contains(&mut self, f: Field, needle: &str) -> String {
         match folded(f) {
-            Some(col) if needle.chars().count() >= 3 => {
+            Some(col) if indexed(needle) => {
                 let p = self.param(format!("{col} : {}", phrase(needle)));
                 format!("t.id IN (SELECT rowid FROM track_search WHERE track_search MATCH {p})")
             }
@@ -116,7 +126,7 @@ impl Sql {
 
     fn cond(&mut self, cond: &Cond) -> String {
         match cond {
-            Cond::Bare(needle) if needle.chars().count() >= 3 => {
+            Cond::Bare(needle) if indexed(needle) => {
                 let p = self.param(phrase(needle));
                 format!("t.id IN (SELECT rowid FROM track_search WHERE track_search MATCH {p})")
             }
@@ -235,15 +245,34 @@ fn order_by(q: Option<&Query>, default_order: &str) -> String {
 
 /// The WHERE expression (over `tracks t`) and its parameters for a query; everything when `None`.
 pub fn where_clause(q: Option<&Query>, within: bool) -> (String, Vec<Value>) {
+    where_clause_after(q, within, 0)
+}
+
+/// [`where_clause`] for a statement whose own parameters `?1`..`?taken` come first: the
+/// query's are numbered after them.
+pub fn where_clause_after(q: Option<&Query>, within: bool, taken: usize) -> (String, Vec<Value>) {
     let mut sql = Sql {
         text: String::new(),
         params: Vec::new(),
+        taken,
     };
     let mut w = q.map_or("1".to_string(), |q| sql.query(q));
     if within {
         w = format!("({w}) AND t.id IN (SELECT track_id FROM temp.selection)");
     }
     (w, sql.params)
+}
+
+/// Whether a query makes SQLite read every row: a substring shorter than the trigram index
+/// serves, a regex, or a test that a field is present. A caller may want to wait before
+/// running such a query as it is typed.
+pub fn scans_every_row(q: &Query) -> bool {
+    q.groups.iter().flatten().any(|t| match &t.cond {
+        Cond::Bare(w) => !indexed(w),
+        Cond::Text(f, TextOp::Contains(w)) => folded(*f).is_none() || !indexed(w),
+        Cond::Text(_, TextOp::Regex(_)) | Cond::Present(_) => true,
+        _ => false,
+    })
 }
 
 /// The track's artists in order, joined by U+001F, as the result column `artists`.
@@ -261,6 +290,7 @@ pub fn select_tracks(
     let mut sql = Sql {
         text: String::new(),
         params: Vec::new(),
+        taken: 0,
     };
     let where_ = sel.query.map_or("1".to_string(), |q| sql.query(q));
     let natural = if sel.within {

@@ -1201,7 +1201,8 @@ impl App {
                 }
                 match parse(&p.text) {
                     Ok(q) => {
-                        let slow = self.filter_cost > SLOW_FILTER || scans_every_row(&q);
+                        let slow =
+                            self.filter_cost > SLOW_FILTER || crate::db::query::scans_every_row(&q);
                         self.filter = Some((p.text.clone(), q));
                         if slow {
                             self.filter_due = Some(Instant::now() + FILTER_SETTLE);
@@ -1645,18 +1646,6 @@ fn caret(text: &str, e: &QueryError) -> (String, usize) {
         message.push(')');
     }
     (message, text[..byte].chars().count())
-}
-
-/// Whether a query has a substring shorter than the search index serves (three characters), or
-/// a regex: those are matched against every row.
-fn scans_every_row(q: &Query) -> bool {
-    q.groups.iter().flatten().any(|t| match &t.cond {
-        query::Cond::Bare(w) | query::Cond::Text(_, query::TextOp::Contains(w)) => {
-            w.chars().count() < 3
-        }
-        query::Cond::Text(_, query::TextOp::Regex(_)) | query::Cond::Present(_) => true,
-        _ => false,
-    })
 }
 
 /// The bare words of a query, for lists that are not tracks (playlist names, problems).

@@ -271,6 +271,13 @@ fn pages_keep_the_order_asked_and_filters_combine() {
         .collect();
     let got: Vec<String> = page.into_iter().map(|t| t.title).collect();
     assert_eq!(got, want);
+    // A playlist may hold a track twice: each entry is shown.
+    let twice = lib
+        .page(&[ids[0], ids[1], ids[0], -1], Members::Only(&["title"]))
+        .unwrap();
+    let titles: Vec<&str> = twice.iter().map(|t| t.title.as_str()).collect();
+    assert_eq!(titles.len(), 3, "{titles:?}");
+    assert_eq!(titles[0], titles[2]);
 
     let both = both(Some(&q("genre:jazz")), Some(&q("night , one"))).unwrap();
     let mut hits = lib.matching_among(&ids, &both).unwrap();

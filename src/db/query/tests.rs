@@ -350,3 +350,20 @@ fn the_largest_query_allowed_runs() {
         );
     }
 }
+
+#[test]
+fn parameters_follow_the_callers_and_row_scans_are_told() {
+    let q = query::parse_str("artist:ab year:1990 night", NOW).unwrap();
+    let (w, p) = super::where_clause_after(Some(&q), false, 2);
+    assert_eq!(p.len(), 4, "{w}");
+    for n in 3..=6 {
+        assert!(w.contains(&format!("?{n}")), "?{n} in {w}");
+    }
+    assert!(!w.contains("?1") && !w.contains("?2 "), "{w}");
+    let scans = |text: &str| super::scans_every_row(&query::parse_str(text, NOW).unwrap());
+    assert!(scans("ab"), "a two-letter word is matched row by row");
+    assert!(scans("title::^a"), "a regex");
+    assert!(scans("codec:flac"), "a field without a folded column");
+    assert!(!scans("night"));
+    assert!(!scans("artist:night year:1990..1999"));
+}
