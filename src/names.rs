@@ -567,7 +567,12 @@ fn fallback_for(field: &str) -> &'static str {
 fn clean_ext(ext: &str, charset: Charset, limit: usize) -> String {
     let kept: String = match charset {
         Charset::Ascii => ext.nfkd().filter(char::is_ascii_alphanumeric).collect(),
-        Charset::Unicode | Charset::FatSafe => ext.nfc().filter(|c| c.is_alphanumeric()).collect(),
+        // Composed again after filtering: taking a character out from between two marks can
+        // leave them out of canonical order.
+        Charset::Unicode | Charset::FatSafe => {
+            let letters: String = ext.nfc().filter(|c| c.is_alphanumeric()).collect();
+            letters.nfc().collect()
+        }
     };
     cut(&kept, limit - 2, charset)
 }
