@@ -58,6 +58,21 @@ fn push_escaped(out: &mut String, c: char) {
     }
 }
 
+/// A time in seconds as a clock shows it, truncated to the second: `m:ss`, `h:mm:ss` from an
+/// hour on (the player's position and lengths, on the status line and in the UI).
+pub fn clock(secs: f64) -> String {
+    let s = if secs.is_finite() && secs > 0.0 {
+        secs as u64
+    } else {
+        0
+    };
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
 /// The columns `s` takes on a terminal.
 pub fn width(s: &str) -> usize {
     unicode_width::UnicodeWidthStr::width(s)
@@ -112,6 +127,14 @@ mod tests {
             escape_path(&p("/m/Ünïcødé ♫.flac".as_bytes())),
             "/m/Ünïcødé ♫.flac"
         );
+    }
+
+    #[test]
+    fn clocks_truncate_to_the_second_and_show_hours_past_one() {
+        assert_eq!(clock(187.9), "3:07");
+        assert_eq!(clock(3723.0), "1:02:03");
+        assert_eq!(clock(-1.0), "0:00");
+        assert_eq!(clock(f64::NAN), "0:00");
     }
 
     #[test]

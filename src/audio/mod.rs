@@ -20,6 +20,17 @@ pub struct Spec {
     pub bits: Option<u16>,
 }
 
+impl Spec {
+    /// The rate and depth as players show them: `44.1 kHz/16`, or `44.1 kHz` for a lossy source.
+    pub fn describe(self) -> String {
+        let khz = f64::from(self.rate) / 1000.0;
+        match self.bits {
+            Some(b) => format!("{khz} kHz/{b}"),
+            None => format!("{khz} kHz"),
+        }
+    }
+}
+
 /// Converts an `f32` sample to a signed integer of `bits` bits, rounding and saturating.
 /// Exact inverse of the decoder's integer-to-float scaling for `bits <= 24`.
 pub fn to_int(sample: f32, bits: u16) -> i32 {

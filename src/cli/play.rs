@@ -24,7 +24,7 @@ use crate::player::output::{Output, WavOutput};
 use crate::player::queue::{Item, Queue, Repeat, Shuffle};
 use crate::service::resume::ResumeError;
 use crate::service::{self, Initial, Service, items};
-use crate::text;
+use crate::text::{self, clock};
 
 /// What to play and how: shared by `play` and `render`.
 #[derive(Debug, Clone, clap::Args)]
@@ -121,16 +121,6 @@ pub fn parse_time(s: &str) -> Result<f64, String> {
         total = total * 60.0 + v;
     }
     Ok(total)
-}
-
-/// "3:07" or "1:02:03".
-pub(super) fn clock(secs: f64) -> String {
-    let s = secs.max(0.0) as u64;
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
-    }
 }
 
 /// Whether the settings prefer the gain `analyze` computed over files' own tags.
@@ -448,14 +438,6 @@ pub(super) fn seed() -> u64 {
         .map_or(1, |d| d.as_nanos() as u64)
 }
 
-fn describe_spec(s: Spec) -> String {
-    let khz = f64::from(s.rate) / 1000.0;
-    match s.bits {
-        Some(b) => format!("{khz} kHz/{b}"),
-        None => format!("{khz} kHz"),
-    }
-}
-
 /// The one line per track printed when not on a terminal.
 fn track_line(
     n: usize,
@@ -477,10 +459,10 @@ fn track_line(
     line.push_str(&format!(
         "  {} {}",
         output::escape(&item.format),
-        describe_spec(source)
+        source.describe()
     ));
     if output.rate != source.rate {
-        line.push_str(&format!(" -> {}", describe_spec(output)));
+        line.push_str(&format!(" -> {}", output.describe()));
     }
     let g = gain.describe();
     if !g.is_empty() {
@@ -935,11 +917,9 @@ pub fn play(
                 ..
             } => {
                 status.queue = Some((position, total));
-                status.spec = format!("{} {}", output::escape(&item.format), describe_spec(source));
+                status.spec = format!("{} {}", output::escape(&item.format), source.describe());
                 if output.rate != source.rate {
-                    status
-                        .spec
-                        .push_str(&format!(" -> {}", describe_spec(output)));
+                    status.spec.push_str(&format!(" -> {}", output.describe()));
                 }
                 status.gain = gain.describe();
                 status.position = at;
@@ -1252,11 +1232,5 @@ mod tests {
         ] {
             assert_eq!(looks_like_a_path(std::ffi::OsStr::new(arg)), file, "{arg}");
         }
-    }
-
-    #[test]
-    fn clock_formats() {
-        assert_eq!(clock(187.9), "3:07");
-        assert_eq!(clock(3723.0), "1:02:03");
     }
 }

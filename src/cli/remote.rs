@@ -9,7 +9,8 @@ use serde_json::json;
 
 use super::{SelectArgs, Settings, output, play, playlist};
 use crate::error::UsageError;
-use crate::mpd::client::{Client, ClientError};
+use crate::mpd::client::{Client, ClientError, field, songs};
+use crate::text;
 
 /// `tapedeck queue ...`.
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -44,13 +45,6 @@ pub enum QueueCmd {
 
 fn connect(ctx: &Settings) -> Result<Client> {
     Ok(Client::connect(&super::serve::socket_path(ctx))?)
-}
-
-fn field<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| v.as_str())
 }
 
 /// Sends one command and reports an `ACK` as the service's message.
@@ -126,8 +120,8 @@ pub fn status(ctx: &Settings, json: bool, out: &mut dyn Write) -> Result<()> {
             writeln!(
                 out,
                 "{} / {}{place}",
-                play::clock(num("elapsed").unwrap_or(0.0)),
-                play::clock(num("duration").unwrap_or(0.0))
+                text::clock(num("elapsed").unwrap_or(0.0)),
+                text::clock(num("duration").unwrap_or(0.0))
             )?;
         }
         None => writeln!(out, "{state}")?,
@@ -222,16 +216,7 @@ pub fn queue(ctx: &Settings, cmd: QueueCmd, out: &mut dyn Write) -> Result<()> {
             let status = send(&mut client, &["status"])?;
             let current = field(&status, "song").and_then(|s| s.parse::<usize>().ok());
             let pairs = send(&mut client, &["playlistinfo"])?;
-            // Each entry starts at its `file:` line.
-            let mut entries: Vec<Vec<(String, String)>> = Vec::new();
-            for (k, v) in pairs {
-                if k == "file" {
-                    entries.push(Vec::new());
-                }
-                if let Some(e) = entries.last_mut() {
-                    e.push((k, v));
-                }
-            }
+            let entries = songs(pairs);
             for (i, e) in entries.iter().enumerate() {
                 let duration = field(e, "duration").and_then(|d| d.parse::<f64>().ok());
                 if json {
@@ -256,7 +241,7 @@ pub fn queue(ctx: &Settings, cmd: QueueCmd, out: &mut dyn Write) -> Result<()> {
                         i + 1,
                         output::escape(&artist),
                         output::escape(title),
-                        play::clock(duration.unwrap_or(0.0))
+                        text::clock(duration.unwrap_or(0.0))
                     )?;
                 }
             }

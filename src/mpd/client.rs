@@ -52,6 +52,29 @@ fn line_of(args: &[&str]) -> String {
     line
 }
 
+/// The value of `key` (any case) among an answer's pairs.
+pub fn field<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v.as_str())
+}
+
+/// An answer listing songs (`playlistinfo`...) cut into one list of pairs per song, each
+/// starting at its `file:` line.
+pub fn songs(pairs: Vec<(String, String)>) -> Vec<Vec<(String, String)>> {
+    let mut out: Vec<Vec<(String, String)>> = Vec::new();
+    for (k, v) in pairs {
+        if k == "file" {
+            out.push(Vec::new());
+        }
+        if let Some(song) = out.last_mut() {
+            song.push((k, v));
+        }
+    }
+    out
+}
+
 impl Client {
     pub fn connect(socket: &Path) -> Result<Client, ClientError> {
         let stream =
@@ -140,5 +163,23 @@ mod tests {
         assert_eq!(quote("a b"), "\"a b\"");
         assert_eq!(quote(r#"say "hi" \o/"#), r#""say \"hi\" \\o/""#);
         assert_eq!(line_of(&["add", "x y"]), "add \"x y\"\n");
+    }
+
+    #[test]
+    fn songs_start_at_their_file_lines() {
+        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+        let answer = vec![
+            pair("file", "a.flac"),
+            pair("Title", "A"),
+            pair("file", "b.flac"),
+            pair("title", "B"),
+            pair("Id", "2"),
+        ];
+        let songs = songs(answer);
+        assert_eq!(songs.len(), 2);
+        assert_eq!(field(&songs[0], "title"), Some("A"));
+        assert_eq!(field(&songs[1], "Title"), Some("B"), "keys in any case");
+        assert_eq!(field(&songs[1], "id"), Some("2"));
+        assert_eq!(field(&songs[0], "Id"), None);
     }
 }

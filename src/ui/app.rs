@@ -399,7 +399,7 @@ impl App {
     /// changed (the position's whole second, or anything else).
     pub fn tick(&mut self) {
         if let Ok(now) = self.deck.now() {
-            let second = super::draw::clock(now.elapsed) != super::draw::clock(self.now.elapsed);
+            let second = crate::text::clock(now.elapsed) != crate::text::clock(self.now.elapsed);
             let rest = Now {
                 elapsed: self.now.elapsed,
                 ..now.clone()

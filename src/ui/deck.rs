@@ -10,7 +10,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::audio::Spec;
 use crate::model::Track;
-use crate::mpd::client::{Client, ClientError};
+use crate::mpd::client::{Client, ClientError, field, songs};
 use crate::player::engine::Event;
 use crate::player::queue::{Repeat, Shuffle};
 use crate::service::{self, Service, State, items};
@@ -96,14 +96,6 @@ pub struct Remote {
 pub enum Deck {
     Local(Local),
     Remote(Remote),
-}
-
-fn describe_spec(s: Spec) -> String {
-    let khz = f64::from(s.rate) / 1000.0;
-    match s.bits {
-        Some(b) => format!("{khz} kHz/{b}"),
-        None => format!("{khz} kHz"),
-    }
 }
 
 impl Deck {
@@ -502,7 +494,7 @@ impl Local {
                 .source
                 .or(applied.map(|(_, _, s)| *s))
                 .filter(|_| playing)
-                .map(describe_spec),
+                .map(Spec::describe),
             gain: applied
                 .map(|(_, g, _)| g.clone())
                 .filter(|g| !g.is_empty() && playing),
@@ -525,13 +517,6 @@ fn forward(tx: &Sender<()>) -> Result<(), ()> {
         Err(crossbeam_channel::TrySendError::Disconnected(_)) => Err(()),
         _ => Ok(()),
     }
-}
-
-fn field<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| v.as_str())
 }
 
 /// `add`/`addid` commands naming tracks by their absolute paths (a local client may).
@@ -581,11 +566,14 @@ impl Remote {
             let mut parts = a.split(':');
             let rate = parts.next()?.parse::<u32>().ok()?;
             let bits = parts.next().and_then(|b| b.parse::<u16>().ok());
-            Some(describe_spec(Spec {
-                rate,
-                channels: 2,
-                bits,
-            }))
+            Some(
+                Spec {
+                    rate,
+                    channels: 2,
+                    bits,
+                }
+                .describe(),
+            )
         });
         let file = field(&song, "file");
         Ok(Now {
@@ -622,25 +610,24 @@ impl Remote {
 
     fn queue(&mut self) -> Result<Vec<QueueRow>, DeckError> {
         let pairs = self.client.command(&["playlistinfo"])?;
-        let mut rows: Vec<QueueRow> = Vec::new();
-        for (k, v) in pairs {
-            if k == "file" {
-                rows.push(QueueRow {
-                    title: v.rsplit('/').next().unwrap_or(&v).to_string(),
-                    path: PathBuf::from(v),
-                    ..QueueRow::default()
-                });
-                continue;
-            }
-            let Some(row) = rows.last_mut() else { continue };
-            match k.as_str() {
-                "Title" => row.title = v,
-                "Artist" => row.artist = Some(v),
-                "Album" => row.album = Some(v),
-                "duration" => row.duration = v.parse().unwrap_or(0.0),
-                _ => {}
-            }
-        }
+        let rows = songs(pairs)
+            .iter()
+            .map(|song| {
+                let file = field(song, "file").unwrap_or_default();
+                QueueRow {
+                    title: field(song, "Title")
+                        .unwrap_or_else(|| file.rsplit('/').next().unwrap_or(file))
+                        .to_string(),
+                    artist: field(song, "Artist").map(str::to_string),
+                    album: field(song, "Album").map(str::to_string),
+                    duration: field(song, "duration")
+                        .and_then(|d| d.parse().ok())
+                        .unwrap_or(0.0),
+                    path: PathBuf::from(file),
+                    id: None,
+                }
+            })
+            .collect();
         Ok(rows)
     }
 }

@@ -17,25 +17,12 @@ use crate::config::{Bound, UiAction};
 use crate::db::browse::Shelf;
 use crate::model::Track;
 use crate::player::queue::Repeat;
-use crate::text;
+use crate::text::{self, clock};
 
 /// Rows below the body: three now-playing lines and the message line.
 pub const FOOTER: u16 = 4;
 /// The tab bar and each view's header row.
 pub const HEADER: u16 = 2;
-
-pub fn clock(secs: f64) -> String {
-    let s = if secs.is_finite() && secs > 0.0 {
-        secs as u64
-    } else {
-        0
-    };
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
-    }
-}
 
 /// The list rows the body has on a terminal `height` rows high.
 pub fn list_rows(height: u16) -> usize {
