@@ -474,3 +474,31 @@ fn without_a_terminal_the_ui_says_so_and_fails() {
     );
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn what_libraries_print_never_reaches_the_screen() {
+    let (env, _) = library(0.5);
+    // A default device over a device that is not there: ALSA complains on stderr when playing
+    // starts.
+    let conf = env.dir.path().join("missing-card.conf");
+    std::fs::write(&conf, "pcm.!default { type plug slave.pcm \"nosuch\" }\n").unwrap();
+    let alsa = conf.display().to_string();
+    let tmux = Tmux::start(&env, "stderr", 100, 30);
+    tmux.type_text(&command_line(&env, &alsa, "", "ui --fresh"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["Album artists (13)", "? help"]);
+    tmux.keys(&["/"]);
+    tmux.type_text("drive");
+    tmux.keys(&["Enter"]);
+    tmux.keys(&["Tab"]);
+    tmux.keys(&["Enter"]);
+    // The failure is told on the status line; nothing else is written over the screen.
+    let screen = tmux.wait_for(&["error: cannot open the audio output"]);
+    assert!(!screen.contains("ALSA lib"), "{screen}");
+    assert!(screen.contains("Albums of Sunset Band"), "{screen}");
+    tmux.keys(&["q"]);
+    tmux.type_text("echo \"exited $?\"");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["exited 0"]);
+    tmux.assert_restored();
+}

@@ -39,8 +39,8 @@ struct Screen {
 }
 
 /// Where stderr went before the screen took it: libraries (ALSA's among them) print to
-/// stderr, which would scribble over the screen, so it is pointed at /dev/null while the UI is
-/// up and put back before anything (a panic's message) is printed.
+/// stderr, which would scribble over the screen, so while the UI is up stderr is a pipe that a
+/// thread empties, and it is put back before anything (a panic's message) is printed.
 static SAVED_STDERR: std::sync::Mutex<Option<std::os::fd::OwnedFd>> = std::sync::Mutex::new(None);
 
 fn quiet_stderr() {
@@ -49,7 +49,7 @@ fn quiet_stderr() {
     if saved.is_some() {
         return;
     }
-    let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") else {
+    let Ok((mut reader, writer)) = io::pipe() else {
         return;
     };
     // SAFETY: dup and dup2 on descriptors this process owns; the duplicate is owned below.
@@ -58,12 +58,17 @@ fn quiet_stderr() {
         if copy < 0 {
             return;
         }
-        if libc::dup2(null.as_raw_fd(), libc::STDERR_FILENO) < 0 {
+        if libc::dup2(writer.as_raw_fd(), libc::STDERR_FILENO) < 0 {
             libc::close(copy);
             return;
         }
         *saved = Some(OwnedFd::from_raw_fd(copy));
     }
+    // Stderr holds the pipe open now; when it is put back the reader sees the end.
+    drop(writer);
+    let _ = thread::Builder::new()
+        .name("tapedeck-ui-stderr".into())
+        .spawn(move || io::copy(&mut reader, &mut io::sink()));
 }
 
 fn restore_stderr() {
