@@ -116,28 +116,23 @@ impl<T> Column<T> {
     }
 }
 
-/// Scroll arithmetic shared by every list: a selection kept inside its list, and the first row
-/// shown moved just enough to keep it on screen.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Cursor;
-
-impl Cursor {
-    fn moved(sel: usize, len: usize, delta: isize) -> usize {
-        if len == 0 {
-            return 0;
-        }
-        (sel as isize + delta).clamp(0, len as isize - 1) as usize
+/// A selection moved by `delta` rows, kept inside a list of `len`.
+fn moved(sel: usize, len: usize, delta: isize) -> usize {
+    if len == 0 {
+        return 0;
     }
+    (sel as isize + delta).clamp(0, len as isize - 1) as usize
+}
 
-    pub fn top(sel: usize, top: usize, rows: usize) -> usize {
-        let rows = rows.max(1);
-        if sel < top {
-            sel
-        } else if sel >= top + rows {
-            sel + 1 - rows
-        } else {
-            top
-        }
+/// The first row shown, moved just enough that the selection is among the `rows` shown.
+fn scrolled(sel: usize, top: usize, rows: usize) -> usize {
+    let rows = rows.max(1);
+    if sel < top {
+        sel
+    } else if sel >= top + rows {
+        sel + 1 - rows
+    } else {
+        top
     }
 }
 
@@ -379,6 +374,7 @@ impl App {
 
     /// Reads the player's state again, and its queue when that changed.
     pub fn refresh_player(&mut self) {
+        self.deck.changed();
         match self.deck.now() {
             Ok(now) => self.now = now,
             Err(e) => self.complain(e.to_string()),
@@ -586,18 +582,18 @@ impl App {
         self.rows = rows.max(1);
         let r = self.rows;
         let l = &mut self.library;
-        l.headings.top = Cursor::top(l.headings.sel, l.headings.top, r);
-        l.albums.top = Cursor::top(l.albums.sel, l.albums.top, r);
-        l.tracks.top = Cursor::top(l.tracks.sel, l.tracks.top, r);
+        l.headings.top = scrolled(l.headings.sel, l.headings.top, r);
+        l.albums.top = scrolled(l.albums.sel, l.albums.top, r);
+        l.tracks.top = scrolled(l.tracks.sel, l.tracks.top, r);
         let p = &mut self.playlists;
-        p.lists.top = Cursor::top(p.lists.sel, p.lists.top, r);
-        p.entries.top = Cursor::top(p.entries.sel, p.entries.top, r);
-        self.queue.top = Cursor::top(self.queue.sel, self.queue.top, r);
-        self.problems.top = Cursor::top(self.problems.sel, self.problems.top, r);
+        p.lists.top = scrolled(p.lists.sel, p.lists.top, r);
+        p.entries.top = scrolled(p.entries.sel, p.entries.top, r);
+        self.queue.top = scrolled(self.queue.sel, self.queue.top, r);
+        self.problems.top = scrolled(self.problems.sel, self.problems.top, r);
         self.refresh_view();
         if self.view == View::Tracks {
             let t = &mut self.tracks;
-            t.top = Cursor::top(t.sel, t.top, r);
+            t.top = scrolled(t.sel, t.top, r);
             let ids = t.ids.as_deref().unwrap_or(&[]);
             let end = (t.top + r).min(ids.len());
             let wanted = &ids[t.top.min(end)..end];
@@ -768,44 +764,41 @@ impl App {
                 let l = &mut self.library;
                 match l.focus {
                     0 => {
-                        let sel = Cursor::moved(l.headings.sel, l.headings.items.len(), delta);
+                        let sel = moved(l.headings.sel, l.headings.items.len(), delta);
                         if sel != l.headings.sel {
                             l.headings.sel = sel;
                             self.load_albums(None);
                         }
                     }
                     1 => {
-                        let sel = Cursor::moved(l.albums.sel, l.albums.items.len(), delta);
+                        let sel = moved(l.albums.sel, l.albums.items.len(), delta);
                         if sel != l.albums.sel {
                             l.albums.sel = sel;
                             self.load_album_tracks();
                         }
                     }
-                    _ => l.tracks.sel = Cursor::moved(l.tracks.sel, l.tracks.items.len(), delta),
+                    _ => l.tracks.sel = moved(l.tracks.sel, l.tracks.items.len(), delta),
                 }
             }
             View::Tracks => {
                 let len = self.tracks.ids.as_ref().map_or(0, Vec::len);
-                self.tracks.sel = Cursor::moved(self.tracks.sel, len, delta);
+                self.tracks.sel = moved(self.tracks.sel, len, delta);
             }
             View::Playlists => {
                 let p = &mut self.playlists;
                 if p.focus == 0 {
-                    let sel = Cursor::moved(p.lists.sel, p.lists.items.len(), delta);
+                    let sel = moved(p.lists.sel, p.lists.items.len(), delta);
                     if sel != p.lists.sel {
                         p.lists.sel = sel;
                         self.load_entries();
                     }
                 } else {
-                    p.entries.sel = Cursor::moved(p.entries.sel, p.entries.items.len(), delta);
+                    p.entries.sel = moved(p.entries.sel, p.entries.items.len(), delta);
                 }
             }
-            View::Queue => {
-                self.queue.sel = Cursor::moved(self.queue.sel, self.queue.items.len(), delta)
-            }
+            View::Queue => self.queue.sel = moved(self.queue.sel, self.queue.items.len(), delta),
             View::Problems => {
-                self.problems.sel =
-                    Cursor::moved(self.problems.sel, self.problems.items.len(), delta)
+                self.problems.sel = moved(self.problems.sel, self.problems.items.len(), delta)
             }
         }
     }

@@ -91,6 +91,10 @@ pub struct Local {
 pub struct Remote {
     client: Client,
     socket: PathBuf,
+    /// The current song's pairs, for the song id and queue version they were read at; and the
+    /// ReplayGain mode. A tick of the progress bar then costs one `status`.
+    song: Option<((String, String), Vec<(String, String)>)>,
+    mode: Option<Vec<(String, String)>>,
 }
 
 pub enum Deck {
@@ -115,6 +119,8 @@ impl Deck {
         Ok(Deck::Remote(Remote {
             client: Client::connect(socket)?,
             socket: socket.to_path_buf(),
+            song: None,
+            mode: None,
         }))
     }
 
@@ -161,6 +167,14 @@ impl Deck {
             }
         }
         rx
+    }
+
+    /// Forgets what a remote player's state was read with, after it told of a change.
+    pub fn changed(&mut self) {
+        if let Deck::Remote(r) = self {
+            r.song = None;
+            r.mode = None;
+        }
     }
 
     /// The player as it is now.
@@ -552,8 +566,20 @@ impl Remote {
 
     fn now(&mut self) -> Result<Now, DeckError> {
         let status = self.client.command(&["status"])?;
-        let song = self.client.command(&["currentsong"])?;
-        let mode = self.client.command(&["replay_gain_status"])?;
+        let at = (
+            field(&status, "songid").unwrap_or_default().to_string(),
+            field(&status, "playlist").unwrap_or_default().to_string(),
+        );
+        let song = match self.song.take() {
+            Some((read_at, song)) if read_at == at => song,
+            _ => self.client.command(&["currentsong"])?,
+        };
+        self.song = Some((at, song.clone()));
+        let mode = match self.mode.take() {
+            Some(mode) => mode,
+            None => self.client.command(&["replay_gain_status"])?,
+        };
+        self.mode = Some(mode.clone());
         let num = |k| field(&status, k).and_then(|v| v.parse::<f64>().ok());
         let on = |k| field(&status, k) == Some("1");
         let state = match field(&status, "state") {
