@@ -93,9 +93,12 @@ pub struct Remote {
     socket: PathBuf,
     /// The current song's pairs, for the song id and queue version they were read at; and the
     /// ReplayGain mode. A tick of the progress bar then costs one `status`.
-    song: Option<((String, String), Vec<(String, String)>)>,
-    mode: Option<Vec<(String, String)>>,
+    song: Option<((String, String), Pairs)>,
+    mode: Option<Pairs>,
 }
+
+/// An answer's key/value pairs.
+type Pairs = Vec<(String, String)>;
 
 pub enum Deck {
     Local(Local),
