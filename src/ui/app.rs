@@ -1499,15 +1499,21 @@ impl App {
 
     /// Matches as (album index, track id), in the albums' display order.
     fn ordered(&self, found: &[browse::Found]) -> Vec<(usize, i64)> {
+        // Albums are named by their artist (NOCASE, ASCII only) and folded title.
+        let index: std::collections::HashMap<(String, &str), usize> = self
+            .library
+            .albums
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, a)| ((a.artist.to_ascii_lowercase(), a.key.as_str()), i))
+            .collect();
         let mut out: Vec<(usize, i64)> = found
             .iter()
             .filter_map(|f| {
-                self.library
-                    .albums
-                    .items
-                    .iter()
-                    .position(|a| a.key == f.album_key && a.artist.eq_ignore_ascii_case(&f.artist))
-                    .map(|i| (i, f.id))
+                index
+                    .get(&(f.artist.to_ascii_lowercase(), f.album_key.as_str()))
+                    .map(|&i| (i, f.id))
             })
             .collect();
         // Stable: within an album the matches keep the library's track order.
